@@ -18,7 +18,8 @@ MSG_NOTES = {
     'MConfig': 'map<string,string> of config options for this client (empty here: le32 0)',
     'MMgrMap': 'front = encoded MgrMap (compare `maps/mgrmap.json`)',
     'MOSDMap': 'fsid, map<epoch, bl> incremental_maps, map<epoch, bl> maps (full map, '
-               'compare `maps/osdmap.bin`), oldest_map, newest_map (v4, compat 3)',
+               'compare `maps/osdmap.bin`), le32 oldest_map, le32 newest_map, (v4) '
+               'gap_removed_snaps map (empty: le32 0); v4, compat 3',
     'MMonCommand': 'PaxosServiceMessage header (le64 version, le16 session_mon, le64 '
                    'session_mon_tid), fsid, vector<string> cmd (one JSON string); data = input',
     'MMonCommandAck': 'PaxosServiceMessage header, le32 r, string rs, vector<string> cmd; '
@@ -132,8 +133,8 @@ def main():
     w('Messages:\n')
     for nm, text in MSG_NOTES.items():
         w('- %s: %s' % (nm, text))
-    w('- Not seen: MMonSubscribeAck (the mon sends it only to peers without the '
-      'MON_STATEFUL_SUB feature), MAuth/MAuthReply (msgr2 authenticates in the AUTH_* '
+    w('- Not seen: MMonSubscribeAck (Monitor::handle_subscribe sends it only to peers '
+      'without the MON_STATEFUL_SUB feature), MAuth/MAuthReply (msgr2 authenticates in the AUTH_* '
       'frames), MCommand (Pacific\'s CLI uses MMgrCommand for mgr commands).\n')
     w('`maps/`: the maps the client received, fetched again afterwards at the same epochs: '
       '`monmap.bin` (`ceph mon getmap E`) + `monmap.json` (`ceph mon dump E -f json`), '

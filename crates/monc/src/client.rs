@@ -1,0 +1,435 @@
+use crate::mgr::MgrClient;
+use crate::{CommandReply, Error, Result};
+use auth::{CephxClient, CryptoKey};
+use bytes::Bytes;
+use config::Config;
+use maps::{MgrMap, MonMap};
+use messages::mon::*;
+use messages::{types as mt, Message, RawMessage};
+use msgr::{ClientAuth, ConnectOptions, Connection, Incoming};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use types::features::PACIFIC_SUPPORTED;
+use types::{AddrType, EntityAddr, EntityType, Uuid};
+
+#[derive(Debug, Clone)]
+pub struct MonClientOptions {
+    /// Services to get tickets for (`CEPH_ENTITY_TYPE_*` bits): MON|OSD|MGR for librados.
+    pub want_keys: u32,
+    /// Maps to subscribe to at start, besides monmap and config.
+    pub subscribe: Vec<String>,
+    /// Give up hunting after this long (`client_mount_timeout`, `--connect-timeout`).
+    pub connect_timeout: Duration,
+}
+
+impl Default for MonClientOptions {
+    fn default() -> Self {
+        MonClientOptions {
+            want_keys: EntityType::MON.0 | EntityType::OSD.0 | EntityType::MGR.0,
+            subscribe: vec!["mgrmap".into()],
+            connect_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+enum Req {
+    Command { cmd: Vec<String>, inbl: Bytes, reply: oneshot::Sender<CommandReply> },
+    GetVersion { what: String, reply: oneshot::Sender<(u64, u64)> },
+    Subscribe { what: String, start: u64, onetime: bool },
+}
+
+/// A connected MonClient. Cheap to clone.
+#[derive(Clone)]
+pub struct MonClient {
+    req: mpsc::UnboundedSender<Req>,
+    pub monmap: watch::Receiver<Option<Arc<MonMap>>>,
+    pub mgrmap: watch::Receiver<Option<Arc<MgrMap>>>,
+    pub config: watch::Receiver<Option<Arc<BTreeMap<String, String>>>>,
+    pub osdmap: watch::Receiver<Option<Arc<OsdMapMsg>>>,
+    pub cephx: Arc<Mutex<CephxClient>>,
+    mgr: MgrClient,
+    pub global_id: u64,
+}
+
+pub(crate) struct Shared {
+    pub conf: Config,
+    pub nonce: u32,
+}
+
+fn modes(conf: &Config, key: &str) -> Vec<u32> {
+    let m = auth::parse_con_modes(&conf.get(key).unwrap_or_default());
+    if m.is_empty() {
+        vec![auth::CON_MODE_SECURE, auth::CON_MODE_CRC]
+    } else {
+        m
+    }
+}
+
+impl MonClient {
+    /// Hunts for a monitor, authenticates, and waits for the MonMap and MConfig
+    /// (as `MonClient::get_monmap_and_config` + `init` + `authenticate` do).
+    pub async fn connect(conf: Config, opts: MonClientOptions) -> Result<MonClient> {
+        let mon_host = conf
+            .get("mon_host")
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| Error::Config("no mon_host in the configuration: set mon_host in ceph.conf or pass -m".into()))?;
+        let addrs = config::parse_mon_host(&mon_host).map_err(Error::Config)?;
+        let targets: Vec<EntityAddr> = addrs
+            .iter()
+            .filter_map(|av| av.v2().copied())
+            .collect();
+        if targets.is_empty() {
+            return Err(Error::Config(format!("mon_host '{mon_host}' has no msgr2 (v2) address; we do not speak msgr1")));
+        }
+        let methods = conf.auth_methods();
+        let name = conf.name.clone();
+        let auth_none = !methods.iter().any(|m| m == "cephx") && methods.iter().any(|m| m == "none");
+        let secret = if auth_none {
+            CryptoKey::generate()
+        } else {
+            let kr = conf.load_keyring().map_err(|e| Error::Config(e.to_string()))?;
+            match kr.get(&name) {
+                Some(e) => CryptoKey::from_base64(&e.key).map_err(|e| Error::Config(e.to_string()))?,
+                None => {
+                    return Err(Error::PermissionDenied(format!("no key for {name} in the keyring")))
+                }
+            }
+        };
+        let cephx = Arc::new(Mutex::new(CephxClient::new(name.clone(), secret, opts.want_keys)));
+        let shared = Arc::new(Shared { conf: conf.clone(), nonce: rand::random() });
+        let auth = if auth_none { ClientAuth::None(name) } else { ClientAuth::MonCephx(cephx.clone()) };
+        let copts = ConnectOptions {
+            my_type: EntityType::CLIENT,
+            auth,
+            modes: modes(&conf, "ms_mon_client_mode"),
+            lossy: true,
+            nonce: shared.nonce,
+            keepalive_secs: conf.get_u64("mon_client_ping_interval").unwrap_or(10),
+        };
+        let deadline = Instant::now() + opts.connect_timeout;
+        let hunt_interval = Duration::from_secs_f64(conf.get_f64("mon_client_hunt_interval").unwrap_or(3.0));
+        let (conn, incoming) = hunt(&targets, &copts, Some(deadline), hunt_interval).await?;
+        let global_id = conn.info.global_id;
+
+        let (monmap_tx, monmap) = watch::channel(None);
+        let (mgrmap_tx, mgrmap) = watch::channel(None);
+        let (config_tx, config_rx) = watch::channel(None);
+        let (osdmap_tx, osdmap) = watch::channel(None);
+        let (req_tx, req_rx) = mpsc::unbounded_channel();
+        let mut subs: BTreeMap<String, (u64, u8)> = BTreeMap::new();
+        subs.insert("monmap".into(), (0, 0));
+        subs.insert("config".into(), (0, 0));
+        for s in &opts.subscribe {
+            subs.insert(s.clone(), (0, 0));
+        }
+        let session = Session {
+            conn,
+            incoming,
+            targets,
+            copts,
+            hunt_interval,
+            cephx: cephx.clone(),
+            subs,
+            next_tid: 1,
+            commands: HashMap::new(),
+            versions: HashMap::new(),
+            fsid: Uuid::default(),
+            monmap_tx,
+            mgrmap_tx,
+            config_tx,
+            osdmap_tx,
+        };
+        session.start();
+        tokio::spawn(session.run(req_rx));
+
+        let mgr = MgrClient::start(shared.clone(), cephx.clone(), mgrmap.clone(), modes(&conf, "ms_mon_client_mode"));
+        let mc = MonClient { req: req_tx, monmap, mgrmap, config: config_rx, osdmap, cephx, mgr, global_id };
+        // librados waits for both the MonMap and MConfig before returning from connect.
+        let mut mm = mc.monmap.clone();
+        let mut cf = mc.config.clone();
+        let wait = async {
+            mm.wait_for(|m| m.is_some()).await.map_err(|_| Error::Shutdown)?;
+            cf.wait_for(|c| c.is_some()).await.map_err(|_| Error::Shutdown)?;
+            Ok::<_, Error>(())
+        };
+        tokio::time::timeout_at(deadline, wait).await.map_err(|_| Error::TimedOut)??;
+        Ok(mc)
+    }
+
+    pub fn fsid(&self) -> Uuid {
+        self.monmap.borrow().as_ref().map(|m| m.fsid).unwrap_or_default()
+    }
+
+    /// Sends a mon command (MMonCommand) and waits for its ack, across re-hunts.
+    pub async fn command(&self, cmd: Vec<String>, inbl: Bytes) -> Result<CommandReply> {
+        let (tx, rx) = oneshot::channel();
+        self.req.send(Req::Command { cmd, inbl, reply: tx }).map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)
+    }
+
+    /// Sends a command to the active mgr (MMgrCommand), waiting for one to be available.
+    pub async fn mgr_command(&self, cmd: Vec<String>, inbl: Bytes) -> Result<CommandReply> {
+        self.mgr.command(cmd, inbl).await
+    }
+
+    /// MMonGetVersion: (newest, oldest) epoch of a map.
+    pub async fn get_version(&self, what: &str) -> Result<(u64, u64)> {
+        let (tx, rx) = oneshot::channel();
+        self.req.send(Req::GetVersion { what: what.into(), reply: tx }).map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)
+    }
+
+    pub fn subscribe(&self, what: &str, start: u64, onetime: bool) -> Result<()> {
+        self.req.send(Req::Subscribe { what: what.into(), start, onetime }).map_err(|_| Error::Shutdown)
+    }
+}
+
+/// Tries the monitors, up to three at a time, until one lets us in.
+async fn hunt(
+    targets: &[EntityAddr],
+    copts: &ConnectOptions,
+    deadline: Option<Instant>,
+    interval: Duration,
+) -> Result<(Connection, Incoming)> {
+    let mut last_err: Option<Error> = None;
+    loop {
+        let mut order: Vec<EntityAddr> = targets.to_vec();
+        // Spread clients over monitors as Ceph does (random start).
+        let k = rand::random::<usize>() % order.len().max(1);
+        order.rotate_left(k);
+        let mut set = tokio::task::JoinSet::new();
+        for t in order.into_iter().take(3) {
+            let o = copts.clone();
+            set.spawn(async move { (t, msgr::connect(t, o).await) });
+        }
+        let round_end = Instant::now() + interval;
+        let round_end = deadline.map(|d| d.min(round_end)).unwrap_or(round_end);
+        loop {
+            let next = tokio::time::timeout_at(round_end, set.join_next()).await;
+            match next {
+                Ok(Some(Ok((t, Ok(c))))) => {
+                    info!(mon = %t, "connected to mon");
+                    return Ok(c);
+                }
+                Ok(Some(Ok((t, Err(e))))) => {
+                    debug!(mon = %t, "mon connection failed: {e}");
+                    if let msgr::Error::AuthRejected { reason, .. } = &e {
+                        return Err(Error::PermissionDenied(reason.clone()));
+                    }
+                    if let msgr::Error::Auth(reason) = &e {
+                        return Err(Error::PermissionDenied(reason.clone()));
+                    }
+                    last_err = Some(e.into());
+                }
+                Ok(Some(Err(join))) => last_err = Some(Error::Other(join.to_string())),
+                Ok(None) => {
+                    // every attempt failed quickly: wait out the hunt interval
+                    tokio::time::sleep_until(round_end).await;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                debug!("hunting timed out; last error: {:?}", last_err);
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+}
+
+struct Session {
+    conn: Connection,
+    incoming: Incoming,
+    targets: Vec<EntityAddr>,
+    copts: ConnectOptions,
+    hunt_interval: Duration,
+    cephx: Arc<Mutex<CephxClient>>,
+    subs: BTreeMap<String, (u64, u8)>,
+    next_tid: u64,
+    commands: HashMap<u64, (MonCommand, oneshot::Sender<CommandReply>)>,
+    versions: HashMap<u64, (String, oneshot::Sender<(u64, u64)>)>,
+    fsid: Uuid,
+    monmap_tx: watch::Sender<Option<Arc<MonMap>>>,
+    mgrmap_tx: watch::Sender<Option<Arc<MgrMap>>>,
+    config_tx: watch::Sender<Option<Arc<BTreeMap<String, String>>>>,
+    osdmap_tx: watch::Sender<Option<Arc<OsdMapMsg>>>,
+}
+
+impl Session {
+    fn send<M: Message>(&self, m: &M, tid: u64) {
+        if self.conn.send(m.to_raw(tid, PACIFIC_SUPPORTED)).is_err() {
+            debug!("send on a closed mon session; will resend after re-hunting");
+        }
+    }
+
+    /// What a fresh session sends: MMonGetMap, the subscriptions, and whatever
+    /// was in flight on the last one.
+    fn start(&self) {
+        self.send(&MonGetMap, 0);
+        self.send_subs();
+        for (tid, (m, _)) in &self.commands {
+            self.send(m, *tid);
+        }
+        for (h, (what, _)) in &self.versions {
+            self.send(&MonGetVersion { handle: *h, what: what.clone() }, *h);
+        }
+    }
+
+    fn send_subs(&self) {
+        if self.subs.is_empty() {
+            return;
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let short = host.trim().split('.').next().unwrap_or("").to_string();
+        self.send(&MonSubscribe { what: self.subs.clone(), hostname: short }, 0);
+    }
+
+    async fn run(mut self, mut req: mpsc::UnboundedReceiver<Req>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                m = self.incoming.recv() => match m {
+                    Some(m) => self.handle(m),
+                    None => {
+                        warn!(mon = %self.conn.target, reason = ?self.conn.close_reason(), "lost mon session; hunting for a new mon");
+                        match hunt(&self.targets, &self.copts, None, self.hunt_interval).await {
+                            Ok((c, i)) => {
+                                self.conn = c;
+                                self.incoming = i;
+                                self.start();
+                            }
+                            Err(e) => {
+                                warn!("cannot re-establish a mon session: {e}");
+                                return;
+                            }
+                        }
+                    }
+                },
+                r = req.recv() => match r {
+                    Some(r) => self.request(r),
+                    None => return, // every MonClient handle dropped
+                },
+                _ = tick.tick() => self.check_tickets(),
+            }
+        }
+    }
+
+    fn request(&mut self, r: Req) {
+        let tid = self.next_tid;
+        self.next_tid += 1;
+        match r {
+            Req::Command { cmd, inbl, reply } => {
+                let m = MonCommand { fsid: self.fsid, cmd, inbl };
+                self.send(&m, tid);
+                self.commands.insert(tid, (m, reply));
+            }
+            Req::GetVersion { what, reply } => {
+                self.send(&MonGetVersion { handle: tid, what: what.clone() }, tid);
+                self.versions.insert(tid, (what, reply));
+            }
+            Req::Subscribe { what, start, onetime } => {
+                self.subs.insert(what, (start, if onetime { SUBSCRIBE_ONETIME } else { 0 }));
+                self.send_subs();
+            }
+        }
+    }
+
+    /// Renews service tickets over MAuth before they expire (MonClient::_check_auth_tickets).
+    fn check_tickets(&mut self) {
+        let (need, payload) = {
+            let g = self.cephx.lock().unwrap_or_else(|p| p.into_inner());
+            let need = g.needed();
+            if need == 0 || need == EntityType::MGR.0 || g.ticket(EntityType::AUTH).is_none() {
+                return;
+            }
+            (need, g.principal_request(need))
+        };
+        match payload {
+            Ok(p) => {
+                debug!(need, "renewing cephx tickets");
+                self.send(&Auth { protocol: auth::AUTH_CEPHX, payload: p, monmap_epoch: 0 }, 0);
+            }
+            Err(e) => warn!("cannot build ticket renewal: {e}"),
+        }
+    }
+
+    fn handle(&mut self, m: RawMessage) {
+        let r = self.dispatch(&m);
+        if let Err(e) = r {
+            warn!(ty = m.header.ty, "bad message from mon: {e}");
+        }
+    }
+
+    fn dispatch(&mut self, m: &RawMessage) -> Result<()> {
+        match m.header.ty {
+            mt::MON_MAP => {
+                let mm = MonMapMsg::from_raw(m)?;
+                let map = <MonMap as denc::Decode>::from_bytes(mm.monmap)?;
+                self.fsid = map.fsid;
+                let t: Vec<EntityAddr> = map
+                    .mon_info
+                    .values()
+                    .filter_map(|i| i.public_addrs.0.iter().find(|a| a.ty == AddrType::Msgr2).copied())
+                    .collect();
+                if !t.is_empty() {
+                    self.targets = t;
+                }
+                if let Some(s) = self.subs.get_mut("monmap") {
+                    s.0 = map.epoch as u64 + 1;
+                }
+                self.monmap_tx.send_replace(Some(Arc::new(map)));
+            }
+            mt::CONFIG => {
+                let c = ConfigMsg::from_raw(m)?;
+                self.config_tx.send_replace(Some(Arc::new(c.config)));
+            }
+            mt::MGR_MAP => {
+                let mm = MgrMapMsg::from_raw(m)?;
+                let map = <MgrMap as denc::Decode>::from_bytes(mm.map)?;
+                if let Some(s) = self.subs.get_mut("mgrmap") {
+                    s.0 = map.epoch as u64 + 1;
+                }
+                self.mgrmap_tx.send_replace(Some(Arc::new(map)));
+            }
+            mt::OSD_MAP => {
+                let om = OsdMapMsg::from_raw(m)?;
+                if let Some(s) = self.subs.get_mut("osdmap") {
+                    s.0 = om.newest_map as u64 + 1;
+                }
+                self.osdmap_tx.send_replace(Some(Arc::new(om)));
+            }
+            mt::MON_COMMAND_ACK => {
+                let ack = MonCommandAck::from_raw(m)?;
+                if let Some((_, tx)) = self.commands.remove(&m.header.tid) {
+                    let _ = tx.send(CommandReply { r: ack.r, rs: ack.rs, outbl: ack.outbl });
+                }
+            }
+            mt::MON_GET_VERSION_REPLY => {
+                let v = MonGetVersionReply::from_raw(m)?;
+                if let Some((_, tx)) = self.versions.remove(&v.handle) {
+                    let _ = tx.send((v.version, v.oldest_version));
+                }
+            }
+            mt::AUTH_REPLY => {
+                let a = AuthReply::from_raw(m)?;
+                if a.result != 0 {
+                    warn!(result = a.result, "mon refused ticket renewal: {}", a.result_msg);
+                } else {
+                    let mut g = self.cephx.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(e) = g.handle_principal_reply(&a.result_bl) {
+                        warn!("bad ticket renewal reply: {e}");
+                    }
+                }
+            }
+            mt::MON_SUBSCRIBE_ACK => {}
+            other => debug!(ty = other, "ignoring message from mon"),
+        }
+        Ok(())
+    }
+}
