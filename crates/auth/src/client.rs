@@ -99,7 +99,8 @@ impl CephxClient {
             let extra = r.bufferlist()?;
             if !cbl.is_empty() {
                 let mut cr = Reader::new(cbl);
-                connection_secret = session.decode_decrypt(&mut cr)?.string()?.into_bytes().into();
+                // A std::string on the wire, but raw random bytes: keep them as bytes.
+                connection_secret = session.decode_decrypt(&mut cr)?.bufferlist()?;
             }
             if !extra.is_empty() {
                 self.absorb_ticket_reply(&session, &mut Reader::new(extra))?;
@@ -118,8 +119,8 @@ impl CephxClient {
                     .tickets
                     .get(&ent.service_id)
                     .ok_or_else(|| Error::Protocol("encrypted ticket without an old session key".into()))?;
-                let mut rr = Reader::new(ent.blob_bl.clone());
-                old.session_key.decode_decrypt(&mut rr)?.into_rest()
+                // The plaintext is itself a bufferlist holding the TicketBlob.
+                old.session_key.decrypt_struct(&ent.blob_bl)?.bufferlist()?
             } else {
                 ent.blob_bl.clone()
             };

@@ -188,6 +188,7 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
     let (global_id, con_mode, session_key, conn_secret) = authenticate(&mut h, &opts).await?;
     h.recording = false;
     if con_mode == auth::CON_MODE_SECURE {
+        trace!(len = conn_secret.len(), "connection secret");
         let (tx, rx) = secure_pair(&conn_secret, false)?;
         h.tx = TxCodec::Secure(tx);
         h.rx = RxCodec::Secure(rx);
@@ -321,6 +322,7 @@ async fn authenticate(h: &mut Handshake, opts: &ConnectOptions) -> Result<(u64, 
                 if !modes.contains(&con_mode) {
                     return Err(Error::Protocol(format!("server chose connection mode {con_mode} we did not offer")));
                 }
+                tracing::trace!(payload = ?payload, "AUTH_DONE payload");
                 let (key, secret) = match &opts.auth {
                     ClientAuth::MonCephx(c) => {
                         let (k, s) = lock(c).handle_auth_done(global_id, &payload)?;
