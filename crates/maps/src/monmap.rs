@@ -162,6 +162,8 @@ impl MonMap {
             "disallowed_leaders: ": self.disallowed_leaders.iter().cloned().collect::<Vec<_>>().join(","),
             "stretch_mode": self.stretch_mode_enabled,
             "tiebreaker_mon": self.tiebreaker_mon,
+            // 16.2.15 dumps these with the same stray ": " in the key.
+            "removed_ranks: ": self.removed_ranks.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","),
             "features": {
                 "persistent": mon_feature_list(self.persistent_features),
                 "optional": mon_feature_list(self.optional_features),
