@@ -140,7 +140,7 @@ fn goodchars_set(re: &str) -> Vec<char> {
     let printable: Vec<char> = (0x20u8..0x7f).map(char::from).chain("\t\n\r\x0b\x0c".chars()).collect();
     let inner = re.trim_start_matches('[').trim_end_matches(']');
     let chars: Vec<char> = inner.chars().collect();
-    let mut ok = |c: char| -> bool {
+    let ok = |c: char| -> bool {
         let mut i = 0;
         while i < chars.len() {
             if i + 2 < chars.len() && chars[i + 1] == '-' {

@@ -1,12 +1,365 @@
+//! `ceph`: the cluster administration command, argument- and output-compatible
+//! with Ceph Pacific's. See `docs/ceph-cli.md`.
+
+use bytes::Bytes;
+use ceph_cli::argparse::{self, parse_descriptions, py_json_dumps, validate_command, Command};
+use ceph_cli::{help, options};
+use serde_json::Value;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::exit;
 use std::time::Duration;
-#[tokio::main]
+use types::EntityName;
+
+const VERSION_LINE: &str = concat!("ceph version 16.2.15 (oxceph ", env!("CARGO_PKG_VERSION"), ") pacific (stable)");
+
+fn errno_name(e: i32) -> String {
+    static NAMES: std::sync::OnceLock<serde_json::Map<String, Value>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| serde_json::from_str(include_str!("errno_names.json")).unwrap_or_default());
+    names.get(&e.to_string()).and_then(Value::as_str).unwrap_or("Unknown").to_string()
+}
+
+fn die(code: i32, msg: &str) -> ! {
+    let _ = std::io::stdout().flush();
+    eprintln!("{msg}");
+    exit(code)
+}
+
+fn init_error(what: &str) -> ! {
+    die(1, &format!("Error initializing cluster client: {what}"))
+}
+
+/// librados' `[errno N] <desc> (error connecting to the cluster)`.
+fn connect_error(e: &monc::Error) -> ! {
+    let errno = e.errno();
+    let desc = match errno {
+        1 => "RADOS permission error",
+        2 => "RADOS object not found",
+        5 => "RADOS I/O error",
+        13 => "RADOS permission denied",
+        22 => "RADOS invalid argument",
+        110 => "RADOS timed out",
+        _ => "",
+    };
+    tracing::debug!("connect failed: {e}");
+    if let monc::Error::Config(m) = e {
+        eprintln!("{m}");
+    }
+    let line = if desc.is_empty() {
+        format!("[errno {errno}] error connecting to the cluster")
+    } else {
+        format!("[errno {errno}] {desc} (error connecting to the cluster)")
+    };
+    die(if errno == 13 { 13 } else { 1 }, &line)
+}
+
+struct Ctx {
+    mc: monc::MonClient,
+    cmds: Vec<Command>,
+    format: Option<String>,
+    out_file: Option<String>,
+    inbuf: Bytes,
+    verbose: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("OXCEPH_LOG")).with_writer(std::io::stderr).init();
-    let args: Vec<String> = std::env::args().collect();
-    let conf = config::Config::load("ceph", "client.admin".parse().unwrap(), Some(std::path::Path::new(&args[1]))).unwrap();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OXCEPH_LOG").unwrap_or_else(|_| "off".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Ok(env) = std::env::var("CEPH_ARGS") {
+        options::apply_ceph_args(&mut argv, &env);
+    }
+    let parsed = match options::parse_known(&argv) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint!("{}", options::USAGE);
+            die(2, &format!("ceph: error: {e}"));
+        }
+    };
+    if parsed.flag("version") {
+        println!("{VERSION_LINE}");
+        exit(0);
+    }
+    let name_str = match (parsed.value("client_name"), parsed.value("client_id")) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(id)) => format!("client.{id}"),
+        (None, None) => "client.admin".to_string(),
+    };
+    let name: EntityName = match name_str.parse() {
+        Ok(n) => n,
+        Err(_) => init_error("Error('rados_initialize failed with error code: -22')"),
+    };
+    let help_mode = parsed.flag("help");
+    if help_mode {
+        print!("{}", help::general_usage());
+    }
+    let cluster = parsed.value("cluster").unwrap_or("ceph").to_string();
+    let conf_path = parsed.value("cephconf").map(PathBuf::from);
+    let mut conf = match config::Config::load(&cluster, name, conf_path.as_deref()) {
+        Ok(c) if c.conf_path.is_some() => c,
+        Ok(_) | Err(_) => init_error("ObjectNotFound('RADOS object not found (error calling conf_read_file)')"),
+    };
+    let (settings, mut childargs) = match options::conf_parse_argv(&parsed.extras) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            init_error("InvalidArgumentError('RADOS invalid argument (error calling conf_parse_argv_remainder)')")
+        }
+    };
+    for (k, v) in settings {
+        conf.set_override(&k, &v);
+    }
+    if let Some(pos) = childargs.iter().position(|a| a == "--") {
+        childargs.remove(pos);
+    }
+    let mut timeout: Option<i64> = parsed.value("cluster_timeout").and_then(argparse::py_int).map(|v| v as i64).filter(|v| *v != 0);
+    if help_mode && timeout.is_none() {
+        timeout = Some(5);
+    }
+
+    // Connect, as rados_connect does, bounded by --connect-timeout if given.
     let mut opts = monc::MonClientOptions::default();
-    opts.connect_timeout = Duration::from_secs(10);
-    let mc = monc::MonClient::connect(conf, opts).await.unwrap();
-    let r = if args.get(3).map(|s| s == "mgr").unwrap_or(false) { mc.mgr_command(vec![args[2].clone()], bytes::Bytes::new()).await.unwrap() } else { mc.command(vec![args[2].clone()], bytes::Bytes::new()).await.unwrap() };
-    println!("r={} rs={} out={}", r.r, r.rs, String::from_utf8_lossy(&r.outbl));
+    if let Some(t) = conf.get_f64("client_mount_timeout").filter(|t| *t > 0.0) {
+        opts.connect_timeout = Duration::from_secs_f64(t);
+    }
+    let connect = monc::MonClient::connect(conf, opts);
+    let mc = match timeout {
+        Some(t) if t > 0 => match tokio::time::timeout(Duration::from_secs(t as u64), connect).await {
+            Ok(r) => r,
+            Err(_) => die(1, "timed out"),
+        },
+        Some(_) => die(1, "timed out"),
+        None => connect.await,
+    };
+    let mc = match mc {
+        Ok(m) => m,
+        Err(e) => connect_error(&e),
+    };
+
+    // The command table comes from the mon (mgr commands included, flagged).
+    let desc = get_command_descriptions(&mc).await;
+    let cmds = match parse_descriptions(&desc) {
+        Ok(c) => c,
+        Err(e) => die(22, &format!("Error EINVAL: {e}")),
+    };
+    if help_mode {
+        print!("{}", help::hdr("Monitor commands:"));
+        print!("{}", help::format_help(&cmds, &childargs.join(" "), help::terminal_cols()));
+        exit(0);
+    }
+
+    let inbuf = match parsed.value("input_file") {
+        None => Bytes::new(),
+        Some("-") => {
+            let mut v = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut v);
+            Bytes::from(v)
+        }
+        Some(f) => match std::fs::read(f) {
+            Ok(v) => Bytes::from(v),
+            Err(e) => die(1, &format!("Can't open input file {f}: [Errno {}] {}: '{f}'", e.raw_os_error().unwrap_or(0), io_err_text(&e))),
+        },
+    };
+    if parsed.flag("status") {
+        childargs.insert(0, "status".into());
+    }
+    if childargs.first().map(|a| a == "tell").unwrap_or(false) {
+        die(95, "Error ENOTSUP: 'tell' is not supported by this ceph client yet; send the command to the mon or mgr instead");
+    }
+    let ctx = Ctx {
+        mc,
+        cmds,
+        format: parsed.value("output_format").map(str::to_string),
+        out_file: parsed.value("output_file").map(str::to_string),
+        inbuf,
+        verbose: parsed.flag("verbose"),
+    };
+    if childargs.is_empty() {
+        interactive(&ctx).await;
+        exit(0);
+    }
+    let code = run_command(&ctx, &childargs, false).await;
+    let _ = std::io::stdout().flush();
+    exit(code);
+}
+
+fn io_err_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
+}
+
+async fn get_command_descriptions(mc: &monc::MonClient) -> String {
+    let cmd = r#"{"prefix": "get_command_descriptions"}"#.to_string();
+    match mc.command(vec![cmd], Bytes::new()).await {
+        Ok(r) if r.r >= 0 => String::from_utf8_lossy(&r.outbl).into_owned(),
+        Ok(r) => die(-r.r, &format!("Error {}: problem getting command descriptions from mon.", errno_name(-r.r))),
+        Err(e) => die(1, &format!("problem getting command descriptions from mon.: {e}")),
+    }
+}
+
+/// Validates and sends one command; prints as the real CLI does; returns the exit code.
+async fn run_command(ctx: &Ctx, args: &[String], interactive: bool) -> i32 {
+    let json_fmt = ctx.format.as_deref().map(|f| f.starts_with("json")).unwrap_or(false);
+    let mut err = String::new();
+    let valid = validate_command(&ctx.cmds, args, &mut err);
+    eprint!("{err}");
+    let Some(mut dict) = valid else {
+        if json_fmt && ctx.out_file.is_none() {
+            println!();
+        }
+        eprintln!("Error EINVAL: invalid command");
+        return 22;
+    };
+    if let Some(f) = &ctx.format {
+        dict.insert("format".into(), Value::String(f.clone()));
+    }
+    let to_mgr = dict.contains_key("target");
+    let cmd = py_json_dumps(&Value::Object(dict));
+    if ctx.verbose {
+        eprintln!("Submitting command:  {cmd}");
+    }
+    let reply = if to_mgr {
+        ctx.mc.mgr_command(vec![cmd], ctx.inbuf.clone()).await
+    } else {
+        ctx.mc.command(vec![cmd], ctx.inbuf.clone()).await
+    };
+    let reply = match reply {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error EIO: {e}");
+            return 5;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if interactive {
+        if reply.r < 0 {
+            eprintln!("Error {}: {}", errno_name(-reply.r), reply.rs);
+        } else {
+            if !reply.rs.is_empty() {
+                eprintln!("{}", reply.rs);
+            }
+            let _ = writeln!(out, "{}", String::from_utf8_lossy(&reply.outbl));
+        }
+        return 0;
+    }
+    match ctx.out_file.as_deref() {
+        Some("-") => {
+            let _ = out.write_all(&reply.outbl);
+        }
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &reply.outbl) {
+                eprintln!("Can't open output file {path}: {e}");
+                return 1;
+            }
+        }
+        None => {
+            if json_fmt {
+                let _ = writeln!(out);
+            }
+            let _ = out.write_all(&reply.outbl);
+        }
+    }
+    let _ = out.flush();
+    if reply.r < 0 {
+        eprintln!("Error {}: {}", errno_name(-reply.r), reply.rs);
+        -reply.r
+    } else {
+        if !reply.rs.is_empty() {
+            eprintln!("{}", reply.rs);
+        }
+        0
+    }
+}
+
+/// No command words: read commands from stdin, one per line.
+async fn interactive(ctx: &Ctx) {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    let json_fmt = ctx.format.as_deref().map(|f| f.starts_with("json")).unwrap_or(false);
+    if json_fmt && !tty {
+        println!();
+    }
+    loop {
+        if tty {
+            print!("ceph> ");
+            let _ = std::io::stdout().flush();
+        }
+        let mut line = String::new();
+        match stdin.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        if tty && matches!(line, "q" | "quit" | "Q" | "exit") {
+            return;
+        }
+        let words = shell_split(line);
+        let parsed = options::parse_known(&words).map(|p| p.extras).unwrap_or_default();
+        if parsed.first().map(|w| w == "tell").unwrap_or(false) {
+            eprintln!("Can not use 'tell' in interactive mode.");
+            continue;
+        }
+        run_command(ctx, &parsed, true).await;
+    }
+}
+
+/// A small `shlex.split`: whitespace, single and double quotes, backslashes.
+fn shell_split(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                have = true;
+                for d in chars.by_ref() {
+                    if d == '\'' {
+                        break;
+                    }
+                    cur.push(d);
+                }
+            }
+            '"' => {
+                have = true;
+                while let Some(d) = chars.next() {
+                    match d {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(e) = chars.next() {
+                                cur.push(e)
+                            }
+                        }
+                        d => cur.push(d),
+                    }
+                }
+            }
+            '\\' => {
+                have = true;
+                if let Some(e) = chars.next() {
+                    cur.push(e)
+                }
+            }
+            c if c.is_whitespace() => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            c => {
+                have = true;
+                cur.push(c)
+            }
+        }
+    }
+    if have {
+        out.push(cur);
+    }
+    out
 }

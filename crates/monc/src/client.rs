@@ -56,7 +56,6 @@ pub struct MonClient {
 }
 
 pub(crate) struct Shared {
-    pub conf: Config,
     pub nonce: u32,
 }
 
@@ -100,7 +99,7 @@ impl MonClient {
             }
         };
         let cephx = Arc::new(Mutex::new(CephxClient::new(name.clone(), secret, opts.want_keys)));
-        let shared = Arc::new(Shared { conf: conf.clone(), nonce: rand::random() });
+        let shared = Arc::new(Shared { nonce: rand::random() });
         let auth = if auth_none { ClientAuth::None(name) } else { ClientAuth::MonCephx(cephx.clone()) };
         let copts = ConnectOptions {
             my_type: EntityType::CLIENT,
