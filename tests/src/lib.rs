@@ -1,0 +1,146 @@
+//! Test harness: locating our binaries, starting (or reusing) a real Ceph
+//! Pacific reference cluster from `../shared/ceph-ref`, running commands, and
+//! comparing JSON outputs with volatile fields (times, ages, usage counters)
+//! masked.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+}
+
+/// Our built binary `name`: `$OXCEPH_BIN_DIR`, else `$CARGO_TARGET_DIR` or
+/// `target/`, release before debug.
+pub fn bin(name: &str) -> PathBuf {
+    if let Ok(d) = std::env::var("OXCEPH_BIN_DIR") {
+        return Path::new(&d).join(name);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    for profile in ["release", "debug"] {
+        let p = target.join(profile).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} is not built: run `cargo build --release --bins` first (or set OXCEPH_BIN_DIR)");
+}
+
+/// A real Ceph cluster: reused from `$OXCEPH_REF_DIR` (started by scripts/test.sh)
+/// or started here on 127.0.0.2 and stopped when the test process exits.
+pub struct RefCluster {
+    pub dir: PathBuf,
+}
+
+impl RefCluster {
+    pub fn conf(&self) -> PathBuf {
+        self.dir.join("ceph.conf")
+    }
+    pub fn keyring(&self) -> PathBuf {
+        self.dir.join("keyring")
+    }
+}
+
+static REF: OnceLock<RefCluster> = OnceLock::new();
+
+extern "C" fn stop_ref_cluster() {
+    if let Some(r) = REF.get() {
+        let _ = Command::new(shared_dir().join("ceph-ref/down.sh")).arg(&r.dir).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
+extern "C" {
+    fn atexit(f: extern "C" fn()) -> i32;
+}
+
+pub fn shared_dir() -> PathBuf {
+    std::env::var("OXCEPH_SHARED").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("../shared"))
+}
+
+pub fn ref_cluster() -> &'static RefCluster {
+    REF.get_or_init(|| {
+        if let Ok(d) = std::env::var("OXCEPH_REF_DIR") {
+            let dir = PathBuf::from(d);
+            assert!(dir.join("ceph.conf").exists(), "OXCEPH_REF_DIR has no ceph.conf");
+            return RefCluster { dir };
+        }
+        let dir = std::env::temp_dir().join(format!("oxceph-ref-{}", std::process::id()));
+        let ip = std::env::var("OXCEPH_REF_IP").unwrap_or_else(|_| "127.0.0.2".into());
+        let st = Command::new(shared_dir().join("ceph-ref/up.sh")).arg(&dir).arg(&ip).status().expect("run up.sh");
+        assert!(st.success(), "could not start the reference cluster");
+        // SAFETY: registering a plain extern "C" function with atexit.
+        unsafe { atexit(stop_ref_cluster) };
+        RefCluster { dir }
+    })
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &Path, args: &[&str]) -> Run {
+    run_env(cmd, args, &[])
+}
+
+pub fn run_env(cmd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(cmd);
+    c.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o: Output = c.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", cmd.display()));
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Keys whose values change from one call to the next on a live cluster.
+const VOLATILE: &[&str] = &[
+    "age", "stamp", "time", "modified", "created", "since", "uptime", "last_", "_ago", "rate", "_sec", "_bytes",
+    "bytes_", "_kb", "kb_", "used", "avail", "utilization", "percent", "latency", "num_objects", "objects", "read_op",
+    "write_op", "read_bytes", "write_bytes", "quorum_age", "checks", "progress_events", "beacon", "nonce",
+];
+
+fn volatile(k: &str) -> bool {
+    VOLATILE.iter().any(|v| k.contains(v))
+}
+
+/// Masks volatile values (they keep their JSON type, so shapes still compare).
+pub fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    let x = if volatile(k) { mask(x) } else { normalize(x) };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+fn mask(v: &Value) -> Value {
+    match v {
+        Value::Number(_) => Value::from(0),
+        Value::String(_) => Value::String("<masked>".into()),
+        Value::Array(a) => Value::Array(a.iter().map(mask).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), mask(x))).collect()),
+        other => other.clone(),
+    }
+}
+
+pub fn parse_json(s: &str) -> Value {
+    let t = s.trim();
+    if t.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(t).unwrap_or_else(|e| panic!("not JSON ({e}): {t:.300}"))
+}

@@ -87,14 +87,22 @@ impl MonClient {
         let methods = conf.auth_methods();
         let name = conf.name.clone();
         let auth_none = !methods.iter().any(|m| m == "cephx") && methods.iter().any(|m| m == "none");
+        // Without a key for us we still hunt, as librados does: an unreachable
+        // cluster then times out, and a reachable one refuses us (EACCES).
         let secret = if auth_none {
             CryptoKey::generate()
         } else {
-            let kr = conf.load_keyring().map_err(|e| Error::Config(e.to_string()))?;
-            match kr.get(&name) {
-                Some(e) => CryptoKey::from_base64(&e.key).map_err(|e| Error::Config(e.to_string()))?,
-                None => {
-                    return Err(Error::PermissionDenied(format!("no key for {name} in the keyring")))
+            match conf.load_keyring() {
+                Ok(kr) => match kr.get(&name) {
+                    Some(e) => CryptoKey::from_base64(&e.key).map_err(|e| Error::Config(e.to_string()))?,
+                    None => {
+                        warn!("no key for {name} in the keyring; the monitors will refuse us");
+                        CryptoKey::generate()
+                    }
+                },
+                Err(e) => {
+                    eprintln!("auth: {e}");
+                    CryptoKey::generate()
                 }
             }
         };
