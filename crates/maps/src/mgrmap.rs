@@ -1,4 +1,4 @@
-//! MgrMap (`src/mon/MgrMap.h`), v11/compat 6. Clients need the active mgr's
+//! MgrMap (`src/mon/MgrMap.h`), v12/compat 6 as 16.2.15 sends it. Clients need the active mgr's
 //! addresses, gid, name and features; standbys and module details are kept raw.
 
 use bytes::Bytes;
@@ -24,6 +24,10 @@ pub struct MgrMap {
     pub active_mgr_features: u64,
     pub last_failure_osd_epoch: u32,
     pub clients: Vec<EntityAddrVec>,
+    /// v12 (16.2.15): the names of the mgr modules owning `clients`.
+    pub clients_names: Vec<String>,
+    /// Fields of newer versions we do not know, kept so re-encoding is lossless.
+    pub unknown_tail: Bytes,
 }
 
 /// Reads one ENCODE_START-framed struct and returns it whole (header included).
@@ -36,7 +40,7 @@ fn raw_versioned(r: &mut Reader, what: &'static str) -> Result<Bytes> {
 
 impl Decode for MgrMap {
     fn decode(r: &mut Reader) -> Result<Self> {
-        let (v, mut b) = r.versioned(11, "MgrMap")?;
+        let (v, mut b) = r.versioned(12, "MgrMap")?;
         let mut m = MgrMap {
             epoch: b.u32()?,
             active_addrs: if v >= 6 { Decode::decode(&mut b)? } else { EntityAddrVec::single(Decode::decode(&mut b)?) },
@@ -80,13 +84,17 @@ impl Decode for MgrMap {
         if v >= 11 {
             m.clients = Decode::decode(&mut b)?;
         }
+        if v >= 12 {
+            m.clients_names = Decode::decode(&mut b)?;
+        }
+        m.unknown_tail = b.into_rest();
         Ok(m)
     }
 }
 
 impl Encode for MgrMap {
     fn encode(&self, e: &mut Encoder) {
-        let s = e.start(11, 6);
+        let s = e.start(12, 6);
         e.u32(self.epoch);
         self.active_addrs.encode(e);
         e.u64(self.active_gid);
@@ -108,6 +116,8 @@ impl Encode for MgrMap {
         e.u64(self.active_mgr_features);
         e.u32(self.last_failure_osd_epoch);
         self.clients.encode(e);
+        self.clients_names.encode(e);
+        e.raw(&self.unknown_tail);
         e.finish(s);
     }
 }

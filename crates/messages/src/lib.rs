@@ -42,7 +42,8 @@ pub trait Message: Sized {
                 ty: Self::TYPE,
                 priority: Self::PRIORITY,
                 version: Self::VERSION,
-                compat_version: Self::COMPAT,
+                // Message::encode: an unset compat_version goes out as the version.
+                compat_version: if Self::COMPAT == 0 { Self::VERSION } else { Self::COMPAT },
                 ..Default::default()
             },
             front,
