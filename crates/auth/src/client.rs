@@ -207,8 +207,9 @@ impl CephxClient {
         let a = self.authorizer_from(EntityType::AUTH.0, t, rand::random(), None)?;
         let mut e = Encoder::new(0);
         e.u16(CEPHX_GET_PRINCIPAL_SESSION_KEY);
-        // The authorizer without its AUTH_MODE byte.
-        e.raw(&a.payload[1..]);
+        // The whole authorizer: its leading u8 1 is the authorizer version (the
+        // same byte msgr2 reads as AUTH_MODE_AUTHORIZER).
+        e.raw(&a.payload);
         ServiceTicketRequest { keys }.encode(&mut e);
         Ok(e.into_bytes())
     }

@@ -1,0 +1,72 @@
+//! Our MonClient against a real Pacific mon: re-hunting when the mon dies and
+//! comes back (in-flight commands are resent), and cephx ticket renewal.
+
+use bytes::Bytes;
+use oxceph_tests::ref_cluster;
+use std::time::Duration;
+use types::EntityType;
+
+fn conf() -> config::Config {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("OXCEPH_LOG")).with_test_writer().try_init();
+    config::Config::load("ceph", "client.admin".parse().unwrap(), Some(&ref_cluster().conf())).unwrap()
+}
+
+async fn mon_dump(mc: &monc::MonClient) -> i32 {
+    mc.command(vec![r#"{"prefix": "mon dump", "format": "json"}"#.into()], Bytes::new()).await.unwrap().r
+}
+
+/// Kills the reference mon (as a crash would) and starts it again with the same
+/// command line, `down_for` later.
+fn restart_ref_mon(down_for: Duration) {
+    let dir = &ref_cluster().dir;
+    let pidfile = std::fs::read_dir(dir.join("run"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("mon.") && p.extension().map(|e| e == "pid").unwrap_or(false))
+        .expect("mon pid file");
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(down_for);
+    let st = std::process::Command::new(&args[0]).args(&args[1..]).status().unwrap();
+    assert!(st.success(), "could not restart the mon");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehunts_and_resends_when_the_mon_goes_away() {
+    let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
+    assert_eq!(mon_dump(&mc).await, 0);
+    // The mon dies; a command issued meanwhile waits, and is resent once the
+    // client has hunted its way back to a mon.
+    tokio::task::spawn_blocking(|| restart_ref_mon(Duration::from_secs(1))).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(60), mon_dump(&mc)).await.expect("command after re-hunt");
+    assert_eq!(r, 0);
+    let pg = mc.mgr_command(vec![r#"{"prefix": "pg stat", "target": ["mon-mgr", ""], "format": "json"}"#.into()], Bytes::new()).await.unwrap();
+    assert_eq!(pg.r, 0);
+}
+
+#[tokio::test]
+async fn service_tickets_are_renewed_before_they_expire() {
+    let run = |args: &[&str]| {
+        let conf = ref_cluster().conf();
+        let mut a = vec!["-c", conf.to_str().unwrap()];
+        a.extend_from_slice(args);
+        let o = std::process::Command::new("/usr/bin/ceph").args(&a).output().unwrap();
+        assert!(o.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&o.stderr));
+    };
+    // Short-lived service tickets from the real mon (default 1 h).
+    run(&["config", "set", "mon", "auth_service_ticket_ttl", "6"]);
+    let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
+    let first = mc.cephx.lock().unwrap().ticket(EntityType::OSD).unwrap().expires;
+    // Renewal happens at 3/4 of the validity; wait past the first expiry.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let later = mc.cephx.lock().unwrap().ticket(EntityType::OSD).unwrap().expires;
+    run(&["config", "rm", "mon", "auth_service_ticket_ttl"]);
+    assert!(later > first, "the OSD ticket was not renewed");
+    assert!(later > tokio::time::Instant::now().into_std(), "the renewed ticket is already expired");
+    assert_eq!(mon_dump(&mc).await, 0);
+}
