@@ -70,3 +70,17 @@ async fn service_tickets_are_renewed_before_they_expire() {
     assert!(later > tokio::time::Instant::now().into_std(), "the renewed ticket is already expired");
     assert_eq!(mon_dump(&mc).await, 0);
 }
+
+#[tokio::test]
+async fn map_versions_and_osdmap_subscription() {
+    let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
+    let (newest, oldest) = mc.get_version("osdmap").await.unwrap();
+    assert!(newest >= 1 && oldest >= 1 && oldest <= newest, "{newest} {oldest}");
+    // A subscription from 0 gets the newest full map.
+    mc.subscribe("osdmap", 0, false).unwrap();
+    let mut rx = mc.osdmap.clone();
+    let m = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|m| m.is_some())).await.unwrap().unwrap().clone().unwrap();
+    assert_eq!(m.newest_map as u64, newest);
+    assert!(m.maps.contains_key(&m.newest_map), "a full map for the newest epoch");
+    assert_eq!(m.fsid, mc.fsid());
+}
