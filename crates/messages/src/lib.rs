@@ -3,6 +3,7 @@
 //! turn itself into and out of a raw one.
 
 pub mod mon;
+pub mod osd;
 pub mod header;
 
 pub use header::MsgHeader;

@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod entity;
 pub mod features;
+pub mod osd;
 pub mod uuid;
 
 pub use addr::{AddrType, EntityAddr, EntityAddrVec};
