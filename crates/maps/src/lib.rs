@@ -2,6 +2,10 @@
 
 pub mod mgrmap;
 pub mod monmap;
+pub mod osdmap;
+pub mod pool;
 
 pub use mgrmap::MgrMap;
 pub use monmap::{MonInfo, MonMap};
+pub use osdmap::OsdMap;
+pub use pool::PgPool;

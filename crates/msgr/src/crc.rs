@@ -1,10 +1,4 @@
-/// Ceph's `ceph_crc32c(seed, data)`: CRC-32C (Castagnoli) with the seed as the
-/// initial register and no final inversion. The `crc32c` crate inverts on the way
-/// in and out, so invert around it.
-#[inline]
-pub fn ceph_crc32c(seed: u32, data: &[u8]) -> u32 {
-    !crc32c::crc32c_append(!seed, data)
-}
+pub use denc::ceph_crc32c;
 
 #[cfg(test)]
 mod tests {
