@@ -53,6 +53,7 @@ pub struct MonClient {
     pub cephx: Arc<Mutex<CephxClient>>,
     mgr: MgrClient,
     pub global_id: u64,
+    nonce: u32,
 }
 
 pub(crate) struct Shared {
@@ -154,7 +155,7 @@ impl MonClient {
         tokio::spawn(session.run(req_rx));
 
         let mgr = MgrClient::start(shared.clone(), cephx.clone(), mgrmap.clone(), modes(&conf, "ms_mon_client_mode"));
-        let mc = MonClient { req: req_tx, monmap, mgrmap, config: config_rx, osdmap, cephx, mgr, global_id };
+        let mc = MonClient { req: req_tx, monmap, mgrmap, config: config_rx, osdmap, cephx, mgr, global_id, nonce: shared.nonce };
         // librados waits for both the MonMap and MConfig before returning from connect.
         let mut mm = mc.monmap.clone();
         let mut cf = mc.config.clone();
@@ -165,6 +166,11 @@ impl MonClient {
         };
         tokio::time::timeout_at(deadline, wait).await.map_err(|_| Error::TimedOut)??;
         Ok(mc)
+    }
+
+    /// Our messenger nonce, shared by every session this client opens.
+    pub fn nonce(&self) -> u32 {
+        self.nonce
     }
 
     pub fn fsid(&self) -> Uuid {

@@ -168,9 +168,10 @@ pub struct HObject {
 }
 
 impl HObject {
-    /// The "min" cursor: start of a PG.
-    pub fn min_for_pool(pool: i64) -> Self {
-        HObject { snap: 0, pool, ..Default::default() }
+    /// The "min" object (`hobject_t()`): pool INT64_MIN, everything else zero.
+    /// Listing starts from it.
+    pub fn min() -> Self {
+        HObject { snap: 0, pool: i64::MIN, ..Default::default() }
     }
     pub fn is_max(&self) -> bool {
         self.max

@@ -1,0 +1,409 @@
+//! The Objecter (`src/osdc/Objecter.cc`): turns an object operation into an
+//! MOSDOp to the acting primary of the object's PG under the current OSDMap,
+//! and keeps it alive until it completes: it is resent when the map moves the
+//! PG, when the OSD session breaks, or when the OSD asks us to retry.
+//!
+//! One task owns the OSDMap, the OSD sessions and the in-flight ops; callers
+//! talk to it through a channel (no lock is held across an await).
+
+use bytes::Bytes;
+use denc::{Decode, Utime};
+use maps::OsdMap;
+use messages::osd::{flags, OsdOp, OsdOpMsg, OsdOpReply, MSG_OSD_OPREPLY};
+use messages::Message;
+use monc::MonClient;
+use msgr::{ClientAuth, ConnectOptions, Connection};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, warn};
+use types::features::PACIFIC_SUPPORTED;
+use types::osd::{ObjectLocator, PgId, ReqId, SnapContext, SpgId, CEPH_NOSNAP};
+use types::{EntityNameT, EntityType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("pool {0} does not exist")]
+    NoPool(i64),
+    #[error("the objecter is shut down")]
+    Shutdown,
+    #[error("timed out")]
+    TimedOut,
+}
+
+/// Where an op goes: an object (by name, locator) or a whole PG (listing).
+#[derive(Debug, Clone)]
+pub enum Target {
+    Object { oid: String, oloc: ObjectLocator },
+    Pg { pool: i64, seed: u32, nspace: String },
+}
+
+/// One RADOS operation: a compound of ops applied atomically to one object.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub target: Target,
+    pub ops: Vec<OsdOp>,
+    /// READ/WRITE/PGOP flags; ONDISK and the like are added here.
+    pub flags: u32,
+    pub snapid: u64,
+    pub snapc: SnapContext,
+    pub mtime: Option<Utime>,
+}
+
+impl Request {
+    pub fn object(oid: &str, oloc: ObjectLocator, ops: Vec<OsdOp>) -> Self {
+        let write = ops.iter().any(|o| messages::osd::opcode::is_write(o.op));
+        let f = if write { flags::WRITE | flags::ONDISK } else { flags::READ };
+        Request {
+            target: Target::Object { oid: oid.to_string(), oloc },
+            ops,
+            flags: f,
+            snapid: CEPH_NOSNAP,
+            snapc: SnapContext::default(),
+            mtime: None,
+        }
+    }
+}
+
+/// The OSD's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub result: i32,
+    pub ops: Vec<OsdOp>,
+    pub version: u64,
+    pub epoch: u32,
+}
+
+struct Pending {
+    req: Request,
+    osd: i32,
+    attempts: i32,
+    reply: oneshot::Sender<Result<Reply, Error>>,
+}
+
+enum Cmd {
+    Submit(Request, oneshot::Sender<Result<Reply, Error>>),
+}
+
+#[derive(Clone)]
+pub struct Objecter {
+    tx: mpsc::UnboundedSender<Cmd>,
+    pub osdmap: watch::Receiver<Option<Arc<OsdMap>>>,
+}
+
+impl Objecter {
+    /// Starts the objecter on a connected MonClient and waits for a first OSDMap.
+    pub async fn start(monc: MonClient, ms_client_mode: Vec<u32>) -> Result<Objecter, Error> {
+        let (map_tx, map_rx) = watch::channel(None);
+        let (tx, rx) = mpsc::unbounded_channel();
+        monc.subscribe("osdmap", 0, false).map_err(|_| Error::Shutdown)?;
+        let task = Task {
+            monc: monc.clone(),
+            modes: ms_client_mode,
+            map: None,
+            map_tx,
+            sessions: HashMap::new(),
+            pending: HashMap::new(),
+            waiting: Vec::new(),
+            next_tid: 1,
+            in_tx: None,
+        };
+        tokio::spawn(task.run(rx));
+        let mut m = map_rx.clone();
+        tokio::time::timeout(Duration::from_secs(60), m.wait_for(|m| m.is_some()))
+            .await
+            .map_err(|_| Error::TimedOut)?
+            .map_err(|_| Error::Shutdown)?;
+        Ok(Objecter { tx, osdmap: map_rx })
+    }
+
+    pub fn map(&self) -> Arc<OsdMap> {
+        self.osdmap.borrow().clone().expect("started with a map")
+    }
+
+    pub async fn submit(&self, req: Request) -> Result<Reply, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Cmd::Submit(req, tx)).map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Waits until our map is at least `epoch` (after pool changes at the mon).
+    pub async fn wait_for_epoch(&self, epoch: u32) -> Result<(), Error> {
+        let mut m = self.osdmap.clone();
+        m.wait_for(|m| m.as_ref().map(|m| m.epoch >= epoch).unwrap_or(false)).await.map_err(|_| Error::Shutdown)?;
+        Ok(())
+    }
+}
+
+struct Session {
+    conn: Connection,
+}
+
+struct Task {
+    monc: MonClient,
+    modes: Vec<u32>,
+    map: Option<Arc<OsdMap>>,
+    map_tx: watch::Sender<Option<Arc<OsdMap>>>,
+    sessions: HashMap<i32, Session>,
+    pending: HashMap<u64, Pending>,
+    /// Ops with no usable primary yet; retried on the next map.
+    waiting: Vec<u64>,
+    next_tid: u64,
+    in_tx: Option<mpsc::UnboundedSender<(i32, Option<messages::RawMessage>)>>,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        let (in_tx, mut in_rx) = mpsc::unbounded_channel();
+        self.in_tx = Some(in_tx);
+        let mut maps = self.monc.osdmap.clone();
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                c = rx.recv() => match c {
+                    Some(Cmd::Submit(req, reply)) => self.submit(req, reply).await,
+                    None => return,
+                },
+                r = maps.changed() => {
+                    if r.is_err() { return }
+                    let msg = maps.borrow_and_update().clone();
+                    if let Some(msg) = msg {
+                        self.handle_map_msg(&msg).await;
+                    }
+                }
+                m = in_rx.recv() => match m {
+                    Some((osd, Some(m))) => self.handle_osd_msg(osd, m).await,
+                    Some((osd, None)) => self.session_closed(osd).await,
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    // Ops stuck without a primary: ask for a newer map.
+                    if !self.waiting.is_empty() {
+                        let e = self.map.as_ref().map(|m| m.epoch as u64 + 1).unwrap_or(0);
+                        let _ = self.monc.subscribe("osdmap", e, true);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle_map_msg(&mut self, msg: &messages::mon::OsdMapMsg) {
+        // Full maps are applied; incrementals we cannot apply yet make us ask for
+        // the newest full map.
+        let newest_full = msg.maps.iter().next_back();
+        let cur = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
+        match newest_full {
+            Some((e, bl)) if *e > cur => match OsdMap::from_bytes(bl.clone()) {
+                Ok(m) => {
+                    debug!(epoch = m.epoch, "new osdmap");
+                    let m = Arc::new(m);
+                    self.map = Some(m.clone());
+                    self.map_tx.send_replace(Some(m));
+                    self.rescan().await;
+                }
+                Err(e) => warn!("cannot decode osdmap: {e}"),
+            },
+            _ => {
+                if msg.newest_map > cur {
+                    let _ = self.monc.subscribe("osdmap", 0, true);
+                }
+            }
+        }
+    }
+
+    /// After a map change: resend every op whose target moved.
+    async fn rescan(&mut self) {
+        let tids: Vec<u64> = self.pending.keys().copied().collect();
+        self.waiting.clear();
+        for tid in tids {
+            let Some(p) = self.pending.get(&tid) else { continue };
+            let (osd, _) = match self.target(&p.req) {
+                Ok(t) => t,
+                Err(e) => {
+                    if let Some(p) = self.pending.remove(&tid) {
+                        let _ = p.reply.send(Err(e));
+                    }
+                    continue;
+                }
+            };
+            if osd != p.osd || osd < 0 {
+                self.send(tid).await;
+            }
+        }
+    }
+
+    /// (primary osd, pg) for a request under the current map; -1 when none.
+    fn target(&self, req: &Request) -> Result<(i32, (SpgId, u32)), Error> {
+        let map = self.map.as_ref().expect("map present");
+        let (raw, pool) = match &req.target {
+            Target::Object { oid, oloc } => {
+                let raw = map.object_to_raw_pg(oid, oloc).ok_or(Error::NoPool(oloc.pool))?;
+                (raw, oloc.pool)
+            }
+            Target::Pg { pool, seed, .. } => {
+                if !map.pools.contains_key(pool) {
+                    return Err(Error::NoPool(*pool));
+                }
+                (PgId { pool: *pool as u64, seed: *seed }, *pool)
+            }
+        };
+        let _ = pool;
+        let pg = map.raw_pg_to_pg(raw);
+        let m = map.pg_to_up_acting(pg);
+        Ok((m.acting_primary, (SpgId { pgid: pg, shard: -1 }, raw.seed)))
+    }
+
+    async fn submit(&mut self, req: Request, reply: oneshot::Sender<Result<Reply, Error>>) {
+        let tid = self.next_tid;
+        self.next_tid += 1;
+        self.pending.insert(tid, Pending { req, osd: -1, attempts: -1, reply });
+        self.send(tid).await;
+    }
+
+    async fn session(&mut self, osd: i32) -> Option<Connection> {
+        if let Some(s) = self.sessions.get(&osd) {
+            if !s.conn.is_closed() {
+                return Some(s.conn.clone());
+            }
+        }
+        let map = self.map.clone()?;
+        let addr = map.client_addrs.get(osd as usize)?.v2().copied()?;
+        let opts = ConnectOptions {
+            my_type: EntityType::CLIENT,
+            auth: ClientAuth::Authorizer(self.monc.cephx.clone(), EntityType::OSD),
+            modes: self.modes.clone(),
+            lossy: true,
+            nonce: self.monc.nonce(),
+            keepalive_secs: 10,
+        };
+        match msgr::connect(addr, opts).await {
+            Ok((conn, mut inc)) => {
+                let tx = self.in_tx.clone()?;
+                tokio::spawn(async move {
+                    while let Some(m) = inc.recv().await {
+                        if tx.send((osd, Some(m))).is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send((osd, None));
+                });
+                self.sessions.insert(osd, Session { conn: conn.clone() });
+                Some(conn)
+            }
+            Err(e) => {
+                warn!(osd, %addr, "cannot connect to osd: {e}");
+                None
+            }
+        }
+    }
+
+    async fn send(&mut self, tid: u64) {
+        let Some(p) = self.pending.get(&tid) else { return };
+        let (osd, (spg, hash)) = match self.target(&p.req) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(p) = self.pending.remove(&tid) {
+                    let _ = p.reply.send(Err(e));
+                }
+                return;
+            }
+        };
+        if osd < 0 {
+            self.waiting.push(tid);
+            return;
+        }
+        let Some(conn) = self.session(osd).await else {
+            self.waiting.push(tid);
+            return;
+        };
+        let map = self.map.clone().expect("map");
+        let global_id = self.monc.cephx.lock().map(|c| c.global_id).unwrap_or(0);
+        let Some(p) = self.pending.get_mut(&tid) else { return };
+        p.attempts += 1;
+        p.osd = osd;
+        let (oid, oloc) = match &p.req.target {
+            Target::Object { oid, oloc } => (oid.clone(), oloc.clone()),
+            Target::Pg { pool, nspace, .. } => {
+                let mut l = ObjectLocator::new(*pool);
+                l.nspace = nspace.clone();
+                (String::new(), l)
+            }
+        };
+        let mut f = p.req.flags | flags::KNOWN_REDIR;
+        if p.attempts > 0 {
+            f |= flags::RETRY;
+        }
+        let msg = OsdOpMsg {
+            pgid: spg,
+            hash,
+            osdmap_epoch: map.epoch,
+            flags: f,
+            reqid: ReqId { name: EntityNameT::new(EntityType::CLIENT, global_id as i64), tid, inc: 0 },
+            client_inc: 0,
+            mtime: p.req.mtime.unwrap_or_else(Utime::now),
+            oloc,
+            oid,
+            ops: p.req.ops.clone(),
+            snapid: p.req.snapid,
+            snap_seq: p.req.snapc.seq,
+            snaps: p.req.snapc.snaps.clone(),
+            retry_attempt: p.attempts,
+            features: PACIFIC_SUPPORTED,
+        };
+        let _ = conn.send(msg.to_raw(tid, PACIFIC_SUPPORTED));
+    }
+
+    async fn handle_osd_msg(&mut self, osd: i32, m: messages::RawMessage) {
+        if m.header.ty != MSG_OSD_OPREPLY {
+            debug!(osd, ty = m.header.ty, "ignoring message from osd");
+            return;
+        }
+        let tid = m.header.tid;
+        let r = match OsdOpReply::from_raw(&m) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(osd, "bad MOSDOpReply: {e}");
+                return;
+            }
+        };
+        let Some(p) = self.pending.get(&tid) else { return };
+        if p.attempts != r.retry_attempt {
+            return; // a reply to an earlier attempt
+        }
+        // -EAGAIN: not the primary (yet); retry after the map catches up.
+        if r.result == -11 || r.redirect.is_some() {
+            let _ = self.monc.subscribe("osdmap", r.osdmap_epoch as u64, true);
+            self.waiting.push(tid);
+            return;
+        }
+        if let Some(p) = self.pending.remove(&tid) {
+            let _ = p.reply.send(Ok(Reply { result: r.result, ops: r.ops, version: r.user_version, epoch: r.osdmap_epoch }));
+        }
+    }
+
+    async fn session_closed(&mut self, osd: i32) {
+        self.sessions.remove(&osd);
+        let tids: Vec<u64> = self.pending.iter().filter(|(_, p)| p.osd == osd).map(|(t, _)| *t).collect();
+        for tid in tids {
+            self.send(tid).await;
+        }
+    }
+}
+
+/// Parses `ms_client_mode` into connection modes (crc first by default).
+pub fn client_modes(conf: &str) -> Vec<u32> {
+    let m = auth::parse_con_modes(conf);
+    if m.is_empty() {
+        vec![auth::CON_MODE_CRC, auth::CON_MODE_SECURE]
+    } else {
+        m
+    }
+}
+
+pub fn pg_target(pool: i64, seed: u32) -> Target {
+    Target::Pg { pool, seed, nspace: String::new() }
+}
+
+pub use messages::osd::opcode;
+pub type Data = Bytes;

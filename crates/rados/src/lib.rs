@@ -1,0 +1,383 @@
+//! A librados-like API over the MonClient and the Objecter: connect to a
+//! cluster, look up and manage pools, and operate on objects in an `IoCtx`
+//! (pool + namespace): data, xattrs, omap, class calls, listing.
+//! Errors carry Ceph's errno (as librados returns `-errno`).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use denc::{Decode, Encode, Encoder, Reader, Utime};
+use messages::osd::{opcode, OsdOp};
+use objecter::{Objecter, Request, Target};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use types::osd::{HObject, ObjectLocator};
+
+pub use monc::MonClientOptions;
+pub use objecter::Reply;
+
+/// An error with the errno librados would give.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{msg}")]
+pub struct Error {
+    pub errno: i32,
+    pub msg: String,
+}
+
+impl Error {
+    pub fn new(errno: i32, msg: impl Into<String>) -> Self {
+        Error { errno, msg: msg.into() }
+    }
+    pub fn from_errno(errno: i32) -> Self {
+        Error { errno, msg: std::io::Error::from_raw_os_error(errno).to_string() }
+    }
+    /// `(2) No such file or directory`, as Ceph tools print errors.
+    pub fn ceph_str(&self) -> String {
+        let s = std::io::Error::from_raw_os_error(self.errno).to_string();
+        format!("({}) {}", self.errno, s.split(" (os error").next().unwrap_or(&s))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<monc::Error> for Error {
+    fn from(e: monc::Error) -> Self {
+        Error::new(e.errno(), e.to_string())
+    }
+}
+impl From<objecter::Error> for Error {
+    fn from(e: objecter::Error) -> Self {
+        match e {
+            objecter::Error::NoPool(_) => Error::new(2, e.to_string()),
+            objecter::Error::TimedOut => Error::new(110, e.to_string()),
+            objecter::Error::Shutdown => Error::new(108, e.to_string()),
+        }
+    }
+}
+impl From<denc::Error> for Error {
+    fn from(e: denc::Error) -> Self {
+        Error::new(5, format!("bad reply: {e}"))
+    }
+}
+
+/// A connected cluster handle (`rados_t`).
+#[derive(Clone)]
+pub struct Rados {
+    pub monc: monc::MonClient,
+    pub objecter: Objecter,
+}
+
+impl Rados {
+    pub async fn connect(conf: config::Config, opts: MonClientOptions) -> Result<Rados> {
+        let modes = objecter::client_modes(&conf.get("ms_client_mode").unwrap_or_default());
+        let monc = monc::MonClient::connect(conf, opts).await?;
+        let objecter = Objecter::start(monc.clone(), modes).await?;
+        Ok(Rados { monc, objecter })
+    }
+
+    pub fn pool_lookup(&self, name: &str) -> Option<i64> {
+        self.objecter.map().lookup_pool(name)
+    }
+
+    /// Looks a pool up, refreshing the map first if it is not known yet.
+    pub async fn pool_lookup_latest(&self, name: &str) -> Option<i64> {
+        if let Some(p) = self.pool_lookup(name) {
+            return Some(p);
+        }
+        if let Ok((newest, _)) = self.monc.get_version("osdmap").await {
+            let _ = self.monc.subscribe("osdmap", 0, true);
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.objecter.wait_for_epoch(newest as u32)).await;
+        }
+        self.pool_lookup(name)
+    }
+
+    pub fn list_pools(&self) -> Vec<(i64, String)> {
+        self.objecter.map().pool_name.iter().map(|(id, n)| (*id, n.clone())).collect()
+    }
+
+    /// A mon command with JSON output; returns (outbuf, status string).
+    pub async fn mon_command(&self, cmd: serde_json::Value) -> Result<(Bytes, String)> {
+        let r = self.monc.command(vec![cmd.to_string()], Bytes::new()).await?;
+        if r.r < 0 {
+            return Err(Error::new(-r.r, r.rs));
+        }
+        Ok((r.outbl, r.rs))
+    }
+
+    pub async fn ioctx(&self, pool: &str) -> Result<IoCtx> {
+        let id = self
+            .pool_lookup_latest(pool)
+            .await
+            .ok_or_else(|| Error::new(2, format!("pool {pool} does not exist")))?;
+        Ok(IoCtx { rados: self.clone(), pool: id, nspace: String::new(), locator_key: String::new() })
+    }
+}
+
+/// Object metadata from STAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub mtime: Utime,
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListEntry {
+    pub nspace: String,
+    pub oid: String,
+    pub locator: String,
+}
+
+/// `LIBRADOS_ALL_NSPACES`: list every namespace.
+pub const ALL_NSPACES: &str = "\u{1}";
+
+/// A pool + namespace to operate in (`rados_ioctx_t`).
+#[derive(Clone)]
+pub struct IoCtx {
+    pub rados: Rados,
+    pub pool: i64,
+    pub nspace: String,
+    pub locator_key: String,
+}
+
+fn check(r: &Reply) -> Result<()> {
+    if r.result < 0 {
+        Err(Error::from_errno(-r.result))
+    } else {
+        Ok(())
+    }
+}
+
+impl IoCtx {
+    pub fn set_namespace(&mut self, ns: &str) {
+        self.nspace = ns.to_string();
+    }
+
+    fn oloc(&self) -> ObjectLocator {
+        ObjectLocator { pool: self.pool, key: self.locator_key.clone(), nspace: self.nspace.clone(), hash: -1 }
+    }
+
+    /// Runs a compound op on one object.
+    pub async fn operate(&self, oid: &str, ops: Vec<OsdOp>) -> Result<Reply> {
+        let req = Request::object(oid, self.oloc(), ops);
+        let r = self.rados.objecter.submit(req).await?;
+        check(&r)?;
+        Ok(r)
+    }
+
+    pub async fn write_full(&self, oid: &str, data: Bytes) -> Result<()> {
+        let len = data.len() as u64;
+        self.operate(oid, vec![OsdOp::extent(opcode::WRITEFULL, 0, len, data)]).await.map(|_| ())
+    }
+    pub async fn write(&self, oid: &str, data: Bytes, off: u64) -> Result<()> {
+        let len = data.len() as u64;
+        self.operate(oid, vec![OsdOp::extent(opcode::WRITE, off, len, data)]).await.map(|_| ())
+    }
+    pub async fn append(&self, oid: &str, data: Bytes) -> Result<()> {
+        let len = data.len() as u64;
+        self.operate(oid, vec![OsdOp::extent(opcode::APPEND, 0, len, data)]).await.map(|_| ())
+    }
+    pub async fn read(&self, oid: &str, off: u64, len: u64) -> Result<Bytes> {
+        let r = self.operate(oid, vec![OsdOp::extent(opcode::READ, off, len, Bytes::new())]).await?;
+        Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
+    }
+    pub async fn truncate(&self, oid: &str, size: u64) -> Result<()> {
+        let mut op = OsdOp::extent(opcode::TRUNCATE, size, 0, Bytes::new());
+        // truncate_size and truncate_seq stay 0; offset is the new size
+        op.args[16..24].copy_from_slice(&0u64.to_le_bytes());
+        self.operate(oid, vec![op]).await.map(|_| ())
+    }
+    pub async fn zero(&self, oid: &str, off: u64, len: u64) -> Result<()> {
+        self.operate(oid, vec![OsdOp::extent(opcode::ZERO, off, len, Bytes::new())]).await.map(|_| ())
+    }
+    pub async fn create(&self, oid: &str, exclusive: bool) -> Result<()> {
+        let mut op = OsdOp::new(opcode::CREATE);
+        op.flags = if exclusive { 1 } else { 0 };
+        self.operate(oid, vec![op]).await.map(|_| ())
+    }
+    pub async fn remove(&self, oid: &str) -> Result<()> {
+        self.operate(oid, vec![OsdOp::new(opcode::DELETE)]).await.map(|_| ())
+    }
+    pub async fn stat(&self, oid: &str) -> Result<Stat> {
+        let r = self.operate(oid, vec![OsdOp::new(opcode::STAT)]).await?;
+        let mut rd = Reader::new(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default());
+        Ok(Stat { size: rd.u64()?, mtime: Utime::decode(&mut rd)? })
+    }
+
+    pub async fn setxattr(&self, oid: &str, name: &str, value: &[u8]) -> Result<()> {
+        self.operate(oid, vec![OsdOp::xattr(opcode::SETXATTR, name, value)]).await.map(|_| ())
+    }
+    pub async fn getxattr(&self, oid: &str, name: &str) -> Result<Bytes> {
+        let r = self.operate(oid, vec![OsdOp::xattr(opcode::GETXATTR, name, &[])]).await?;
+        Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
+    }
+    pub async fn rmxattr(&self, oid: &str, name: &str) -> Result<()> {
+        self.operate(oid, vec![OsdOp::xattr(opcode::RMXATTR, name, &[])]).await.map(|_| ())
+    }
+    pub async fn getxattrs(&self, oid: &str) -> Result<BTreeMap<String, Bytes>> {
+        let r = self.operate(oid, vec![OsdOp::new(opcode::GETXATTRS)]).await?;
+        let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+        Ok(Decode::decode(&mut Reader::new(d))?)
+    }
+
+    pub async fn omap_set(&self, oid: &str, kv: &BTreeMap<String, Bytes>) -> Result<()> {
+        let mut e = Encoder::new(0);
+        kv.encode(&mut e);
+        self.operate(oid, vec![OsdOp::with_data(opcode::OMAPSETVALS, e.into_bytes())]).await.map(|_| ())
+    }
+    pub async fn omap_rm_keys(&self, oid: &str, keys: &[String]) -> Result<()> {
+        let set: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
+        let mut e = Encoder::new(0);
+        set.encode(&mut e);
+        self.operate(oid, vec![OsdOp::with_data(opcode::OMAPRMKEYS, e.into_bytes())]).await.map(|_| ())
+    }
+    pub async fn omap_clear(&self, oid: &str) -> Result<()> {
+        self.operate(oid, vec![OsdOp::new(opcode::OMAPCLEAR)]).await.map(|_| ())
+    }
+    pub async fn omap_set_header(&self, oid: &str, h: Bytes) -> Result<()> {
+        self.operate(oid, vec![OsdOp::with_data(opcode::OMAPSETHEADER, h)]).await.map(|_| ())
+    }
+    pub async fn omap_get_header(&self, oid: &str) -> Result<Bytes> {
+        let r = self.operate(oid, vec![OsdOp::new(opcode::OMAPGETHEADER)]).await?;
+        Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
+    }
+    /// All omap values (paged as librados does, 512 at a time).
+    pub async fn omap_get_vals(&self, oid: &str, prefix: &str) -> Result<BTreeMap<String, Bytes>> {
+        let mut out = BTreeMap::new();
+        let mut after = String::new();
+        loop {
+            let mut e = Encoder::new(0);
+            e.string(&after);
+            e.u64(512);
+            e.string(prefix);
+            let r = self.operate(oid, vec![OsdOp::with_data(opcode::OMAPGETVALS, e.into_bytes())]).await?;
+            let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+            let mut rd = Reader::new(d);
+            let page: BTreeMap<String, Bytes> = Decode::decode(&mut rd)?;
+            let more = if rd.is_empty() { false } else { rd.bool()? };
+            if let Some(k) = page.keys().next_back() {
+                after = k.clone();
+            }
+            let empty = page.is_empty();
+            out.extend(page);
+            if !more || empty {
+                return Ok(out);
+            }
+        }
+    }
+    pub async fn omap_get_keys(&self, oid: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let mut e = Encoder::new(0);
+            e.string(&after);
+            e.u64(512);
+            let r = self.operate(oid, vec![OsdOp::with_data(opcode::OMAPGETKEYS, e.into_bytes())]).await?;
+            let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+            let mut rd = Reader::new(d);
+            let page: std::collections::BTreeSet<String> = Decode::decode(&mut rd)?;
+            let more = if rd.is_empty() { false } else { rd.bool()? };
+            if let Some(k) = page.iter().next_back() {
+                after = k.clone();
+            }
+            let empty = page.is_empty();
+            out.extend(page);
+            if !more || empty {
+                return Ok(out);
+            }
+        }
+    }
+    pub async fn omap_get_vals_by_keys(&self, oid: &str, keys: &[String]) -> Result<BTreeMap<String, Bytes>> {
+        let set: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
+        let mut e = Encoder::new(0);
+        set.encode(&mut e);
+        let r = self.operate(oid, vec![OsdOp::with_data(opcode::OMAPGETVALSBYKEYS, e.into_bytes())]).await?;
+        let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+        Ok(Decode::decode(&mut Reader::new(d))?)
+    }
+
+    /// An object class method call (`rados_exec`).
+    pub async fn exec(&self, oid: &str, class: &str, method: &str, input: &[u8]) -> Result<Bytes> {
+        let r = self.operate(oid, vec![OsdOp::call(class, method, input)]).await?;
+        Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
+    }
+
+    /// Every object in the pool (and namespace, or all with [`ALL_NSPACES`]),
+    /// walking each PG with PGNLS as librados' object iterator does.
+    pub async fn list_objects(&self) -> Result<Vec<ListEntry>> {
+        let map = self.rados.objecter.map();
+        let pool = map.pools.get(&self.pool).ok_or_else(|| Error::new(2, "pool does not exist"))?;
+        let pg_num = pool.pg_num;
+        let mut out = Vec::new();
+        for seed in 0..pg_num {
+            let mut cursor = HObject::min();
+            loop {
+                let mut e = Encoder::new(0);
+                cursor.encode(&mut e);
+                let op = OsdOp::pgls(opcode::PGNLS, 1024, map.epoch, e.into_bytes());
+                let mut req = Request::object("", self.oloc(), vec![op]);
+                req.target = Target::Pg { pool: self.pool, seed, nspace: self.nspace.clone() };
+                req.flags = messages::osd::flags::READ | messages::osd::flags::PGOP;
+                let r = self.rados.objecter.submit(req).await?;
+                if r.result == -1 * 2 {
+                    break;
+                }
+                check(&r)?;
+                let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+                let mut rd = Reader::new(d);
+                let (_, mut b) = rd.versioned(1, "pg_nls_response_t")?;
+                let handle = HObject::decode(&mut b)?;
+                let n = b.count(12)?;
+                for _ in 0..n {
+                    out.push(ListEntry { nspace: b.string()?, oid: b.string()?, locator: b.string()? });
+                }
+                // result 1: the PG has nothing past this page
+                if r.result == 1 || handle.is_max() || n == 0 && handle == cursor {
+                    break;
+                }
+                cursor = handle;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Builds a buffer from parts without extra copies of the first.
+pub fn concat(parts: &[Bytes]) -> Bytes {
+    if parts.len() == 1 {
+        return parts[0].clone();
+    }
+    let mut b = BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        b.put_slice(p);
+    }
+    b.freeze()
+}
+
+/// One watcher of an object (`obj_list_watch_response_t` entry).
+#[derive(Debug, Clone)]
+pub struct Watcher {
+    pub name_num: i64,
+    pub cookie: u64,
+    pub timeout: u32,
+    pub addr: types::EntityAddr,
+}
+
+impl IoCtx {
+    /// LIST_WATCHERS.
+    pub async fn list_watchers(&self, oid: &str) -> Result<Vec<Watcher>> {
+        let r = self.operate(oid, vec![OsdOp::new(opcode::LIST_WATCHERS)]).await?;
+        let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+        let mut rd = Reader::new(d);
+        let (_, mut b) = rd.versioned(1, "obj_list_watch_response_t")?;
+        let n = b.count(1)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (_, mut w) = b.versioned(2, "watch_item_t")?;
+            let name = types::EntityNameT::decode(&mut w)?;
+            let cookie = w.u64()?;
+            let timeout = w.u32()?;
+            let addr = if !w.is_empty() { types::EntityAddr::decode(&mut w)? } else { types::EntityAddr::default() };
+            out.push(Watcher { name_num: name.num, cookie, timeout, addr });
+        }
+        Ok(out)
+    }
+}
