@@ -368,7 +368,11 @@ async fn main() {
                         }
                         0
                     }
-                    None => fail(&format!("No such key: {p}/{}/{}", w[1], w[2])),
+                    None => {
+                        // the real tool prints this one on stdout
+                        println!("No such key: {p}/{}/{}", w[1], w[2]);
+                        1
+                    }
                 },
                 Err(e) => fail(&format!("error getting omap value {p}/{}/{}: {}", w[1], w[2], e.ceph_str())),
             }
