@@ -92,6 +92,26 @@ impl OsdMap {
         }
     }
 
+    /// `pg_to_raw_osds`: CRUSH's answer (nonexistent OSDs removed) and its primary.
+    pub fn pg_to_raw(&self, pg: PgId) -> (Vec<i32>, i32) {
+        match self.pools.get(&(pg.pool as i64)) {
+            Some(pool) => {
+                let (raw, _) = self.pg_to_raw_osds(pool, pg);
+                let p = raw.iter().copied().find(|o| *o != ITEM_NONE).unwrap_or(-1);
+                (raw, p)
+            }
+            None => (Vec::new(), -1),
+        }
+    }
+
+    /// `osdmaptool --mark-up-in`: every OSD slot exists, is up and fully in.
+    pub fn mark_all_up_in(&mut self) {
+        for i in 0..self.max_osd.max(0) as usize {
+            self.osd_state[i] |= OSD_EXISTS | OSD_UP;
+            self.osd_weight[i] = 0x10000;
+        }
+    }
+
     fn pg_to_raw_osds(&self, pool: &PgPool, pg: PgId) -> (Vec<i32>, u32) {
         let pps = pool.raw_pg_to_pps(pg.pool, pg.seed);
         let size = pool.size as i32;
