@@ -853,7 +853,7 @@ do_cluster() {
   [ -f "$conf" ] || die "no $conf (REF_CONF)"
   local ceph=(ceph -c "$conf")
   mkdir -p "$O"
-  rm -f "$O"/cluster-* "$O/$L"
+  rm -rf "$O"/cluster-* "$O/$L"
   local LOG=$L
   note "$O" "reference cluster $conf, $(date -u +%FT%TZ)"
   # 1. the current map

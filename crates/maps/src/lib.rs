@@ -1,11 +1,13 @@
 //! Cluster maps with Ceph's encodings: [`MonMap`], [`MgrMap`].
 
 pub mod mgrmap;
+pub mod incremental;
 pub mod monmap;
 pub mod osdmap;
 pub mod pool;
 
 pub use mgrmap::MgrMap;
 pub use monmap::{MonInfo, MonMap};
+pub use incremental::Incremental;
 pub use osdmap::OsdMap;
 pub use pool::PgPool;

@@ -8,7 +8,7 @@ use crush::CrushMap;
 use denc::{ceph_crc32c, invalid, Decode, Encode, Encoder, Reader, Result, Utime};
 use std::collections::BTreeMap;
 use types::osd::{ObjectLocator, PgId};
-use types::{EntityAddrVec, Uuid};
+use types::{EntityAddr, EntityAddrVec, Uuid};
 
 pub const OSD_EXISTS: u32 = 1;
 pub const OSD_UP: u32 = 2;
@@ -43,9 +43,207 @@ pub struct OsdMap {
     pub new_purged_snaps: BTreeMap<i64, BTreeMap<u64, u64>>,
     pub last_up_change: Utime,
     pub last_in_change: Utime,
-    /// The OSD-only section (ENCODE_START header included), kept whole.
-    pub osd_section: Bytes,
+    pub osd: OsdSection,
     pub crc: u32,
+}
+
+/// `osd_info_t` (bare u8 version 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OsdInfo {
+    pub last_clean_begin: u32,
+    pub last_clean_end: u32,
+    pub up_from: u32,
+    pub up_thru: u32,
+    pub down_at: u32,
+    pub lost_at: u32,
+}
+impl Encode for OsdInfo {
+    fn encode(&self, e: &mut Encoder) {
+        e.u8(1);
+        for v in [self.last_clean_begin, self.last_clean_end, self.up_from, self.up_thru, self.down_at, self.lost_at] {
+            e.u32(v);
+        }
+    }
+}
+impl Decode for OsdInfo {
+    fn decode(r: &mut Reader) -> Result<Self> {
+        r.u8()?;
+        Ok(OsdInfo {
+            last_clean_begin: r.u32()?,
+            last_clean_end: r.u32()?,
+            up_from: r.u32()?,
+            up_thru: r.u32()?,
+            down_at: r.u32()?,
+            lost_at: r.u32()?,
+        })
+    }
+}
+
+/// `osd_xinfo_t` v4. The laggy probability is kept in its wire form
+/// (probability * 0xffffffff) so maps re-encode exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OsdXInfo {
+    pub down_stamp: Utime,
+    pub laggy_probability_raw: u32,
+    pub laggy_interval: u32,
+    pub features: u64,
+    pub old_weight: u32,
+    pub last_purged_snaps_scrub: Utime,
+    pub dead_epoch: u32,
+}
+impl Encode for OsdXInfo {
+    fn encode(&self, e: &mut Encoder) {
+        let s = e.start(4, 1);
+        self.down_stamp.encode(e);
+        e.u32(self.laggy_probability_raw);
+        e.u32(self.laggy_interval);
+        e.u64(self.features);
+        e.u32(self.old_weight);
+        self.last_purged_snaps_scrub.encode(e);
+        e.u32(self.dead_epoch);
+        e.finish(s);
+    }
+}
+impl Decode for OsdXInfo {
+    fn decode(r: &mut Reader) -> Result<Self> {
+        let (v, mut b) = r.versioned(4, "osd_xinfo_t")?;
+        let mut x = OsdXInfo { down_stamp: Utime::decode(&mut b)?, laggy_probability_raw: b.u32()?, laggy_interval: b.u32()?, ..Default::default() };
+        if v >= 2 {
+            x.features = b.u64()?;
+        }
+        if v >= 3 {
+            x.old_weight = b.u32()?;
+        }
+        if v >= 4 {
+            x.last_purged_snaps_scrub = Utime::decode(&mut b)?;
+            x.dead_epoch = b.u32()?;
+        }
+        Ok(x)
+    }
+}
+
+/// Stretch-mode state (osd section v10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stretch {
+    pub enabled: bool,
+    pub bucket_count: u32,
+    pub degraded: u32,
+    pub recovering: u32,
+    pub mode_bucket: i32,
+}
+
+/// The OSD-only section of the map.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OsdSection {
+    pub hb_back_addrs: Vec<EntityAddrVec>,
+    pub osd_info: Vec<OsdInfo>,
+    /// Kept in Ceph's encoding order (a memcmp of the in-memory address).
+    pub blocklist: Vec<(EntityAddr, Utime)>,
+    pub cluster_addrs: Vec<EntityAddrVec>,
+    pub cluster_snapshot_epoch: u32,
+    pub cluster_snapshot: String,
+    pub osd_uuid: Vec<Uuid>,
+    pub osd_xinfo: Vec<OsdXInfo>,
+    pub hb_front_addrs: Vec<EntityAddrVec>,
+    pub nearfull_ratio: f32,
+    pub full_ratio: f32,
+    pub backfillfull_ratio: f32,
+    pub require_min_compat_client: u8,
+    pub require_osd_release: u8,
+    pub removed_snaps_queue: BTreeMap<i64, BTreeMap<u64, u64>>,
+    pub crush_node_flags: BTreeMap<i32, u32>,
+    pub device_class_flags: BTreeMap<i32, u32>,
+    pub stretch: Option<Stretch>,
+}
+
+/// The 36-byte key Ceph sorts blocklisted addresses by (memcmp of `entity_addr_t`).
+pub fn addr_sort_key(a: &EntityAddr) -> [u8; 36] {
+    let mut k = [0u8; 36];
+    k[0..4].copy_from_slice(&(a.ty as u32).to_le_bytes());
+    k[4..8].copy_from_slice(&a.nonce.to_le_bytes());
+    let enc = a.to_bytes(types::features::MSG_ADDR2);
+    // marker(1) + header(6) + type(4) + nonce(4) + elen(4) + family(2) + data
+    if enc.len() > 21 {
+        let fam_and_data = &enc[19..];
+        let n = fam_and_data.len().min(28);
+        k[8..8 + n].copy_from_slice(&fam_and_data[..n]);
+    }
+    k
+}
+
+impl Encode for OsdSection {
+    fn encode(&self, e: &mut Encoder) {
+        let v = if self.stretch.is_some() { 10 } else { 9 };
+        let s = e.start(v, 1);
+        self.hb_back_addrs.encode(e);
+        self.osd_info.encode(e);
+        e.u32(self.blocklist.len() as u32);
+        for (a, t) in &self.blocklist {
+            a.encode(e);
+            t.encode(e);
+        }
+        self.cluster_addrs.encode(e);
+        e.u32(self.cluster_snapshot_epoch);
+        e.string(&self.cluster_snapshot);
+        self.osd_uuid.encode(e);
+        self.osd_xinfo.encode(e);
+        self.hb_front_addrs.encode(e);
+        e.u32(self.nearfull_ratio.to_bits());
+        e.u32(self.full_ratio.to_bits());
+        e.u32(self.backfillfull_ratio.to_bits());
+        e.u8(self.require_min_compat_client);
+        e.u8(self.require_osd_release);
+        self.removed_snaps_queue.encode(e);
+        self.crush_node_flags.encode(e);
+        self.device_class_flags.encode(e);
+        if let Some(st) = &self.stretch {
+            e.bool(st.enabled);
+            e.u32(st.bucket_count);
+            e.u32(st.degraded);
+            e.u32(st.recovering);
+            e.i32(st.mode_bucket);
+        }
+        e.finish(s);
+    }
+}
+
+impl Decode for OsdSection {
+    fn decode(r: &mut Reader) -> Result<Self> {
+        let (v, mut b) = r.versioned(10, "OSDMap osd data")?;
+        if v < 9 {
+            return invalid("OSDMap", format!("osd data v{v} (pre-Nautilus) is not supported"));
+        }
+        let b = &mut b;
+        let mut o = OsdSection {
+            hb_back_addrs: Decode::decode(b)?,
+            osd_info: Decode::decode(b)?,
+            ..Default::default()
+        };
+        let n = b.count(9)?;
+        for _ in 0..n {
+            let a = EntityAddr::decode(b)?;
+            let t = Utime::decode(b)?;
+            o.blocklist.push((a, t));
+        }
+        o.cluster_addrs = Decode::decode(b)?;
+        o.cluster_snapshot_epoch = b.u32()?;
+        o.cluster_snapshot = b.string()?;
+        o.osd_uuid = Decode::decode(b)?;
+        o.osd_xinfo = Decode::decode(b)?;
+        o.hb_front_addrs = Decode::decode(b)?;
+        o.nearfull_ratio = f32::from_bits(b.u32()?);
+        o.full_ratio = f32::from_bits(b.u32()?);
+        o.backfillfull_ratio = f32::from_bits(b.u32()?);
+        o.require_min_compat_client = b.u8()?;
+        o.require_osd_release = b.u8()?;
+        o.removed_snaps_queue = Decode::decode(b)?;
+        o.crush_node_flags = Decode::decode(b)?;
+        o.device_class_flags = Decode::decode(b)?;
+        if v >= 10 {
+            o.stretch = Some(Stretch { enabled: b.bool()?, bucket_count: b.u32()?, degraded: b.u32()?, recovering: b.u32()?, mode_bucket: b.i32()? });
+        }
+        Ok(o)
+    }
 }
 
 /// Result of mapping a PG.
@@ -294,7 +492,7 @@ impl Decode for OsdMap {
             new_purged_snaps: BTreeMap::new(),
             last_up_change: Utime::default(),
             last_in_change: Utime::default(),
-            osd_section: Bytes::new(),
+            osd: OsdSection::default(),
             crc: 0,
         };
         if cv < 5 {
@@ -328,11 +526,11 @@ impl Decode for OsdMap {
         if m.osd_state.len() != n || m.osd_weight.len() != n {
             return invalid("OSDMap", "osd_state/osd_weight do not match max_osd");
         }
-        // OSD-only section: kept whole.
-        let rest = w.peek_rest().clone();
-        let before = w.remaining();
-        w.skip_versioned("OSDMap osd data")?;
-        m.osd_section = rest.slice(..before - w.remaining());
+        m.osd = OsdSection::decode(&mut w)?;
+        let n = m.max_osd.max(0) as usize;
+        if m.osd.osd_info.len() != n || m.osd.osd_xinfo.len() != n || m.osd.osd_uuid.len() != n {
+            return invalid("OSDMap", "per-osd vectors do not match max_osd");
+        }
         // The crc covers everything before it, wrapper header included.
         m.crc = w.u32()?;
         let crc_offset = whole.len() - r.remaining() - w.remaining() - 4;
@@ -374,7 +572,7 @@ impl Encode for OsdMap {
         self.last_up_change.encode(e);
         self.last_in_change.encode(e);
         e.finish(c);
-        e.raw(&self.osd_section);
+        self.osd.encode(e);
         let crc_at = e.len();
         e.u32(0);
         e.finish(s);
