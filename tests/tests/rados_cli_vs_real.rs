@@ -7,6 +7,13 @@ use std::path::Path;
 
 const REAL: &str = "/usr/bin/rados";
 
+/// Listings compare whole pools, so these tests run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn rados(real: bool, args: &[&str]) -> Run {
     let conf = ref_cluster().conf();
     let mut a = vec!["-c", conf.to_str().unwrap(), "-p", "rbd"];
@@ -33,6 +40,7 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
 
 #[test]
 fn objects_cross_read_between_real_and_ours() {
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let id = std::process::id();
     for (i, size) in [0usize, 1, 4096, 4 << 20, (20 << 20) + 12345].into_iter().enumerate() {
@@ -60,6 +68,7 @@ fn objects_cross_read_between_real_and_ours() {
 
 #[test]
 fn xattrs_omap_and_namespaces_interoperate() {
+    let _g = serial();
     let id = std::process::id();
     let obj = format!("meta-{id}");
     let src = "/etc/hostname";
@@ -107,6 +116,7 @@ fn xattrs_omap_and_namespaces_interoperate() {
 
 #[test]
 fn errors_match_the_real_rados() {
+    let _g = serial();
     for args in [&["stat", "no-such-object"][..], &["rm", "no-such-object"], &["get", "no-such-object", "/dev/null"], &["getxattr", "no-such-object", "a"]] {
         let (r, o) = (rados(true, args), rados(false, args));
         assert_eq!(o.code, r.code, "{args:?}: {} / {}", o.stderr, r.stderr);

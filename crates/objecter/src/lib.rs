@@ -189,26 +189,50 @@ impl Task {
     }
 
     async fn handle_map_msg(&mut self, msg: &messages::mon::OsdMapMsg) {
-        // Full maps are applied; incrementals we cannot apply yet make us ask for
-        // the newest full map.
-        let newest_full = msg.maps.iter().next_back();
-        let cur = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
-        match newest_full {
-            Some((e, bl)) if *e > cur => match OsdMap::from_bytes(bl.clone()) {
-                Ok(m) => {
-                    debug!(epoch = m.epoch, "new osdmap");
-                    let m = Arc::new(m);
-                    self.map = Some(m.clone());
-                    self.map_tx.send_replace(Some(m));
-                    self.rescan().await;
-                }
-                Err(e) => warn!("cannot decode osdmap: {e}"),
-            },
-            _ => {
-                if msg.newest_map > cur {
-                    let _ = self.monc.subscribe("osdmap", 0, true);
+        // Walk forward epoch by epoch: an incremental applies to the map we
+        // have; a full map replaces it. A gap means asking for a full map.
+        let mut map: Option<OsdMap> = self.map.as_ref().map(|m| (**m).clone());
+        let cur = map.as_ref().map(|m| m.epoch).unwrap_or(0);
+        let first = msg.incremental_maps.keys().chain(msg.maps.keys()).min().copied().unwrap_or(0);
+        let mut e = if cur == 0 { first } else { cur + 1 };
+        let mut changed = false;
+        while e <= msg.newest_map {
+            if let (Some(m), Some(bl)) = (map.as_mut(), msg.incremental_maps.get(&e)) {
+                match maps::Incremental::from_bytes(bl.clone()).map_err(|x| x.to_string()).and_then(|inc| m.apply_incremental(&inc)) {
+                    Ok(()) => {
+                        changed = true;
+                        e += 1;
+                        continue;
+                    }
+                    Err(err) => warn!(epoch = e, "cannot apply incremental osdmap: {err}"),
                 }
             }
+            match msg.maps.get(&e).map(|bl| OsdMap::from_bytes(bl.clone())) {
+                Some(Ok(m)) => {
+                    map = Some(m);
+                    changed = true;
+                }
+                Some(Err(err)) => {
+                    warn!(epoch = e, "cannot decode osdmap: {err}");
+                    break;
+                }
+                None => break,
+            }
+            e += 1;
+        }
+        if changed {
+            if let Some(m) = map {
+                debug!(epoch = m.epoch, "new osdmap");
+                let m = Arc::new(m);
+                self.map = Some(m.clone());
+                self.map_tx.send_replace(Some(m));
+                self.rescan().await;
+            }
+        }
+        let now = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
+        if msg.newest_map > now {
+            // a gap we could not bridge: ask for the newest full map
+            let _ = self.monc.subscribe("osdmap", 0, true);
         }
     }
 
