@@ -132,3 +132,24 @@ fn errors_match_the_real_rados() {
     let (r, o) = (run(Path::new(REAL), &["-c", c, "lspools"]), run(&bin("rados"), &["-c", c, "lspools"]));
     assert_eq!(o.stdout, r.stdout);
 }
+
+#[test]
+fn bench_objects_are_readable_by_the_other_tool() {
+    let _g = serial();
+    let no_bench = |r: &Run| !r.stdout.lines().any(|l| l.starts_with("benchmark_data_") || l == "benchmark_last_metadata");
+    for writer_real in [false, true] {
+        let w = rados(writer_real, &["bench", "2", "write", "-b", "16384", "-t", "4", "--no-cleanup"]);
+        assert_eq!(w.code, 0, "bench write: {}", w.stderr);
+        assert!(w.stdout.contains("Total writes made:"));
+        // seq verifies every object's contents; rand verifies what it reads
+        for mode in ["seq", "rand"] {
+            let r = rados(!writer_real, &["bench", "1", mode, "-t", "4"]);
+            assert_eq!(r.code, 0, "bench {mode} by the other tool: {} {}", r.stdout, r.stderr);
+            assert!(r.stdout.contains("Total reads made:"), "{}", r.stdout);
+        }
+        let c = rados(!writer_real, &["cleanup"]);
+        assert_eq!(c.code, 0, "{}", c.stderr);
+        assert!(c.stdout.starts_with("Removed "), "{}", c.stdout);
+        assert!(no_bench(&rados(true, &["ls"])), "bench objects left behind");
+    }
+}

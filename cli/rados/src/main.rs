@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::process::exit;
 use std::time::Duration;
 
+mod bench;
+
 const USAGE: &str = "\
 usage: rados [options] [commands]
 POOL COMMANDS
@@ -65,6 +67,11 @@ struct Args {
     format: Option<String>,
     offset: u64,
     input_file: Option<String>,
+    block_size: Option<usize>,
+    object_size: Option<usize>,
+    concurrent: usize,
+    no_cleanup: bool,
+    run_name: Option<String>,
     words: Vec<String>,
     conf: Option<String>,
     cluster: String,
@@ -80,6 +87,11 @@ fn parse_args() -> Args {
         format: None,
         offset: 0,
         input_file: None,
+        block_size: None,
+        object_size: None,
+        concurrent: 16,
+        no_cleanup: false,
+        run_name: None,
         words: Vec::new(),
         conf: None,
         cluster: "ceph".into(),
@@ -109,6 +121,11 @@ fn parse_args() -> Args {
             "-f" | "--format" => a.format = Some(take("--format")),
             "--offset" => a.offset = take("--offset").parse().unwrap_or_else(|_| die("invalid --offset")),
             "--input-file" => a.input_file = Some(take("--input-file")),
+            "-b" | "--block-size" => a.block_size = Some(parse_size(&take("-b"))),
+            "-O" | "--object-size" => a.object_size = Some(parse_size(&take("-O"))),
+            "-t" | "--concurrent-ios" => a.concurrent = take("-t").parse().unwrap_or_else(|_| die("invalid -t")),
+            "--no-cleanup" => a.no_cleanup = true,
+            "--run-name" => a.run_name = Some(take("--run-name")),
             "-c" | "--conf" => a.conf = Some(take("--conf")),
             "--cluster" => a.cluster = take("--cluster"),
             "-n" | "--name" => a.name = take("--name"),
@@ -128,6 +145,17 @@ fn parse_args() -> Args {
         i += 1;
     }
     a
+}
+
+/// Sizes as the real tool takes them: plain bytes or with K/M/G suffixes.
+fn parse_size(s: &str) -> usize {
+    let (num, mult) = match s.trim_end_matches(['B', 'b', 'i']).chars().last() {
+        Some('K') | Some('k') => (&s[..s.find(['K', 'k']).unwrap_or(s.len())], 1usize << 10),
+        Some('M') | Some('m') => (&s[..s.find(['M', 'm']).unwrap_or(s.len())], 1 << 20),
+        Some('G') | Some('g') => (&s[..s.find(['G', 'g']).unwrap_or(s.len())], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>().map(|n| n * mult).unwrap_or_else(|_| die(&format!("invalid size '{s}'")))
 }
 
 /// `bufferlist::hexdump`.
@@ -421,6 +449,33 @@ async fn main() {
             need(w, 3);
             report(io.omap_set_header(&w[1], Bytes::from(w[2].clone().into_bytes())).await, &format!("error setting omap header {p}/{}", w[1]))
         }
+        "bench" => {
+            need(w, 3);
+            let secs: u64 = w[1].parse().unwrap_or_else(|_| die(&format!("Invalid value for seconds: '{}'", w[1])));
+            let op = a.block_size.unwrap_or(4 << 20);
+            let o = bench::Opts {
+                seconds: secs,
+                op_size: op,
+                object_size: a.object_size.unwrap_or(op),
+                concurrent: a.concurrent.max(1),
+                cleanup: !a.no_cleanup,
+                run_name: a.run_name.clone(),
+            };
+            let r = match w[2].as_str() {
+                "write" => bench::write(&io, &o).await,
+                "seq" => bench::read(&io, &o, false).await,
+                "rand" => bench::read(&io, &o, true).await,
+                other => die(&format!("Unknown bench type: {other}")),
+            };
+            match r {
+                Ok(()) => 0,
+                Err(e) => fail(&format!("error during benchmark: {}", if e.errno == 2 { e.msg.clone() } else { e.ceph_str() })),
+            }
+        }
+        "cleanup" => match bench::cleanup(&io, a.run_name.as_deref()).await {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("error during cleanup: {}", e.ceph_str())),
+        },
         "listwatchers" => {
             need(w, 2);
             match io.list_watchers(&w[1]).await {
