@@ -472,3 +472,97 @@ mod tests {
         }
     }
 }
+
+pub const POOL_OP_CREATE: u32 = 0x01;
+pub const POOL_OP_DELETE: u32 = 0x02;
+pub const POOL_OP_CREATE_SNAP: u32 = 0x11;
+pub const POOL_OP_DELETE_SNAP: u32 = 0x12;
+pub const POOL_OP_CREATE_UNMANAGED_SNAP: u32 = 0x21;
+pub const POOL_OP_DELETE_UNMANAGED_SNAP: u32 = 0x22;
+
+/// MPoolOp v4: pool create/delete and pool or self-managed snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct PoolOp {
+    pub fsid: Uuid,
+    pub pool: u32,
+    pub op: u32,
+    pub auid: u64,
+    pub snapid: u64,
+    pub name: String,
+    pub crush_rule: i16,
+}
+impl Message for PoolOp {
+    const TYPE: u16 = 49;
+    const VERSION: u16 = 4;
+    const COMPAT: u16 = 2;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        (front(f, |e| {
+            PaxosHeader { version: 0 }.encode(e);
+            self.fsid.encode(e);
+            e.u32(self.pool);
+            e.u32(self.op);
+            e.u64(self.auid);
+            e.u64(self.snapid);
+            e.string(&self.name);
+            e.u8(0); // pad (v3 -> v4)
+            e.i16(self.crush_rule);
+        }), Bytes::new())
+    }
+    fn decode_payload(v: u16, fr: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(fr);
+        PaxosHeader::decode(&mut r)?;
+        let fsid = Uuid::decode(&mut r)?;
+        let pool = r.u32()?;
+        let mut name = if v < 2 { r.string()? } else { String::new() };
+        let op = r.u32()?;
+        let auid = r.u64()?;
+        let snapid = r.u64()?;
+        if v >= 2 {
+            name = r.string()?;
+        }
+        let crush_rule = if v >= 3 {
+            let pad = r.u8()?;
+            if v >= 4 { r.i16()? } else { pad as i16 }
+        } else {
+            -1
+        };
+        Ok(PoolOp { fsid, pool, op, auid, snapid, name, crush_rule })
+    }
+}
+
+/// MPoolOpReply.
+#[derive(Debug, Clone, Default)]
+pub struct PoolOpReply {
+    pub fsid: Uuid,
+    pub reply_code: i32,
+    pub epoch: u32,
+    pub response_data: Bytes,
+}
+impl Message for PoolOpReply {
+    const TYPE: u16 = 48;
+    const VERSION: u16 = 1;
+    const COMPAT: u16 = 0;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        (front(f, |e| {
+            PaxosHeader { version: 0 }.encode(e);
+            self.fsid.encode(e);
+            e.i32(self.reply_code);
+            e.u32(self.epoch);
+            if self.response_data.is_empty() {
+                e.bool(false);
+            } else {
+                e.bool(true);
+                e.bufferlist(&self.response_data);
+            }
+        }), Bytes::new())
+    }
+    fn decode_payload(_: u16, fr: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(fr);
+        PaxosHeader::decode(&mut r)?;
+        let fsid = Uuid::decode(&mut r)?;
+        let reply_code = r.i32()?;
+        let epoch = r.u32()?;
+        let response_data = if r.bool()? { r.bufferlist()? } else { Bytes::new() };
+        Ok(PoolOpReply { fsid, reply_code, epoch, response_data })
+    }
+}

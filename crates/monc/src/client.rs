@@ -40,6 +40,7 @@ enum Req {
     Command { cmd: Vec<String>, inbl: Bytes, reply: oneshot::Sender<CommandReply> },
     GetVersion { what: String, reply: oneshot::Sender<(u64, u64)> },
     Subscribe { what: String, start: u64, onetime: bool },
+    PoolOp { op: PoolOp, reply: oneshot::Sender<PoolOpReply> },
 }
 
 /// A connected MonClient. Cheap to clone.
@@ -145,6 +146,7 @@ impl MonClient {
             next_tid: 1,
             commands: HashMap::new(),
             versions: HashMap::new(),
+            pool_ops: HashMap::new(),
             fsid: Uuid::default(),
             monmap_tx,
             mgrmap_tx,
@@ -193,6 +195,14 @@ impl MonClient {
     pub async fn get_version(&self, what: &str) -> Result<(u64, u64)> {
         let (tx, rx) = oneshot::channel();
         self.req.send(Req::GetVersion { what: what.into(), reply: tx }).map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)
+    }
+
+    /// MPoolOp: pool create/delete and snapshots; the reply carries the
+    /// OSDMap epoch that has the change.
+    pub async fn pool_op(&self, op: PoolOp) -> Result<PoolOpReply> {
+        let (tx, rx) = oneshot::channel();
+        self.req.send(Req::PoolOp { op, reply: tx }).map_err(|_| Error::Shutdown)?;
         rx.await.map_err(|_| Error::Shutdown)
     }
 
@@ -267,6 +277,7 @@ struct Session {
     next_tid: u64,
     commands: HashMap<u64, (MonCommand, oneshot::Sender<CommandReply>)>,
     versions: HashMap<u64, (String, oneshot::Sender<(u64, u64)>)>,
+    pool_ops: HashMap<u64, (PoolOp, oneshot::Sender<PoolOpReply>)>,
     fsid: Uuid,
     monmap_tx: watch::Sender<Option<Arc<MonMap>>>,
     mgrmap_tx: watch::Sender<Option<Arc<MgrMap>>>,
@@ -288,6 +299,9 @@ impl Session {
         self.send_subs();
         for (tid, (m, _)) in &self.commands {
             self.send(m, *tid);
+        }
+        for (tid, (op, _)) in &self.pool_ops {
+            self.send(op, *tid);
         }
         for (h, (what, _)) in &self.versions {
             self.send(&MonGetVersion { handle: *h, what: what.clone() }, *h);
@@ -345,6 +359,11 @@ impl Session {
             Req::GetVersion { what, reply } => {
                 self.send(&MonGetVersion { handle: tid, what: what.clone() }, tid);
                 self.versions.insert(tid, (what, reply));
+            }
+            Req::PoolOp { mut op, reply } => {
+                op.fsid = self.fsid;
+                self.send(&op, tid);
+                self.pool_ops.insert(tid, (op, reply));
             }
             Req::Subscribe { what, start, onetime } => {
                 self.subs.insert(what, (start, if onetime { SUBSCRIBE_ONETIME } else { 0 }));
@@ -421,6 +440,12 @@ impl Session {
                 let ack = MonCommandAck::from_raw(m)?;
                 if let Some((_, tx)) = self.commands.remove(&m.header.tid) {
                     let _ = tx.send(CommandReply { r: ack.r, rs: ack.rs, outbl: ack.outbl });
+                }
+            }
+            48 => {
+                let r = PoolOpReply::from_raw(m)?;
+                if let Some((_, tx)) = self.pool_ops.remove(&m.header.tid) {
+                    let _ = tx.send(r);
                 }
             }
             mt::MON_GET_VERSION_REPLY => {

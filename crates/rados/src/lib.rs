@@ -107,7 +107,68 @@ impl Rados {
             .pool_lookup_latest(pool)
             .await
             .ok_or_else(|| Error::new(2, format!("pool {pool} does not exist")))?;
-        Ok(IoCtx { rados: self.clone(), pool: id, nspace: String::new(), locator_key: String::new() })
+        Ok(IoCtx {
+            rados: self.clone(),
+            pool: id,
+            nspace: String::new(),
+            locator_key: String::new(),
+            read_snap: types::osd::CEPH_NOSNAP,
+            write_snapc: types::osd::SnapContext::default(),
+        })
+    }
+
+    /// Sends an MPoolOp and waits until our OSDMap has the result.
+    async fn pool_op(&self, op: messages::mon::PoolOp) -> Result<Bytes> {
+        let r = self.monc.pool_op(op).await?;
+        tracing::debug!(code = r.reply_code, epoch = r.epoch, have = self.objecter.map().epoch, "pool op reply");
+        if r.reply_code < 0 {
+            return Err(Error::from_errno(-r.reply_code));
+        }
+        // The client waits for the epoch that has the change (Objecter::handle_pool_op_reply).
+        if self.objecter.map().epoch < r.epoch {
+            let _ = self.monc.subscribe("osdmap", self.objecter.map().epoch as u64 + 1, false);
+            tokio::time::timeout(Duration::from_secs(30), self.objecter.wait_for_epoch(r.epoch))
+                .await
+                .map_err(|_| Error::new(110, "timed out waiting for the new osdmap"))??;
+        }
+        Ok(r.response_data)
+    }
+
+    /// `rados_pool_create` (optionally with a crush rule id).
+    pub async fn create_pool(&self, name: &str, crush_rule: Option<i16>) -> Result<()> {
+        use messages::mon::*;
+        // librados refuses an existing name itself (the mon would just succeed)
+        if self.pool_lookup_latest(name).await.is_some() {
+            return Err(Error::from_errno(17));
+        }
+        let op = PoolOp { op: POOL_OP_CREATE, name: name.into(), crush_rule: crush_rule.unwrap_or(-1), ..Default::default() };
+        self.pool_op(op).await.map(|_| ())
+    }
+
+    /// `rados_pool_delete`: as librados does, through the mon's `osd pool rm`
+    /// (the mon acknowledges MPoolOp deletes without acting on them), then waits
+    /// for the map without the pool.
+    pub async fn delete_pool(&self, name: &str) -> Result<()> {
+        if self.pool_lookup_latest(name).await.is_none() {
+            return Err(Error::from_errno(2));
+        }
+        let cmd = serde_json::json!({
+            "prefix": "osd pool rm", "pool": name, "pool2": name, "yes_i_really_really_mean_it": true,
+        });
+        self.mon_command(cmd).await?;
+        self.wait_for_latest_osdmap().await
+    }
+
+    /// `wait_for_latest_osdmap`: asks the mon for the newest epoch and waits for it.
+    pub async fn wait_for_latest_osdmap(&self) -> Result<()> {
+        let (newest, _) = self.monc.get_version("osdmap").await?;
+        if (self.objecter.map().epoch as u64) < newest {
+            let _ = self.monc.subscribe("osdmap", self.objecter.map().epoch as u64 + 1, false);
+            tokio::time::timeout(Duration::from_secs(30), self.objecter.wait_for_epoch(newest as u32))
+                .await
+                .map_err(|_| Error::new(110, "timed out waiting for the newest osdmap"))??;
+        }
+        Ok(())
     }
 }
 
@@ -136,6 +197,10 @@ pub struct IoCtx {
     pub pool: i64,
     pub nspace: String,
     pub locator_key: String,
+    /// Snapshot reads are served from (`CEPH_NOSNAP` = the head).
+    pub read_snap: u64,
+    /// The SnapContext sent with writes (self-managed snapshots).
+    pub write_snapc: types::osd::SnapContext,
 }
 
 fn check(r: &Reply) -> Result<()> {
@@ -157,7 +222,12 @@ impl IoCtx {
 
     /// Runs a compound op on one object.
     pub async fn operate(&self, oid: &str, ops: Vec<OsdOp>) -> Result<Reply> {
-        let req = Request::object(oid, self.oloc(), ops);
+        let mut req = Request::object(oid, self.oloc(), ops);
+        if req.flags & messages::osd::flags::WRITE != 0 {
+            req.snapc = self.write_snapc.clone();
+        } else {
+            req.snapid = self.read_snap;
+        }
         let r = self.rados.objecter.submit(req).await?;
         check(&r)?;
         Ok(r)
@@ -292,6 +362,45 @@ impl IoCtx {
         let r = self.operate(oid, vec![OsdOp::with_data(opcode::OMAPGETVALSBYKEYS, e.into_bytes())]).await?;
         let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
         Ok(Decode::decode(&mut Reader::new(d))?)
+    }
+
+    /// `rados_ioctx_selfmanaged_snap_create`: a new snap id from the mon.
+    pub async fn selfmanaged_snap_create(&self) -> Result<u64> {
+        use messages::mon::*;
+        let op = PoolOp { op: POOL_OP_CREATE_UNMANAGED_SNAP, pool: self.pool as u32, ..Default::default() };
+        let d = self.rados.pool_op(op).await?;
+        Ok(Reader::new(d).u64()?)
+    }
+    /// `rados_ioctx_selfmanaged_snap_remove`.
+    pub async fn selfmanaged_snap_remove(&self, snapid: u64) -> Result<()> {
+        use messages::mon::*;
+        let op = PoolOp { op: POOL_OP_DELETE_UNMANAGED_SNAP, pool: self.pool as u32, snapid, ..Default::default() };
+        self.rados.pool_op(op).await.map(|_| ())
+    }
+    /// `rados_ioctx_selfmanaged_snap_set_write_ctx`: snaps newest first.
+    pub fn set_write_snapc(&mut self, seq: u64, snaps: Vec<u64>) {
+        self.write_snapc = types::osd::SnapContext { seq, snaps };
+    }
+    /// `rados_ioctx_snap_set_read`.
+    pub fn set_read_snap(&mut self, snap: u64) {
+        self.read_snap = snap;
+    }
+    /// Pool snapshot create (`rados mksnap`).
+    pub async fn pool_snap_create(&self, name: &str) -> Result<()> {
+        use messages::mon::*;
+        let op = PoolOp { op: POOL_OP_CREATE_SNAP, pool: self.pool as u32, name: name.into(), ..Default::default() };
+        self.rados.pool_op(op).await.map(|_| ())
+    }
+    /// Pool snapshot remove (`rados rmsnap`).
+    pub async fn pool_snap_remove(&self, name: &str) -> Result<()> {
+        use messages::mon::*;
+        let op = PoolOp { op: POOL_OP_DELETE_SNAP, pool: self.pool as u32, name: name.into(), ..Default::default() };
+        self.rados.pool_op(op).await.map(|_| ())
+    }
+    /// Pool snapshots: (id, name, stamp).
+    pub fn pool_snaps(&self) -> Vec<(u64, String, Utime)> {
+        let m = self.rados.objecter.map();
+        m.pools.get(&self.pool).map(|p| p.snaps.values().map(|s| (s.snapid, s.name.clone(), s.stamp)).collect()).unwrap_or_default()
     }
 
     /// An object class method call (`rados_exec`).
