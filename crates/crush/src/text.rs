@@ -29,7 +29,7 @@ const MAX_BUCKET_WEIGHT: u32 = 65535 * 0x10000;
 /// `CRUSH_MAX_RULES`.
 const MAX_RULES: u32 = 256;
 /// Limits where crushtool would allocate absurd amounts of memory.
-const MAX_BUCKET_INDEX: i64 = 1 << 20;
+const MAX_BUCKET_INDEX: i64 = 1 << 18;
 const MAX_RULE_ID: i64 = 1 << 16;
 const MAX_TREE_ITEMS: usize = 64;
 const MAX_DEPTH: usize = 1000;
@@ -514,7 +514,6 @@ struct RuleAst {
 
 #[derive(Debug)]
 struct ChooseArgAst {
-    at: usize,
     bucket_id: Tok,
     weight_set: Option<Vec<(usize, Vec<Tok>)>>,
     ids: Option<(usize, Vec<Tok>)>,
@@ -867,7 +866,6 @@ impl<'a> Parser<'a> {
             p.lit("{").then_some(())?;
             let mut args = Vec::new();
             while let Some(a) = p.attempt(|p| {
-                let at = p.at();
                 p.lit("{").then_some(())?;
                 p.lit("bucket_id").then_some(())?;
                 let bucket_id = p.negint()?;
@@ -902,7 +900,7 @@ impl<'a> Parser<'a> {
                     Some((at, v))
                 });
                 p.lit("}").then_some(())?;
-                Some(ChooseArgAst { at, bucket_id, weight_set, ids })
+                Some(ChooseArgAst { bucket_id, weight_set, ids })
             }) {
                 args.push(a);
             }
@@ -1429,8 +1427,11 @@ impl<'s> Builder<'s> {
         if let Some(&last) = used.iter().next_back() {
             size = size.max(last);
         }
-        let mut items = vec![0i32; size.max(0) as usize];
-        let mut weights = vec![0u32; size.max(0) as usize];
+        // size > number of items only when some explicit pos is out of
+        // range, which fails below: never allocate more than the items
+        let n = b.items.len();
+        let mut items = vec![0i32; n];
+        let mut weights = vec![0u32; n];
         let mut curpos: i64 = 0;
         let mut bucketweight: u32 = 0;
         let mut uniform_weight: Option<u32> = None;
@@ -1485,8 +1486,10 @@ impl<'s> Builder<'s> {
                 pos = curpos;
                 curpos += 1;
             }
-            items[pos as usize] = itemid;
-            weights[pos as usize] = weight;
+            if (pos as usize) < n {
+                items[pos as usize] = itemid;
+                weights[pos as usize] = weight;
+            }
             if addition_is_unsafe(bucketweight, weight) {
                 return self.err(
                     it.at,
@@ -1732,7 +1735,6 @@ impl<'s> Builder<'s> {
                 }
                 entry.ids = v.iter().map(|t| int_node(&t.s)).collect();
             }
-            let _ = a.at;
         }
         args.retain(|_, a| !(a.weight_set.is_empty() && a.ids.is_empty()));
         self.choose_args.insert(index, args);
@@ -1930,6 +1932,12 @@ mod tests {
         assert_eq!(weight_of("1.0"), 0x10000);
         assert_eq!(weight_of("1e30"), 0);
         assert_eq!(weight_of("-1"), 0xffff_0000);
+        assert_eq!(weight_of("1."), 0x10000);
+        assert_eq!(weight_of(".5"), 0x8000);
+        assert_eq!(weight_of("+2"), 0x20000);
+        assert_eq!(weight_of("-.5"), 0xffff_8000);
+        assert_eq!(weight_of("1e-2"), 655);
+        assert_eq!(weight_of("99.99999"), 6553599);
     }
 
     #[test]
