@@ -76,3 +76,54 @@ async fn pool_snapshots_are_visible_to_the_real_tools() {
     assert!(io.pool_snaps().is_empty());
     r.delete_pool(&name).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_notify_with_the_real_rados_tool() {
+    let r = connect().await;
+    let io = r.ioctx("rbd").await.unwrap();
+    let oid = format!("watched{}", std::process::id());
+    io.write_full(&oid, Bytes::from_static(b"x")).await.unwrap();
+    let conf = ref_cluster().conf();
+    let c = conf.to_str().unwrap().to_string();
+
+    // 1. our watch; the real `rados notify` reaches it and completes when we ack
+    let mut w = io.watch(&oid, 30).await.unwrap();
+    let lw = std::process::Command::new("/usr/bin/rados").args(["-c", &c, "-p", "rbd", "listwatchers", &oid]).output().unwrap();
+    assert!(String::from_utf8_lossy(&lw.stdout).contains(&format!("cookie={}", w.cookie)), "{}", String::from_utf8_lossy(&lw.stdout));
+    let (c2, oid2) = (c.clone(), oid.clone());
+    let notifier = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("/usr/bin/rados").args(["-c", &c2, "-p", "rbd", "notify", &oid2, "hello-from-real"]).output().unwrap()
+    });
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(20), w.next()).await.expect("notify delivered").expect("event");
+    // the rados tool sends its message encoded as a string (u32 length + bytes)
+    assert_eq!(&ev.payload[4..], b"hello-from-real");
+    assert_eq!(&ev.payload[..4], &15u32.to_le_bytes());
+    io.notify_ack(&oid, ev.notify_id, ev.cookie, b"ack-from-ox").await.unwrap();
+    let out = notifier.await.unwrap();
+    assert!(out.status.success(), "real notify: {}", String::from_utf8_lossy(&out.stderr));
+    io.unwatch(w).await.unwrap();
+
+    // 2. the real `rados watch` acks our notify
+    let mut watcher = std::process::Command::new("/usr/bin/rados")
+        .args(["-c", &c, "-p", "rbd", "watch", &oid])
+        // it watches until enter is pressed: keep stdin open
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut res = None;
+    for _ in 0..50 {
+        let ws = io.list_watchers(&oid).await.unwrap();
+        if !ws.is_empty() {
+            res = Some(io.notify(&oid, b"hello-from-ox", 10).await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let res = res.expect("the real watcher registered");
+    assert_eq!(res.acks.len(), 1, "{res:?}");
+    assert!(res.timeouts.is_empty());
+    io.remove(&oid).await.unwrap();
+}

@@ -380,3 +380,68 @@ impl Message for OsdOpReply {
         Ok(OsdOpReply { oid, pgid, flags, result, bad_replay_version, osdmap_epoch, ops, retry_attempt, replay_version, user_version, redirect })
     }
 }
+
+pub const WATCH_NOTIFY: u8 = 1;
+pub const WATCH_NOTIFY_COMPLETE: u8 = 2;
+pub const WATCH_DISCONNECT: u8 = 3;
+
+pub const WATCH_OP_UNWATCH: u8 = 0;
+pub const WATCH_OP_WATCH: u8 = 3;
+pub const WATCH_OP_RECONNECT: u8 = 5;
+pub const WATCH_OP_PING: u8 = 7;
+
+/// MWatchNotify v3: a notify for a watcher, or a notify's completion for the
+/// notifier.
+#[derive(Debug, Clone, Default)]
+pub struct WatchNotify {
+    pub opcode: u8,
+    pub cookie: u64,
+    pub ver: u64,
+    pub notify_id: u64,
+    pub bl: Bytes,
+    pub return_code: i32,
+    pub notifier_gid: u64,
+    /// NOTIFY_COMPLETE carries the watchers' replies here, in the data segment.
+    pub data: Bytes,
+}
+
+impl Message for WatchNotify {
+    const TYPE: u16 = MSG_WATCH_NOTIFY;
+    const VERSION: u16 = 3;
+    const COMPAT: u16 = 1;
+    fn encode_payload(&self, features: u64) -> (Bytes, Bytes) {
+        let mut e = Encoder::new(features);
+        e.u8(1);
+        e.u8(self.opcode);
+        e.u64(self.cookie);
+        e.u64(self.ver);
+        e.u64(self.notify_id);
+        e.bufferlist(&self.bl);
+        e.i32(self.return_code);
+        e.u64(self.notifier_gid);
+        (e.into_bytes(), self.data.clone())
+    }
+    fn decode_payload(v: u16, front: Bytes, data: Bytes) -> Result<Self> {
+        let mut r = Reader::new(front);
+        r.u8()?;
+        let opcode = r.u8()?;
+        let cookie = r.u64()?;
+        let ver = r.u64()?;
+        let notify_id = r.u64()?;
+        let bl = if v >= 1 { r.bufferlist()? } else { Bytes::new() };
+        let return_code = if v >= 2 { r.i32()? } else { 0 };
+        let notifier_gid = if v >= 3 { r.u64()? } else { 0 };
+        Ok(WatchNotify { opcode, cookie, ver, notify_id, bl, return_code, notifier_gid, data })
+    }
+}
+
+impl OsdOp {
+    /// watch: cookie, ver (unused), op, gen, timeout.
+    pub fn watch(cookie: u64, op: u8, timeout: u32) -> Self {
+        let mut o = OsdOp::new(opcode::WATCH);
+        o.put(0, &cookie.to_le_bytes());
+        o.args[16] = op;
+        o.put(21, &timeout.to_le_bytes());
+        o
+    }
+}

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use denc::{Decode, Utime};
 use maps::OsdMap;
-use messages::osd::{flags, OsdOp, OsdOpMsg, OsdOpReply, MSG_OSD_OPREPLY};
+use messages::osd::{flags, OsdOp, OsdOpMsg, OsdOpReply, WatchNotify, MSG_OSD_OPREPLY};
 use messages::Message;
 use monc::MonClient;
 use msgr::{ClientAuth, ConnectOptions, Connection};
@@ -84,6 +84,13 @@ struct Pending {
 
 enum Cmd {
     Submit(Request, oneshot::Sender<Result<Reply, Error>>),
+    /// Deliver MWatchNotify for this cookie to the sender (watch events, or a
+    /// notify's completion).
+    Listen(u64, mpsc::UnboundedSender<WatchNotify>),
+    Unlisten(u64),
+    /// Keep a watch registered: re-sent (RECONNECT) when its PG moves, pinged.
+    Linger(u64, Request),
+    Unlinger(u64),
 }
 
 #[derive(Clone)]
@@ -108,6 +115,8 @@ impl Objecter {
             waiting: Vec::new(),
             next_tid: 1,
             in_tx: None,
+            listeners: HashMap::new(),
+            lingers: HashMap::new(),
         };
         tokio::spawn(task.run(rx));
         let mut m = map_rx.clone();
@@ -120,6 +129,21 @@ impl Objecter {
 
     pub fn map(&self) -> Arc<OsdMap> {
         self.osdmap.borrow().clone().expect("started with a map")
+    }
+
+    /// Routes MWatchNotify messages with `cookie` to `tx`.
+    pub fn listen(&self, cookie: u64, tx: mpsc::UnboundedSender<WatchNotify>) {
+        let _ = self.tx.send(Cmd::Listen(cookie, tx));
+    }
+    pub fn unlisten(&self, cookie: u64) {
+        let _ = self.tx.send(Cmd::Unlisten(cookie));
+    }
+    /// Keeps the watch `req` (a WATCH op) alive until [`Objecter::unlinger`].
+    pub fn linger(&self, cookie: u64, req: Request) {
+        let _ = self.tx.send(Cmd::Linger(cookie, req));
+    }
+    pub fn unlinger(&self, cookie: u64) {
+        let _ = self.tx.send(Cmd::Unlinger(cookie));
     }
 
     pub async fn submit(&self, req: Request) -> Result<Reply, Error> {
@@ -151,6 +175,9 @@ struct Task {
     waiting: Vec<u64>,
     next_tid: u64,
     in_tx: Option<mpsc::UnboundedSender<(i32, Option<messages::RawMessage>)>>,
+    listeners: HashMap<u64, mpsc::UnboundedSender<WatchNotify>>,
+    /// cookie -> (the WATCH request, the OSD it is registered with)
+    lingers: HashMap<u64, (Request, i32)>,
 }
 
 impl Task {
@@ -163,6 +190,13 @@ impl Task {
             tokio::select! {
                 c = rx.recv() => match c {
                     Some(Cmd::Submit(req, reply)) => self.submit(req, reply).await,
+                    Some(Cmd::Listen(cookie, tx)) => { self.listeners.insert(cookie, tx); }
+                    Some(Cmd::Unlisten(cookie)) => { self.listeners.remove(&cookie); }
+                    Some(Cmd::Linger(cookie, req)) => {
+                        let osd = self.target(&req).map(|t| t.0).unwrap_or(-1);
+                        self.lingers.insert(cookie, (req, osd));
+                    }
+                    Some(Cmd::Unlinger(cookie)) => { self.lingers.remove(&cookie); }
                     None => return,
                 },
                 r = maps.changed() => {
@@ -178,6 +212,7 @@ impl Task {
                     None => return,
                 },
                 _ = tick.tick() => {
+                    self.ping_watches().await;
                     // Ops stuck without a primary: ask for a newer map.
                     if !self.waiting.is_empty() {
                         let e = self.map.as_ref().map(|m| m.epoch as u64 + 1).unwrap_or(0);
@@ -236,8 +271,48 @@ impl Task {
         }
     }
 
+    /// Fire-and-forget op (watch pings and reconnects).
+    async fn send_background(&mut self, req: Request) {
+        let (tx, _rx) = oneshot::channel();
+        self.submit(req, tx).await;
+    }
+
+    fn watch_req(req: &Request, op: u8) -> Request {
+        let mut r = req.clone();
+        if let Some(o) = r.ops.first_mut() {
+            let cookie = o.u64_at(0);
+            *o = OsdOp::watch(cookie, op, o.u32_at(21));
+        }
+        r
+    }
+
+    async fn ping_watches(&mut self) {
+        let reqs: Vec<Request> = self.lingers.values().map(|(r, _)| Self::watch_req(r, messages::osd::WATCH_OP_PING)).collect();
+        for r in reqs {
+            self.send_background(r).await;
+        }
+    }
+
+    /// Watches whose PG moved are registered again with the new primary.
+    async fn relinger(&mut self) {
+        let moved: Vec<(u64, Request, i32)> = self
+            .lingers
+            .iter()
+            .filter_map(|(c, (r, osd))| match self.target(r) {
+                Ok((now, _)) if now != *osd && now >= 0 => Some((*c, r.clone(), now)),
+                _ => None,
+            })
+            .collect();
+        for (cookie, req, osd) in moved {
+            debug!(cookie, osd, "re-registering watch");
+            self.lingers.insert(cookie, (req.clone(), osd));
+            self.send_background(Self::watch_req(&req, messages::osd::WATCH_OP_RECONNECT)).await;
+        }
+    }
+
     /// After a map change: resend every op whose target moved.
     async fn rescan(&mut self) {
+        self.relinger().await;
         let tids: Vec<u64> = self.pending.keys().copied().collect();
         self.waiting.clear();
         for tid in tids {
@@ -379,6 +454,19 @@ impl Task {
     }
 
     async fn handle_osd_msg(&mut self, osd: i32, m: messages::RawMessage) {
+        if m.header.ty == messages::osd::MSG_WATCH_NOTIFY {
+            match WatchNotify::from_raw(&m) {
+                Ok(n) => {
+                    if let Some(tx) = self.listeners.get(&n.cookie) {
+                        let _ = tx.send(n);
+                    } else {
+                        debug!(cookie = n.cookie, "MWatchNotify for nobody");
+                    }
+                }
+                Err(e) => warn!(osd, "bad MWatchNotify: {e}"),
+            }
+            return;
+        }
         if m.header.ty != MSG_OSD_OPREPLY {
             debug!(osd, ty = m.header.ty, "ignoring message from osd");
             return;
@@ -408,6 +496,13 @@ impl Task {
 
     async fn session_closed(&mut self, osd: i32) {
         self.sessions.remove(&osd);
+        // watches on that OSD reconnect over a new session
+        let on_it: Vec<u64> = self.lingers.iter().filter(|(_, (_, o))| *o == osd).map(|(c, _)| *c).collect();
+        for c in on_it {
+            if let Some((r, _)) = self.lingers.get(&c).cloned() {
+                self.send_background(Self::watch_req(&r, messages::osd::WATCH_OP_RECONNECT)).await;
+            }
+        }
         let tids: Vec<u64> = self.pending.iter().filter(|(_, p)| p.osd == osd).map(|(t, _)| *t).collect();
         for tid in tids {
             self.send(tid).await;

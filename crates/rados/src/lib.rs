@@ -490,3 +490,137 @@ impl IoCtx {
         Ok(out)
     }
 }
+
+/// A notify delivered to one of our watches.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    pub notify_id: u64,
+    pub cookie: u64,
+    pub notifier_gid: u64,
+    pub payload: Bytes,
+}
+
+/// A registered watch (`rados_watch2`); events arrive through [`Watch::next`].
+pub struct Watch {
+    pub cookie: u64,
+    pub oid: String,
+    events: tokio::sync::mpsc::UnboundedReceiver<messages::osd::WatchNotify>,
+}
+
+impl Watch {
+    /// The next notify (disconnects end the stream).
+    pub async fn next(&mut self) -> Option<WatchEvent> {
+        loop {
+            let n = self.events.recv().await?;
+            match n.opcode {
+                messages::osd::WATCH_NOTIFY => {
+                    return Some(WatchEvent { notify_id: n.notify_id, cookie: n.cookie, notifier_gid: n.notifier_gid, payload: n.bl })
+                }
+                messages::osd::WATCH_DISCONNECT => return None,
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// The outcome of a notify: replies by (watcher gid, cookie), and who timed out.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyResult {
+    pub acks: BTreeMap<(u64, u64), Bytes>,
+    pub timeouts: Vec<(u64, u64)>,
+}
+
+fn new_cookie() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    // unique per process and distinguishable across processes
+    ((std::process::id() as u64) << 32) | NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl IoCtx {
+    /// Registers a watch on `oid` (`rados_watch2`); kept alive and re-registered
+    /// by the objecter until [`IoCtx::unwatch`].
+    pub async fn watch(&self, oid: &str, timeout_secs: u32) -> Result<Watch> {
+        let cookie = new_cookie();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let objecter = &self.rados.objecter;
+        objecter.listen(cookie, tx);
+        let op = OsdOp::watch(cookie, messages::osd::WATCH_OP_WATCH, timeout_secs);
+        let req = Request::object(oid, self.oloc(), vec![op]);
+        match objecter.submit(req.clone()).await {
+            Ok(r) if r.result >= 0 => {
+                objecter.linger(cookie, req);
+                Ok(Watch { cookie, oid: oid.to_string(), events: rx })
+            }
+            Ok(r) => {
+                objecter.unlisten(cookie);
+                Err(Error::from_errno(-r.result))
+            }
+            Err(e) => {
+                objecter.unlisten(cookie);
+                Err(e.into())
+            }
+        }
+    }
+
+    pub async fn unwatch(&self, w: Watch) -> Result<()> {
+        let objecter = &self.rados.objecter;
+        objecter.unlinger(w.cookie);
+        objecter.unlisten(w.cookie);
+        self.operate(&w.oid, vec![OsdOp::watch(w.cookie, messages::osd::WATCH_OP_UNWATCH, 0)]).await.map(|_| ())
+    }
+
+    /// Acknowledges a notify, optionally with a reply for the notifier.
+    pub async fn notify_ack(&self, oid: &str, notify_id: u64, cookie: u64, reply: &[u8]) -> Result<()> {
+        let mut e = Encoder::new(0);
+        e.u64(notify_id);
+        e.u64(cookie);
+        e.bufferlist(reply);
+        self.operate(oid, vec![OsdOp::with_data(opcode::NOTIFY_ACK, e.into_bytes())]).await.map(|_| ())
+    }
+
+    /// `rados_notify2`: notifies every watcher of `oid` and waits for their acks
+    /// (or the timeout, 0 = the OSD's default).
+    pub async fn notify(&self, oid: &str, payload: &[u8], timeout_secs: u32) -> Result<NotifyResult> {
+        let cookie = new_cookie();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let objecter = &self.rados.objecter;
+        objecter.listen(cookie, tx);
+        let mut e = Encoder::new(0);
+        e.u32(1); // protocol version
+        e.u32(timeout_secs);
+        e.bufferlist(payload);
+        let mut op = OsdOp::with_data(opcode::NOTIFY, e.into_bytes());
+        op.args[0..8].copy_from_slice(&cookie.to_le_bytes());
+        let r = self.operate(oid, vec![op]).await;
+        if let Err(e) = r {
+            objecter.unlisten(cookie);
+            return Err(e);
+        }
+        let wait = if timeout_secs == 0 { 30 } else { timeout_secs as u64 } + 10;
+        let done = tokio::time::timeout(Duration::from_secs(wait), async {
+            while let Some(n) = rx.recv().await {
+                if n.opcode == messages::osd::WATCH_NOTIFY_COMPLETE {
+                    return Some(n);
+                }
+            }
+            None
+        })
+        .await;
+        objecter.unlisten(cookie);
+        let n = done.map_err(|_| Error::new(110, "notify timed out"))?.ok_or_else(|| Error::new(108, "objecter shut down"))?;
+        let mut res = NotifyResult::default();
+        // replies travel in the data segment (Notify::maybe_complete_notify)
+        let mut rd = Reader::new(if n.data.is_empty() { n.bl.clone() } else { n.data.clone() });
+        if !rd.is_empty() {
+            res.acks = Decode::decode(&mut rd)?;
+            if !rd.is_empty() {
+                res.timeouts = Decode::decode(&mut rd)?;
+            }
+        }
+        if n.return_code < 0 {
+            return Err(Error::new(-n.return_code, format!("notify completed with {}", n.return_code)));
+        }
+        Ok(res)
+    }
+}
