@@ -153,3 +153,37 @@ fn bench_objects_are_readable_by_the_other_tool() {
         assert!(no_bench(&rados(true, &["ls"])), "bench objects left behind");
     }
 }
+
+#[test]
+fn pool_snapshots_like_the_real_rados() {
+    let _g = serial();
+    let conf = ref_cluster().conf();
+    let c = conf.to_str().unwrap();
+    let pool = format!("snapcli{}", std::process::id());
+    let ceph = |args: &[&str]| {
+        let mut a = vec!["-c", c];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    assert_eq!(ceph(&["osd", "pool", "create", &pool, "8"]).code, 0);
+    let ours = |args: &[&str]| {
+        let mut a = vec!["-c", c, "-p", pool.as_str()];
+        a.extend_from_slice(args);
+        run(&bin("rados"), &a)
+    };
+    let real = |args: &[&str]| {
+        let mut a = vec!["-c", c, "-p", pool.as_str()];
+        a.extend_from_slice(args);
+        run(Path::new(REAL), &a)
+    };
+    let m = ours(&["mksnap", "s1"]);
+    assert_eq!((m.code, m.stdout.clone()), (0, format!("created pool {pool} snap s1\n")));
+    assert_eq!(ours(&["lssnap"]).stdout, real(&["lssnap"]).stdout);
+    assert_eq!(real(&["mksnap", "s2"]).code, 0);
+    assert_eq!(ours(&["lssnap"]).stdout, real(&["lssnap"]).stdout);
+    let rm = ours(&["rmsnap", "s1"]);
+    assert_eq!(rm.stdout, format!("removed pool {pool} snap s1\n"));
+    let (o, r) = (ours(&["rmsnap", "s1"]), real(&["rmsnap", "s1"]));
+    assert_eq!((o.code, o.stderr.trim()), (r.code, r.stderr.trim()));
+    assert_eq!(ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]).code, 0);
+}

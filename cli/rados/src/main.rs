@@ -476,6 +476,41 @@ async fn main() {
             Ok(()) => 0,
             Err(e) => fail(&format!("error during cleanup: {}", e.ceph_str())),
         },
+        "mksnap" => {
+            need(w, 2);
+            match io.pool_snap_create(&w[1]).await {
+                Ok(()) => {
+                    println!("created pool {p} snap {}", w[1]);
+                    0
+                }
+                Err(e) => fail(&format!("error creating pool {p} snapshot {}: {}", w[1], e.ceph_str())),
+            }
+        }
+        "rmsnap" => {
+            need(w, 2);
+            if !io.pool_snaps().iter().any(|(_, n, _)| n == &w[1]) {
+                fail(&format!("error removing pool {p} snapshot {}: (2) No such file or directory", w[1]))
+            } else {
+                match io.pool_snap_remove(&w[1]).await {
+                    Ok(()) => {
+                        println!("removed pool {p} snap {}", w[1]);
+                        0
+                    }
+                    Err(e) => fail(&format!("error removing pool {p} snapshot {}: {}", w[1], e.ceph_str())),
+                }
+            }
+        }
+        "lssnap" => {
+            let snaps = io.pool_snaps();
+            for (id, name, stamp) in &snaps {
+                // "YYYY.MM.DD HH:MM:SS" in local time, as the real tool prints
+                let iso = stamp.to_iso8601();
+                let date = iso[..10].replace('-', ".");
+                println!("{id}\t{name}\t{date} {}", &iso[11..19]);
+            }
+            println!("{} snaps", snaps.len());
+            0
+        }
         "listwatchers" => {
             need(w, 2);
             match io.list_watchers(&w[1]).await {
