@@ -467,6 +467,10 @@ impl Task {
             }
             return;
         }
+        if m.header.ty == messages::osd::MSG_OSD_BACKOFF {
+            self.handle_backoff(osd, &m).await;
+            return;
+        }
         if m.header.ty != MSG_OSD_OPREPLY {
             debug!(osd, ty = m.header.ty, "ignoring message from osd");
             return;
@@ -491,6 +495,43 @@ impl Task {
         }
         if let Some(p) = self.pending.remove(&tid) {
             let _ = p.reply.send(Ok(Reply { result: r.result, ops: r.ops, version: r.user_version, epoch: r.osdmap_epoch }));
+        }
+    }
+
+    /// MOSDBackoff: acknowledge a block; on unblock resend what we have in
+    /// flight to that PG (the OSD dropped ops that arrived while blocked).
+    async fn handle_backoff(&mut self, osd: i32, m: &messages::RawMessage) {
+        use messages::osd::*;
+        let b = match OsdBackoff::from_raw(m) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(osd, "bad MOSDBackoff: {e}");
+                return;
+            }
+        };
+        match b.op {
+            BACKOFF_OP_BLOCK => {
+                debug!(osd, pg = %b.pgid.pgid, id = b.id, "backoff block");
+                if let Some(s) = self.sessions.get(&osd) {
+                    let epoch = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
+                    let ack = OsdBackoff { op: BACKOFF_OP_ACK_BLOCK, map_epoch: epoch, ..b };
+                    let _ = s.conn.send(ack.to_raw(0, PACIFIC_SUPPORTED));
+                }
+            }
+            BACKOFF_OP_UNBLOCK => {
+                debug!(osd, pg = %b.pgid.pgid, id = b.id, "backoff unblock");
+                let tids: Vec<u64> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.osd == osd)
+                    .filter(|(_, p)| self.target(&p.req).map(|(_, (spg, _))| spg.pgid == b.pgid.pgid).unwrap_or(false))
+                    .map(|(t, _)| *t)
+                    .collect();
+                for tid in tids {
+                    self.send(tid).await;
+                }
+            }
+            _ => {}
         }
     }
 
