@@ -233,6 +233,15 @@ async fn main() {
         Err(e) => die(&format!("couldn't connect to cluster: {}", Error::new(e.errno, "").ceph_str())),
     };
     let cmd = a.words[0].as_str();
+    const KNOWN: &[&str] = &[
+        "lspools", "ls", "put", "append", "get", "truncate", "create", "rm", "cp", "stat", "setxattr", "getxattr",
+        "rmxattr", "listxattr", "setomapval", "getomapval", "rmomapkey", "listomapkeys", "listomapvals", "getomapheader",
+        "setomapheader", "listwatchers", "mksnap", "rmsnap", "lssnap", "bench", "cleanup",
+    ];
+    if !KNOWN.contains(&cmd) {
+        eprintln!("unrecognized command {cmd}; -h or --help for usage");
+        die("error 22: (22) Invalid argument");
+    }
     let w = &a.words;
     let json = a.format.as_deref().map(|f| f.starts_with("json")).unwrap_or(false);
     if cmd == "lspools" {
@@ -523,10 +532,7 @@ async fn main() {
                 Err(e) => fail(&format!(" error listing watchers {p}/{}: {}", w[1], e.ceph_str())),
             }
         }
-        other => {
-            eprintln!("unrecognized command {other}; -h or --help for usage");
-            1
-        }
+        _ => unreachable!("checked against KNOWN above"),
     };
     let _ = std::io::stdout().flush();
     exit(code);
