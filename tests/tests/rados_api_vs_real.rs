@@ -127,3 +127,47 @@ async fn watch_notify_with_the_real_rados_tool() {
     assert!(res.timeouts.is_empty());
     io.remove(&oid).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_read_reports_the_written_extent() {
+    let r = connect().await;
+    let io = r.ioctx("rbd").await.unwrap();
+    let oid = format!("sparse{}", std::process::id());
+    io.write(&oid, Bytes::from_static(b"WXYZ"), 1 << 20).await.unwrap();
+    let (extents, data) = io.sparse_read(&oid, 0, 2 << 20).await.unwrap();
+    assert_eq!(extents.values().sum::<u64>(), data.len() as u64);
+    // the extent holding our bytes, wherever the store rounds it to
+    let (start, _) = extents.iter().find(|(s, l)| **s <= 1 << 20 && **s + **l >= (1 << 20) + 4).expect("extent with the data");
+    let mut off = 0u64;
+    for (s, l) in &extents {
+        if s == start {
+            break;
+        }
+        off += l;
+    }
+    let at = (off + (1 << 20) - start) as usize;
+    assert_eq!(&data[at..at + 4], b"WXYZ");
+    assert!(data.len() < 2 << 20, "a sparse read returns less than the range");
+    io.remove(&oid).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_time_out_when_a_pg_has_no_osds() {
+    // a pool whose rule draws from an empty root: its PGs have no primary
+    let id = std::process::id();
+    let (root, rule, pool) = (format!("emptyroot{id}"), format!("emptyrule{id}"), format!("nowhere{id}"));
+    real_ceph(&["osd", "crush", "add-bucket", &root, "root"]);
+    real_ceph(&["osd", "crush", "rule", "create-replicated", &rule, &root, "host"]);
+    real_ceph(&["osd", "pool", "create", &pool, "4", "4", "replicated", &rule]);
+    let mut conf = config::Config::load("ceph", "client.admin".parse().unwrap(), Some(&ref_cluster().conf())).unwrap();
+    conf.set_override("rados_osd_op_timeout", "2");
+    let r = rados::Rados::connect(conf, rados::MonClientOptions::default()).await.unwrap();
+    let io = r.ioctx(&pool).await.unwrap();
+    let t = std::time::Instant::now();
+    let e = io.write_full("x", Bytes::from_static(b"x")).await.unwrap_err();
+    assert_eq!(e.errno, 110, "{e}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    real_ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+    real_ceph(&["osd", "crush", "rule", "rm", &rule]);
+    real_ceph(&["osd", "crush", "rm", &root]);
+}

@@ -40,6 +40,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("auth_supported", ""),
     ("client_mount_timeout", "300"),
     ("rados_mon_op_timeout", "0"),
+    ("rados_osd_op_timeout", "0"),
     ("mon_client_hunt_interval", "3"),
     ("mon_client_ping_interval", "10"),
     ("auth_service_ticket_ttl", "3600"),

@@ -97,6 +97,8 @@ enum Cmd {
 pub struct Objecter {
     tx: mpsc::UnboundedSender<Cmd>,
     pub osdmap: watch::Receiver<Option<Arc<OsdMap>>>,
+    /// `rados_osd_op_timeout`: ops give up with ETIMEDOUT after this (None = never).
+    op_timeout: Option<Duration>,
 }
 
 impl Objecter {
@@ -124,7 +126,13 @@ impl Objecter {
             .await
             .map_err(|_| Error::TimedOut)?
             .map_err(|_| Error::Shutdown)?;
-        Ok(Objecter { tx, osdmap: map_rx })
+        Ok(Objecter { tx, osdmap: map_rx, op_timeout: None })
+    }
+
+    /// Sets `rados_osd_op_timeout` (0 = wait forever, as Ceph's default).
+    pub fn with_op_timeout(mut self, secs: f64) -> Self {
+        self.op_timeout = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+        self
     }
 
     pub fn map(&self) -> Arc<OsdMap> {
@@ -149,7 +157,11 @@ impl Objecter {
     pub async fn submit(&self, req: Request) -> Result<Reply, Error> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Cmd::Submit(req, tx)).map_err(|_| Error::Shutdown)?;
-        rx.await.map_err(|_| Error::Shutdown)?
+        match self.op_timeout {
+            // The op stays queued inside; its late reply is simply dropped.
+            Some(t) => tokio::time::timeout(t, rx).await.map_err(|_| Error::TimedOut)?.map_err(|_| Error::Shutdown)?,
+            None => rx.await.map_err(|_| Error::Shutdown)?,
+        }
     }
 
     /// Waits until our map is at least `epoch` (after pool changes at the mon).

@@ -68,8 +68,9 @@ pub struct Rados {
 impl Rados {
     pub async fn connect(conf: config::Config, opts: MonClientOptions) -> Result<Rados> {
         let modes = objecter::client_modes(&conf.get("ms_client_mode").unwrap_or_default());
+        let op_timeout = conf.get_f64("rados_osd_op_timeout").unwrap_or(0.0);
         let monc = monc::MonClient::connect(conf, opts).await?;
-        let objecter = Objecter::start(monc.clone(), modes).await?;
+        let objecter = Objecter::start(monc.clone(), modes).await?.with_op_timeout(op_timeout);
         Ok(Rados { monc, objecter })
     }
 
@@ -249,6 +250,16 @@ impl IoCtx {
         let r = self.operate(oid, vec![OsdOp::extent(opcode::READ, off, len, Bytes::new())]).await?;
         Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
     }
+    /// SPARSE_READ: the allocated extents in [off, off+len) and their data.
+    pub async fn sparse_read(&self, oid: &str, off: u64, len: u64) -> Result<(BTreeMap<u64, u64>, Bytes)> {
+        let r = self.operate(oid, vec![OsdOp::extent(opcode::SPARSE_READ, off, len, Bytes::new())]).await?;
+        let d = r.ops.into_iter().next().map(|o| o.data).unwrap_or_default();
+        let mut rd = Reader::new(d);
+        let extents: BTreeMap<u64, u64> = Decode::decode(&mut rd)?;
+        let data = rd.bufferlist()?;
+        Ok((extents, data))
+    }
+
     pub async fn truncate(&self, oid: &str, size: u64) -> Result<()> {
         let mut op = OsdOp::extent(opcode::TRUNCATE, size, 0, Bytes::new());
         // truncate_size and truncate_seq stay 0; offset is the new size
