@@ -123,7 +123,7 @@ async fn main() {
     // Connect, as rados_connect does, bounded by --connect-timeout if given.
     let mut opts = monc::MonClientOptions::default();
     if let Some(t) = conf.get_f64("client_mount_timeout").filter(|t| *t > 0.0) {
-        opts.connect_timeout = Duration::from_secs_f64(t);
+        opts.connect_timeout = monc::secs(t, 300.0);
     }
     let connect = monc::MonClient::connect(conf, opts);
     let mc = match timeout {

@@ -6,7 +6,6 @@ use rados::{Error, IoCtx, Rados, ALL_NSPACES};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::exit;
-use std::time::Duration;
 
 mod bench;
 
@@ -226,7 +225,7 @@ async fn main() {
     }
     let mut opts = rados::MonClientOptions::default();
     if let Some(t) = conf.get_f64("client_mount_timeout").filter(|t| *t > 0.0) {
-        opts.connect_timeout = Duration::from_secs_f64(t);
+        opts.connect_timeout = monc::secs(t, 300.0);
     }
     let cluster = match Rados::connect(conf, opts).await {
         Ok(r) => r,

@@ -528,7 +528,17 @@ impl Decode for OsdMap {
         }
         m.osd = OsdSection::decode(&mut w)?;
         let n = m.max_osd.max(0) as usize;
-        if m.osd.osd_info.len() != n || m.osd.osd_xinfo.len() != n || m.osd.osd_uuid.len() != n {
+        let o = &m.osd;
+        let lens = [
+            m.client_addrs.len(),
+            o.osd_info.len(),
+            o.osd_xinfo.len(),
+            o.osd_uuid.len(),
+            o.hb_back_addrs.len(),
+            o.hb_front_addrs.len(),
+            o.cluster_addrs.len(),
+        ];
+        if lens.iter().any(|l| *l != n) || (!m.osd_primary_affinity.is_empty() && m.osd_primary_affinity.len() != n) {
             return invalid("OSDMap", "per-osd vectors do not match max_osd");
         }
         // The crc covers everything before it, wrapper header included.

@@ -118,9 +118,10 @@ impl MonClient {
             lossy: true,
             nonce: shared.nonce,
             keepalive_secs: conf.get_u64("mon_client_ping_interval").unwrap_or(10),
+            gid: -1,
         };
         let deadline = Instant::now() + opts.connect_timeout;
-        let hunt_interval = Duration::from_secs_f64(conf.get_f64("mon_client_hunt_interval").unwrap_or(3.0));
+        let hunt_interval = secs(conf.get_f64("mon_client_hunt_interval").unwrap_or(3.0), 3.0);
         let (conn, incoming) = hunt(&targets, &copts, Some(deadline), hunt_interval).await?;
         let global_id = conn.info.global_id;
 
@@ -141,6 +142,7 @@ impl MonClient {
             targets,
             copts,
             hunt_interval,
+            ping_timeout: secs(conf.get_f64("mon_client_ping_timeout").unwrap_or(30.0), 30.0),
             cephx: cephx.clone(),
             subs,
             next_tid: 1,
@@ -211,6 +213,11 @@ impl MonClient {
     }
 }
 
+/// A config value in seconds as a Duration; nonsense (negative, NaN, inf) falls back.
+pub fn secs(v: f64, default: f64) -> Duration {
+    Duration::try_from_secs_f64(v).or_else(|_| Duration::try_from_secs_f64(default)).unwrap_or(Duration::from_secs(3))
+}
+
 /// Tries the monitors, up to three at a time, until one lets us in.
 async fn hunt(
     targets: &[EntityAddr],
@@ -272,6 +279,7 @@ struct Session {
     targets: Vec<EntityAddr>,
     copts: ConnectOptions,
     hunt_interval: Duration,
+    ping_timeout: Duration,
     cephx: Arc<Mutex<CephxClient>>,
     subs: BTreeMap<String, (u64, u8)>,
     next_tid: u64,
@@ -325,16 +333,8 @@ impl Session {
                     Some(m) => self.handle(m),
                     None => {
                         warn!(mon = %self.conn.target, reason = ?self.conn.close_reason(), "lost mon session; hunting for a new mon");
-                        match hunt(&self.targets, &self.copts, None, self.hunt_interval).await {
-                            Ok((c, i)) => {
-                                self.conn = c;
-                                self.incoming = i;
-                                self.start();
-                            }
-                            Err(e) => {
-                                warn!("cannot re-establish a mon session: {e}");
-                                return;
-                            }
+                        if !self.rehunt().await {
+                            return;
                         }
                     }
                 },
@@ -342,7 +342,30 @@ impl Session {
                     Some(r) => self.request(r),
                     None => return, // every MonClient handle dropped
                 },
-                _ = tick.tick() => self.check_tickets(),
+                _ = tick.tick() => {
+                    self.check_tickets();
+                    // mon_client_ping_timeout: a silent session is a dead one
+                    if self.conn.idle() > self.ping_timeout {
+                        warn!(mon = %self.conn.target, "no word from the mon for {:?}; hunting", self.conn.idle());
+                        self.rehunt().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the session with one to whichever mon answers first.
+    async fn rehunt(&mut self) -> bool {
+        match hunt(&self.targets, &self.copts, None, self.hunt_interval).await {
+            Ok((c, i)) => {
+                self.conn = c;
+                self.incoming = i;
+                self.start();
+                true
+            }
+            Err(e) => {
+                warn!("cannot re-establish a mon session: {e}");
+                false
             }
         }
     }
@@ -366,7 +389,14 @@ impl Session {
                 self.pool_ops.insert(tid, (op, reply));
             }
             Req::Subscribe { what, start, onetime } => {
-                self.subs.insert(what, (start, if onetime { SUBSCRIBE_ONETIME } else { 0 }));
+                // An ongoing subscription stays ongoing (the mon would drop it
+                // after serving a one-time request); only its start moves.
+                let flags = match self.subs.get(&what) {
+                    Some((_, f)) if *f & SUBSCRIBE_ONETIME == 0 => 0,
+                    _ if onetime => SUBSCRIBE_ONETIME,
+                    _ => 0,
+                };
+                self.subs.insert(what, (start, flags));
                 self.send_subs();
             }
         }

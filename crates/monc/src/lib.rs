@@ -10,7 +10,7 @@
 mod client;
 mod mgr;
 
-pub use client::{MonClient, MonClientOptions};
+pub use client::{secs, MonClient, MonClientOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

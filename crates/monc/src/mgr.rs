@@ -69,8 +69,11 @@ async fn run(
                         lossy: true,
                         nonce: shared.nonce,
                         keepalive_secs: 0,
+                        gid: cephx.lock().map(|c| c.global_id as i64).unwrap_or(-1),
                     };
-                    match msgr::connect(addr, opts).await {
+                    // bounded: a silent mgr must not stall commands forever
+                    let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), msgr::connect(addr, opts)).await;
+                    match attempt.unwrap_or_else(|_| Err(msgr::Error::Protocol("connect timed out".into()))) {
                         Ok((c, inc)) => {
                             let use_mgr_cmd = map.active_mgr_features & SERVER_OCTOPUS != 0;
                             for (tid, (cmd, inbl, _)) in &pending {

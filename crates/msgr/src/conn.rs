@@ -41,6 +41,9 @@ pub struct ConnectOptions {
     pub nonce: u32,
     /// Seconds between KEEPALIVE2 frames; 0 disables them.
     pub keepalive_secs: u64,
+    /// Our global id once authenticated (-1 before): sent in CLIENT_IDENT so
+    /// OSDs and mgrs know us as `client.<gid>`.
+    pub gid: i64,
 }
 
 /// What the session learned about its peer.
@@ -70,6 +73,9 @@ pub struct Connection {
     pub info: Arc<PeerInfo>,
     pub target: EntityAddr,
     closed_reason: Arc<Mutex<Option<String>>>,
+    /// When we last heard anything from the peer (ms since the session began).
+    last_rx_ms: Arc<AtomicU64>,
+    started: std::time::Instant,
 }
 
 /// Messages arriving on a session; `None` from `recv` means it closed.
@@ -81,7 +87,12 @@ impl Connection {
         self.tx.send(Out::Msg(m)).map_err(|_| Error::Closed)
     }
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.closed_reason.lock().map(|g| g.is_some()).unwrap_or(true)
+    }
+    /// Time since the peer last sent anything (frames, keepalive acks).
+    pub fn idle(&self) -> std::time::Duration {
+        let now = self.started.elapsed().as_millis() as u64;
+        std::time::Duration::from_millis(now.saturating_sub(self.last_rx_ms.load(Ordering::Relaxed)))
     }
     pub fn close_reason(&self) -> Option<String> {
         self.closed_reason.lock().ok().and_then(|g| g.clone())
@@ -223,7 +234,7 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
     h.send(Tag::ClientIdent, enc(|e| {
         EntityAddrVec::single(my_addr).encode(e);
         target.encode(e);
-        e.i64(-1); // gid: let the peer assign
+        e.i64(opts.gid);
         e.u64(1); // global_seq
         e.u64(PACIFIC_SUPPORTED);
         e.u64(MSGR2_REQUIRED);
@@ -264,9 +275,15 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let in_seq = Arc::new(AtomicU64::new(0));
     let closed_reason = Arc::new(Mutex::new(None));
-    let conn = Connection { tx: out_tx.clone(), info, target, closed_reason: closed_reason.clone() };
+    let last_rx_ms = Arc::new(AtomicU64::new(0));
+    let started = std::time::Instant::now();
+    let conn = Connection { tx: out_tx.clone(), info, target, closed_reason: closed_reason.clone(), last_rx_ms: last_rx_ms.clone(), started };
     tokio::spawn(writer(h.wr, h.tx, out_rx, in_seq.clone(), opts.keepalive_secs));
-    tokio::spawn(reader(h.rd, h.rx, in_tx, out_tx, in_seq, closed_reason));
+    // The reader only holds a weak sender to the writer: when every Connection
+    // handle is gone the writer ends, shuts the socket, and the reader follows.
+    let weak = out_tx.downgrade();
+    drop(out_tx);
+    tokio::spawn(reader(h.rd, h.rx, in_tx, weak, in_seq, closed_reason, last_rx_ms, started));
     Ok((conn, in_rx))
 }
 
@@ -362,9 +379,30 @@ fn lock(c: &Arc<Mutex<CephxClient>>) -> std::sync::MutexGuard<'_, CephxClient> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn write_parts(wr: &mut OwnedWriteHalf, parts: Vec<Bytes>) -> std::io::Result<()> {
-    for p in parts {
-        wr.write_all(&p).await?;
+/// Writes a frame's parts with vectored writes: one syscall for the common case
+/// (no tiny writes on a TCP_NODELAY socket) and no copy of the payloads.
+async fn write_parts(wr: &mut OwnedWriteHalf, mut parts: Vec<Bytes>) -> std::io::Result<()> {
+    use bytes::Buf;
+    let mut first = 0;
+    while first < parts.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = parts[first..].iter().map(|p| std::io::IoSlice::new(p)).collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && first < parts.len() {
+            let len = parts[first].len();
+            if n >= len {
+                n -= len;
+                first += 1;
+            } else {
+                parts[first].advance(n);
+                n = 0;
+            }
+        }
+        while first < parts.len() && parts[first].is_empty() {
+            first += 1;
+        }
     }
     Ok(())
 }
@@ -418,13 +456,16 @@ async fn writer(
     let _ = wr.shutdown().await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn reader(
     mut rd: OwnedReadHalf,
     mut rx: RxCodec,
     deliver: mpsc::UnboundedSender<RawMessage>,
-    out: mpsc::UnboundedSender<Out>,
+    out: mpsc::WeakUnboundedSender<Out>,
     in_seq: Arc<AtomicU64>,
     closed_reason: Arc<Mutex<Option<String>>>,
+    last_rx_ms: Arc<AtomicU64>,
+    started: std::time::Instant,
 ) {
     let reason = loop {
         let f = match rx.read(&mut rd, None).await {
@@ -432,6 +473,8 @@ async fn reader(
             Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break "peer closed the connection".to_string(),
             Err(e) => break e.to_string(),
         };
+        last_rx_ms.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let Some(out) = out.upgrade() else { break "connection dropped".to_string() };
         match f.tag {
             Tag::Message => {
                 let [h, front, middle, data] = f.segments;

@@ -290,9 +290,17 @@ impl TxCodec {
     }
 }
 
+/// Reads exactly `n` bytes, growing the buffer as data arrives, so a hostile
+/// length in a header cannot make us allocate more than the peer actually sends.
 async fn read_exact_buf<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> Result<BytesMut> {
-    let mut b = BytesMut::zeroed(n);
-    r.read_exact(&mut b).await?;
+    const STEP: usize = 1 << 20;
+    let mut b = BytesMut::with_capacity(n.min(STEP));
+    while b.len() < n {
+        let want = (n - b.len()).min(STEP);
+        let start = b.len();
+        b.resize(start + want, 0);
+        r.read_exact(&mut b[start..]).await?;
+    }
     Ok(b)
 }
 

@@ -78,6 +78,9 @@ pub struct Reply {
 struct Pending {
     req: Request,
     osd: i32,
+    /// The PG and map epoch of the last send.
+    spg: SpgId,
+    sent_epoch: u32,
     attempts: i32,
     reply: oneshot::Sender<Result<Reply, Error>>,
 }
@@ -131,7 +134,7 @@ impl Objecter {
 
     /// Sets `rados_osd_op_timeout` (0 = wait forever, as Ceph's default).
     pub fn with_op_timeout(mut self, secs: f64) -> Self {
-        self.op_timeout = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+        self.op_timeout = (secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok()).flatten();
         self
     }
 
@@ -228,7 +231,11 @@ impl Task {
                     // Ops stuck without a primary: ask for a newer map.
                     if !self.waiting.is_empty() {
                         let e = self.map.as_ref().map(|m| m.epoch as u64 + 1).unwrap_or(0);
-                        let _ = self.monc.subscribe("osdmap", e, true);
+                        let _ = self.monc.subscribe("osdmap", e, false);
+                        // and retry them: an OSD may be back under the same id
+                        for tid in std::mem::take(&mut self.waiting) {
+                            self.send(tid).await;
+                        }
                     }
                 }
             }
@@ -254,13 +261,17 @@ impl Task {
                     Err(err) => warn!(epoch = e, "cannot apply incremental osdmap: {err}"),
                 }
             }
-            match msg.maps.get(&e).map(|bl| OsdMap::from_bytes(bl.clone())) {
-                Some(Ok(m)) => {
+            // No incremental for e: take the full map for e, or else jump to
+            // the newest full map the message has (the mon trimmed, or we asked from 0).
+            let full = msg.maps.get(&e).map(|bl| (e, bl)).or_else(|| msg.maps.range(e..).next_back().map(|(k, v)| (*k, v)));
+            match full.map(|(k, bl)| (k, OsdMap::from_bytes(bl.clone()))) {
+                Some((k, Ok(m))) => {
                     map = Some(m);
                     changed = true;
+                    e = k;
                 }
-                Some(Err(err)) => {
-                    warn!(epoch = e, "cannot decode osdmap: {err}");
+                Some((k, Err(err))) => {
+                    warn!(epoch = k, "cannot decode osdmap: {err}");
                     break;
                 }
                 None => break,
@@ -278,8 +289,8 @@ impl Task {
         }
         let now = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
         if msg.newest_map > now {
-            // a gap we could not bridge: ask for the newest full map
-            let _ = self.monc.subscribe("osdmap", 0, true);
+            // a gap we could not bridge: ask for what follows our map
+            let _ = self.monc.subscribe("osdmap", now as u64 + 1, false);
         }
     }
 
@@ -325,11 +336,12 @@ impl Task {
     /// After a map change: resend every op whose target moved.
     async fn rescan(&mut self) {
         self.relinger().await;
+        let waiting: std::collections::HashSet<u64> = std::mem::take(&mut self.waiting).into_iter().collect();
         let tids: Vec<u64> = self.pending.keys().copied().collect();
-        self.waiting.clear();
+        let map = self.map.clone().expect("map present");
         for tid in tids {
             let Some(p) = self.pending.get(&tid) else { continue };
-            let (osd, _) = match self.target(&p.req) {
+            let (osd, (spg, _)) = match self.target(&p.req) {
                 Ok(t) => t,
                 Err(e) => {
                     if let Some(p) = self.pending.remove(&tid) {
@@ -338,7 +350,10 @@ impl Task {
                     continue;
                 }
             };
-            if osd != p.osd || osd < 0 {
+            // Resend when the primary or the PG (split/merge) changed, when the
+            // pool forces a resend (last_force_op_resend), or when it was parked.
+            let forced = map.pools.get(&(spg.pgid.pool as i64)).map(|pl| pl.last_force_op_resend > p.sent_epoch).unwrap_or(false);
+            if osd != p.osd || osd < 0 || spg != p.spg || forced || waiting.contains(&tid) {
                 self.send(tid).await;
             }
         }
@@ -359,16 +374,20 @@ impl Task {
                 (PgId { pool: *pool as u64, seed: *seed }, *pool)
             }
         };
-        let _ = pool;
         let pg = map.raw_pg_to_pg(raw);
         let m = map.pg_to_up_acting(pg);
-        Ok((m.acting_primary, (SpgId { pgid: pg, shard: -1 }, raw.seed)))
+        // Erasure-coded PGs are addressed by the primary's shard (its position).
+        let shard = match map.pools.get(&pool) {
+            Some(p) if p.is_erasure() => m.acting.iter().position(|o| *o == m.acting_primary).map(|i| i as i8).unwrap_or(-1),
+            _ => -1,
+        };
+        Ok((m.acting_primary, (SpgId { pgid: pg, shard }, raw.seed)))
     }
 
     async fn submit(&mut self, req: Request, reply: oneshot::Sender<Result<Reply, Error>>) {
         let tid = self.next_tid;
         self.next_tid += 1;
-        self.pending.insert(tid, Pending { req, osd: -1, attempts: -1, reply });
+        self.pending.insert(tid, Pending { req, osd: -1, spg: SpgId::default(), sent_epoch: 0, attempts: -1, reply });
         self.send(tid).await;
     }
 
@@ -387,8 +406,11 @@ impl Task {
             lossy: true,
             nonce: self.monc.nonce(),
             keepalive_secs: 10,
+            gid: self.monc.cephx.lock().map(|c| c.global_id as i64).unwrap_or(-1),
         };
-        match msgr::connect(addr, opts).await {
+        // Bounded, so that a silent OSD cannot stall every other op for long.
+        let attempt = tokio::time::timeout(Duration::from_secs(10), msgr::connect(addr, opts)).await;
+        match attempt.unwrap_or_else(|_| Err(msgr::Error::Protocol("connect timed out".into()))) {
             Ok((conn, mut inc)) => {
                 let tx = self.in_tx.clone()?;
                 tokio::spawn(async move {
@@ -433,6 +455,8 @@ impl Task {
         let Some(p) = self.pending.get_mut(&tid) else { return };
         p.attempts += 1;
         p.osd = osd;
+        p.spg = spg;
+        p.sent_epoch = map.epoch;
         let (oid, oloc) = match &p.req.target {
             Target::Object { oid, oloc } => (oid.clone(), oloc.clone()),
             Target::Pg { pool, nspace, .. } => {
@@ -479,6 +503,13 @@ impl Task {
             }
             return;
         }
+        if m.header.ty == messages::types::OSD_MAP {
+            match messages::mon::OsdMapMsg::from_raw(&m) {
+                Ok(msg) => self.handle_map_msg(&msg).await,
+                Err(e) => warn!(osd, "bad MOSDMap from osd: {e}"),
+            }
+            return;
+        }
         if m.header.ty == messages::osd::MSG_OSD_BACKOFF {
             self.handle_backoff(osd, &m).await;
             return;
@@ -501,7 +532,8 @@ impl Task {
         }
         // -EAGAIN: not the primary (yet); retry after the map catches up.
         if r.result == -11 || r.redirect.is_some() {
-            let _ = self.monc.subscribe("osdmap", r.osdmap_epoch as u64, true);
+            let e = self.map.as_ref().map(|m| m.epoch as u64 + 1).unwrap_or(0);
+            let _ = self.monc.subscribe("osdmap", e.max(r.osdmap_epoch as u64), false);
             self.waiting.push(tid);
             return;
         }

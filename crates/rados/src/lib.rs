@@ -84,7 +84,7 @@ impl Rados {
             return Some(p);
         }
         if let Ok((newest, _)) = self.monc.get_version("osdmap").await {
-            let _ = self.monc.subscribe("osdmap", 0, true);
+            let _ = self.monc.subscribe("osdmap", self.objecter.map().epoch as u64 + 1, false);
             let _ = tokio::time::timeout(Duration::from_secs(10), self.objecter.wait_for_epoch(newest as u32)).await;
         }
         self.pool_lookup(name)
