@@ -84,3 +84,24 @@ async fn map_versions_and_osdmap_subscription() {
     assert!(m.maps.contains_key(&m.newest_map), "a full map for the newest epoch");
     assert_eq!(m.fsid, mc.fsid());
 }
+
+#[tokio::test]
+async fn the_auth_ticket_is_renewed_by_authenticating_again() {
+    let run = |args: &[&str]| {
+        let conf = ref_cluster().conf();
+        let mut a = vec!["-c", conf.to_str().unwrap()];
+        a.extend_from_slice(args);
+        let o = std::process::Command::new("/usr/bin/ceph").args(&a).output().unwrap();
+        assert!(o.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["config", "set", "mon", "auth_mon_ticket_ttl", "8"]);
+    let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
+    let gid = mc.cephx.lock().unwrap().global_id;
+    let first = mc.cephx.lock().unwrap().ticket(EntityType::AUTH).unwrap().expires;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let later = mc.cephx.lock().unwrap().ticket(EntityType::AUTH).unwrap().expires;
+    run(&["config", "rm", "mon", "auth_mon_ticket_ttl"]);
+    assert!(later > first, "the AUTH ticket was not renewed");
+    assert_eq!(mc.cephx.lock().unwrap().global_id, gid, "the global_id is kept across re-authentication");
+    assert_eq!(mon_dump(&mc).await, 0);
+}

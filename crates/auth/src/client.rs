@@ -140,6 +140,12 @@ impl CephxClient {
         Ok(())
     }
 
+    /// Whether the AUTH ticket itself is past 3/4 of its validity: renewing it
+    /// needs a fresh challenge, i.e. authenticating again to a mon.
+    pub fn auth_ticket_due(&self) -> bool {
+        self.tickets.get(&EntityType::AUTH.0).map(|t| t.renew_after <= Instant::now()).unwrap_or(false)
+    }
+
     /// Services whose tickets are missing or due for renewal.
     pub fn needed(&self) -> u32 {
         let now = Instant::now();

@@ -343,6 +343,14 @@ impl Session {
                     None => return, // every MonClient handle dropped
                 },
                 _ = tick.tick() => {
+                    let due = self.cephx.lock().map(|c| c.auth_ticket_due()).unwrap_or(false);
+                    if due {
+                        // A new AUTH ticket comes with a new handshake (our old ticket
+                        // proves who we are and keeps our global_id).
+                        debug!("auth ticket due for renewal; re-authenticating");
+                        self.rehunt().await;
+                        continue;
+                    }
                     self.check_tickets();
                     // mon_client_ping_timeout: a silent session is a dead one
                     if self.conn.idle() > self.ping_timeout {
