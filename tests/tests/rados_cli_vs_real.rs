@@ -187,3 +187,27 @@ fn pool_snapshots_like_the_real_rados() {
     assert_eq!((o.code, o.stderr.trim()), (r.code, r.stderr.trim()));
     assert_eq!(ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]).code, 0);
 }
+
+#[test]
+fn df_matches_the_real_rados() {
+    let _g = serial();
+    // Usage numbers move when the mgr refreshes its digest: retry until two
+    // back-to-back runs agree, and always require the same shape.
+    let mut last = None;
+    for _ in 0..10 {
+        let (r, o) = (rados(true, &["df", "-f", "json"]), rados(false, &["df", "-f", "json"]));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let (rv, ov): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&r.stdout).unwrap(), serde_json::from_str(&o.stdout).unwrap());
+        let names = |v: &serde_json::Value| v["pools"].as_array().unwrap().iter().map(|p| p["name"].clone()).collect::<Vec<_>>();
+        assert_eq!(names(&ov), names(&rv));
+        if ov == rv {
+            let (rp, op) = (rados(true, &["df"]), rados(false, &["df"]));
+            if rp.stdout == op.stdout {
+                return;
+            }
+        }
+        last = Some((rv, ov));
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    panic!("rados df never agreed with the real tool: {last:?}");
+}

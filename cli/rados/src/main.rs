@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::process::exit;
 
 mod bench;
+mod df;
 
 const USAGE: &str = "\
 usage: rados [options] [commands]
@@ -233,7 +234,7 @@ async fn main() {
     };
     let cmd = a.words[0].as_str();
     const KNOWN: &[&str] = &[
-        "lspools", "ls", "put", "append", "get", "truncate", "create", "rm", "cp", "stat", "setxattr", "getxattr",
+        "lspools", "df", "ls", "put", "append", "get", "truncate", "create", "rm", "cp", "stat", "setxattr", "getxattr",
         "rmxattr", "listxattr", "setomapval", "getomapval", "rmomapkey", "listomapkeys", "listomapvals", "getomapheader",
         "setomapheader", "listwatchers", "mksnap", "rmsnap", "lssnap", "bench", "cleanup",
     ];
@@ -243,6 +244,12 @@ async fn main() {
     }
     let w = &a.words;
     let json = a.format.as_deref().map(|f| f.starts_with("json")).unwrap_or(false);
+    if cmd == "df" {
+        match df::df(&cluster, json).await {
+            Ok(()) => exit(0),
+            Err(e) => die(&format!("error getting pool stats: {}", e.ceph_str())),
+        }
+    }
     if cmd == "lspools" {
         for (_, n) in cluster.list_pools() {
             println!("{n}");

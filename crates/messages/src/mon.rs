@@ -566,3 +566,155 @@ impl Message for PoolOpReply {
         Ok(PoolOpReply { fsid, reply_code, epoch, response_data })
     }
 }
+
+/// MGetPoolStats (58): per-pool statistics for `rados df`.
+#[derive(Debug, Clone, Default)]
+pub struct GetPoolStats {
+    pub fsid: Uuid,
+    pub pools: Vec<String>,
+}
+impl Message for GetPoolStats {
+    const TYPE: u16 = 58;
+    const VERSION: u16 = 1;
+    const COMPAT: u16 = 0;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        (front(f, |e| {
+            PaxosHeader { version: 0 }.encode(e);
+            self.fsid.encode(e);
+            self.pools.encode(e);
+        }), Bytes::new())
+    }
+    fn decode_payload(_: u16, fr: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(fr);
+        PaxosHeader::decode(&mut r)?;
+        Ok(GetPoolStats { fsid: Uuid::decode(&mut r)?, pools: Decode::decode(&mut r)? })
+    }
+}
+
+/// The parts of `pool_stat_t` clients show: the first object_stat_sum_t
+/// counters and the store statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStat {
+    pub num_bytes: i64,
+    pub num_objects: i64,
+    pub num_object_clones: i64,
+    pub num_object_copies: i64,
+    pub num_objects_missing_on_primary: i64,
+    pub num_objects_degraded: i64,
+    pub num_objects_unfound: i64,
+    pub num_rd: i64,
+    pub num_rd_kb: i64,
+    pub num_wr: i64,
+    pub num_wr_kb: i64,
+    /// store_statfs_t: allocated, data_stored, compressed, compressed allocated, compressed original, omap allocated
+    pub allocated: i64,
+    pub data_stored: i64,
+    pub data_compressed: i64,
+    pub data_compressed_allocated: i64,
+    pub data_compressed_original: i64,
+    pub omap_allocated: i64,
+}
+
+impl Decode for PoolStat {
+    fn decode(r: &mut Reader) -> Result<Self> {
+        let (v, mut b) = r.versioned(7, "pool_stat_t")?;
+        if v < 7 {
+            return denc::invalid("pool_stat_t", format!("version {v} is not supported"));
+        }
+        let mut s = PoolStat::default();
+        {
+            let (_, mut coll) = b.versioned(2, "object_stat_collection_t")?;
+            let (_, mut sum) = coll.versioned(20, "object_stat_sum_t")?;
+            for f in [
+                &mut s.num_bytes,
+                &mut s.num_objects,
+                &mut s.num_object_clones,
+                &mut s.num_object_copies,
+                &mut s.num_objects_missing_on_primary,
+                &mut s.num_objects_degraded,
+                &mut s.num_objects_unfound,
+                &mut s.num_rd,
+                &mut s.num_rd_kb,
+                &mut s.num_wr,
+                &mut s.num_wr_kb,
+            ] {
+                *f = sum.i64()?;
+            }
+        }
+        let _log_size = b.i64()?;
+        let _ondisk_log_size = b.i64()?;
+        let _up = b.i32()?;
+        let _acting = b.i32()?;
+        let (_, mut st) = b.versioned(1, "store_statfs_t")?;
+        let _total = st.i64()?;
+        let _available = st.i64()?;
+        let _reserved = st.i64()?;
+        s.allocated = st.i64()?;
+        s.data_stored = st.i64()?;
+        s.data_compressed = st.i64()?;
+        s.data_compressed_allocated = st.i64()?;
+        s.data_compressed_original = st.i64()?;
+        s.omap_allocated = st.i64()?;
+        Ok(s)
+    }
+}
+
+/// MGetPoolStatsReply (59).
+#[derive(Debug, Clone, Default)]
+pub struct GetPoolStatsReply {
+    pub fsid: Uuid,
+    pub pool_stats: BTreeMap<String, PoolStat>,
+    pub per_pool: bool,
+}
+impl GetPoolStatsReply {
+    pub fn decode_msg(m: &crate::RawMessage) -> Result<Self> {
+        let mut r = Reader::new(m.front.clone());
+        PaxosHeader::decode(&mut r)?;
+        let fsid = Uuid::decode(&mut r)?;
+        let pool_stats = Decode::decode(&mut r)?;
+        let per_pool = if m.header.version >= 2 && !r.is_empty() { r.bool()? } else { false };
+        Ok(GetPoolStatsReply { fsid, pool_stats, per_pool })
+    }
+}
+
+/// MStatfs (13).
+#[derive(Debug, Clone, Default)]
+pub struct Statfs {
+    pub fsid: Uuid,
+    pub data_pool: Option<i64>,
+}
+impl Message for Statfs {
+    const TYPE: u16 = 13;
+    const VERSION: u16 = 2;
+    const COMPAT: u16 = 1;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        (front(f, |e| {
+            PaxosHeader { version: 0 }.encode(e);
+            self.fsid.encode(e);
+            self.data_pool.encode(e);
+        }), Bytes::new())
+    }
+    fn decode_payload(v: u16, fr: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(fr);
+        PaxosHeader::decode(&mut r)?;
+        let fsid = Uuid::decode(&mut r)?;
+        let data_pool = if v >= 2 { Decode::decode(&mut r)? } else { None };
+        Ok(Statfs { fsid, data_pool })
+    }
+}
+
+/// MStatfsReply (14): `ceph_mon_statfs_reply` — cluster totals in KiB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatfsReply {
+    pub kb: u64,
+    pub kb_used: u64,
+    pub kb_avail: u64,
+    pub num_objects: u64,
+}
+impl StatfsReply {
+    pub fn decode_msg(m: &crate::RawMessage) -> Result<Self> {
+        let mut r = Reader::new(m.front.clone());
+        r.skip(16 + 8)?; // fsid, version
+        Ok(StatfsReply { kb: r.u64()?, kb_used: r.u64()?, kb_avail: r.u64()?, num_objects: r.u64()? })
+    }
+}

@@ -41,6 +41,15 @@ enum Req {
     GetVersion { what: String, reply: oneshot::Sender<(u64, u64)> },
     Subscribe { what: String, start: u64, onetime: bool },
     PoolOp { op: PoolOp, reply: oneshot::Sender<PoolOpReply> },
+    /// MGetPoolStats or MStatfs: the raw reply, matched by tid.
+    Stats { msg: RawStatsReq, reply: oneshot::Sender<RawMessage> },
+}
+
+/// A stats request to the mon (replies are matched by tid).
+#[derive(Debug, Clone)]
+pub enum RawStatsReq {
+    Pools(GetPoolStats),
+    Statfs(Statfs),
 }
 
 /// A connected MonClient. Cheap to clone.
@@ -149,6 +158,7 @@ impl MonClient {
             commands: HashMap::new(),
             versions: HashMap::new(),
             pool_ops: HashMap::new(),
+            stats: HashMap::new(),
             fsid: Uuid::default(),
             monmap_tx,
             mgrmap_tx,
@@ -206,6 +216,26 @@ impl MonClient {
         let (tx, rx) = oneshot::channel();
         self.req.send(Req::PoolOp { op, reply: tx }).map_err(|_| Error::Shutdown)?;
         rx.await.map_err(|_| Error::Shutdown)
+    }
+
+    /// Per-pool statistics (MGetPoolStats).
+    pub async fn pool_stats(&self, pools: Vec<String>) -> Result<GetPoolStatsReply> {
+        let (tx, rx) = oneshot::channel();
+        self.req
+            .send(Req::Stats { msg: RawStatsReq::Pools(GetPoolStats { fsid: Uuid::default(), pools }), reply: tx })
+            .map_err(|_| Error::Shutdown)?;
+        let m = rx.await.map_err(|_| Error::Shutdown)?;
+        Ok(GetPoolStatsReply::decode_msg(&m)?)
+    }
+
+    /// Cluster-wide usage (MStatfs).
+    pub async fn statfs(&self) -> Result<StatfsReply> {
+        let (tx, rx) = oneshot::channel();
+        self.req
+            .send(Req::Stats { msg: RawStatsReq::Statfs(Statfs::default()), reply: tx })
+            .map_err(|_| Error::Shutdown)?;
+        let m = rx.await.map_err(|_| Error::Shutdown)?;
+        Ok(StatfsReply::decode_msg(&m)?)
     }
 
     pub fn subscribe(&self, what: &str, start: u64, onetime: bool) -> Result<()> {
@@ -286,6 +316,7 @@ struct Session {
     commands: HashMap<u64, (MonCommand, oneshot::Sender<CommandReply>)>,
     versions: HashMap<u64, (String, oneshot::Sender<(u64, u64)>)>,
     pool_ops: HashMap<u64, (PoolOp, oneshot::Sender<PoolOpReply>)>,
+    stats: HashMap<u64, (RawStatsReq, oneshot::Sender<RawMessage>)>,
     fsid: Uuid,
     monmap_tx: watch::Sender<Option<Arc<MonMap>>>,
     mgrmap_tx: watch::Sender<Option<Arc<MgrMap>>>,
@@ -300,6 +331,13 @@ impl Session {
         }
     }
 
+    fn send_stats(&self, req: &RawStatsReq, tid: u64) {
+        match req {
+            RawStatsReq::Pools(m) => self.send(m, tid),
+            RawStatsReq::Statfs(m) => self.send(m, tid),
+        }
+    }
+
     /// What a fresh session sends: MMonGetMap, the subscriptions, and whatever
     /// was in flight on the last one.
     fn start(&self) {
@@ -310,6 +348,9 @@ impl Session {
         }
         for (tid, (op, _)) in &self.pool_ops {
             self.send(op, *tid);
+        }
+        for (tid, (req, _)) in &self.stats {
+            self.send_stats(req, *tid);
         }
         for (h, (what, _)) in &self.versions {
             self.send(&MonGetVersion { handle: *h, what: what.clone() }, *h);
@@ -390,6 +431,14 @@ impl Session {
             Req::GetVersion { what, reply } => {
                 self.send(&MonGetVersion { handle: tid, what: what.clone() }, tid);
                 self.versions.insert(tid, (what, reply));
+            }
+            Req::Stats { mut msg, reply } => {
+                match &mut msg {
+                    RawStatsReq::Pools(m) => m.fsid = self.fsid,
+                    RawStatsReq::Statfs(m) => m.fsid = self.fsid,
+                }
+                self.send_stats(&msg, tid);
+                self.stats.insert(tid, (msg, reply));
             }
             Req::PoolOp { mut op, reply } => {
                 op.fsid = self.fsid;
@@ -478,6 +527,11 @@ impl Session {
                 let ack = MonCommandAck::from_raw(m)?;
                 if let Some((_, tx)) = self.commands.remove(&m.header.tid) {
                     let _ = tx.send(CommandReply { r: ack.r, rs: ack.rs, outbl: ack.outbl });
+                }
+            }
+            14 | 59 => {
+                if let Some((_, tx)) = self.stats.remove(&m.header.tid) {
+                    let _ = tx.send(m.clone());
                 }
             }
             48 => {
