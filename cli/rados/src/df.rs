@@ -25,9 +25,10 @@ pub fn byte_u(v: u64) -> String {
     format!("{x:.0}{}", U[i])
 }
 
-pub async fn df(r: &Rados, json: bool) -> Result<(), Error> {
+/// With `-p`, only that pool is shown (as the real tool does).
+pub async fn df(r: &Rados, only: Option<&str>, json: bool) -> Result<(), Error> {
     let pools = r.list_pools();
-    let names: Vec<String> = pools.iter().map(|(_, n)| n.clone()).collect();
+    let names: Vec<String> = pools.iter().map(|(_, n)| n.clone()).filter(|n| only.map(|o| o == n).unwrap_or(true)).collect();
     let stats = r.monc.pool_stats(names).await?;
     let totals = r.monc.statfs().await?;
     // librados: with per-pool store stats, usage is what the stores allocated

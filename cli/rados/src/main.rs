@@ -245,7 +245,7 @@ async fn main() {
     let w = &a.words;
     let json = a.format.as_deref().map(|f| f.starts_with("json")).unwrap_or(false);
     if cmd == "df" {
-        match df::df(&cluster, json).await {
+        match df::df(&cluster, a.pool.as_deref(), json).await {
             Ok(()) => exit(0),
             Err(e) => die(&format!("error getting pool stats: {}", e.ceph_str())),
         }
