@@ -230,7 +230,12 @@ async fn main() {
     }
     let cluster = match Rados::connect(conf, opts).await {
         Ok(r) => r,
-        Err(e) => die(&format!("couldn't connect to cluster: {}", Error::new(e.errno, "").ceph_str())),
+        // The real tool connects inside global_init, so every failure to
+        // reach or authenticate to the monitors reads like this.
+        Err(e) => {
+            tracing::debug!("connect: {e}");
+            die("failed to fetch mon config (--no-mon-config to skip)")
+        }
     };
     let cmd = a.words[0].as_str();
     const KNOWN: &[&str] = &[

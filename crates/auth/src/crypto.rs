@@ -44,7 +44,8 @@ impl CryptoKey {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(s.trim())
             .map_err(|e| Error::BadKey(format!("'{s}' is not valid base64: {e}")))?;
-        let k = CryptoKey::from_bytes(raw).map_err(|e| Error::BadKey(e.to_string()))?;
+        // Ceph's decode_base64 ignores bytes after the secret; so do we.
+        let k = CryptoKey::decode(&mut Reader::new(raw)).map_err(|e| Error::BadKey(e.to_string()))?;
         if k.ty != CRYPTO_AES || k.secret.len() != 16 {
             return Err(Error::BadKey(format!("unsupported key type {} of {} bytes", k.ty, k.secret.len())));
         }

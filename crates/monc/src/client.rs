@@ -111,9 +111,11 @@ impl MonClient {
                         CryptoKey::generate()
                     }
                 },
+                // librados then disables cephx and finds no method the
+                // monitors accept: ENOENT.
                 Err(e) => {
                     eprintln!("auth: {e}");
-                    CryptoKey::generate()
+                    return Err(Error::Config(format!("no keyring found for {name}")));
                 }
             }
         };
