@@ -76,6 +76,27 @@ pub fn ref_cluster() -> &'static RefCluster {
     })
 }
 
+/// Kills a daemon of the reference cluster (`mon.a`, `osd.1`) with SIGKILL, as
+/// a crash would, and returns its command line for [`start_ref_daemon`].
+pub fn kill_ref_daemon(name: &str) -> Vec<String> {
+    let pidfile = ref_cluster().dir.join("run").join(format!("{name}.pid"));
+    let pid = std::fs::read_to_string(&pidfile).unwrap_or_else(|e| panic!("{}: {e}", pidfile.display())).trim().to_string();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_else(|e| panic!("{name} (pid {pid}) is not running: {e}"));
+    let args: Vec<String> =
+        cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    args
+}
+
+/// Starts a daemon again with the command line [`kill_ref_daemon`] returned.
+pub fn start_ref_daemon(args: &[String]) {
+    let st = Command::new(&args[0]).args(&args[1..]).status().unwrap();
+    assert!(st.success(), "could not restart {args:?}");
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -18,22 +18,9 @@ async fn mon_dump(mc: &monc::MonClient) -> i32 {
 /// Kills the reference mon (as a crash would) and starts it again with the same
 /// command line, `down_for` later.
 fn restart_ref_mon(down_for: Duration) {
-    let dir = &ref_cluster().dir;
-    let pidfile = std::fs::read_dir(dir.join("run"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("mon.") && p.extension().map(|e| e == "pid").unwrap_or(false))
-        .expect("mon pid file");
-    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    let args: Vec<String> = cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let args = oxceph_tests::kill_ref_daemon("mon.a");
     std::thread::sleep(down_for);
-    let st = std::process::Command::new(&args[0]).args(&args[1..]).status().unwrap();
-    assert!(st.success(), "could not restart the mon");
+    oxceph_tests::start_ref_daemon(&args);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
