@@ -290,16 +290,21 @@ impl TxCodec {
     }
 }
 
-/// Reads exactly `n` bytes, growing the buffer as data arrives, so a hostile
-/// length in a header cannot make us allocate more than the peer actually sends.
+/// Reads exactly `n` bytes straight into spare capacity (no zero-fill, and no
+/// reallocation for frames up to `UPFRONT`). Beyond that the buffer grows as data
+/// arrives, so a hostile length in a header cannot make us allocate more than
+/// the peer actually sends.
 async fn read_exact_buf<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> Result<BytesMut> {
-    const STEP: usize = 1 << 20;
-    let mut b = BytesMut::with_capacity(n.min(STEP));
+    const UPFRONT: usize = 16 << 20;
+    let mut b = BytesMut::with_capacity(n.min(UPFRONT));
     while b.len() < n {
-        let want = (n - b.len()).min(STEP);
-        let start = b.len();
-        b.resize(start + want, 0);
-        r.read_exact(&mut b[start..]).await?;
+        let left = n - b.len();
+        if b.capacity() == b.len() {
+            b.reserve(left.min(UPFRONT));
+        }
+        if r.read_buf(&mut (&mut b).limit(left)).await? == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
     }
     Ok(b)
 }
@@ -407,6 +412,22 @@ mod tests {
         // a control frame with one segment has no epilogue
         let wire = concat(TxCodec::Crc.encode(Tag::Ack, &[Bytes::from_static(&[1, 0, 0, 0, 0, 0, 0, 0])]));
         assert_eq!(wire.len(), 32 + 8 + 4);
+    }
+
+    #[tokio::test]
+    async fn large_frames_arrive_in_pieces_and_truncation_is_an_error() {
+        // 20 MiB of data (beyond the up-front allocation) trickling in 64 KiB reads
+        let data = Bytes::from((0..20 << 20).map(|i: u32| (i * 7) as u8).collect::<Vec<u8>>());
+        let segs = [Bytes::from_static(&[1u8; 41]), Bytes::new(), Bytes::new(), data.clone()];
+        let wire = concat(TxCodec::Crc.encode(Tag::Message, &segs));
+        let (mut tx, mut rx) = tokio::io::duplex(64 << 10);
+        let w = wire.clone();
+        let writer = tokio::spawn(async move { tokio::io::AsyncWriteExt::write_all(&mut tx, &w).await });
+        let f = RxCodec::Crc.read(&mut rx, None).await.unwrap();
+        writer.await.unwrap().unwrap();
+        assert!(f.segments[3] == data);
+        // the stream ends 1 byte short of the frame
+        assert!(RxCodec::Crc.read(&mut &wire[..wire.len() - 1], None).await.is_err());
     }
 
     #[tokio::test]
