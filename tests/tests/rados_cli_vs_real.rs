@@ -117,7 +117,15 @@ fn xattrs_omap_and_namespaces_interoperate() {
 #[test]
 fn errors_match_the_real_rados() {
     let _g = serial();
-    for args in [&["stat", "no-such-object"][..], &["rm", "no-such-object"], &["get", "no-such-object", "/dev/null"], &["getxattr", "no-such-object", "a"]] {
+    for args in [
+        &["stat", "no-such-object"][..],
+        &["rm", "no-such-object"],
+        &["get", "no-such-object", "/dev/null"],
+        &["getxattr", "no-such-object", "a"],
+        // Pacific dropped mkpool/rmpool
+        &["mkpool", "foo"],
+        &["rmpool", "foo", "foo", "--yes-i-really-really-mean-it"],
+    ] {
         let (r, o) = (rados(true, args), rados(false, args));
         assert_eq!(o.code, r.code, "{args:?}: {} / {}", o.stderr, r.stderr);
         assert_eq!(o.stderr.trim(), r.stderr.trim(), "{args:?}");

@@ -125,6 +125,9 @@ fn parse_args() -> Args {
             "-O" | "--object-size" => a.object_size = Some(parse_size(&take("-O"))),
             "-t" | "--concurrent-ios" => a.concurrent = take("-t").parse().unwrap_or_else(|_| die("invalid -t")),
             "--no-cleanup" => a.no_cleanup = true,
+            // flags of the real tool that take no value (purge's confirmation;
+            // writing to a full cluster is the OSDs' call, not ours)
+            "--yes-i-really-really-mean-it" | "--force-full" => {}
             "--run-name" => a.run_name = Some(take("--run-name")),
             "-c" | "--conf" => a.conf = Some(take("--conf")),
             "--cluster" => a.cluster = take("--cluster"),
