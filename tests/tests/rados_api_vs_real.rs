@@ -167,6 +167,18 @@ async fn ops_time_out_when_a_pg_has_no_osds() {
     let e = io.write_full("x", Bytes::from_static(b"x")).await.unwrap_err();
     assert_eq!(e.errno, 110, "{e}");
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    // The timed-out write was cancelled: once the pool can be placed, it must
+    // not be applied behind the caller's back.
+    real_ceph(&["osd", "pool", "set", &pool, "crush_rule", "replicated_rule"]);
+    let probe = std::process::Command::new("timeout")
+        .args(["120", "/usr/bin/rados", "-c", ref_cluster().conf().to_str().unwrap(), "-p", &pool, "put", "probe", "/etc/hostname"])
+        .status()
+        .unwrap();
+    assert!(probe.success(), "the pool's PGs never became active");
+    // past the objecter's tick, which retries ops that were waiting for a primary
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let e = io.stat("x").await.unwrap_err();
+    assert_eq!(e.errno, 2, "the write that timed out was applied later: {e}");
     real_ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
     real_ceph(&["osd", "crush", "rule", "rm", &rule]);
     real_ceph(&["osd", "crush", "rm", &root]);

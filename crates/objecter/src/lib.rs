@@ -161,7 +161,7 @@ impl Objecter {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Cmd::Submit(req, tx)).map_err(|_| Error::Shutdown)?;
         match self.op_timeout {
-            // The op stays queued inside; its late reply is simply dropped.
+            // Dropping `rx` cancels the op inside (see Task::send and the tick).
             Some(t) => tokio::time::timeout(t, rx).await.map_err(|_| Error::TimedOut)?.map_err(|_| Error::Shutdown)?,
             None => rx.await.map_err(|_| Error::Shutdown)?,
         }
@@ -228,6 +228,9 @@ impl Task {
                 },
                 _ = tick.tick() => {
                     self.ping_watches().await;
+                    self.pending.retain(|_, p| !p.reply.is_closed());
+                    let pending = &self.pending;
+                    self.waiting.retain(|t| pending.contains_key(t));
                     // Ops stuck without a primary: ask for a newer map.
                     if !self.waiting.is_empty() {
                         let e = self.map.as_ref().map(|m| m.epoch as u64 + 1).unwrap_or(0);
@@ -433,6 +436,12 @@ impl Task {
 
     async fn send(&mut self, tid: u64) {
         let Some(p) = self.pending.get(&tid) else { return };
+        // The caller gave up (op timeout or dropped future): cancel, as
+        // Ceph's op_cancel does, rather than resend.
+        if p.reply.is_closed() {
+            self.pending.remove(&tid);
+            return;
+        }
         let (osd, (spg, hash)) = match self.target(&p.req) {
             Ok(t) => t,
             Err(e) => {
