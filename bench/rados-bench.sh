@@ -49,4 +49,4 @@ for spec in "4096 16" "4194304 16"; do
         printf '%-22s %12s %12s %12s %12s %8s\n' "$m $(($1 / 1024))KiB -t$2" "$oi" "$ri" "$ob" "$rb" "$ratio"
     done
 done
-"$REAL" -c "$DIR/ceph.conf" -p $POOL cleanup >/dev/null 2>&1 || true
+/usr/bin/ceph -c "$DIR/ceph.conf" osd pool rm $POOL $POOL --yes-i-really-really-mean-it >/dev/null 2>&1 || true
