@@ -92,3 +92,19 @@ async fn the_auth_ticket_is_renewed_by_authenticating_again() {
     assert_eq!(mc.cephx.lock().unwrap().global_id, gid, "the global_id is kept across re-authentication");
     assert_eq!(mon_dump(&mc).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_hunts_each_authenticate_on_their_own() {
+    // Three addresses for the one real mon: three handshakes race, each with its
+    // own challenge and session key; the winner's tickets must be usable.
+    let mut c = conf();
+    let mon = c.get("mon_host").unwrap();
+    let v2 = mon.trim_matches(['[', ']']).split(',').find(|a| a.starts_with("v2:")).unwrap().to_string();
+    c.set_override("mon_host", &format!("[{v2}] [{v2}] [{v2}]"));
+    for _ in 0..5 {
+        let mc = monc::MonClient::connect(c.clone(), monc::MonClientOptions::default()).await.unwrap();
+        assert_eq!(mon_dump(&mc).await, 0);
+        let osd = mc.cephx.lock().unwrap().ticket(EntityType::OSD).map(|t| t.expires);
+        assert!(osd.is_some(), "no OSD ticket after a parallel hunt");
+    }
+}

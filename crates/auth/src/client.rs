@@ -30,7 +30,7 @@ pub struct Authorizer {
     pub payload: Bytes,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CephxClient {
     pub name: EntityName,
     secret: CryptoKey,

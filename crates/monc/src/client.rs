@@ -265,19 +265,29 @@ async fn hunt(
         order.rotate_left(k);
         let mut set = tokio::task::JoinSet::new();
         for t in order.into_iter().take(3) {
-            let o = copts.clone();
-            set.spawn(async move { (t, msgr::connect(t, o).await) });
+            let mut o = copts.clone();
+            // Parallel handshakes each get their own cephx state (challenge,
+            // session key); the winner's is adopted below.
+            if let ClientAuth::MonCephx(shared) = &copts.auth {
+                let own = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                o.auth = ClientAuth::MonCephx(Arc::new(Mutex::new(own)));
+            }
+            set.spawn(async move { (t, msgr::connect(t, o.clone()).await, o.auth) });
         }
         let round_end = Instant::now() + interval;
         let round_end = deadline.map(|d| d.min(round_end)).unwrap_or(round_end);
         loop {
             let next = tokio::time::timeout_at(round_end, set.join_next()).await;
             match next {
-                Ok(Some(Ok((t, Ok(c))))) => {
+                Ok(Some(Ok((t, Ok(c), auth)))) => {
+                    if let (ClientAuth::MonCephx(shared), ClientAuth::MonCephx(won)) = (&copts.auth, auth) {
+                        let won = won.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        *shared.lock().unwrap_or_else(|p| p.into_inner()) = won;
+                    }
                     info!(mon = %t, "connected to mon");
                     return Ok(c);
                 }
-                Ok(Some(Ok((t, Err(e))))) => {
+                Ok(Some(Ok((t, Err(e), _)))) => {
                     debug!(mon = %t, "mon connection failed: {e}");
                     if let msgr::Error::AuthRejected { reason, .. } = &e {
                         return Err(Error::PermissionDenied(reason.clone()));
