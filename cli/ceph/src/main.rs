@@ -287,11 +287,17 @@ async fn interactive(ctx: &Ctx) {
             print!("ceph> ");
             let _ = std::io::stdout().flush();
         }
-        let mut line = String::new();
-        match stdin.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+        // Off the runtime's one thread, so the MonClient keeps its session
+        // alive (keepalives, ticket renewal) while the prompt waits.
+        let read = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|n| (n, line))
+        })
+        .await;
+        let line = match read {
+            Ok(Ok((n, line))) if n > 0 => line,
+            _ => return,
+        };
         let line = line.trim_end();
         if line.is_empty() {
             continue;
