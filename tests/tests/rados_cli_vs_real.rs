@@ -299,6 +299,14 @@ fn wait_for_osds(clean: bool) {
     }
 }
 
+/// A count from `rados bench`'s summary, e.g. `Total writes made:`.
+fn summary_count(out: &str, key: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no '{key}' in: {out}"))
+}
+
 #[test]
 fn bench_write_survives_an_osd_killed_mid_run() {
     let _g = serial();
@@ -329,23 +337,14 @@ fn bench_write_survives_an_osd_killed_mid_run() {
     let out = bench.wait_with_output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "bench write failed across the OSD crash: {stdout} {stderr}");
-    let made: u64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Total writes made:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no write count: {stdout}"));
+    let made = summary_count(&stdout, "Total writes made:");
     assert!(made > 0);
     // Every acknowledged object reads back with the right contents (the real
     // `rados bench seq` checks each one) once the OSD is back.
     wait_for_osds(false);
     let seq = rados(true, &["bench", "30", "seq", "-t", "8"]);
     assert_eq!(seq.code, 0, "real seq after the crash: {} {}", seq.stdout, seq.stderr);
-    let read: u64 = seq
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Total reads made:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no read count: {}", seq.stdout));
+    let read = summary_count(&seq.stdout, "Total reads made:");
     assert_eq!(read, made, "the real seq read a different number of objects");
     assert_eq!(rados(false, &["cleanup"]).code, 0);
     wait_for_osds(true);
