@@ -76,6 +76,17 @@ pub fn ref_cluster() -> &'static RefCluster {
     })
 }
 
+/// Runs the real `ceph` against the reference cluster; panics unless it succeeds.
+/// Returns its stdout.
+pub fn real_ceph(args: &[&str]) -> String {
+    let conf = ref_cluster().conf();
+    let mut a = vec!["-c", conf.to_str().unwrap()];
+    a.extend_from_slice(args);
+    let o = Command::new("/usr/bin/ceph").args(&a).output().unwrap();
+    assert!(o.status.success(), "ceph {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Kills a daemon of the reference cluster (`mon.a`, `osd.1`) with SIGKILL, as
 /// a crash would, and returns its command line for [`start_ref_daemon`].
 pub fn kill_ref_daemon(name: &str) -> Vec<String> {

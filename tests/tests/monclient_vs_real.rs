@@ -2,7 +2,7 @@
 //! comes back (in-flight commands are resent), and cephx ticket renewal.
 
 use bytes::Bytes;
-use oxceph_tests::ref_cluster;
+use oxceph_tests::{real_ceph, ref_cluster};
 use std::time::Duration;
 use types::EntityType;
 
@@ -38,21 +38,14 @@ async fn rehunts_and_resends_when_the_mon_goes_away() {
 
 #[tokio::test]
 async fn service_tickets_are_renewed_before_they_expire() {
-    let run = |args: &[&str]| {
-        let conf = ref_cluster().conf();
-        let mut a = vec!["-c", conf.to_str().unwrap()];
-        a.extend_from_slice(args);
-        let o = std::process::Command::new("/usr/bin/ceph").args(&a).output().unwrap();
-        assert!(o.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&o.stderr));
-    };
     // Short-lived service tickets from the real mon (default 1 h).
-    run(&["config", "set", "mon", "auth_service_ticket_ttl", "6"]);
+    real_ceph(&["config", "set", "mon", "auth_service_ticket_ttl", "6"]);
     let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
     let first = mc.cephx.lock().unwrap().ticket(EntityType::OSD).unwrap().expires;
     // Renewal happens at 3/4 of the validity; wait past the first expiry.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let later = mc.cephx.lock().unwrap().ticket(EntityType::OSD).unwrap().expires;
-    run(&["config", "rm", "mon", "auth_service_ticket_ttl"]);
+    real_ceph(&["config", "rm", "mon", "auth_service_ticket_ttl"]);
     assert!(later > first, "the OSD ticket was not renewed");
     assert!(later > tokio::time::Instant::now().into_std(), "the renewed ticket is already expired");
     assert_eq!(mon_dump(&mc).await, 0);
@@ -74,20 +67,13 @@ async fn map_versions_and_osdmap_subscription() {
 
 #[tokio::test]
 async fn the_auth_ticket_is_renewed_by_authenticating_again() {
-    let run = |args: &[&str]| {
-        let conf = ref_cluster().conf();
-        let mut a = vec!["-c", conf.to_str().unwrap()];
-        a.extend_from_slice(args);
-        let o = std::process::Command::new("/usr/bin/ceph").args(&a).output().unwrap();
-        assert!(o.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&o.stderr));
-    };
-    run(&["config", "set", "mon", "auth_mon_ticket_ttl", "8"]);
+    real_ceph(&["config", "set", "mon", "auth_mon_ticket_ttl", "8"]);
     let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
     let gid = mc.cephx.lock().unwrap().global_id;
     let first = mc.cephx.lock().unwrap().ticket(EntityType::AUTH).unwrap().expires;
     tokio::time::sleep(Duration::from_secs(10)).await;
     let later = mc.cephx.lock().unwrap().ticket(EntityType::AUTH).unwrap().expires;
-    run(&["config", "rm", "mon", "auth_mon_ticket_ttl"]);
+    real_ceph(&["config", "rm", "mon", "auth_mon_ticket_ttl"]);
     assert!(later > first, "the AUTH ticket was not renewed");
     assert_eq!(mc.cephx.lock().unwrap().global_id, gid, "the global_id is kept across re-authentication");
     assert_eq!(mon_dump(&mc).await, 0);

@@ -12,14 +12,7 @@ async fn connect() -> rados::Rados {
     rados::Rados::connect(conf, rados::MonClientOptions::default()).await.unwrap()
 }
 
-fn real_ceph(args: &[&str]) -> String {
-    let conf = ref_cluster().conf();
-    let mut a = vec!["-c", conf.to_str().unwrap()];
-    a.extend_from_slice(args);
-    let o = std::process::Command::new("/usr/bin/ceph").args(&a).output().unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use oxceph_tests::real_ceph;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pools_created_and_deleted_like_librados() {

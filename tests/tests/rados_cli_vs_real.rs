@@ -2,7 +2,7 @@
 //! real `rados` and the other way round (0 B to 20 MiB, xattrs, omap,
 //! namespaces); listings, stat and errors match.
 
-use oxceph_tests::{bin, ref_cluster, run, Run};
+use oxceph_tests::{bin, real_ceph, ref_cluster, run, Run};
 use std::path::Path;
 
 const REAL: &str = "/usr/bin/rados";
@@ -312,14 +312,8 @@ fn bench_write_survives_an_osd_killed_mid_run() {
     let _g = serial();
     let conf = ref_cluster().conf();
     let c = conf.to_str().unwrap();
-    let ceph = |args: &[&str]| {
-        let mut a = vec!["-c", c];
-        a.extend_from_slice(args);
-        let r = run(Path::new("/usr/bin/ceph"), &a);
-        assert_eq!(r.code, 0, "ceph {args:?}: {}", r.stderr);
-    };
     // Recovery on these sparse-file "hdd" OSDs sleeps between objects by default.
-    ceph(&["config", "set", "osd", "osd_recovery_sleep_hdd", "0"]);
+    real_ceph(&["config", "set", "osd", "osd_recovery_sleep_hdd", "0"]);
     wait_for_osds(true);
     let bench = std::process::Command::new(bin("rados"))
         .args(["-c", c, "-p", "rbd", "bench", "6", "write", "-b", "16384", "-t", "8", "--no-cleanup"])
@@ -331,7 +325,7 @@ fn bench_write_survives_an_osd_killed_mid_run() {
     // osd.1 crashes; the monitor is told at once rather than after the
     // heartbeat grace, so PGs re-peer on the survivors while the bench runs.
     let osd = oxceph_tests::kill_ref_daemon("osd.1");
-    ceph(&["osd", "down", "1"]);
+    real_ceph(&["osd", "down", "1"]);
     std::thread::sleep(std::time::Duration::from_secs(3));
     oxceph_tests::start_ref_daemon(&osd);
     let out = bench.wait_with_output().unwrap();
@@ -348,5 +342,5 @@ fn bench_write_survives_an_osd_killed_mid_run() {
     assert_eq!(read, made, "the real seq read a different number of objects");
     assert_eq!(rados(false, &["cleanup"]).code, 0);
     wait_for_osds(true);
-    ceph(&["config", "rm", "osd", "osd_recovery_sleep_hdd"]);
+    real_ceph(&["config", "rm", "osd", "osd_recovery_sleep_hdd"]);
 }
