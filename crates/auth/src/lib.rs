@@ -2,9 +2,11 @@
 //! in, tickets and authorizers, and the client's side of the protocol.
 //! All cryptography comes from RustCrypto crates.
 
+pub mod caps;
 pub mod client;
 pub mod crypto;
 pub mod proto;
+pub mod server;
 
 pub use client::{CephxClient, ServiceTicket};
 pub use crypto::CryptoKey;

@@ -1,5 +1,6 @@
 //! Cluster maps with Ceph's encodings: [`MonMap`], [`MgrMap`].
 
+pub mod dump;
 pub mod mgrmap;
 pub mod incremental;
 pub mod monmap;

@@ -99,19 +99,19 @@ impl Connection {
     }
 }
 
-struct Handshake {
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
-    rx: RxCodec,
-    tx: TxCodec,
+pub(crate) struct Handshake {
+    pub(crate) rd: OwnedReadHalf,
+    pub(crate) wr: OwnedWriteHalf,
+    pub(crate) rx: RxCodec,
+    pub(crate) tx: TxCodec,
     /// Every byte sent and received up to AUTH_DONE, for the pre-auth signatures.
-    sent: Vec<u8>,
-    recvd: Vec<u8>,
-    recording: bool,
+    pub(crate) sent: Vec<u8>,
+    pub(crate) recvd: Vec<u8>,
+    pub(crate) recording: bool,
 }
 
 impl Handshake {
-    async fn send(&mut self, tag: Tag, payload: Bytes) -> Result<()> {
+    pub(crate) async fn send(&mut self, tag: Tag, payload: Bytes) -> Result<()> {
         let parts = self.tx.encode(tag, &[payload]);
         for p in &parts {
             if self.recording {
@@ -121,13 +121,13 @@ impl Handshake {
         }
         Ok(())
     }
-    async fn recv(&mut self) -> Result<crate::frame::Frame> {
+    pub(crate) async fn recv(&mut self) -> Result<crate::frame::Frame> {
         let rec = if self.recording { Some(&mut self.recvd) } else { None };
         self.rx.read(&mut self.rd, rec).await
     }
 }
 
-fn enc(f: impl FnOnce(&mut Encoder)) -> Bytes {
+pub(crate) fn enc(f: impl FnOnce(&mut Encoder)) -> Bytes {
     let mut e = Encoder::new(PACIFIC_SUPPORTED);
     f(&mut e);
     e.into_bytes()
@@ -271,6 +271,11 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
     debug!(%target, peer = %peer_type, gid = peer_gid, global_id, mode = con_mode, "session established");
 
     let info = Arc::new(PeerInfo { peer_type, peer_addrs, peer_gid, features, my_addr, global_id, con_mode });
+    Ok(spawn_session(h, info, target, opts.keepalive_secs))
+}
+
+/// Starts the reader and writer tasks of an established session.
+pub(crate) fn spawn_session(h: Handshake, info: Arc<PeerInfo>, target: EntityAddr, keepalive_secs: u64) -> (Connection, Incoming) {
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let in_seq = Arc::new(AtomicU64::new(0));
@@ -278,13 +283,13 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
     let last_rx_ms = Arc::new(AtomicU64::new(0));
     let started = std::time::Instant::now();
     let conn = Connection { tx: out_tx.clone(), info, target, closed_reason: closed_reason.clone(), last_rx_ms: last_rx_ms.clone(), started };
-    tokio::spawn(writer(h.wr, h.tx, out_rx, in_seq.clone(), opts.keepalive_secs));
+    tokio::spawn(writer(h.wr, h.tx, out_rx, in_seq.clone(), keepalive_secs));
     // The reader only holds a weak sender to the writer: when every Connection
     // handle is gone the writer ends, shuts the socket, and the reader follows.
     let weak = out_tx.downgrade();
     drop(out_tx);
     tokio::spawn(reader(h.rd, h.rx, in_tx, weak, in_seq, closed_reason, last_rx_ms, started));
-    Ok((conn, in_rx))
+    (conn, in_rx)
 }
 
 /// Runs the AUTH phase; returns (global_id, con_mode, session key, connection secret).

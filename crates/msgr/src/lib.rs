@@ -10,6 +10,7 @@
 pub mod conn;
 pub mod crc;
 pub mod frame;
+pub mod server;
 
 pub use conn::{connect, ClientAuth, ConnectOptions, Connection, Incoming};
 

@@ -1,0 +1,360 @@
+//! `ceph-mon`: the oxceph monitor. Takes Ceph's flags and reads `ceph.conf`:
+//!
+//!   ceph-mon --mkfs -i a [--monmap FILE] [--keyring FILE] [-c ceph.conf]
+//!   ceph-mon -i a [-f | -d] [-c ceph.conf] [--cluster NAME] [--public-addr IP]
+
+mod commands;
+mod mgr;
+mod service;
+mod state;
+mod store;
+
+use auth::server::{EntityAuth, KeyServer};
+use auth::CryptoKey;
+use denc::{Decode, Utime};
+use maps::monmap::{MonInfo, MonMap};
+use service::{Mon, MonAuth, MonSettings};
+use state::Cluster;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::Store;
+use types::{EntityAddr, EntityAddrVec, EntityName, EntityType, Uuid};
+
+struct Args {
+    id: Option<String>,
+    mkfs: bool,
+    monmap: Option<PathBuf>,
+    keyring: Option<PathBuf>,
+    conf: Option<PathBuf>,
+    cluster: String,
+    foreground: bool,
+    debug_stderr: bool,
+    public_addr: Option<String>,
+    overrides: Vec<(String, String)>,
+}
+
+const USAGE: &str = "usage: ceph-mon -i <monitorid> [flags]
+  --debug_mon n
+        debug monitor level (e.g. 10)
+  --mkfs
+        build fresh monitor fs
+  --force-sync
+        force a sync from another mon by wiping local data (BE CAREFUL)
+  --yes-i-really-mean-it
+        mandatory safeguard for --force-sync
+  --compact
+        compact the monitor store
+  --osdmap <filename>
+        only used when --mkfs is provided: load the osdmap from <filename>
+  --inject-monmap <filename>
+        write the <filename> monmap to the local monitor store and exit
+  --extract-monmap <filename>
+        extract the monmap from the local monitor store and exit
+  --mon-data <directory>
+        where the mon store and keyring are located
+  --set-crush-location <bucket>=<foo>
+        sets monitor's crush bucket location (only for stretch mode)
+  --conf/-c FILE    read configuration from the given configuration file
+  --id/-i ID        set ID portion of my name
+  --name/-n TYPE.ID set name
+  --cluster NAME    set cluster name (default: ceph)
+  --setuser USER    set uid to user or uid (and gid to user's gid)
+  --setgroup GROUP  set gid to group or gid
+  -d                run in foreground, log to stderr
+  -f                run in foreground, log to usual location
+";
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { id: None, mkfs: false, monmap: None, keyring: None, conf: None, cluster: "ceph".into(), foreground: false, debug_stderr: false, public_addr: None, overrides: vec![] };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    let val = |i: &mut usize, flag: &str| -> Result<String, String> {
+        *i += 1;
+        argv.get(*i).cloned().ok_or_else(|| format!("{flag} needs a value"))
+    };
+    while i < argv.len() {
+        let arg = argv[i].clone();
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let take = |i: &mut usize| -> Result<String, String> { inline.clone().map(Ok).unwrap_or_else(|| val(i, &flag)) };
+        match flag.as_str() {
+            "-i" | "--id" => a.id = Some(take(&mut i)?),
+            "-n" | "--name" => {
+                let n = take(&mut i)?;
+                a.id = Some(n.strip_prefix("mon.").ok_or_else(|| format!("--name {n}: ceph-mon runs as mon.ID"))?.to_string());
+            }
+            "--mkfs" => a.mkfs = true,
+            "--monmap" => a.monmap = Some(take(&mut i)?.into()),
+            "--keyring" | "-k" => a.keyring = Some(take(&mut i)?.into()),
+            "-c" | "--conf" => a.conf = Some(take(&mut i)?.into()),
+            "--cluster" => a.cluster = take(&mut i)?,
+            "-f" | "--foreground" => a.foreground = true,
+            "-d" => {
+                a.foreground = true;
+                a.debug_stderr = true;
+            }
+            "--public-addr" | "--public_addr" => a.public_addr = Some(take(&mut i)?),
+            "--setuser" | "--setgroup" => {
+                let who = take(&mut i)?;
+                if who != "root" && who != "0" {
+                    eprintln!("ceph-mon: {flag} {who}: running as the invoking user (privilege dropping is not implemented)");
+                }
+            }
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            f if f.starts_with("--") => {
+                let k = f.trim_start_matches("--").to_string();
+                let v = take(&mut i)?;
+                a.overrides.push((k, v));
+            }
+            f => return Err(format!("unrecognized argument '{f}'")),
+        }
+        i += 1;
+    }
+    Ok(a)
+}
+
+fn die(msg: impl std::fmt::Display) -> ! {
+    eprintln!("ceph-mon: {msg}");
+    std::process::exit(1);
+}
+
+const CONF_KEYS: [&str; 12] = [
+    "osd_pool_default_size",
+    "osd_pool_default_min_size",
+    "osd_pool_default_pg_num",
+    "osd_pool_default_pg_autoscale_mode",
+    "mon_allow_pool_delete",
+    "mon_allow_pool_size_one",
+    "mon_max_pool_pg_num",
+    "osd_crush_chooseleaf_type",
+    "auth_service_required",
+    "auth_cluster_required",
+    "ms_mon_service_mode",
+    "auth_service_ticket_ttl",
+];
+
+fn main() {
+    let args = parse_args().unwrap_or_else(|e| {
+        eprint!("{USAGE}");
+        die(e)
+    });
+    let Some(id) = args.id.clone() else {
+        eprint!("{USAGE}");
+        die("must specify '-i name' with the ceph-mon instance name")
+    };
+    let name = EntityName::new(EntityType::MON, id.clone());
+    let mut cfg = config::Config::load(&args.cluster, name.clone(), args.conf.as_deref()).unwrap_or_else(|e| die(e));
+    for (k, v) in &args.overrides {
+        cfg.set_override(k, v);
+    }
+    let mon_data = PathBuf::from(cfg.get("mon_data").unwrap_or_else(|| format!("/var/lib/ceph/mon/{}-{id}", args.cluster)));
+
+    if args.mkfs {
+        mkfs(&args, &cfg, &id, &mon_data);
+        return;
+    }
+    if !args.foreground {
+        daemonize();
+    }
+    init_logging(&args, &cfg);
+    if let Some(p) = cfg.get("pid_file") {
+        let _ = std::fs::write(&p, format!("{}\n", std::process::id()));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| die(e));
+    if let Err(e) = rt.block_on(run(&args, &cfg, &id, &mon_data)) {
+        tracing::error!("{e}");
+        die(e);
+    }
+}
+
+/// Ceph daemons fork into the background unless -f/-d: re-run ourselves with -f,
+/// detached, and return to the shell.
+fn daemonize() {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().unwrap_or_else(|e| die(e));
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args().skip(1)).arg("-f");
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.process_group(0);
+    match cmd.spawn() {
+        Ok(_) => std::process::exit(0),
+        Err(e) => die(format!("cannot start in the background: {e}")),
+    }
+}
+
+fn init_logging(args: &Args, cfg: &config::Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OXCEPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
+    match cfg.get("log_file").filter(|_| !args.debug_stderr).filter(|f| !f.is_empty()) {
+        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(f) => b.with_writer(std::sync::Mutex::new(f)).init(),
+            Err(_) => b.with_writer(std::io::stderr).init(),
+        },
+        None => b.with_writer(std::io::stderr).init(),
+    }
+}
+
+fn mkfs(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path) {
+    if mon_data.join("store.db").exists() {
+        die(format!("'{}' already exists and is not empty: monitor may already exist", mon_data.display()));
+    }
+    std::fs::create_dir_all(mon_data).unwrap_or_else(|e| die(format!("{}: {e}", mon_data.display())));
+    let mut monmap = match &args.monmap {
+        Some(p) => {
+            let b = std::fs::read(p).unwrap_or_else(|e| die(format!("{}: {e}", p.display())));
+            MonMap::decode(&mut denc::Reader::new(b)).unwrap_or_else(|e| die(format!("{}: not a monmap: {e}", p.display())))
+        }
+        None => monmap_from_conf(cfg),
+    };
+    if let Some(f) = cfg.get("fsid") {
+        if monmap.fsid.is_zero() {
+            monmap.fsid = f.parse().unwrap_or_else(|_| die(format!("bad fsid '{f}'")));
+        }
+    }
+    if monmap.fsid.is_zero() {
+        monmap.fsid = Uuid::random();
+    }
+    if monmap.epoch == 0 {
+        monmap.epoch = 1;
+    }
+    if monmap.min_mon_release < 16 {
+        monmap.min_mon_release = 16;
+    }
+    monmap.persistent_features |= 0xff;
+    if monmap.strategy == 0 {
+        monmap.strategy = 1;
+    }
+    if !monmap.mon_info.contains_key(id) {
+        die(format!("mon.{id} is not in the monmap (names: {:?}); check mon_initial_members/mon_host", monmap.mon_info.keys().collect::<Vec<_>>()));
+    }
+    let kpath = args.keyring.clone().or_else(|| cfg.keyring_paths().into_iter().find(|p| p.exists()));
+    let Some(kpath) = kpath else { die("no keyring given (--keyring FILE): it must hold the mon. key") };
+    let kr = config::Keyring::read(&kpath).unwrap_or_else(|e| die(e));
+    let mut ks = KeyServer::default();
+    for (n, e) in &kr.entries {
+        let key = CryptoKey::from_base64(&e.key).unwrap_or_else(|err| die(format!("{n}: bad key: {err}")));
+        let mut caps: BTreeMap<String, String> = e.caps.clone();
+        if n.ty == EntityType::MON && n.id.is_empty() {
+            caps.entry("mon".into()).or_insert_with(|| "allow *".into());
+        }
+        ks.entities.insert(n.clone(), EntityAuth { key, caps });
+    }
+    if !ks.entities.keys().any(|n| n.ty == EntityType::MON) {
+        die(format!("{} has no mon. key", kpath.display()));
+    }
+    ks.rotate(Utime::now(), cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0));
+    let store = Store::open(mon_data, true).unwrap_or_else(|e| die(e));
+    let chooseleaf = cfg.get_u64("osd_crush_chooseleaf_type").unwrap_or(1) as u32;
+    Cluster::mkfs(&store, &monmap, &ks, chooseleaf).unwrap_or_else(|e| die(e));
+    let _ = std::fs::write(mon_data.join("keyring"), kr.to_text());
+    println!("ceph-mon: created monfs at {} for mon.{id}", mon_data.display());
+}
+
+fn monmap_from_conf(cfg: &config::Config) -> MonMap {
+    let host = cfg.get("mon_host").unwrap_or_else(|| die("no --monmap and no mon_host in the configuration"));
+    let addrs = config::parse_mon_host(&host).unwrap_or_else(|e| die(e));
+    let names: Vec<String> = cfg.get("mon_initial_members").map(|m| config::split_list(&m)).unwrap_or_default();
+    let now = Utime::now();
+    let mut mm = MonMap { epoch: 0, created: now, last_changed: now, ..Default::default() };
+    for (i, av) in addrs.into_iter().enumerate() {
+        let name = names.get(i).cloned().unwrap_or_else(|| format!("noname-{}", (b'a' + i as u8) as char));
+        mm.mon_info.insert(name.clone(), MonInfo { name, public_addrs: av, ..Default::default() });
+    }
+    mm.calc_ranks();
+    mm
+}
+
+async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path) -> Result<(), String> {
+    let store = Store::open(mon_data, false)?;
+    let cluster = Cluster::load(store)?;
+    let fsid = cluster.monmap.fsid;
+    let Some(rank) = cluster.monmap.rank_of(id) else {
+        return Err(format!("mon.{id} is not in the stored monmap"));
+    };
+    let mut my_addrs = cluster.monmap.mon_info.get(id).map(|m| m.public_addrs.clone()).unwrap_or_default();
+    if let Some(pa) = args.public_addr.clone().or_else(|| cfg.get("public_addr")) {
+        if let Ok(ip) = pa.split(':').next().unwrap_or("").parse::<std::net::IpAddr>() {
+            for a in my_addrs.0.iter_mut() {
+                if let Some(sa) = a.addr.as_mut() {
+                    sa.set_ip(ip);
+                }
+            }
+        }
+    }
+    let v2: EntityAddr = my_addrs.v2().cloned().ok_or_else(|| format!("mon.{id} has no v2 address in the monmap (oxceph speaks msgr2 only)"))?;
+    let sa = v2.addr.ok_or("mon address has no IP")?;
+    let mut conf = BTreeMap::new();
+    for k in CONF_KEYS {
+        if let Some(v) = cfg.get(k) {
+            conf.insert(k.to_string(), v);
+        }
+    }
+    let methods = |v: &str| -> Vec<u32> {
+        config::split_list(v).iter().filter_map(|m| match m.as_str() { "cephx" => Some(auth::AUTH_CEPHX), "none" => Some(auth::AUTH_NONE), _ => None }).collect()
+    };
+    let settings = MonSettings {
+        name: id.to_string(),
+        rank,
+        ticket_ttl: cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0),
+        auth_methods: methods(&cfg.get("auth_service_required").unwrap_or_else(|| "cephx".into())),
+        con_modes: {
+            let m = auth::parse_con_modes(&cfg.get("ms_mon_service_mode").unwrap_or_else(|| "secure crc".into()));
+            if m.is_empty() { vec![auth::CON_MODE_SECURE, auth::CON_MODE_CRC] } else { m }
+        },
+        conf,
+    };
+    let (tx, _) = tokio::sync::watch::channel(0u64);
+    let mon = Arc::new(Mon { cluster: std::sync::Mutex::new(cluster), settings, fsid, changed: tx, sessions: Default::default() });
+    {
+        let mut c = mon.lock();
+        let ttl = mon.settings.ticket_ttl;
+        let mut ks = c.keys.clone();
+        if ks.rotate(Utime::now(), ttl) {
+            c.commit_keys(ks, store::Txn::default())?;
+        }
+        c.clog(&format!("mon.{id}"), "[INF]", format!("mon.{id} is new leader, mons {id} in quorum (ranks {rank})"));
+    }
+    let opts = msgr::server::ServerOptions {
+        my_type: EntityType::MON,
+        my_addrs: EntityAddrVec::single(EntityAddr { nonce: 0, ..v2 }),
+        my_gid: rank as i64,
+        lossy_clients: true,
+        handshake_timeout: std::time::Duration::from_secs(30),
+        keepalive_secs: 0,
+    };
+    let auth = Arc::new(MonAuth { mon: mon.clone(), service: None });
+    let m2 = mon.clone();
+    let _listener = msgr::server::listen(sa, opts, auth, move |a| service::serve_session(m2.clone(), a.conn, a.incoming, a.identity))
+        .await
+        .map_err(|e| format!("cannot bind {sa}: {e}"))?;
+    tracing::info!(%sa, "mon.{id} listening (fsid {fsid})");
+    mgr::start(mon.clone(), sa.ip()).await?;
+    // Rotating service secrets: keep previous/current/next valid.
+    let m3 = mon.clone();
+    tokio::spawn(async move {
+        let ttl = m3.settings.ticket_ttl;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs_f64((ttl / 4.0).max(1.0))).await;
+            let mut c = m3.lock();
+            let mut ks = c.keys.clone();
+            if ks.rotate(Utime::now(), ttl) {
+                if let Err(e) = c.commit_keys(ks, store::Txn::default()) {
+                    tracing::warn!("rotating keys: {e}");
+                }
+            }
+        }
+    });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("mon.{id} shutting down");
+    Ok(())
+}

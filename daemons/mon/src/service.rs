@@ -1,0 +1,381 @@
+//! The monitor service: cephx on accepted connections, and one task per client
+//! session answering map requests, subscriptions, commands, pool ops and
+//! ticket renewals.
+
+use crate::commands::{self, CmdReply};
+use crate::state::Cluster;
+use auth::caps::MonCap;
+use auth::server::{handle_authenticate, handle_session_request, new_challenge, verify_authorizer, AuthorizerOutcome};
+use bytes::Bytes;
+use denc::{Decode, Reader};
+use messages::mon::*;
+use messages::{Message, RawMessage};
+use msgr::server::{pick_mode, AuthAccepted, AuthServer, AuthStep};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+use tracing::{debug, info};
+use types::features::PACIFIC_SUPPORTED;
+use types::{EntityName, EntityType, Uuid};
+
+/// Settings read once at start.
+#[derive(Clone)]
+pub struct MonSettings {
+    pub name: String,
+    pub rank: usize,
+    pub ticket_ttl: f64,
+    /// Methods we accept from clients (`auth_service_required`), as AUTH_* numbers.
+    pub auth_methods: Vec<u32>,
+    pub con_modes: Vec<u32>,
+    pub conf: BTreeMap<String, String>,
+}
+
+impl MonSettings {
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.conf.get(k).map(|s| s.as_str())
+    }
+    pub fn get_u64(&self, k: &str, def: u64) -> u64 {
+        self.get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(def)
+    }
+    pub fn get_bool(&self, k: &str, def: bool) -> bool {
+        self.get(k).map(|v| matches!(v.trim(), "true" | "1" | "yes" | "on")).unwrap_or(def)
+    }
+}
+
+pub struct Mon {
+    pub cluster: Mutex<Cluster>,
+    pub settings: MonSettings,
+    pub fsid: Uuid,
+    /// Bumped whenever a map or the config changes; sessions re-check their subscriptions.
+    pub changed: watch::Sender<u64>,
+    pub sessions: std::sync::atomic::AtomicUsize,
+}
+
+impl Mon {
+    pub fn lock(&self) -> MutexGuard<'_, Cluster> {
+        // State is only replaced whole after a successful commit, so a panic
+        // elsewhere cannot leave it half-written: keep serving.
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn notify(&self) {
+        self.changed.send_modify(|v| *v += 1);
+    }
+}
+
+/// Who a session authenticated as.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub name: EntityName,
+    pub global_id: u64,
+}
+
+#[derive(Default)]
+pub struct HandshakeState {
+    name: Option<EntityName>,
+    challenge: Option<u64>,
+    authorizer_challenge: Option<u64>,
+    modes: Vec<u32>,
+}
+
+/// cephx (or none) for the mon's and the built-in mgr's listeners.
+pub struct MonAuth {
+    pub mon: Arc<Mon>,
+    /// `None` for the mon port (clients authenticate with AUTH_MODE_MON);
+    /// `Some(MGR)` for the mgr port (clients show an authorizer).
+    pub service: Option<EntityType>,
+}
+
+impl MonAuth {
+    fn reject(&self, errno: i32, reason: String) -> AuthStep<Identity> {
+        AuthStep::Reject { errno, reason, allowed_methods: self.mon.settings.auth_methods.clone(), allowed_modes: self.mon.settings.con_modes.clone() }
+    }
+}
+
+impl AuthServer for MonAuth {
+    type State = HandshakeState;
+    type Identity = Identity;
+
+    fn auth_request(&self, st: &mut HandshakeState, _peer: EntityType, method: u32, modes: &[u32], payload: &Bytes) -> AuthStep<Identity> {
+        st.modes = modes.to_vec();
+        if !self.mon.settings.auth_methods.contains(&method) {
+            return self.reject(-95, format!("auth method {method} is not allowed here"));
+        }
+        let Some(mode) = pick_mode(modes, &self.mon.settings.con_modes) else {
+            return self.reject(-95, "no connection mode in common".into());
+        };
+        let mut r = Reader::new(payload.clone());
+        if method == auth::AUTH_NONE {
+            let (Ok(_), Ok(name)) = (r.u8(), EntityName::decode(&mut r)) else {
+                return self.reject(-22, "malformed auth none request".into());
+            };
+            let gid = match self.mon.lock().alloc_global_id() {
+                Ok(g) => g,
+                Err(e) => return self.reject(-5, e),
+            };
+            return AuthStep::Done(AuthAccepted { global_id: gid, con_mode: auth::CON_MODE_CRC, reply: Bytes::new(), session_key: None, connection_secret: Bytes::new(), identity: Identity { name, global_id: gid } });
+        }
+        match (self.service, r.u8()) {
+            (None, Ok(auth::AUTH_MODE_MON)) => {
+                let Ok(name) = EntityName::decode(&mut r) else {
+                    return self.reject(-22, "malformed cephx request".into());
+                };
+                st.name = Some(name);
+                let (c, p) = new_challenge();
+                st.challenge = Some(c);
+                let _ = mode;
+                AuthStep::More(p)
+            }
+            (Some(_), Ok(auth::AUTH_MODE_AUTHORIZER)) => self.auth_more(st, payload),
+            _ => self.reject(-95, "unexpected cephx mode for this service".into()),
+        }
+    }
+
+    fn auth_more(&self, st: &mut HandshakeState, payload: &Bytes) -> AuthStep<Identity> {
+        let mode = pick_mode(&st.modes, &self.mon.settings.con_modes).unwrap_or(auth::CON_MODE_CRC);
+        let secret_len = if mode == auth::CON_MODE_SECURE { 64 } else { 0 };
+        let ttl = self.mon.settings.ticket_ttl;
+        if let Some(svc) = self.service {
+            let ks = self.mon.lock().keys.clone();
+            return match verify_authorizer(&ks, svc.0, payload, &mut st.authorizer_challenge, secret_len) {
+                Ok(AuthorizerOutcome::Challenge(p)) => AuthStep::More(p),
+                Ok(AuthorizerOutcome::Accepted { name, global_id, session_key, connection_secret, reply, .. }) => AuthStep::Done(AuthAccepted {
+                    global_id,
+                    con_mode: mode,
+                    reply,
+                    session_key: Some(session_key),
+                    connection_secret,
+                    identity: Identity { name, global_id },
+                }),
+                Err(e) => self.reject(-13, e.to_string()),
+            };
+        }
+        let (Some(name), Some(ch)) = (st.name.clone(), st.challenge.take()) else {
+            return self.reject(-22, "cephx request without a challenge".into());
+        };
+        let mut c = self.mon.lock();
+        let gid = match c.alloc_global_id() {
+            Ok(g) => g,
+            Err(e) => return self.reject(-5, e),
+        };
+        match handle_authenticate(&c.keys, &name, gid, ch, payload, secret_len, ttl) {
+            Ok(a) => AuthStep::Done(AuthAccepted {
+                global_id: gid,
+                con_mode: mode,
+                reply: a.reply,
+                session_key: Some(a.session_key),
+                connection_secret: a.connection_secret,
+                identity: Identity { name, global_id: gid },
+            }),
+            Err((errno, why)) => {
+                info!("refused authentication of {name}: {why}");
+                self.reject(errno, why)
+            }
+        }
+    }
+}
+
+/// Per-session subscription state.
+struct Subs {
+    /// name → (next epoch wanted, onetime)
+    what: BTreeMap<String, (u64, bool)>,
+    config_sent: Option<BTreeMap<String, String>>,
+}
+
+/// Serves one client session until it closes.
+pub async fn serve_session(mon: Arc<Mon>, conn: msgr::Connection, mut incoming: msgr::Incoming, who: Identity) {
+    mon.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut changes = mon.changed.subscribe();
+    let mut subs = Subs { what: BTreeMap::new(), config_sent: None };
+    let features = conn.info.features;
+    let peer_type = conn.info.peer_type;
+    debug!(name = %who.name, gid = who.global_id, "session open");
+    loop {
+        tokio::select! {
+            m = incoming.recv() => {
+                let Some(m) = m else { break };
+                if let Err(e) = handle(&mon, &conn, &who, peer_type, features, &mut subs, m) {
+                    debug!(name = %who.name, "dropping session: {e}");
+                    break;
+                }
+            }
+            r = changes.changed() => {
+                if r.is_err() { break }
+                push_subscriptions(&mon, &conn, &who, features, &mut subs);
+            }
+        }
+    }
+    mon.sessions.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    debug!(name = %who.name, "session closed");
+}
+
+fn mon_caps(mon: &Mon, who: &EntityName) -> MonCap {
+    let c = mon.lock();
+    c.keys
+        .get(who)
+        .and_then(|e| e.caps.get("mon"))
+        .and_then(|s| MonCap::parse(s).ok())
+        .unwrap_or_default()
+}
+
+fn send<M: Message>(conn: &msgr::Connection, m: &M, tid: u64, features: u64) {
+    let _ = conn.send(m.to_raw(tid, features));
+}
+
+fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: EntityType, features: u64, subs: &mut Subs, m: RawMessage) -> Result<(), String> {
+    let tid = m.header.tid;
+    let ty = m.header.ty;
+    let bad = |e: denc::Error| format!("malformed message type {ty}: {e}");
+    match ty {
+        messages::types::MON_GET_MAP => {
+            let raw = mon.lock().monmap.to_bytes_pacific();
+            send(conn, &MonMapMsg { monmap: raw }, 0, features);
+        }
+        messages::types::MON_SUBSCRIBE => {
+            let s = MonSubscribe::from_raw(&m).map_err(bad)?;
+            for (k, (start, flags)) in s.what {
+                subs.what.insert(k, (start, flags & SUBSCRIBE_ONETIME != 0));
+            }
+            push_subscriptions(mon, conn, who, features, subs);
+        }
+        messages::types::MON_GET_VERSION => {
+            let q = MonGetVersion::from_raw(&m).map_err(bad)?;
+            let c = mon.lock();
+            let (v, o) = match q.what.as_str() {
+                "osdmap" => (c.osdmap.epoch as u64, c.osdmap_first as u64),
+                "monmap" => (c.monmap.epoch as u64, 1),
+                "mgrmap" => (c.mgrmap.epoch as u64, 1),
+                "fsmap" | "mdsmap" => (c.fsmap_epoch as u64, 1),
+                _ => (0, 0),
+            };
+            drop(c);
+            send(conn, &MonGetVersionReply { handle: q.handle, version: v, oldest_version: o }, tid, features);
+        }
+        messages::types::AUTH => {
+            let a = Auth::from_raw(&m).map_err(bad)?;
+            let ks = mon.lock().keys.clone();
+            let reply = match handle_session_request(&ks, &who.name, who.global_id, &a.payload, mon.settings.ticket_ttl) {
+                Ok(bl) => AuthReply { protocol: a.protocol, result: 0, global_id: who.global_id, result_bl: bl, result_msg: String::new() },
+                Err((r, msg)) => AuthReply { protocol: a.protocol, result: r, global_id: who.global_id, result_bl: Bytes::new(), result_msg: msg },
+            };
+            send(conn, &reply, tid, features);
+        }
+        messages::types::MON_COMMAND => {
+            let c = MonCommand::from_raw(&m).map_err(bad)?;
+            let caps = mon_caps(mon, &who.name);
+            let rep: CmdReply = commands::handle(mon, &who.name, &caps, &c.cmd, &c.inbl);
+            send(conn, &MonCommandAck { version: 0, r: rep.r, rs: rep.rs, cmd: c.cmd, outbl: rep.out }, tid, features);
+            if rep.changed {
+                mon.notify();
+            }
+        }
+        49 => {
+            let op = PoolOp::from_raw(&m).map_err(bad)?;
+            let caps = mon_caps(mon, &who.name);
+            let (code, epoch, data, changed) = commands::pool_op(mon, &who.name, &caps, &op);
+            send(conn, &PoolOpReply { fsid: mon.fsid, reply_code: code, epoch, response_data: data }, tid, features);
+            if changed {
+                mon.notify();
+            }
+        }
+        58 => {
+            let q = GetPoolStats::from_raw(&m).map_err(bad)?;
+            let out = commands::pool_stats_reply(mon, &q);
+            let _ = conn.send(RawMessage { header: reply_header(59, tid, 1), front: out, ..Default::default() });
+        }
+        messages::types::STATFS => {
+            let out = commands::statfs_reply(mon, &m);
+            let _ = conn.send(RawMessage { header: reply_header(14, tid, 2), front: out, ..Default::default() });
+        }
+        messages::types::LOG => {
+            commands::handle_log(mon, who, &m, conn, features);
+        }
+        other => {
+            debug!(name = %who.name, peer = %peer_type, ty = other, "ignoring message");
+        }
+    }
+    Ok(())
+}
+
+pub fn reply_header(ty: u16, tid: u64, version: u16) -> messages::MsgHeader {
+    messages::MsgHeader { ty, tid, priority: 127, version, compat_version: 1, ..Default::default() }
+}
+
+trait MonMapBytes {
+    fn to_bytes_pacific(&self) -> Bytes;
+}
+impl MonMapBytes for maps::monmap::MonMap {
+    fn to_bytes_pacific(&self) -> Bytes {
+        denc::Encode::to_bytes(self, PACIFIC_SUPPORTED)
+    }
+}
+
+/// Sends whatever the session's subscriptions are owed.
+fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, features: u64, subs: &mut Subs) {
+    let mut done = Vec::new();
+    let keys: Vec<String> = subs.what.keys().cloned().collect();
+    for k in keys {
+        let (next, onetime) = subs.what[&k];
+        let sent_to = match k.as_str() {
+            "monmap" => {
+                let c = mon.lock();
+                if (c.monmap.epoch as u64) >= next {
+                    send(conn, &MonMapMsg { monmap: c.monmap.to_bytes_pacific() }, 0, features);
+                    Some(c.monmap.epoch as u64)
+                } else {
+                    None
+                }
+            }
+            "mgrmap" => {
+                let c = mon.lock();
+                if (c.mgrmap.epoch as u64) >= next {
+                    send(conn, &MgrMapMsg { map: denc::Encode::to_bytes(&c.mgrmap, features) }, 0, features);
+                    Some(c.mgrmap.epoch as u64)
+                } else {
+                    None
+                }
+            }
+            "osdmap" => {
+                let mut c = mon.lock();
+                let last = c.osdmap.epoch;
+                if (last as u64) >= next {
+                    let mut maps = BTreeMap::new();
+                    let first = if next == 0 || last as u64 - next >= 40 { last } else { next as u32 };
+                    for e in first..=last {
+                        if let Some(b) = c.osdmap_bytes(e) {
+                            maps.insert(e, b);
+                        }
+                    }
+                    let msg = OsdMapMsg { fsid: mon.fsid, incremental_maps: BTreeMap::new(), maps, oldest_map: c.osdmap_first, newest_map: last };
+                    drop(c);
+                    send(conn, &msg, 0, features);
+                    Some(last as u64)
+                } else {
+                    None
+                }
+            }
+            "config" => {
+                let c = mon.lock();
+                let cfg = c.config_for(who.name.ty.name(), &who.name.to_string());
+                drop(c);
+                if subs.config_sent.as_ref() != Some(&cfg) {
+                    send(conn, &ConfigMsg { config: cfg.clone() }, 0, features);
+                    subs.config_sent = Some(cfg);
+                }
+                // Config is pushed on every change; the epoch is not used.
+                None
+            }
+            _ => None,
+        };
+        if let Some(e) = sent_to {
+            if onetime {
+                done.push(k.clone());
+            } else if let Some(s) = subs.what.get_mut(&k) {
+                s.0 = e + 1;
+            }
+        }
+    }
+    for k in done {
+        subs.what.remove(&k);
+    }
+}
+

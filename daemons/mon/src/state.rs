@@ -1,0 +1,358 @@
+//! The cluster state the monitor owns, kept in memory and persisted in the
+//! store: monmap, osdmap history, mgrmap, auth database, config, config-key,
+//! cluster log and global-id allocation.
+
+use crate::store::{Store, Txn};
+use auth::server::KeyServer;
+use bytes::Bytes;
+use denc::{Decode, Encode, Utime};
+use maps::mgrmap::MgrMap;
+use maps::monmap::MonMap;
+use maps::osdmap::OsdMap;
+use maps::pool::PgPool;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use types::features::PACIFIC_SUPPORTED;
+use types::Uuid;
+
+/// Ceph release numbers (`ceph_release_t`).
+pub const RELEASE_LUMINOUS: u8 = 12;
+pub const RELEASE_PACIFIC: u8 = 16;
+
+/// OSDMap flags a fresh Pacific cluster starts with.
+pub const INITIAL_OSDMAP_FLAGS: u32 = (1 << 15) | (1 << 19) | (1 << 20) | (1 << 22);
+
+/// Full maps kept in memory for subscribers; older ones are read from the store.
+const CACHED_MAPS: usize = 50;
+
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub stamp: Utime,
+    pub name: String,
+    pub channel: String,
+    pub priority: String,
+    pub message: String,
+}
+
+impl LogEntry {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "rank": self.name,
+            "addrs": {"addrvec": []},
+            "stamp": self.stamp.to_iso8601(),
+            "seq": self.seq,
+            "channel": self.channel,
+            "priority": self.priority,
+            "message": self.message,
+        })
+    }
+    /// `LogEntry` as `ceph log last` prints it.
+    pub fn to_text(&self) -> String {
+        let t = self.stamp.to_iso8601();
+        format!("{} {} ({}) {} : {} {} {}", t.replace('T', " ").trim_end_matches("+0000"), self.name, self.name, self.seq, self.channel, self.priority, self.message)
+    }
+}
+
+pub struct Cluster {
+    pub store: Store,
+    pub monmap: MonMap,
+    pub osdmap: OsdMap,
+    pub osdmap_first: u32,
+    /// Recent full maps by epoch, encoded.
+    pub osdmap_cache: BTreeMap<u32, Bytes>,
+    pub mgrmap: MgrMap,
+    pub keys: KeyServer,
+    /// (who, option) → value, as `ceph config set WHO OPTION VALUE`.
+    pub config: BTreeMap<(String, String), String>,
+    pub config_key: BTreeMap<String, Bytes>,
+    pub log: VecDeque<LogEntry>,
+    pub log_seq: u64,
+    next_global_id: u64,
+    global_id_reserved: u64,
+    pub fsmap_epoch: u32,
+    pub election_epoch: u32,
+    pub started: std::time::Instant,
+}
+
+fn osdmap_key(e: u32) -> String {
+    format!("osdmap/full/{e:010}")
+}
+
+/// The CRUSH map Ceph builds for a new cluster (`CrushWrapper::build_simple`-style
+/// with `osd_crush_chooseleaf_type`): root `default` and `replicated_rule`.
+pub fn initial_crush(chooseleaf_type: u32) -> crush::CrushMap {
+    let step = if chooseleaf_type == 0 { "step choose firstn 0 type osd" } else { "step chooseleaf firstn 0 type host" };
+    let text = format!(
+        "tunable choose_local_tries 0\ntunable choose_local_fallback_tries 0\ntunable choose_total_tries 50\n\
+         tunable chooseleaf_descend_once 1\ntunable chooseleaf_vary_r 1\ntunable chooseleaf_stable 1\n\
+         tunable straw_calc_version 1\n\
+         type 0 osd\ntype 1 host\ntype 2 chassis\ntype 3 rack\ntype 4 row\ntype 5 pdu\ntype 6 pod\n\
+         type 7 room\ntype 8 datacenter\ntype 9 zone\ntype 10 region\ntype 11 root\n\
+         root default {{\n\tid -1\n\talg straw2\n\thash 0\n}}\n\
+         rule replicated_rule {{\n\tid 0\n\ttype replicated\n\tmin_size 1\n\tmax_size 10\n\tstep take default\n\t{step}\n\tstep emit\n}}\n"
+    );
+    crush::text::compile(&text).expect("the built-in crush map compiles")
+}
+
+/// Epoch 1 of a new cluster's OSDMap (`OSDMonitor::create_initial`).
+pub fn initial_osdmap(fsid: Uuid, chooseleaf_type: u32) -> OsdMap {
+    let now = Utime::now();
+    let crush = initial_crush(chooseleaf_type);
+    let crush_raw = crush.to_bytes(PACIFIC_SUPPORTED);
+    let mut ec = BTreeMap::new();
+    let mut def = BTreeMap::new();
+    for (k, v) in [("k", "2"), ("m", "2"), ("plugin", "jerasure"), ("technique", "reed_sol_van")] {
+        def.insert(k.to_string(), v.to_string());
+    }
+    ec.insert("default".to_string(), def);
+    OsdMap {
+        fsid,
+        epoch: 1,
+        created: now,
+        modified: now,
+        pools: BTreeMap::new(),
+        pool_name: BTreeMap::new(),
+        pool_max: 0,
+        flags: INITIAL_OSDMAP_FLAGS,
+        max_osd: 0,
+        osd_state: vec![],
+        osd_weight: vec![],
+        client_addrs: vec![],
+        pg_temp: BTreeMap::new(),
+        primary_temp: BTreeMap::new(),
+        osd_primary_affinity: vec![],
+        crush,
+        crush_raw,
+        erasure_code_profiles: ec,
+        pg_upmap: BTreeMap::new(),
+        pg_upmap_items: BTreeMap::new(),
+        crush_version: 1,
+        new_removed_snaps: BTreeMap::new(),
+        new_purged_snaps: BTreeMap::new(),
+        last_up_change: Utime::default(),
+        last_in_change: Utime::default(),
+        osd: maps::osdmap::OsdSection {
+            nearfull_ratio: 0.85,
+            full_ratio: 0.95,
+            backfillfull_ratio: 0.90,
+            require_min_compat_client: RELEASE_LUMINOUS,
+            require_osd_release: RELEASE_PACIFIC,
+            ..Default::default()
+        },
+        crc: 0,
+    }
+}
+
+impl Cluster {
+    /// Writes a brand-new store (`ceph-mon --mkfs`).
+    pub fn mkfs(store: &Store, monmap: &MonMap, keys: &KeyServer, chooseleaf_type: u32) -> Result<(), String> {
+        let mut t = Txn::default();
+        t.put("monmap", monmap.to_bytes(PACIFIC_SUPPORTED).to_vec());
+        let om = initial_osdmap(monmap.fsid, chooseleaf_type);
+        t.put(osdmap_key(1), om.to_bytes(PACIFIC_SUPPORTED).to_vec());
+        t.put("osdmap/first", b"1".to_vec());
+        t.put("osdmap/last", b"1".to_vec());
+        let mgr = MgrMap { epoch: 1, ..Default::default() };
+        t.put("mgrmap", mgr.to_bytes(PACIFIC_SUPPORTED).to_vec());
+        t.put("auth", keys.to_bytes(0).to_vec());
+        t.put("global_id", b"4100".to_vec());
+        t.put("fsmap_epoch", b"1".to_vec());
+        t.put("election_epoch", b"1".to_vec());
+        t.put("created", format!("{}", Utime::now().sec).into_bytes());
+        store.commit(t)
+    }
+
+    pub fn load(store: Store) -> Result<Cluster, String> {
+        let get = |k: &str| store.get(k).ok_or_else(|| format!("store is missing '{k}' (incomplete --mkfs?)"));
+        let num = |k: &str| -> Result<u64, String> {
+            String::from_utf8_lossy(&get(k)?).trim().parse::<u64>().map_err(|e| format!("store key '{k}': {e}"))
+        };
+        let monmap = MonMap::from_bytes(Bytes::from(get("monmap")?)).map_err(|e| format!("monmap: {e}"))?;
+        let last = num("osdmap/last")? as u32;
+        let first = num("osdmap/first")? as u32;
+        let raw = Bytes::from(get(&osdmap_key(last))?);
+        let osdmap = OsdMap::from_bytes(raw.clone()).map_err(|e| format!("osdmap {last}: {e}"))?;
+        let mgrmap = MgrMap::from_bytes(Bytes::from(get("mgrmap")?)).map_err(|e| format!("mgrmap: {e}"))?;
+        let keys = KeyServer::from_bytes(Bytes::from(get("auth")?)).map_err(|e| format!("auth database: {e}"))?;
+        let mut config = BTreeMap::new();
+        for (k, v) in store.scan("config/") {
+            let rest = &k["config/".len()..];
+            if let Some((who, name)) = rest.split_once('/') {
+                config.insert((who.to_string(), name.to_string()), String::from_utf8_lossy(&v).into_owned());
+            }
+        }
+        let mut config_key = BTreeMap::new();
+        for (k, v) in store.scan("config-key/") {
+            config_key.insert(k["config-key/".len()..].to_string(), Bytes::from(v));
+        }
+        let mut log = VecDeque::new();
+        let mut log_seq = 0;
+        for (_, v) in store.scan("log/") {
+            if let Ok(j) = serde_json::from_slice::<Value>(&v) {
+                let e = LogEntry {
+                    seq: j["seq"].as_u64().unwrap_or(0),
+                    stamp: Utime { sec: j["sec"].as_u64().unwrap_or(0) as u32, nsec: j["nsec"].as_u64().unwrap_or(0) as u32 },
+                    name: j["name"].as_str().unwrap_or("").into(),
+                    channel: j["channel"].as_str().unwrap_or("cluster").into(),
+                    priority: j["priority"].as_str().unwrap_or("[INF]").into(),
+                    message: j["message"].as_str().unwrap_or("").into(),
+                };
+                log_seq = log_seq.max(e.seq);
+                log.push_back(e);
+            }
+        }
+        let next_global_id = num("global_id")?;
+        let fsmap_epoch = num("fsmap_epoch").unwrap_or(1) as u32;
+        let election_epoch = num("election_epoch").unwrap_or(1) as u32;
+        let mut c = Cluster {
+            store,
+            monmap,
+            osdmap,
+            osdmap_first: first,
+            osdmap_cache: BTreeMap::new(),
+            mgrmap,
+            keys,
+            config,
+            config_key,
+            log,
+            log_seq,
+            next_global_id,
+            global_id_reserved: next_global_id,
+            fsmap_epoch,
+            election_epoch,
+            started: std::time::Instant::now(),
+        };
+        c.osdmap_cache.insert(last, raw);
+        // Each start is a new election in Ceph's terms (odd while electing, even when won).
+        c.election_epoch += 2;
+        let mut t = Txn::default();
+        t.put("election_epoch", c.election_epoch.to_string().into_bytes());
+        c.store.commit(t)?;
+        Ok(c)
+    }
+
+    /// A new global id for a session. Ids are reserved in blocks in the store so
+    /// none is handed out twice across restarts.
+    pub fn alloc_global_id(&mut self) -> Result<u64, String> {
+        if self.next_global_id >= self.global_id_reserved {
+            let reserve = self.next_global_id + 100;
+            let mut t = Txn::default();
+            t.put("global_id", reserve.to_string().into_bytes());
+            self.store.commit(t)?;
+            self.global_id_reserved = reserve;
+        }
+        let id = self.next_global_id;
+        self.next_global_id += 1;
+        Ok(id)
+    }
+
+    /// A full OSDMap by epoch, if we still have it.
+    pub fn osdmap_bytes(&mut self, e: u32) -> Option<Bytes> {
+        if let Some(b) = self.osdmap_cache.get(&e) {
+            return Some(b.clone());
+        }
+        if e < self.osdmap_first || e > self.osdmap.epoch {
+            return None;
+        }
+        self.store.get(&osdmap_key(e)).map(Bytes::from)
+    }
+
+    /// Builds the next OSDMap epoch with `f` applied and adds it to `t`.
+    /// The caller commits `t` and then calls [`Cluster::publish_osdmap`].
+    pub fn next_osdmap(&self, f: impl FnOnce(&mut OsdMap)) -> OsdMap {
+        let mut m = self.osdmap.clone();
+        m.epoch += 1;
+        m.modified = Utime::now();
+        f(&mut m);
+        m
+    }
+
+    /// Commits a new OSDMap epoch and makes it current.
+    pub fn commit_osdmap(&mut self, mut m: OsdMap, mut t: Txn) -> Result<(), String> {
+        let crush_now = m.crush.to_bytes(PACIFIC_SUPPORTED);
+        if crush_now != m.crush_raw {
+            m.crush_raw = crush_now;
+        }
+        let raw = m.to_bytes(PACIFIC_SUPPORTED);
+        t.put(osdmap_key(m.epoch), raw.to_vec());
+        t.put("osdmap/last", m.epoch.to_string().into_bytes());
+        self.store.commit(t)?;
+        // Re-decode so the in-memory map carries the crc it was encoded with.
+        self.osdmap = OsdMap::from_bytes(raw.clone()).map_err(|e| format!("re-reading osdmap {}: {e}", m.epoch))?;
+        self.osdmap_cache.insert(m.epoch, raw);
+        while self.osdmap_cache.len() > CACHED_MAPS {
+            let first = *self.osdmap_cache.keys().next().expect("non-empty");
+            self.osdmap_cache.remove(&first);
+        }
+        Ok(())
+    }
+
+    pub fn commit_mgrmap(&mut self, m: MgrMap, mut t: Txn) -> Result<(), String> {
+        t.put("mgrmap", m.to_bytes(PACIFIC_SUPPORTED).to_vec());
+        self.store.commit(t)?;
+        self.mgrmap = m;
+        Ok(())
+    }
+
+    pub fn commit_keys(&mut self, keys: KeyServer, mut t: Txn) -> Result<(), String> {
+        t.put("auth", keys.to_bytes(0).to_vec());
+        self.store.commit(t)?;
+        self.keys = keys;
+        Ok(())
+    }
+
+    /// Appends to the cluster log (and persists it).
+    pub fn clog(&mut self, name: &str, priority: &str, message: String) {
+        self.log_seq += 1;
+        let e = LogEntry { seq: self.log_seq, stamp: Utime::now(), name: name.into(), channel: "cluster".into(), priority: priority.into(), message };
+        let mut t = Txn::default();
+        t.put(
+            format!("log/{:016}", e.seq),
+            serde_json::to_vec(&json!({"seq": e.seq, "sec": e.stamp.sec, "nsec": e.stamp.nsec, "name": e.name, "channel": e.channel, "priority": e.priority, "message": e.message})).unwrap_or_default(),
+        );
+        if self.log.len() >= 10_000 {
+            if let Some(old) = self.log.pop_front() {
+                t.del(format!("log/{:016}", old.seq));
+            }
+        }
+        if let Err(err) = self.store.commit(t) {
+            tracing::warn!("cluster log write failed: {err}");
+        }
+        self.log.push_back(e);
+    }
+
+    /// A pool as `osd pool create` makes it with the config defaults.
+    pub fn new_pool(&self, pg_num: u32, pgp_num: u32, size: u8, min_size: u8, rule: u8, autoscale: u8) -> PgPool {
+        let now = Utime::now();
+        PgPool {
+            size,
+            min_size,
+            crush_rule: rule,
+            pg_num,
+            pgp_num,
+            pg_num_target: pg_num,
+            pgp_num_target: pgp_num,
+            pg_num_pending: pg_num,
+            last_change: self.osdmap.epoch + 1,
+            create_time: now,
+            pg_autoscale_mode: autoscale,
+            ..PgPool::default()
+        }
+    }
+
+    /// Config values that apply to `who` (e.g. `client.admin`): global, then
+    /// type, then the full name, later ones winning (`ConfigMap::generate_entity_map`).
+    pub fn config_for(&self, ty: &str, name: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for who in ["global", ty, name] {
+            for ((w, k), v) in &self.config {
+                if w == who {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        out
+    }
+}
