@@ -455,9 +455,9 @@ pub fn verify_authorizer(
         None => {
             let c: u64 = rand::random();
             *challenge = Some(c);
-            let mut e = Encoder::new(0);
-            info.session_key.encode_encrypt(&mut e, &AuthorizeChallenge { server_challenge: c })?;
-            Ok(AuthorizerOutcome::Challenge(e.into_bytes()))
+            // encode_encrypt_enc_bl: no length prefix, unlike the reply below.
+            let sealed = info.session_key.encrypt_struct(&AuthorizeChallenge { server_challenge: c })?;
+            Ok(AuthorizerOutcome::Challenge(Bytes::from(sealed)))
         }
         Some(c) => {
             if !msg.have_challenge || msg.server_challenge_plus_one != c.wrapping_add(1) {

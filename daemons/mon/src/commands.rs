@@ -22,6 +22,7 @@ use types::{EntityName, EntityType};
 pub const VERSION_STRING: &str = "ceph version 16.2.15 (oxceph-0.1.0) pacific (stable)";
 
 const EPERM: i32 = -1;
+const FLAG_MGR: u64 = 8;
 const ENOENT: i32 = -2;
 const EIO: i32 = -5;
 const EACCES: i32 = -13;
@@ -173,12 +174,17 @@ pub fn handle(mon: &Mon, who: &EntityName, caps: &MonCap, cmd: &[String], inbl: 
     if prefix == "get_command_descriptions" {
         return ok("", descriptions().0.clone());
     }
-    let Some((module, perm, _flags)) = descriptions().1.get(&prefix).cloned() else {
+    let Some((module, perm, flags)) = descriptions().1.get(&prefix).cloned() else {
         return err(EINVAL, "command not known");
     };
     let need = perm_bits(&perm);
     if !caps.is_capable(&module, &prefix, &arg_strings(&args), need) {
         return err(EACCES, "access denied");
+    }
+    // Mgr commands reach the mon first and are proxied to the active mgr, which
+    // runs them on the mon's behalf (the caller's mon caps were checked above).
+    if flags & FLAG_MGR != 0 {
+        return crate::mgr::run_command(mon, &args);
     }
     let format = args.get("format").and_then(|v| v.as_str()).map(str::to_string);
     let ctx = Ctx { mon, who, args, format, inbl };
@@ -340,6 +346,8 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
             ok("", c.out_json(&Value::Object(m)))
         }
         "pg map" => pg_map(c),
+        // Served from the mgr's stats (MgrStatMonitor in Ceph).
+        "df" | "osd df" | "pg stat" | "pg dump" | "pg ls" => crate::mgr::run_command(c.mon, &c.args),
         _ => err(EOPNOTSUPP, format!("command '{prefix}' is not supported by this monitor yet")),
     }
 }

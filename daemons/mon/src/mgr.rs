@@ -125,7 +125,6 @@ fn handle(mon: &Mon, who: &Identity, cmd: &[String], _inbl: &Bytes) -> CmdReply 
     let Some(first) = cmd.first() else { return err(-22, "empty command") };
     let Ok(Value::Object(args)) = serde_json::from_str::<Value>(first) else { return err(-22, "command must be a JSON object") };
     let prefix = args.get("prefix").and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let format = args.get("format").and_then(|v| v.as_str()).map(str::to_string);
     let Some((module, perm, _)) = commands::descriptions().1.get(&prefix).cloned() else {
         return err(-22, "command not known");
     };
@@ -137,6 +136,14 @@ fn handle(mon: &Mon, who: &Identity, cmd: &[String], _inbl: &Bytes) -> CmdReply 
     if !caps.is_capable(&module, &prefix, &arg_strings(&args), perm_bits(&perm)) {
         return err(-13, "access denied: does your client key have mgr caps? See http://docs.ceph.com/en/latest/mgr/administrator/#client-authentication");
     }
+    run_command(mon, &args)
+}
+
+/// Runs a mgr command whose caller has already been authorized.
+pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
+    let err = |r: i32, rs: &str| CmdReply { r, rs: rs.to_string(), ..Default::default() };
+    let prefix = args.get("prefix").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let format = args.get("format").and_then(|v| v.as_str()).map(str::to_string);
     let out = |v: &Value, plain: String| formatted(format.as_deref(), v, || plain);
     let c = mon.lock();
     let pools = &c.osdmap.pools;
@@ -203,7 +210,6 @@ fn handle(mon: &Mon, who: &Identity, cmd: &[String], _inbl: &Bytes) -> CmdReply 
             ok(formatted(Some(format.as_deref().unwrap_or("json-pretty")), &v, String::new))
         }
         _ => {
-            let _ = Map::<String, Value>::new();
             err(-95, &format!("mgr command '{prefix}' is not supported by this manager yet"))
         }
     }
