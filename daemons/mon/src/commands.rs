@@ -1302,8 +1302,21 @@ pub fn pool_op(mon: &Mon, who: &EntityName, caps: &MonCap, op: &PoolOp) -> (i32,
             (code, e, Bytes::new(), r.changed)
         }
         POOL_OP_DELETE => {
-            // As Pacific: acknowledged, but pools go away only through `osd pool rm`.
-            (0, epoch, Bytes::new(), false)
+            let id = op.pool as i64;
+            let Some(name) = cl.osdmap.pool_name.get(&id).cloned() else { return (0, epoch, Bytes::new(), false) };
+            if !mon.settings.get_bool("mon_allow_pool_delete", false) || cl.osdmap.pools.get(&id).is_some_and(|p| p.flags & maps::pool::FLAG_NODELETE != 0) {
+                return (EPERM, epoch, Bytes::new(), false);
+            }
+            let m = cl.next_osdmap(|m| {
+                m.pools.remove(&id);
+                m.pool_name.remove(&id);
+            });
+            let e = m.epoch;
+            cl.clog(&format!("mon.{}", mon.settings.name), "[INF]", format!("pool '{name}' removed"));
+            match cl.commit_osdmap(m, Txn::default()) {
+                Ok(()) => (0, e, Bytes::new(), true),
+                Err(_) => (EIO, epoch, Bytes::new(), false),
+            }
         }
         POOL_OP_CREATE_SNAP | POOL_OP_DELETE_SNAP => {
             let id = op.pool as i64;

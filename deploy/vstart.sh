@@ -1,0 +1,118 @@
+#!/bin/bash
+# Starts a local oxceph cluster from target/release (building it if needed).
+#
+#   deploy/vstart.sh [--dir DIR] [--ip IP] [--mons N] [--osds N] [--with-mds] [--with-rgw]
+#   deploy/vstart.sh [--dir DIR] --down
+#
+# Writes DIR/ceph.conf and DIR/keyring (client.admin), starts the daemons with
+# Ceph's flags, waits until the monitor answers, and prints how to use it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+dir=./cluster
+ip=127.0.0.1
+mons=1
+osds=0
+down=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir=$2; shift 2 ;;
+    --ip) ip=$2; shift 2 ;;
+    --mons) mons=$2; shift 2 ;;
+    --osds) osds=$2; shift 2 ;;
+    --with-mds) echo "vstart: --with-mds: ceph-mds is not part of oxceph yet" >&2; exit 2 ;;
+    --with-rgw) echo "vstart: --with-rgw: radosgw is not part of oxceph yet" >&2; exit 2 ;;
+    --down) down=1; shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "vstart: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+stop_all() {
+  local pids=()
+  for f in "$dir"/run/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    if kill "$pid" 2>/dev/null; then pids+=("$pid"); fi
+    rm -f "$f"
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+}
+
+if [ $down = 1 ]; then
+  stop_all
+  echo "oxceph cluster in $dir stopped"
+  exit 0
+fi
+if [ "$mons" != 1 ]; then
+  echo "vstart: --mons $mons: only one monitor is supported until the quorum work lands" >&2
+  exit 2
+fi
+if [ "$osds" != 0 ]; then
+  echo "vstart: --osds $osds: ceph-osd is not part of oxceph yet; starting the monitor (with its built-in mgr) only" >&2
+fi
+
+target=${CARGO_TARGET_DIR:-$here/target}
+bin=$target/release
+if [ ! -x "$bin/ceph-mon" ] || [ ! -x "$bin/ceph" ]; then
+  echo "building oxceph (cargo build --release) ..."
+  (cd "$here" && cargo build --release --bins -q)
+fi
+
+stop_all
+rm -rf "$dir/mon.a" "$dir/log" "$dir/run"
+mkdir -p "$dir/log" "$dir/run"
+genkey() {
+  # A CryptoKey as Ceph encodes it: le16 type (1 = AES), utime created, le16 length, 16 random bytes.
+  python3 -c 'import os,struct,base64,time; print(base64.b64encode(struct.pack("<HIIH",1,int(time.time()),0,16)+os.urandom(16)).decode())'
+}
+fsid=$(cat /proc/sys/kernel/random/uuid)
+cat > "$dir/ceph.conf" <<EOF
+[global]
+fsid = $fsid
+mon_initial_members = a
+mon_host = [v2:$ip:3300]
+public_addr = $ip
+auth_cluster_required = cephx
+auth_service_required = cephx
+auth_client_required = cephx
+keyring = $dir/keyring
+run_dir = $dir/run
+pid_file = $dir/run/\$name.pid
+osd_pool_default_size = 3
+osd_pool_default_min_size = 1
+osd_crush_chooseleaf_type = 0
+osd_pool_default_pg_autoscale_mode = off
+mon_allow_pool_delete = true
+[mon]
+mon_data = $dir/mon.\$id
+log_file = $dir/log/\$name.log
+EOF
+cat > "$dir/keyring" <<EOF
+[mon.]
+	key = $(genkey)
+	caps mon = "allow *"
+[client.admin]
+	key = $(genkey)
+	caps mds = "allow *"
+	caps mgr = "allow *"
+	caps mon = "allow *"
+	caps osd = "allow *"
+EOF
+"$bin/ceph-mon" -c "$dir/ceph.conf" --mkfs -i a --keyring "$dir/keyring" >/dev/null
+"$bin/ceph-mon" -c "$dir/ceph.conf" -i a
+for _ in $(seq 200); do
+  if "$bin/ceph" -c "$dir/ceph.conf" --connect-timeout 2 health >/dev/null 2>&1; then
+    echo "oxceph cluster up in $dir: mon.a on v2:$ip:3300 (mgr built in)"
+    echo "try:  $bin/ceph -c $dir/ceph.conf -s      (or the real ceph: ceph -c $dir/ceph.conf -s)"
+    echo "stop: $0 --dir $dir --down"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "vstart: the monitor did not come up; see $dir/log/mon.a.log" >&2
+exit 1
