@@ -176,3 +176,135 @@ pub fn parse_json(s: &str) -> Value {
     }
     serde_json::from_str(t).unwrap_or_else(|e| panic!("not JSON ({e}): {t:.300}"))
 }
+
+/// A monitor of ours (`ceph-mon`, with its built-in mgr) in a temp dir on a
+/// loopback IP of its own, started with Ceph's flags and killed on drop.
+pub struct OurMon {
+    pub dir: tempfile::TempDir,
+    pub ip: String,
+    child: Option<std::process::Child>,
+}
+
+fn gen_key() -> String {
+    // CryptoKey encoding: le16 type (AES), utime created, le16 length, secret.
+    let mut b = vec![1u8, 0];
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    b.extend_from_slice(&now.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    let mut r = [0u8; 16];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut r).unwrap();
+    b.extend_from_slice(&r);
+    base64_encode(&b)
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+impl OurMon {
+    /// A fresh single-mon cluster. `extra` lines go into `[global]`.
+    pub fn start_with(extra: &str) -> OurMon {
+        let pid = std::process::id();
+        let ip = format!("127.{}.{}.{}", 40 + (pid >> 16 & 0x7f), pid >> 8 & 0xff, (pid & 0xff).clamp(1, 254));
+        let dir = tempfile::Builder::new().prefix("oxceph-mon-").tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(
+            dir.path().join("ceph.conf"),
+            format!(
+                "[global]\nfsid = {}\nmon_initial_members = a\nmon_host = [v2:{ip}:3300]\npublic_addr = {ip}\n\
+                 auth_cluster_required = cephx\nauth_service_required = cephx\nauth_client_required = cephx\n\
+                 keyring = {d}/keyring\nosd_pool_default_size = 3\nosd_pool_default_min_size = 1\n\
+                 osd_crush_chooseleaf_type = 0\nosd_pool_default_pg_autoscale_mode = off\nmon_allow_pool_delete = true\n{extra}\n\
+                 [mon]\nmon_data = {d}/mon.$id\nlog_file = {d}/mon.$id.log\n",
+                std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("keyring"),
+            format!(
+                "[mon.]\n\tkey = {}\n\tcaps mon = \"allow *\"\n[client.admin]\n\tkey = {}\n\tcaps mds = \"allow *\"\n\tcaps mgr = \"allow *\"\n\tcaps mon = \"allow *\"\n\tcaps osd = \"allow *\"\n",
+                gen_key(),
+                gen_key()
+            ),
+        )
+        .unwrap();
+        let conf = format!("{d}/ceph.conf");
+        let r = run(&bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", "a", "--keyring", &format!("{d}/keyring")]);
+        assert_eq!(r.code, 0, "mkfs: {}", r.stderr);
+        let mut m = OurMon { dir, ip, child: None };
+        m.restart();
+        m
+    }
+
+    pub fn start() -> OurMon {
+        Self::start_with("")
+    }
+
+    pub fn conf(&self) -> String {
+        self.dir.path().join("ceph.conf").display().to_string()
+    }
+
+    /// Starts (again) `ceph-mon -f` and waits until it answers.
+    pub fn restart(&mut self) {
+        let child = Command::new(bin("ceph-mon")).args(["-c", &self.conf(), "-i", "a", "-f"]).stdin(Stdio::null()).spawn().unwrap();
+        self.child = Some(child);
+        let t0 = std::time::Instant::now();
+        loop {
+            let r = self.ours(&["--connect-timeout", "2", "health"]);
+            if r.code == 0 {
+                return;
+            }
+            assert!(t0.elapsed().as_secs() < 30, "our mon did not come up: {}", r.stderr);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// The real `ceph` CLI against this mon.
+    pub fn real(&self, args: &[&str]) -> Run {
+        let conf = self.conf();
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    }
+
+    /// Our `ceph` CLI against this mon.
+    pub fn ours(&self, args: &[&str]) -> Run {
+        let conf = self.conf();
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        run(&bin("ceph"), &a)
+    }
+}
+
+impl Drop for OurMon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

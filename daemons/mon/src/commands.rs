@@ -1115,7 +1115,7 @@ fn pool_get_quota(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
     let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
     let p = &cl.osdmap.pools[&id];
-    let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "quota_max_bytes": p.quota_max_bytes});
+    let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "current_num_objects": 0, "quota_max_bytes": p.quota_max_bytes, "current_num_bytes": 0});
     let na = |x: u64, bytes: bool| if x == 0 { "N/A".to_string() } else if bytes { format!("{}", crate::mgr::si_bytes(x)) } else { format!("{x} objects") };
     ok("", c.out(&v, || format!("quotas for pool '{name}':\n  max objects: {}\n  max bytes  : {}\n", na(p.quota_max_objects, false), na(p.quota_max_bytes, true))))
 }
