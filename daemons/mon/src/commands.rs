@@ -9,10 +9,9 @@ use auth::caps::{self, MonCap};
 use auth::server::EntityAuth;
 use auth::CryptoKey;
 use bytes::Bytes;
-use denc::{Encode, Encoder, Reader, Utime};
+use denc::{Decode, Encode, Encoder, Reader, Utime};
 use messages::mon::{GetPoolStats, PoolOp, POOL_OP_CREATE, POOL_OP_CREATE_SNAP, POOL_OP_CREATE_UNMANAGED_SNAP, POOL_OP_DELETE, POOL_OP_DELETE_SNAP, POOL_OP_DELETE_UNMANAGED_SNAP};
 use messages::RawMessage;
-use denc::Decode;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -274,6 +273,11 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
             });
             commit_osd(&mut cl, m, ok("", Bytes::new()))
         }
+        "osd new" | "osd create" => osd_new(c, prefix == "osd new"),
+        "osd rm" | "osd in" | "osd out" | "osd down" => osd_state_change(c, prefix),
+        "osd crush rule create-replicated" => crush_rule_create(c),
+        "osd crush rule rm" => crush_rule_rm(c),
+        "osd setcrushmap" => set_crushmap(c),
         "osd pool create" => pool_create(c),
         "osd pool ls" => pool_ls(c),
         "osd pool rm" | "osd pool delete" => pool_rm(c),
@@ -834,6 +838,220 @@ fn ec_profile_set(c: &Ctx) -> CmdReply {
         m.erasure_code_profiles.insert(name, prof);
     });
     commit_osd(&mut cl, m, ok("", Bytes::new()))
+}
+
+/// `osd new UUID [ID] [-i secret.json]` and `osd create [UUID] [ID]`: allocate an
+/// id (the one this uuid already has, the given one, or the lowest free), mark it
+/// existing, down and out; `osd new` also records the daemon's cephx key.
+fn osd_new(c: &Ctx, new: bool) -> CmdReply {
+    let uuid_s = c.s("uuid");
+    let uuid: Option<types::Uuid> = match &uuid_s {
+        Some(u) => match u.parse() {
+            Ok(u) => Some(u),
+            Err(_) => return err(EINVAL, format!("invalid uuid {u}")),
+        },
+        None if new => return err(EINVAL, "osd new requires a uuid"),
+        None => None,
+    };
+    let want_id = c.i("id");
+    let mut secret: Option<CryptoKey> = None;
+    if new && !c.inbl.is_empty() {
+        let v: Value = match serde_json::from_slice(c.inbl) {
+            Ok(v) => v,
+            Err(e) => return err(EINVAL, format!("unable to parse input json: {e}")),
+        };
+        if let Some(k) = v.get("cephx_secret").and_then(|k| k.as_str()) {
+            match CryptoKey::from_base64(k) {
+                Ok(k) => secret = Some(k),
+                Err(_) => return err(EINVAL, "invalid cephx_secret"),
+            }
+        }
+    }
+    let mut cl = c.mon.lock();
+    let existing = uuid.and_then(|u| (0..cl.osdmap.max_osd as usize).find(|&i| cl.osdmap.osd_state[i] & maps::osdmap::OSD_EXISTS != 0 && cl.osdmap.osd.osd_uuid.get(i) == Some(&u)));
+    if let Some(i) = existing {
+        if want_id.is_some_and(|w| w != i as i64) {
+            return err(EEXIST, format!("uuid {} already in use for different id {i}", uuid_s.unwrap_or_default()));
+        }
+        return ok("", c.out(&json!({"osdid": i}), || format!("{i}\n")));
+    }
+    let id = match want_id {
+        Some(w) if w < 0 => return err(EINVAL, format!("invalid osd id {w}")),
+        Some(w) => {
+            if (w as usize) < cl.osdmap.osd_state.len() && cl.osdmap.osd_state[w as usize] & maps::osdmap::OSD_EXISTS != 0 {
+                return err(EEXIST, format!("osd.{w} already exists"));
+            }
+            w as usize
+        }
+        None => (0..).find(|&i| i >= cl.osdmap.osd_state.len() || cl.osdmap.osd_state[i] & maps::osdmap::OSD_EXISTS == 0).unwrap_or(0),
+    };
+    if let Some(k) = secret {
+        let name = EntityName::new(EntityType::OSD, id.to_string());
+        let mut ks = cl.keys.clone();
+        let mut caps = BTreeMap::new();
+        caps.insert("mon".to_string(), "allow profile osd".to_string());
+        caps.insert("mgr".to_string(), "allow profile osd".to_string());
+        caps.insert("osd".to_string(), "allow *".to_string());
+        ks.entities.insert(name, EntityAuth { key: k, caps });
+        if let Err(e) = cl.commit_keys(ks, Txn::default()) {
+            return err(EIO, e);
+        }
+    }
+    let m = cl.next_osdmap(|m| {
+        if id as i32 >= m.max_osd {
+            m.set_max_osd(id as i32 + 1);
+        }
+        m.osd_state[id] = maps::osdmap::OSD_EXISTS;
+        m.osd_weight[id] = 0;
+        if let Some(u) = uuid {
+            m.osd.osd_uuid[id] = u;
+        }
+    });
+    commit_osd(&mut cl, m, ok("", c.out(&json!({"osdid": id}), || format!("{id}\n"))))
+}
+
+fn osd_state_change(c: &Ctx, prefix: &str) -> CmdReply {
+    let ids: Vec<String> = c.strs("ids");
+    let mut cl = c.mon.lock();
+    let n = cl.osdmap.max_osd as usize;
+    let exists = |m: &maps::osdmap::OsdMap, i: usize| i < n && m.osd_state[i] & maps::osdmap::OSD_EXISTS != 0;
+    let mut targets = Vec::new();
+    for s in &ids {
+        if s == "any" || s == "all" || s == "*" {
+            targets.extend((0..n).filter(|&i| exists(&cl.osdmap, i)));
+            continue;
+        }
+        let Some(i) = s.strip_prefix("osd.").unwrap_or(s).parse::<usize>().ok() else { return err(EINVAL, format!("invalid osd id '{s}'")) };
+        if !exists(&cl.osdmap, i) {
+            return err(ENOENT, format!("osd.{i} does not exist"));
+        }
+        targets.push(i);
+    }
+    let mut msgs = Vec::new();
+    for &i in &targets {
+        let up = cl.osdmap.osd_state[i] & maps::osdmap::OSD_UP != 0;
+        let inn = cl.osdmap.osd_weight[i] > 0;
+        msgs.push(match prefix {
+            "osd rm" if up => return err(-16, format!("osd.{i} is still up; must be down before removal. ")),
+            "osd rm" => format!("removed osd.{i}"),
+            "osd in" if inn => format!("osd.{i} is already in. "),
+            "osd in" => format!("marked in osd.{i}. "),
+            "osd out" if !inn => format!("osd.{i} is already out. "),
+            "osd out" => format!("marked out osd.{i}. "),
+            _ if !up => format!("osd.{i} is already down. "),
+            _ => format!("marked down osd.{i}. "),
+        });
+    }
+    let now = Utime::now();
+    let m = cl.next_osdmap(|m| {
+        for &i in &targets {
+            match prefix {
+                "osd rm" => {
+                    m.osd_state[i] = 0;
+                    m.osd_weight[i] = 0;
+                    m.osd.osd_uuid[i] = Default::default();
+                    m.client_addrs[i] = Default::default();
+                }
+                "osd in" => {
+                    m.osd_weight[i] = 0x10000;
+                    m.last_in_change = now;
+                }
+                "osd out" => {
+                    m.osd_weight[i] = 0;
+                    m.last_in_change = now;
+                }
+                _ => {
+                    m.osd_state[i] &= !maps::osdmap::OSD_UP;
+                    m.osd.osd_info[i].down_at = m.epoch;
+                    m.last_up_change = now;
+                }
+            }
+        }
+    });
+    let rs = msgs.concat();
+    let rs = if prefix == "osd rm" { rs } else { rs.trim_end().to_string() };
+    commit_osd(&mut cl, m, ok(rs, Bytes::new()))
+}
+
+fn crush_rule_create(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let root = c.s("root").unwrap_or_default();
+    let ty = c.s("type").unwrap_or_default();
+    if let Some(class) = c.s("class") {
+        return err(EOPNOTSUPP, format!("device class '{class}' rules are not supported by this monitor yet"));
+    }
+    let mut cl = c.mon.lock();
+    let cm = &cl.osdmap.crush;
+    if cm.rule_id_by_name(&name).is_some() {
+        return ok(format!("rule {name} already exists"), Bytes::new());
+    }
+    let Some(root_id) = cm.item_id_by_name(&root) else { return err(ENOENT, format!("root item {root} does not exist")) };
+    let Some((&type_id, _)) = cm.type_map.iter().find(|(_, n)| **n == ty) else { return err(EINVAL, format!("unknown type {ty}")) };
+    let id = (0..).find(|i| cm.rules.get(*i as usize).map(|r| r.is_some()).unwrap_or(false) == false).unwrap_or(0);
+    let step = if type_id == 0 { RuleStepMk::choose(type_id) } else { RuleStepMk::chooseleaf(type_id) };
+    let m = cl.next_osdmap(|m| {
+        let rule = crush::map::Rule { ruleset: id as u8, ty: 1, min_size: 1, max_size: 10, steps: vec![
+            crush::map::RuleStep { op: 1, arg1: root_id, arg2: 0 },
+            step,
+            crush::map::RuleStep { op: 4, arg1: 0, arg2: 0 },
+        ] };
+        let cm = &mut m.crush;
+        if cm.rules.len() <= id as usize {
+            cm.rules.resize(id as usize + 1, None);
+        }
+        cm.rules[id as usize] = Some(rule);
+        cm.rule_name_map.insert(id, name.clone());
+        m.crush_version += 1;
+    });
+    commit_osd(&mut cl, m, ok("", Bytes::new()))
+}
+
+struct RuleStepMk;
+impl RuleStepMk {
+    fn choose(t: i32) -> crush::map::RuleStep {
+        crush::map::RuleStep { op: 2, arg1: 0, arg2: t }
+    }
+    fn chooseleaf(t: i32) -> crush::map::RuleStep {
+        crush::map::RuleStep { op: 6, arg1: 0, arg2: t }
+    }
+}
+
+fn crush_rule_rm(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let mut cl = c.mon.lock();
+    let Some(id) = cl.osdmap.crush.rule_id_by_name(&name) else { return ok(format!("rule {name} does not exist"), Bytes::new()) };
+    if cl.osdmap.pools.values().any(|p| p.crush_rule as i32 == id) {
+        return err(-16, format!("crush rule {name} ({id}) is in use by pools"));
+    }
+    let m = cl.next_osdmap(|m| {
+        if let Some(r) = m.crush.rules.get_mut(id as usize) {
+            *r = None;
+        }
+        m.crush.rule_name_map.remove(&id);
+        m.crush_version += 1;
+    });
+    commit_osd(&mut cl, m, ok("", Bytes::new()))
+}
+
+/// `osd setcrushmap -i FILE`: a compiled map (crushtool -c) replaces the current one.
+fn set_crushmap(c: &Ctx) -> CmdReply {
+    let new = match crush::CrushMap::from_bytes(c.inbl.clone()) {
+        Ok(m) => m,
+        Err(e) => return err(EINVAL, format!("Failed crushmap test: {e}")),
+    };
+    let mut cl = c.mon.lock();
+    // Every pool must still have its rule.
+    for (id, p) in &cl.osdmap.pools {
+        if new.rules.get(p.crush_rule as usize).map(|r| r.is_none()).unwrap_or(true) {
+            return err(EINVAL, format!("pool {id} uses crush rule {} which the new map lacks", p.crush_rule));
+        }
+    }
+    let m = cl.next_osdmap(|m| {
+        m.crush = new;
+        m.crush_version += 1;
+    });
+    let v = m.crush_version;
+    commit_osd(&mut cl, m, ok(format!("{v}"), Bytes::new()))
 }
 
 // ---------------------------------------------------------------- pools
