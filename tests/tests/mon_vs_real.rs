@@ -323,3 +323,52 @@ fn kill_9_during_a_pool_create_loop_loses_no_acknowledged_pool() {
     let dump = parse_json(&mon.real(&["osd", "dump", "-f", "json"]).stdout);
     assert_eq!(dump["pool_max"].as_u64().unwrap() as usize, pools.len() + 1);
 }
+
+#[test]
+fn osd_registration_state_changes_and_crush_rules() {
+    let mon = OurMon::start();
+    let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim().to_string();
+    let secret = mon.dir.path().join("secret.json");
+    // A key the way ceph-volume generates one.
+    let key = run(std::path::Path::new("/usr/bin/ceph-authtool"), &["--gen-print-key"]).stdout.trim().to_string();
+    std::fs::write(&secret, format!("{{\"cephx_secret\": \"{key}\"}}")).unwrap();
+    let r = mon.real(&["osd", "new", &uuid, "-i", &secret.display().to_string()]);
+    assert_eq!((r.code, r.stdout.trim()), (0, "0"), "{}", r.stderr);
+    // The same uuid again gets the same id; `osd create` takes the next one.
+    assert_eq!(mon.real(&["osd", "new", &uuid, "-i", &secret.display().to_string()]).stdout.trim(), "0");
+    assert_eq!(mon.real(&["osd", "create"]).stdout.trim(), "1");
+    let got = mon.real(&["auth", "get", "osd.0", "-f", "json"]);
+    let e = &parse_json(&got.stdout)[0];
+    assert_eq!(e["key"], key.as_str());
+    assert_eq!(e["caps"]["mon"], "allow profile osd");
+    let dump = parse_json(&mon.real(&["osd", "dump", "-f", "json"]).stdout);
+    assert_eq!(dump["max_osd"], 2);
+    assert_eq!(dump["osds"][0]["uuid"], uuid.as_str());
+    assert_eq!(dump["osds"][0]["state"], serde_json::json!(["exists"]));
+    // Same shapes as a real cluster's OSD entries.
+    let real = parse_json(&real_ceph(&["osd", "dump", "-f", "json"]));
+    let mut d = Vec::new();
+    shape_diff(&dump["osds"][0], &real["osds"][0], "osds[0]", &mut d);
+    shape_diff(&dump["osd_xinfo"][0], &real["osd_xinfo"][0], "osd_xinfo[0]", &mut d);
+    assert!(d.is_empty(), "{d:?}");
+    let tree = parse_json(&mon.real(&["osd", "tree", "-f", "json"]).stdout);
+    assert_eq!(tree["stray"].as_array().unwrap().len(), 2);
+    let r = mon.real(&["osd", "in", "0"]);
+    assert!(r.stderr.contains("marked in osd.0."), "{}", r.stderr);
+    assert_eq!(parse_json(&mon.real(&["osd", "stat", "-f", "json"]).stdout)["num_in_osds"], 1);
+    assert!(mon.real(&["osd", "out", "0"]).stderr.contains("marked out osd.0."));
+    assert!(mon.real(&["osd", "down", "0"]).stderr.contains("osd.0 is already down."));
+    assert!(mon.real(&["osd", "rm", "1"]).stderr.contains("removed osd.1"));
+    assert_eq!(mon.real(&["osd", "ls"]).stdout, "0\n");
+    assert_eq!(mon.real(&["osd", "rm", "7"]).code, 2, "ENOENT for a missing osd");
+    // Rules: create-replicated, then the compiled map round-trips through crushtool and setcrushmap.
+    assert_eq!(mon.real(&["osd", "crush", "rule", "create-replicated", "fast", "default", "host"]).code, 0);
+    assert_eq!(mon.real(&["osd", "crush", "rule", "ls"]).stdout, "replicated_rule\nfast\n");
+    let cm = mon.dir.path().join("crush.bin");
+    assert_eq!(mon.real(&["osd", "getcrushmap", "-o", &cm.display().to_string()]).code, 0);
+    let text = run(std::path::Path::new("/usr/bin/crushtool"), &["-d", &cm.display().to_string()]);
+    assert!(text.stdout.contains("rule fast {") && text.stdout.contains("step chooseleaf firstn 0 type host"), "{}", text.stdout);
+    assert_eq!(mon.real(&["osd", "setcrushmap", "-i", &cm.display().to_string()]).code, 0);
+    assert_eq!(mon.real(&["osd", "crush", "rule", "rm", "fast"]).code, 0);
+    assert_eq!(mon.real(&["osd", "crush", "rule", "ls"]).stdout, "replicated_rule\n");
+}

@@ -309,7 +309,8 @@ fn subtract_from(dst: &mut BTreeMap<u64, u64>, sub: &BTreeMap<u64, u64>) {
 }
 
 impl OsdMap {
-    fn set_max_osd(&mut self, n: i32) {
+    /// Grows or shrinks every per-OSD vector to `n` entries (`OSDMap::set_max_osd`).
+    pub fn set_max_osd(&mut self, n: i32) {
         let n = n.max(0) as usize;
         self.osd_state.resize(n, 0);
         self.osd_weight.resize(n, 0);

@@ -303,25 +303,6 @@ impl OsdMap {
     }
 
     /// `osdmaptool --mark-up-in`: every OSD slot exists, is up and fully in.
-    /// Grows or shrinks every per-OSD vector to `n` entries (`OSDMap::set_max_osd`).
-    pub fn set_max_osd(&mut self, n: i32) {
-        let n = n.max(0) as usize;
-        self.osd_state.resize(n, 0);
-        self.osd_weight.resize(n, 0);
-        self.client_addrs.resize(n, EntityAddrVec::default());
-        if !self.osd_primary_affinity.is_empty() {
-            self.osd_primary_affinity.resize(n, OSD_DEFAULT_PRIMARY_AFFINITY);
-        }
-        let o = &mut self.osd;
-        o.hb_back_addrs.resize(n, EntityAddrVec::default());
-        o.hb_front_addrs.resize(n, EntityAddrVec::default());
-        o.cluster_addrs.resize(n, EntityAddrVec::default());
-        o.osd_info.resize(n, OsdInfo::default());
-        o.osd_uuid.resize(n, Uuid::default());
-        o.osd_xinfo.resize(n, OsdXInfo::default());
-        self.max_osd = n as i32;
-    }
-
     pub fn mark_all_up_in(&mut self) {
         for i in 0..self.max_osd.max(0) as usize {
             self.osd_state[i] |= OSD_EXISTS | OSD_UP;

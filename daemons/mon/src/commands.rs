@@ -236,7 +236,7 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         }
         "osd getcrushmap" => {
             let cl = c.mon.lock();
-            ok(format!("{}", cl.osdmap.epoch), cl.osdmap.crush.to_bytes(PACIFIC_SUPPORTED))
+            ok(format!("{}", cl.osdmap.crush_version), cl.osdmap.crush.to_bytes(PACIFIC_SUPPORTED))
         }
         "osd crush rule ls" => {
             let cl = c.mon.lock();
@@ -744,7 +744,20 @@ fn osd_tree(c: &Ctx) -> CmdReply {
     for r in roots {
         walk(m, r, 0, &mut nodes, &mut lines);
     }
-    let v = json!({"nodes": nodes, "stray": []});
+    // OSDs that exist but sit in no bucket are listed as strays.
+    let placed = |id: i32| cm.buckets.iter().flatten().any(|b| b.items.contains(&id));
+    let mut stray = Vec::new();
+    for i in 0..m.max_osd.max(0) {
+        let st = m.osd_state[i as usize];
+        if st & maps::osdmap::OSD_EXISTS == 0 || placed(i) {
+            continue;
+        }
+        let up = st & maps::osdmap::OSD_UP != 0;
+        let rw = m.osd_weight[i as usize] as f64 / 65536.0;
+        stray.push(json!({"id": i, "name": format!("osd.{i}"), "type": "osd", "type_id": 0, "crush_weight": 0, "depth": 0, "exists": 1, "status": if up {"up"} else {"down"}, "reweight": rw, "primary_affinity": 1}));
+        lines.push(format!("{:>3}               0  osd.{i}  {:>12}  {:.5}  1.00000", i, if up { "up" } else { "down" }, rw));
+    }
+    let v = json!({"nodes": nodes, "stray": stray});
     ok("", c.out(&v, || lines.join("\n") + "\n"))
 }
 
