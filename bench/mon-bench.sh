@@ -26,7 +26,10 @@ trap 'cleanup_ours; [ -n "${OXCEPH_REF_DIR:-}" ] || { "$SHARED/ceph-ref/down.sh"
 now_ms() { date +%s%3N; }
 # wait_up CONF -> ms until `health` answers (our fast CLI polls both mons alike)
 wait_up() {
-    local t0=$1 conf=$2
+    local t0=$1 conf=$2 hostport
+    # Wait for the port first (cheap), so client retry back-off does not count.
+    hostport=$(sed -n 's/^mon_host = \[v2:\([^],]*\).*/\1/p' "$conf")
+    until (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null; do sleep 0.005; done
     until "$BIN/ceph" -c "$conf" --connect-timeout 1 health >/dev/null 2>&1; do sleep 0.01; done
     echo $(( $(now_ms) - t0 ))
 }
