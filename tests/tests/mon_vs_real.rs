@@ -358,9 +358,34 @@ fn osd_registration_state_changes_and_crush_rules() {
     assert_eq!(parse_json(&mon.real(&["osd", "stat", "-f", "json"]).stdout)["num_in_osds"], 1);
     assert!(mon.real(&["osd", "out", "0"]).stderr.contains("marked out osd.0."));
     assert!(mon.real(&["osd", "down", "0"]).stderr.contains("osd.0 is already down."));
+    // Placement in CRUSH, as `osd_crush_update_on_start` and operators do it.
+    let r = mon.real(&["osd", "crush", "add", "osd.0", "0.5", "host=h1", "root=default"]);
+    assert!(r.stderr.contains("add item id 0 name 'osd.0' weight 0.5 at location {host=h1,root=default} to crush map"), "{}", r.stderr);
+    let tree = parse_json(&mon.real(&["osd", "tree", "-f", "json"]).stdout);
+    let node = |name: &str| tree["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).cloned().unwrap();
+    assert_eq!(node("h1")["type"], "host");
+    assert_eq!(node("default")["children"], serde_json::json!([node("h1")["id"]]));
+    assert_eq!(node("osd.0")["crush_weight"], 0.5);
+    let real_tree = parse_json(&real_ceph(&["osd", "tree", "-f", "json"]));
+    let real_osd = real_tree["nodes"].as_array().unwrap().iter().find(|n| n["type"] == "osd").cloned().unwrap();
+    let mut d = Vec::new();
+    let mut ours = node("osd.0");
+    ours.as_object_mut().unwrap().insert("device_class".into(), serde_json::json!("hdd"));
+    shape_diff(&ours, &real_osd, "osd node", &mut d);
+    assert!(d.is_empty(), "{d:?}");
+    assert!(mon.real(&["osd", "crush", "reweight", "osd.0", "2"]).stderr.contains("reweighted item id 0 name 'osd.0' to 2 in crush map"));
+    assert_eq!(mon.real(&["osd", "crush", "create-or-move", "osd.0", "1", "host=h2", "root=default"]).code, 0, "already placed: left where it is");
+    assert!(mon.real(&["osd", "crush", "add-bucket", "rack1", "rack"]).stderr.contains("added bucket rack1 type rack to crush map"));
+    assert!(mon.real(&["osd", "crush", "rm", "osd.0"]).stderr.contains("removed item id 0 name 'osd.0' from crush map"));
+    assert_eq!(mon.real(&["osd", "crush", "rm", "h1"]).code, 0, "an emptied bucket can go");
     assert!(mon.real(&["osd", "rm", "1"]).stderr.contains("removed osd.1"));
+    assert_eq!(mon.real(&["osd", "new", &std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim(), "999999999"]).code, 22, "ids beyond mon_max_osd are refused");
     assert_eq!(mon.real(&["osd", "ls"]).stdout, "0\n");
     assert_eq!(mon.real(&["osd", "rm", "7"]).code, 2, "ENOENT for a missing osd");
+    // Hostile numbers are refused, not wrapped.
+    assert_eq!(mon.real(&["osd", "pool", "create", "huge", "4294967296"]).code, 34);
+    assert_eq!(mon.real(&["osd", "pool", "create", "big", "8", "--size", "257"]).code, 22);
+    assert_eq!(mon.real(&["osd", "pool", "ls"]).stdout, "");
     // Rules: create-replicated, then the compiled map round-trips through crushtool and setcrushmap.
     assert_eq!(mon.real(&["osd", "crush", "rule", "create-replicated", "fast", "default", "host"]).code, 0);
     assert_eq!(mon.real(&["osd", "crush", "rule", "ls"]).stdout, "replicated_rule\nfast\n");

@@ -94,10 +94,27 @@ pub enum MonGrant {
     Perm(u8),
     /// `allow service NAME rwx`
     Service(String, u8),
-    /// `allow command "PREFIX" [with k=v ...]`
-    Command(String, BTreeMap<String, String>),
+    /// `allow command "PREFIX" [with k=v | k prefix v ...]`
+    Command(String, BTreeMap<String, ArgMatch>),
     /// `allow profile NAME` / `profile NAME`
     Profile(String),
+}
+
+/// How a `with` clause constrains one command argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgMatch {
+    Equals(String),
+    Prefix(String),
+}
+
+impl ArgMatch {
+    fn matches(&self, v: Option<&String>) -> bool {
+        match (self, v) {
+            (ArgMatch::Equals(w), Some(v)) => w == v,
+            (ArgMatch::Prefix(p), Some(v)) => v.starts_with(p.as_str()),
+            _ => false,
+        }
+    }
 }
 
 /// A parsed mon (or mgr) capability.
@@ -138,8 +155,10 @@ impl MonCap {
                     let mut args = BTreeMap::new();
                     if toks.get(i).map(|s| s.as_str()) == Some("with") {
                         i += 1;
-                        while i + 2 < toks.len() + 0 && toks.get(i + 1).map(|s| s.as_str()) == Some("=") {
-                            args.insert(unquote(&toks[i]).to_string(), unquote(&toks[i + 2]).to_string());
+                        while i + 2 < toks.len() && matches!(toks.get(i + 1).map(|s| s.as_str()), Some("=") | Some("prefix")) {
+                            let v = unquote(&toks[i + 2]).to_string();
+                            let m = if toks[i + 1] == "=" { ArgMatch::Equals(v) } else { ArgMatch::Prefix(v) };
+                            args.insert(unquote(&toks[i]).to_string(), m);
                             i += 3;
                         }
                         if args.is_empty() {
@@ -182,7 +201,7 @@ fn grant_allows(g: &MonGrant, service: &str, command: &str, args: &BTreeMap<Stri
         MonGrant::Perm(p) => p & need == need,
         MonGrant::Service(s, p) => s == service && p & need == need,
         MonGrant::Command(c, want) => {
-            !command.is_empty() && c == command && want.iter().all(|(k, v)| args.get(k) == Some(v))
+            !command.is_empty() && c == command && want.iter().all(|(k, m)| m.matches(args.get(k)))
         }
         MonGrant::Profile(name) => profile_grants(name).iter().any(|g| grant_allows(g, service, command, args, need)),
     }
@@ -192,6 +211,11 @@ fn grant_allows(g: &MonGrant, service: &str, command: &str, args: &BTreeMap<Stri
 fn profile_grants(name: &str) -> Vec<MonGrant> {
     let svc = |s: &str, p: u8| MonGrant::Service(s.to_string(), p);
     let cmd = |c: &str| MonGrant::Command(c.to_string(), BTreeMap::new());
+    let cmd_with = |c: &str, k: &str, m: ArgMatch| {
+        let mut a = BTreeMap::new();
+        a.insert(k.to_string(), m);
+        MonGrant::Command(c.to_string(), a)
+    };
     match name {
         "mon" => vec![MonGrant::Perm(ALL)],
         "osd" => vec![svc("osd", R | W | X), svc("log", W), svc("mon", R), svc("pg", R), svc("config", R), svc("auth", R)],
@@ -206,9 +230,14 @@ fn profile_grants(name: &str) -> Vec<MonGrant> {
             }
             v
         }
-        "bootstrap-osd" => vec![svc("mon", R), cmd("osd create"), cmd("osd new"), cmd("osd purge-new"), cmd("auth get-or-create"), cmd("auth add"), cmd("config-key get"), cmd("config-key put")],
-        "bootstrap-mds" | "bootstrap-mgr" | "bootstrap-rgw" | "bootstrap-rbd" | "bootstrap-rbd-mirror" => {
-            vec![svc("mon", R), cmd("auth get-or-create")]
+        // As MonCap.cc: an OSD bootstrap key may only register OSDs.
+        "bootstrap-osd" => vec![svc("mon", R), svc("osd", R), cmd("mon getmap"), cmd("osd new"), cmd("osd purge-new")],
+        // The other bootstrap keys may only create keys for their own daemon type.
+        "bootstrap-mds" => vec![svc("mon", R), svc("osd", R), cmd("mon getmap"), cmd_with("auth get-or-create", "entity", ArgMatch::Prefix("mds.".into()))],
+        "bootstrap-mgr" => vec![svc("mon", R), svc("osd", R), cmd("mon getmap"), cmd_with("auth get-or-create", "entity", ArgMatch::Prefix("mgr.".into()))],
+        "bootstrap-rgw" => vec![svc("mon", R), svc("osd", R), cmd("mon getmap"), cmd_with("auth get-or-create", "entity", ArgMatch::Prefix("client.rgw.".into()))],
+        "bootstrap-rbd" | "bootstrap-rbd-mirror" => {
+            vec![svc("mon", R), svc("osd", R), cmd("mon getmap"), cmd_with("auth get-or-create", "entity", ArgMatch::Prefix("client.".into()))]
         }
         "crash" => vec![svc("mon", R), cmd("crash post")],
         _ => Vec::new(),
@@ -385,6 +414,14 @@ mod tests {
         assert!(cmd.is_capable("auth", "auth get", &a, R | X));
         a.insert("entity".into(), "client.y".into());
         assert!(!cmd.is_capable("auth", "auth get", &a, R | X));
+        let b = MonCap::parse("allow profile bootstrap-mgr").unwrap();
+        let mut e = none();
+        e.insert("entity".into(), "mgr.x".into());
+        assert!(b.is_capable("auth", "auth get-or-create", &e, R | W | X));
+        e.insert("entity".into(), "client.admin".into());
+        assert!(!b.is_capable("auth", "auth get-or-create", &e, R | W | X));
+        assert!(!MonCap::parse("profile bootstrap-osd").unwrap().is_capable("auth", "auth get-or-create", &none(), R | W | X));
+        assert!(MonCap::parse("allow command \"auth get\" with entity prefix client.").unwrap().is_capable("auth", "auth get", &e, R | X));
         let p = MonCap::parse("profile rbd").unwrap();
         assert!(p.is_capable("osd", "", &none(), R));
         assert!(!p.is_capable("osd", "osd pool create", &none(), W));

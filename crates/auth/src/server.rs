@@ -214,8 +214,15 @@ impl KeyServer {
     /// `ttl` seconds after its predecessor, as Ceph's `_rotate_secret`. Returns
     /// whether anything changed (the caller persists it).
     pub fn rotate(&mut self, now: Utime, ttl: f64) -> bool {
+        self.rotate_with(now, Ttls::both(ttl))
+    }
+
+    /// As [`KeyServer::rotate`], with the AUTH service's secrets living as long
+    /// as AUTH tickets (`auth_mon_ticket_ttl`), as Ceph's `_rotate_secret` does.
+    pub fn rotate_with(&mut self, now: Utime, ttls: Ttls) -> bool {
         let mut changed = false;
         for s in ROTATING_SERVICES {
+            let ttl = if s == EntityType::AUTH.0 { ttls.auth } else { ttls.service };
             let r = self.rotating.entry(s).or_default();
             // Drop secrets that expired, then top up to three.
             let before = r.secrets.len();
@@ -322,6 +329,20 @@ pub struct Authenticated {
     pub reply: Bytes,
 }
 
+/// Ticket lifetimes: `auth_mon_ticket_ttl` (the AUTH ticket, 12 h in Ceph) and
+/// `auth_service_ticket_ttl` (service tickets, 1 h).
+#[derive(Debug, Clone, Copy)]
+pub struct Ttls {
+    pub auth: f64,
+    pub service: f64,
+}
+
+impl Ttls {
+    pub fn both(t: f64) -> Ttls {
+        Ttls { auth: t, service: t }
+    }
+}
+
 /// The mon's challenge for a new cephx session.
 pub fn new_challenge() -> (u64, Bytes) {
     let c: u64 = rand::random();
@@ -338,7 +359,7 @@ pub fn handle_authenticate(
     server_challenge: u64,
     payload: &Bytes,
     conn_secret_len: usize,
-    ttl: f64,
+    ttl: Ttls,
 ) -> std::result::Result<Authenticated, (i32, String)> {
     let deny = |why: String| (-13, why);
     let mut r = Reader::new(payload.clone());
@@ -363,7 +384,7 @@ pub fn handle_authenticate(
         }
     }
     let (entry, session_key) = ks
-        .ticket_entry(name, global_id, EntityType::AUTH.0, ttl, &ea.key, old_key.as_ref())
+        .ticket_entry(name, global_id, EntityType::AUTH.0, ttl.auth, &ea.key, old_key.as_ref())
         .map_err(|e| (-5, e.to_string()))?;
     let mut e = Encoder::new(0);
     ResponseHeader { request_type: CEPHX_GET_AUTH_SESSION_KEY, status: 0 }.encode(&mut e);
@@ -380,7 +401,7 @@ pub fn handle_authenticate(
     if !wanted.is_empty() {
         let mut entries = Vec::new();
         for s in wanted {
-            let (ent, _) = ks.ticket_entry(name, global_id, s, ttl, &session_key, None).map_err(|e| (-5, e.to_string()))?;
+            let (ent, _) = ks.ticket_entry(name, global_id, s, ttl.service, &session_key, None).map_err(|e| (-5, e.to_string()))?;
             entries.push(ent);
         }
         encode_ticket_reply(&mut extra, &entries);
@@ -486,11 +507,24 @@ pub fn verify_authorizer(
 /// `CEPHX_GET_PRINCIPAL_SESSION_KEY` (service tickets) and
 /// `CEPHX_GET_ROTATING_KEY` (a daemon's service secrets). Returns the result
 /// bufferlist for MAuthReply.
-pub fn handle_session_request(ks: &KeyServer, name: &EntityName, global_id: u64, payload: &Bytes, ttl: f64) -> std::result::Result<Bytes, (i32, String)> {
+/// `server_challenge` is the one this session's handshake used: Ceph clients
+/// renew their AUTH ticket with CEPHX_GET_AUTH_SESSION_KEY answering it again.
+pub fn handle_session_request(
+    ks: &KeyServer,
+    name: &EntityName,
+    global_id: u64,
+    server_challenge: Option<u64>,
+    payload: &Bytes,
+    ttl: Ttls,
+) -> std::result::Result<Bytes, (i32, String)> {
     let mut r = Reader::new(payload.clone());
     let rt = r.u16().map_err(|e| (-22, e.to_string()))?;
     let mut e = Encoder::new(0);
     match rt {
+        CEPHX_GET_AUTH_SESSION_KEY => {
+            let ch = server_challenge.ok_or((-13, "this session has no cephx challenge to answer".to_string()))?;
+            return handle_authenticate(ks, name, global_id, ch, payload, 0, ttl).map(|a| a.reply);
+        }
         CEPHX_GET_PRINCIPAL_SESSION_KEY => {
             let a = decode_authorizer(&mut r).map_err(|e| (-22, e.to_string()))?;
             let req = ServiceTicketRequest::decode(&mut r).map_err(|e| (-22, e.to_string()))?;
@@ -502,7 +536,7 @@ pub fn handle_session_request(ks: &KeyServer, name: &EntityName, global_id: u64,
             let mut entries = Vec::new();
             for s in [1u32, 2, 4, 0x10] {
                 if req.keys & s != 0 {
-                    let (ent, _) = ks.ticket_entry(name, global_id, s, ttl, &info.session_key, None).map_err(|e| (-5, e.to_string()))?;
+                    let (ent, _) = ks.ticket_entry(name, global_id, s, ttl.service, &info.session_key, None).map_err(|e| (-5, e.to_string()))?;
                     entries.push(ent);
                 }
             }
@@ -542,7 +576,7 @@ mod tests {
         let mut c = CephxClient::new(EntityName::client("admin"), k, 0x1 | 0x4 | 0x10);
         let (sc, chal) = new_challenge();
         let req = c.handle_server_challenge(&chal).unwrap();
-        let done = handle_authenticate(&ks, &EntityName::client("admin"), 4100, sc, &req, 64, 3600.0).unwrap();
+        let done = handle_authenticate(&ks, &EntityName::client("admin"), 4100, sc, &req, 64, Ttls::both(3600.0)).unwrap();
         let (sk, secret) = c.handle_auth_done(4100, &done.reply).unwrap();
         assert_eq!(sk, done.session_key);
         assert_eq!(secret, done.connection_secret);
@@ -561,12 +595,17 @@ mod tests {
 
         // Renewal through MAuth, and a second authentication with the old ticket.
         let p = c.principal_request(0x10).unwrap();
-        let rep = handle_session_request(&ks, &EntityName::client("admin"), 4100, &p, 3600.0).unwrap();
+        let rep = handle_session_request(&ks, &EntityName::client("admin"), 4100, None, &p, Ttls::both(3600.0)).unwrap();
         c.handle_principal_reply(&rep).unwrap();
         let (sc, chal) = new_challenge();
         let req = c.handle_server_challenge(&chal).unwrap();
-        let done = handle_authenticate(&ks, &EntityName::client("admin"), 4100, sc, &req, 0, 3600.0).unwrap();
+        let done = handle_authenticate(&ks, &EntityName::client("admin"), 4100, sc, &req, 0, Ttls::both(3600.0)).unwrap();
         c.handle_auth_done(4100, &done.reply).unwrap();
+        // Renewal on the open session (MAuth), answering the handshake's challenge again.
+        let req = c.handle_server_challenge(&chal).unwrap();
+        let rep = handle_session_request(&ks, &EntityName::client("admin"), 4100, Some(sc), &req, Ttls::both(3600.0)).unwrap();
+        c.handle_auth_done(4100, &rep).unwrap();
+        assert!(handle_session_request(&ks, &EntityName::client("admin"), 4100, None, &req, Ttls::both(3600.0)).is_err());
     }
 
     #[test]
@@ -575,8 +614,8 @@ mod tests {
         let mut bad = CephxClient::new(EntityName::client("admin"), CryptoKey::generate(), 0x1);
         let (sc, chal) = new_challenge();
         let req = bad.handle_server_challenge(&chal).unwrap();
-        assert_eq!(handle_authenticate(&ks, &EntityName::client("admin"), 1, sc, &req, 0, 60.0).unwrap_err().0, -13);
-        assert_eq!(handle_authenticate(&ks, &EntityName::client("nobody"), 1, sc, &req, 0, 60.0).unwrap_err().0, -13);
+        assert_eq!(handle_authenticate(&ks, &EntityName::client("admin"), 1, sc, &req, 0, Ttls::both(60.0)).unwrap_err().0, -13);
+        assert_eq!(handle_authenticate(&ks, &EntityName::client("nobody"), 1, sc, &req, 0, Ttls::both(60.0)).unwrap_err().0, -13);
         // A ticket sealed with a key the server never issued.
         let mut forged = KeyServer::default();
         forged.entities = ks.entities.clone();
@@ -585,7 +624,7 @@ mod tests {
         let mut c = CephxClient::new(EntityName::client("admin"), k, 0x4);
         let (sc, chal) = new_challenge();
         let req = c.handle_server_challenge(&chal).unwrap();
-        let done = handle_authenticate(&forged, &EntityName::client("admin"), 7, sc, &req, 0, 3600.0).unwrap();
+        let done = handle_authenticate(&forged, &EntityName::client("admin"), 7, sc, &req, 0, Ttls::both(3600.0)).unwrap();
         c.handle_auth_done(7, &done.reply).unwrap();
         let a = c.build_authorizer(EntityType::OSD, None).unwrap();
         assert!(verify_authorizer(&ks, 4, &a.payload, &mut None, 0).is_err());
@@ -599,7 +638,7 @@ mod tests {
         let (sc, chal) = new_challenge();
         let req = c.handle_server_challenge(&chal).unwrap();
         // A ticket whose validity is already over.
-        let done = handle_authenticate(&ks, &EntityName::client("admin"), 9, sc, &req, 0, -10.0).unwrap();
+        let done = handle_authenticate(&ks, &EntityName::client("admin"), 9, sc, &req, 0, Ttls::both(-10.0)).unwrap();
         let _ = c.handle_auth_done(9, &done.reply);
         if let Ok(a) = c.build_authorizer(EntityType::OSD, None) {
             assert!(verify_authorizer(&ks, 4, &a.payload, &mut None, 0).is_err());
@@ -618,10 +657,10 @@ mod tests {
         fn hostile_requests_do_not_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             let (ks, _) = db();
             let b = Bytes::from(data);
-            let _ = handle_authenticate(&ks, &EntityName::client("admin"), 1, 5, &b, 64, 60.0);
+            let _ = handle_authenticate(&ks, &EntityName::client("admin"), 1, 5, &b, 64, Ttls::both(60.0));
             let _ = verify_authorizer(&ks, 4, &b, &mut None, 64);
             let _ = verify_authorizer(&ks, 4, &b, &mut Some(3), 64);
-            let _ = handle_session_request(&ks, &EntityName::client("admin"), 1, &b, 60.0);
+            let _ = handle_session_request(&ks, &EntityName::client("admin"), 1, Some(5), &b, Ttls::both(60.0));
             let _ = KeyServer::from_bytes(b);
         }
     }

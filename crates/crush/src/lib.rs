@@ -7,6 +7,7 @@ pub mod hash;
 mod ln;
 pub mod map;
 pub mod mapper;
+pub mod edit;
 pub mod text;
 
 pub use map::{Bucket, BucketAlg, BucketData, ChooseArg, CrushMap, Rule, RuleStep, Tunables};

@@ -333,7 +333,7 @@ mod tests {
             let mode = pick_mode(&st.modes, &[1, 2]).unwrap_or(1);
             let len = if mode == 2 { 64 } else { 0 };
             if let (Some(n), Some(c)) = (st.name.clone(), st.challenge) {
-                return match handle_authenticate(&self.0, &n, 4242, c, payload, len, 600.0) {
+                return match handle_authenticate(&self.0, &n, 4242, c, payload, len, auth::server::Ttls::both(600.0)) {
                     Ok(a) => AuthStep::Done(AuthAccepted { global_id: 4242, con_mode: mode, reply: a.reply, session_key: Some(a.session_key), connection_secret: a.connection_secret, identity: n }),
                     Err((errno, reason)) => AuthStep::Reject { errno, reason, allowed_methods: vec![2], allowed_modes: vec![1, 2] },
                 };

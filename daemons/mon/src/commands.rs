@@ -278,6 +278,11 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         "osd crush rule create-replicated" => crush_rule_create(c),
         "osd crush rule rm" => crush_rule_rm(c),
         "osd setcrushmap" => set_crushmap(c),
+        "osd crush set" if c.args.get("id").is_none() => set_crushmap(c),
+        "osd crush add" | "osd crush set" | "osd crush create-or-move" => crush_place(c, prefix),
+        "osd crush rm" | "osd crush remove" | "osd crush unlink" => crush_rm(c),
+        "osd crush reweight" => crush_reweight(c),
+        "osd crush add-bucket" => crush_add_bucket(c),
         "osd pool create" => pool_create(c),
         "osd pool ls" => pool_ls(c),
         "osd pool rm" | "osd pool delete" => pool_rm(c),
@@ -728,7 +733,11 @@ fn osd_tree(c: &Ctx) -> CmdReply {
             let name = cm.name_map.get(&id).cloned().unwrap_or_default();
             let ty = type_name(cm, b.ty as i32);
             let w = b.weight as f64 / 65536.0;
-            nodes.push(json!({"id": id, "name": name, "type": ty, "type_id": b.ty, "children": b.items.iter().rev().collect::<Vec<_>>()}));
+            let mut node = json!({"id": id, "name": name, "type": ty, "type_id": b.ty, "children": b.items.iter().rev().collect::<Vec<_>>()});
+            if depth > 0 {
+                node["pool_weights"] = json!({});
+            }
+            nodes.push(node);
             lines.push(format!("{:>3}         {:>7.5}  {}{} {}", id, w, "    ".repeat(depth), ty, name));
             for it in &b.items {
                 walk(m, *it, depth + 1, nodes, lines);
@@ -737,8 +746,9 @@ fn osd_tree(c: &Ctx) -> CmdReply {
             let st = m.osd_state.get(id as usize).copied().unwrap_or(0);
             let up = st & maps::osdmap::OSD_UP != 0;
             let rw = m.osd_weight.get(id as usize).copied().unwrap_or(0) as f64 / 65536.0;
-            nodes.push(json!({"id": id, "name": format!("osd.{id}"), "type": "osd", "type_id": 0, "crush_weight": 0.0, "depth": depth, "pool_weights": {}, "exists": 1, "status": if up {"up"} else {"down"}, "reweight": rw, "primary_affinity": 1}));
-            lines.push(format!("{:>3}         {:>7.5}  {}osd.{id}  {}  {:.5}  1.00000", id, 0.0, "    ".repeat(depth), if up { "up" } else { "down" }, rw));
+            let cw = cm.weight_of(id).unwrap_or(0) as f64 / 65536.0;
+            nodes.push(json!({"id": id, "name": format!("osd.{id}"), "type": "osd", "type_id": 0, "crush_weight": cw, "depth": depth, "pool_weights": {}, "exists": 1, "status": if up {"up"} else {"down"}, "reweight": rw, "primary_affinity": 1}));
+            lines.push(format!("{:>3}         {:>7.5}  {}osd.{id}  {}  {:.5}  1.00000", id, cw, "    ".repeat(depth), if up { "up" } else { "down" }, rw));
         }
     }
     for r in roots {
@@ -888,8 +898,9 @@ fn osd_new(c: &Ctx, new: bool) -> CmdReply {
         }
         return ok("", c.out(&json!({"osdid": i}), || format!("{i}\n")));
     }
+    let max_osd = c.mon.settings.get_u64("mon_max_osd", 10000) as usize;
     let id = match want_id {
-        Some(w) if w < 0 => return err(EINVAL, format!("invalid osd id {w}")),
+        Some(w) if w < 0 || w as u64 >= max_osd as u64 => return err(EINVAL, format!("osd id {w} is out of range (mon_max_osd is {max_osd})")),
         Some(w) => {
             if (w as usize) < cl.osdmap.osd_state.len() && cl.osdmap.osd_state[w as usize] & maps::osdmap::OSD_EXISTS != 0 {
                 return err(EEXIST, format!("osd.{w} already exists"));
@@ -898,6 +909,12 @@ fn osd_new(c: &Ctx, new: bool) -> CmdReply {
         }
         None => (0..).find(|&i| i >= cl.osdmap.osd_state.len() || cl.osdmap.osd_state[i] & maps::osdmap::OSD_EXISTS == 0).unwrap_or(0),
     };
+    if id >= max_osd {
+        return err(ERANGE, format!("cannot create more than mon_max_osd ({max_osd}) OSDs"));
+    }
+    // The OSD's key and its map entry land in one commit.
+    let mut t = Txn::default();
+    let mut new_keys = None;
     if let Some(k) = secret {
         let name = EntityName::new(EntityType::OSD, id.to_string());
         let mut ks = cl.keys.clone();
@@ -906,9 +923,8 @@ fn osd_new(c: &Ctx, new: bool) -> CmdReply {
         caps.insert("mgr".to_string(), "allow profile osd".to_string());
         caps.insert("osd".to_string(), "allow *".to_string());
         ks.entities.insert(name, EntityAuth { key: k, caps });
-        if let Err(e) = cl.commit_keys(ks, Txn::default()) {
-            return err(EIO, e);
-        }
+        t.put("auth", ks.to_bytes(0).to_vec());
+        new_keys = Some(ks);
     }
     let m = cl.next_osdmap(|m| {
         if id as i32 >= m.max_osd {
@@ -920,7 +936,13 @@ fn osd_new(c: &Ctx, new: bool) -> CmdReply {
             m.osd.osd_uuid[id] = u;
         }
     });
-    commit_osd(&mut cl, m, ok("", c.out(&json!({"osdid": id}), || format!("{id}\n"))))
+    if let Err(e) = cl.commit_osdmap(m, t) {
+        return err(EIO, e);
+    }
+    if let Some(ks) = new_keys {
+        cl.keys = ks;
+    }
+    changed(ok("", c.out(&json!({"osdid": id}), || format!("{id}\n"))))
 }
 
 fn osd_state_change(c: &Ctx, prefix: &str) -> CmdReply {
@@ -1019,6 +1041,181 @@ fn crush_rule_create(c: &Ctx) -> CmdReply {
     commit_osd(&mut cl, m, ok("", Bytes::new()))
 }
 
+fn weight_16(w: f64) -> u32 {
+    (w * 65536.0).round().clamp(0.0, u32::MAX as f64) as u32
+}
+
+fn loc_string(loc: &BTreeMap<String, String>) -> String {
+    format!("{{{}}}", loc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+}
+
+/// `osd crush add|set|create-or-move osd.N WEIGHT k=v...`: place a device.
+fn crush_place(c: &Ctx, prefix: &str) -> CmdReply {
+    // The CLI sends a CephOsdName as the bare id.
+    let raw = c.s("id").unwrap_or_default();
+    let Some(id) = raw.strip_prefix("osd.").unwrap_or(&raw).parse::<i32>().ok().filter(|i| *i >= 0) else {
+        return err(EINVAL, format!("invalid osd name '{raw}'"));
+    };
+    let name = format!("osd.{id}");
+    let w = match c.args.get("weight") {
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Value::String(s)) => s.parse().unwrap_or(-1.0),
+        _ => -1.0,
+    };
+    if !(0.0..=1e6).contains(&w) {
+        return err(EINVAL, "weight must be a number >= 0");
+    }
+    let mut loc = BTreeMap::new();
+    for kv in c.strs("args") {
+        let Some((k, v)) = kv.split_once('=') else { return err(EINVAL, format!("location '{kv}' is not type=name")) };
+        loc.insert(k.to_string(), v.to_string());
+    }
+    let mut cl = c.mon.lock();
+    if id >= cl.osdmap.max_osd || cl.osdmap.osd_state[id as usize] & maps::osdmap::OSD_EXISTS == 0 {
+        return err(ENOENT, format!("osd.{id} does not exist.  create it before updating the crush map"));
+    }
+    let mut cm = cl.osdmap.crush.clone();
+    let placed = cm.parent_of(id);
+    if prefix == "osd crush create-or-move" && placed.is_some() {
+        return ok(format!("create-or-move updated item name '{name}' weight {w} at location {} to crush map", loc_string(&loc)), Bytes::new());
+    }
+    if prefix == "osd crush add" && placed.is_some() {
+        return ok(format!("add item id {id} name '{name}' weight {w} at location {} to crush map", loc_string(&loc)), Bytes::new());
+    }
+    let parent = match cm.ensure_location(&loc) {
+        Ok(p) => p,
+        Err(crush::edit::EditError(r, m)) => return err(r, m),
+    };
+    cm.unlink_everywhere(id);
+    cm.name_map.insert(id, name.clone());
+    if let Err(crush::edit::EditError(r, m)) = cm.link(parent, id, weight_16(w)) {
+        return err(r, m);
+    }
+    let m = cl.next_osdmap(|m| {
+        m.crush = cm;
+        m.crush_version += 1;
+    });
+    let rs = match prefix {
+        "osd crush add" => format!("add item id {id} name '{name}' weight {w} at location {} to crush map", loc_string(&loc)),
+        "osd crush set" => format!("set item id {id} name '{name}' weight {w} at location {} to crush map", loc_string(&loc)),
+        _ => format!("create-or-move updating item name '{name}' weight {w} at location {} to crush map", loc_string(&loc)),
+    };
+    commit_osd(&mut cl, m, ok(rs, Bytes::new()))
+}
+
+fn crush_rm(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let mut cl = c.mon.lock();
+    let mut cm = cl.osdmap.crush.clone();
+    let Some(id) = cm.item_id_by_name(&name) else { return ok(format!("device '{name}' does not appear in the crush map"), Bytes::new()) };
+    if id < 0 && cm.bucket(id).is_some_and(|b| !b.items.is_empty()) {
+        return err(-39, format!("Error ENOTEMPTY: bucket '{name}' is not empty"));
+    }
+    cm.unlink_everywhere(id);
+    if id < 0 {
+        if let Some(b) = cm.buckets.get_mut((-1 - id) as usize) {
+            *b = None;
+        }
+        cm.name_map.remove(&id);
+    } else {
+        cm.name_map.remove(&id);
+    }
+    let m = cl.next_osdmap(|m| {
+        m.crush = cm;
+        m.crush_version += 1;
+    });
+    commit_osd(&mut cl, m, ok(format!("removed item id {id} name '{name}' from crush map"), Bytes::new()))
+}
+
+fn crush_reweight(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let w = c.args.get("weight").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(-1.0);
+    if !(0.0..=1e6).contains(&w) {
+        return err(EINVAL, "weight must be a number >= 0");
+    }
+    let mut cl = c.mon.lock();
+    let mut cm = cl.osdmap.crush.clone();
+    let Some(id) = cm.item_id_by_name(&name).filter(|i| *i >= 0) else { return err(ENOENT, format!("device '{name}' does not appear in the crush map")) };
+    if !cm.set_item_weight(id, weight_16(w)) {
+        return err(ENOENT, format!("device '{name}' is not placed in any bucket"));
+    }
+    let m = cl.next_osdmap(|m| {
+        m.crush = cm;
+        m.crush_version += 1;
+    });
+    commit_osd(&mut cl, m, ok(format!("reweighted item id {id} name '{name}' to {w} in crush map"), Bytes::new()))
+}
+
+fn crush_add_bucket(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let ty = c.s("type").unwrap_or_default();
+    let mut cl = c.mon.lock();
+    let mut cm = cl.osdmap.crush.clone();
+    if cm.item_id_by_name(&name).is_some() {
+        return ok(format!("bucket '{name}' already exists"), Bytes::new());
+    }
+    let Some(t) = cm.type_id(&ty).filter(|t| *t > 0) else { return err(EINVAL, format!("type '{ty}' does not exist")) };
+    if let Err(crush::edit::EditError(r, m)) = cm.add_bucket(&name, t) {
+        return err(r, m);
+    }
+    let mut loc = BTreeMap::new();
+    for kv in c.strs("args") {
+        if let Some((k, v)) = kv.split_once('=') {
+            loc.insert(k.to_string(), v.to_string());
+        }
+    }
+    if !loc.is_empty() {
+        let id = cm.item_id_by_name(&name).unwrap_or(0);
+        match cm.ensure_location(&loc) {
+            Ok(p) => {
+                if let Err(crush::edit::EditError(r, m)) = cm.link(p, id, 0) {
+                    return err(r, m);
+                }
+            }
+            Err(crush::edit::EditError(r, m)) => return err(r, m),
+        }
+    }
+    let m = cl.next_osdmap(|m| {
+        m.crush = cm;
+        m.crush_version += 1;
+    });
+    commit_osd(&mut cl, m, ok(format!("added bucket {name} type {ty} to crush map"), Bytes::new()))
+}
+
+/// Refuses maps the mapper or `osd tree` could not walk: cycles, dangling
+/// bucket references, absurd depth.
+fn check_crush(m: &crush::CrushMap) -> Result<(), String> {
+    fn depth(m: &crush::CrushMap, id: i32, seen: &mut Vec<i32>) -> Result<(), String> {
+        if id >= 0 {
+            return if id < m.max_devices { Ok(()) } else { Err(format!("device {id} is beyond max_devices {}", m.max_devices)) };
+        }
+        if seen.contains(&id) {
+            return Err(format!("bucket {id} contains itself"));
+        }
+        if seen.len() > 32 {
+            return Err("buckets nest deeper than 32 levels".into());
+        }
+        let b = m.bucket(id).ok_or_else(|| format!("bucket {id} is referenced but does not exist"))?;
+        seen.push(id);
+        for it in &b.items {
+            depth(m, *it, seen)?;
+        }
+        seen.pop();
+        Ok(())
+    }
+    for b in m.buckets.iter().flatten() {
+        depth(m, b.id, &mut Vec::new())?;
+    }
+    for r in m.rules.iter().flatten() {
+        for s in &r.steps {
+            if s.op == 1 && m.bucket(s.arg1).is_none() && !(0..m.max_devices).contains(&s.arg1) {
+                return Err(format!("rule takes item {} which does not exist", s.arg1));
+            }
+        }
+    }
+    Ok(())
+}
+
 struct RuleStepMk;
 impl RuleStepMk {
     fn choose(t: i32) -> crush::map::RuleStep {
@@ -1052,6 +1249,9 @@ fn set_crushmap(c: &Ctx) -> CmdReply {
         Ok(m) => m,
         Err(e) => return err(EINVAL, format!("Failed crushmap test: {e}")),
     };
+    if let Err(e) = check_crush(&new) {
+        return err(EINVAL, format!("Failed crushmap test: {e}"));
+    }
     let mut cl = c.mon.lock();
     // Every pool must still have its rule.
     for (id, p) in &cl.osdmap.pools {
@@ -1075,9 +1275,21 @@ fn pool_create(c: &Ctx) -> CmdReply {
         return err(EINVAL, "pool name is required");
     }
     let s = &c.mon.settings;
-    let pg_num = c.i("pg_num").filter(|v| *v > 0).unwrap_or(s.get_u64("osd_pool_default_pg_num", 32) as i64) as u32;
-    let pgp_num = c.i("pgp_num").filter(|v| *v > 0).unwrap_or(pg_num as i64) as u32;
-    if pg_num as u64 > s.get_u64("mon_max_pool_pg_num", 65536) {
+    let max_pg = s.get_u64("mon_max_pool_pg_num", 65536) as i64;
+    let pg_num_i = c.i("pg_num").filter(|v| *v != 0).unwrap_or(s.get_u64("osd_pool_default_pg_num", 32) as i64);
+    let pgp_num_i = c.i("pgp_num").filter(|v| *v != 0).unwrap_or(pg_num_i);
+    if pg_num_i < 1 || pg_num_i > max_pg || pgp_num_i < 1 {
+        return err(ERANGE, format!("'pg_num' must be greater than 0 and less than or equal to {max_pg} (you may adjust 'mon max pool pg num' for higher values)"));
+    }
+    let size_i = c.i("size").filter(|v| *v != 0).unwrap_or(s.get_u64("osd_pool_default_size", 3) as i64);
+    if !(1..=10).contains(&size_i) {
+        return err(EINVAL, format!("pool size {size_i} must be between 1 and 10"));
+    }
+    if size_i == 1 && !s.get_bool("mon_allow_pool_size_one", false) {
+        return err(EPERM, "pool size 1 is not allowed (set mon_allow_pool_size_one to true to allow it)");
+    }
+    let (pg_num, pgp_num) = (pg_num_i as u32, pgp_num_i as u32);
+    if pg_num as i64 > max_pg {
         return err(ERANGE, format!("'pg_num' must be greater than 0 and less than or equal to {} (you may adjust 'mon max pool pg num' for higher values)", s.get_u64("mon_max_pool_pg_num", 65536)));
     }
     if pgp_num > pg_num {
@@ -1087,7 +1299,7 @@ fn pool_create(c: &Ctx) -> CmdReply {
     if pool_type == "erasure" {
         return err(EOPNOTSUPP, "erasure-coded pools are not supported by this monitor yet");
     }
-    let size = c.i("size").filter(|v| *v > 0).unwrap_or(s.get_u64("osd_pool_default_size", 3) as i64) as u8;
+    let size = size_i as u8;
     let mut min_size = s.get_u64("osd_pool_default_min_size", 0) as u8;
     if min_size == 0 {
         min_size = size - size / 2;
@@ -1123,8 +1335,11 @@ fn pool_create(c: &Ctx) -> CmdReply {
         m.pool_name.insert(id, name.clone());
     });
     let pid = m.pool_max;
-    cl.clog(&format!("mon.{}", c.mon.settings.name), "[INF]", format!("pool '{name}' created (id {pid})"));
-    commit_osd(&mut cl, m, ok(format!("pool '{name}' created"), Bytes::new()))
+    let r = commit_osd(&mut cl, m, ok(format!("pool '{name}' created"), Bytes::new()));
+    if r.r == 0 {
+        cl.clog(&format!("mon.{}", c.mon.settings.name), "[INF]", format!("pool '{name}' created (id {pid})"));
+    }
+    r
 }
 
 fn pool_ls(c: &Ctx) -> CmdReply {
@@ -1158,8 +1373,11 @@ fn pool_rm(c: &Ctx) -> CmdReply {
         m.pools.remove(&id);
         m.pool_name.remove(&id);
     });
-    cl.clog(&format!("mon.{}", c.mon.settings.name), "[INF]", format!("pool '{name}' removed"));
-    commit_osd(&mut cl, m, ok(format!("pool '{name}' removed"), Bytes::new()))
+    let r = commit_osd(&mut cl, m, ok(format!("pool '{name}' removed"), Bytes::new()));
+    if r.r == 0 {
+        cl.clog(&format!("mon.{}", c.mon.settings.name), "[INF]", format!("pool '{name}' removed"));
+    }
+    r
 }
 
 fn pool_rename(c: &Ctx) -> CmdReply {
@@ -1270,8 +1488,11 @@ fn pool_set(c: &Ctx) -> CmdReply {
             if !(1..=10).contains(&n) {
                 return err(EINVAL, format!("pool size must be between 1 and 10"));
             }
-            if n == 1 && !c.b("yes_i_really_mean_it") {
+            if n == 1 && (!c.b("yes_i_really_mean_it") || !c.mon.settings.get_bool("mon_allow_pool_size_one", false)) {
                 return err(EPERM, "configuring pool size as 1 is disabled by default.");
+            }
+            if p.flags & (1 << 6) != 0 {
+                return err(EPERM, "pool size change is disabled; you must unset nosizechange flag for the pool first");
             }
             p.size = n as u8;
             if p.min_size > p.size {
@@ -1287,6 +1508,13 @@ fn pool_set(c: &Ctx) -> CmdReply {
         }
         "pg_num" | "pg_num_actual" => {
             let Some(n) = n.filter(|n| *n > 0) else { return bad_int() };
+            let max_pg = c.mon.settings.get_u64("mon_max_pool_pg_num", 65536) as i64;
+            if n > max_pg {
+                return err(ERANGE, format!("'pg_num' must be greater than 0 and less than or equal to {max_pg} (you may adjust 'mon max pool pg num' for higher values)"));
+            }
+            if p.flags & (1 << 5) != 0 {
+                return err(EPERM, "pool pg_num change is disabled; you must unset nopgchange flag for the pool first");
+            }
             p.pg_num = n as u32;
             p.pg_num_target = n as u32;
             p.pg_num_pending = n as u32;
@@ -1355,6 +1583,9 @@ fn pool_set_quota(c: &Ctx) -> CmdReply {
     let name = c.s("pool").unwrap_or_default();
     let field = c.s("field").unwrap_or_default();
     let val = c.s("val").unwrap_or_default();
+    if field != "max_objects" && field != "max_bytes" {
+        return err(EINVAL, format!("unrecognized field '{field}'"));
+    }
     let Ok(n) = val.parse::<u64>() else { return err(EINVAL, format!("error parsing value '{val}'")) };
     let mut cl = c.mon.lock();
     let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
@@ -1543,9 +1774,11 @@ pub fn pool_op(mon: &Mon, who: &EntityName, caps: &MonCap, op: &PoolOp) -> (i32,
                 m.pool_name.remove(&id);
             });
             let e = m.epoch;
-            cl.clog(&format!("mon.{}", mon.settings.name), "[INF]", format!("pool '{name}' removed"));
             match cl.commit_osdmap(m, Txn::default()) {
-                Ok(()) => (0, e, Bytes::new(), true),
+                Ok(()) => {
+                    cl.clog(&format!("mon.{}", mon.settings.name), "[INF]", format!("pool '{name}' removed"));
+                    (0, e, Bytes::new(), true)
+                }
                 Err(_) => (EIO, epoch, Bytes::new(), false),
             }
         }
@@ -1622,10 +1855,10 @@ pub fn statfs_reply(mon: &Mon, _m: &RawMessage) -> Bytes {
     e.into_bytes()
 }
 
-/// MLog: store the entries, answer with MLogAck(fsid, last seq, channel).
-pub fn handle_log(mon: &Mon, who: &Identity, m: &RawMessage, conn: &msgr::Connection, _features: u64) {
+/// MLog: store the entries (callers need `log w`), answer with MLogAck(fsid, last seq, channel).
+pub fn handle_log(mon: &Mon, who: &Identity, caps: &MonCap, m: &RawMessage, conn: &msgr::Connection, _features: u64) {
     let mut r = Reader::new(m.front.clone());
-    let parse = |r: &mut Reader| -> Result<(Vec<(String, String, u64)>, u64), denc::Error> {
+    let parse = |r: &mut Reader| -> Result<(Vec<(String, u16)>, u64), denc::Error> {
         r.u64()?;
         r.i16()?;
         r.u64()?;
@@ -1634,34 +1867,38 @@ pub fn handle_log(mon: &Mon, who: &Identity, m: &RawMessage, conn: &msgr::Connec
         let mut out = Vec::new();
         let mut last = 0;
         for _ in 0..n {
+            // LogEntry v5: EntityName, entity_name_t, addrs, stamp, seq, prio, msg, channel
             let (_, mut b) = r.versioned(5, "LogEntry")?;
-            let _who_name = b.u8()?;
+            let _name = EntityName::decode(&mut b)?;
+            b.u8()?;
             b.i64()?;
-            // addrs (v5: entity_addrvec_t), stamp, seq, prio, msg, channel
             let _addrs: types::EntityAddrVec = denc::Decode::decode(&mut b)?;
             let _stamp = Utime::decode_from(&mut b)?;
             let seq = b.u64()?;
             let prio = b.u16()?;
             let msg = b.string()?;
-            let channel = b.string()?;
             last = seq;
-            out.push((msg, channel, prio as u64));
+            out.push((msg, prio));
         }
         Ok((out, last))
     };
-    let Ok((entries, last)) = parse(&mut r) else { return };
-    let mut cl = mon.lock();
-    for (msg, _channel, prio) in entries {
-        let p = match prio {
-            0 => "[DBG]",
-            1 => "[INF]",
-            2 => "[SEC]",
-            3 => "[WRN]",
-            _ => "[ERR]",
-        };
-        cl.clog(&who.name.to_string(), p, msg);
+    let Ok((entries, last)) = parse(&mut r) else {
+        tracing::debug!(name = %who.name, "malformed MLog dropped");
+        return;
+    };
+    if caps.is_capable("log", "", &BTreeMap::new(), caps::W) {
+        let mut cl = mon.lock();
+        for (msg, prio) in entries {
+            let p = match prio {
+                0 => "[DBG]",
+                1 => "[INF]",
+                2 => "[SEC]",
+                3 => "[WRN]",
+                _ => "[ERR]",
+            };
+            cl.clog(&who.name.to_string(), p, msg);
+        }
     }
-    drop(cl);
     let mut e = Encoder::new(PACIFIC_SUPPORTED);
     mon.fsid.encode(&mut e);
     e.u64(last);
@@ -1908,6 +2145,9 @@ fn config_set(c: &Ctx) -> CmdReply {
     let value = c.s("value").unwrap_or_default();
     if !valid_who(&who) {
         return err(EINVAL, format!("unrecognized config target '{who}'"));
+    }
+    if who.contains('/') {
+        return err(EOPNOTSUPP, format!("config masks ('{who}') are not supported by this monitor yet"));
     }
     let mut t = Txn::default();
     t.put(format!("config/{who}/{name}"), value.clone().into_bytes());

@@ -124,7 +124,8 @@ fn die(msg: impl std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-const CONF_KEYS: [&str; 12] = [
+const CONF_KEYS: [&str; 13] = [
+    "mon_max_osd",
     "osd_pool_default_size",
     "osd_pool_default_min_size",
     "osd_pool_default_pg_num",
@@ -248,7 +249,10 @@ fn mkfs(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path)
     if !ks.entities.keys().any(|n| n.ty == EntityType::MON) {
         die(format!("{} has no mon. key", kpath.display()));
     }
-    ks.rotate(Utime::now(), cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0));
+    ks.rotate_with(
+        Utime::now(),
+        auth::server::Ttls { auth: cfg.get_f64("auth_mon_ticket_ttl").unwrap_or(43200.0), service: cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0) },
+    );
     let store = Store::open(mon_data, true).unwrap_or_else(|e| die(e));
     let chooseleaf = cfg.get_u64("osd_crush_chooseleaf_type").unwrap_or(1) as u32;
     Cluster::mkfs(&store, &monmap, &ks, chooseleaf).unwrap_or_else(|e| die(e));
@@ -301,7 +305,10 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     let settings = MonSettings {
         name: id.to_string(),
         rank,
-        ticket_ttl: cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0),
+        ttls: auth::server::Ttls {
+            auth: cfg.get_f64("auth_mon_ticket_ttl").unwrap_or(43200.0),
+            service: cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0),
+        },
         auth_methods: methods(&cfg.get("auth_service_required").unwrap_or_else(|| "cephx".into())),
         con_modes: {
             let m = auth::parse_con_modes(&cfg.get("ms_mon_service_mode").unwrap_or_else(|| "secure crc".into()));
@@ -313,9 +320,9 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     let mon = Arc::new(Mon { cluster: std::sync::Mutex::new(cluster), settings, fsid, changed: tx, sessions: Default::default() });
     {
         let mut c = mon.lock();
-        let ttl = mon.settings.ticket_ttl;
+        let ttls = mon.settings.ttls;
         let mut ks = c.keys.clone();
-        if ks.rotate(Utime::now(), ttl) {
+        if ks.rotate_with(Utime::now(), ttls) {
             c.commit_keys(ks, store::Txn::default())?;
         }
         c.clog(&format!("mon.{id}"), "[INF]", format!("mon.{id} is new leader, mons {id} in quorum (ranks {rank})"));
@@ -338,12 +345,12 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     // Rotating service secrets: keep previous/current/next valid.
     let m3 = mon.clone();
     tokio::spawn(async move {
-        let ttl = m3.settings.ticket_ttl;
+        let ttls = m3.settings.ttls;
         loop {
-            tokio::time::sleep(std::time::Duration::from_secs_f64((ttl / 4.0).max(1.0))).await;
+            tokio::time::sleep(std::time::Duration::from_secs_f64((ttls.service / 4.0).max(1.0))).await;
             let mut c = m3.lock();
             let mut ks = c.keys.clone();
-            if ks.rotate(Utime::now(), ttl) {
+            if ks.rotate_with(Utime::now(), ttls) {
                 if let Err(e) = c.commit_keys(ks, store::Txn::default()) {
                     tracing::warn!("rotating keys: {e}");
                 }

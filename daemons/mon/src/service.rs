@@ -23,7 +23,8 @@ use types::{EntityName, EntityType, Uuid};
 pub struct MonSettings {
     pub name: String,
     pub rank: usize,
-    pub ticket_ttl: f64,
+    /// `auth_mon_ticket_ttl` / `auth_service_ticket_ttl`.
+    pub ttls: auth::server::Ttls,
     /// Methods we accept from clients (`auth_service_required`), as AUTH_* numbers.
     pub auth_methods: Vec<u32>,
     pub con_modes: Vec<u32>,
@@ -67,6 +68,8 @@ impl Mon {
 pub struct Identity {
     pub name: EntityName,
     pub global_id: u64,
+    /// The cephx challenge of this session's handshake (AUTH ticket renewals answer it).
+    pub challenge: Option<u64>,
 }
 
 #[derive(Default)]
@@ -112,7 +115,7 @@ impl AuthServer for MonAuth {
                 Ok(g) => g,
                 Err(e) => return self.reject(-5, e),
             };
-            return AuthStep::Done(AuthAccepted { global_id: gid, con_mode: auth::CON_MODE_CRC, reply: Bytes::new(), session_key: None, connection_secret: Bytes::new(), identity: Identity { name, global_id: gid } });
+            return AuthStep::Done(AuthAccepted { global_id: gid, con_mode: auth::CON_MODE_CRC, reply: Bytes::new(), session_key: None, connection_secret: Bytes::new(), identity: Identity { name, global_id: gid, challenge: None } });
         }
         match (self.service, r.u8()) {
             (None, Ok(auth::AUTH_MODE_MON)) => {
@@ -133,7 +136,7 @@ impl AuthServer for MonAuth {
     fn auth_more(&self, st: &mut HandshakeState, payload: &Bytes) -> AuthStep<Identity> {
         let mode = pick_mode(&st.modes, &self.mon.settings.con_modes).unwrap_or(auth::CON_MODE_CRC);
         let secret_len = if mode == auth::CON_MODE_SECURE { 64 } else { 0 };
-        let ttl = self.mon.settings.ticket_ttl;
+        let ttl = self.mon.settings.ttls;
         if let Some(svc) = self.service {
             let ks = self.mon.lock().keys.clone();
             return match verify_authorizer(&ks, svc.0, payload, &mut st.authorizer_challenge, secret_len) {
@@ -144,7 +147,7 @@ impl AuthServer for MonAuth {
                     reply,
                     session_key: Some(session_key),
                     connection_secret,
-                    identity: Identity { name, global_id },
+                    identity: Identity { name, global_id, challenge: None },
                 }),
                 Err(e) => self.reject(-13, e.to_string()),
             };
@@ -164,7 +167,7 @@ impl AuthServer for MonAuth {
                 reply: a.reply,
                 session_key: Some(a.session_key),
                 connection_secret: a.connection_secret,
-                identity: Identity { name, global_id: gid },
+                identity: Identity { name, global_id: gid, challenge: Some(ch) },
             }),
             Err((errno, why)) => {
                 info!("refused authentication of {name}: {why}");
@@ -253,7 +256,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
         messages::types::AUTH => {
             let a = Auth::from_raw(&m).map_err(bad)?;
             let ks = mon.lock().keys.clone();
-            let reply = match handle_session_request(&ks, &who.name, who.global_id, &a.payload, mon.settings.ticket_ttl) {
+            let reply = match handle_session_request(&ks, &who.name, who.global_id, who.challenge, &a.payload, mon.settings.ttls) {
                 Ok(bl) => AuthReply { protocol: a.protocol, result: 0, global_id: who.global_id, result_bl: bl, result_msg: String::new() },
                 Err((r, msg)) => AuthReply { protocol: a.protocol, result: r, global_id: who.global_id, result_bl: Bytes::new(), result_msg: msg },
             };
@@ -287,7 +290,8 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
             let _ = conn.send(RawMessage { header: reply_header(14, tid, 2), front: out, ..Default::default() });
         }
         messages::types::LOG => {
-            commands::handle_log(mon, who, &m, conn, features);
+            let caps = mon_caps(mon, &who.name);
+            commands::handle_log(mon, who, &caps, &m, conn, features);
         }
         other => {
             debug!(name = %who.name, peer = %peer_type, ty = other, "ignoring message");
