@@ -205,11 +205,11 @@ mod tests {
         let w = vec![0x10000u32; 2];
         let mut seen = std::collections::BTreeSet::new();
         for x in 0..200 {
-            for o in crate::do_rule(&m, 0, x, 1, &w, None) {
-                seen.insert(o);
-            }
+            let out = crate::do_rule(&m, 0, x, 3, &w, None);
+            assert_eq!(out.len(), 1, "one host, so chooseleaf by host gives one OSD per pg");
+            seen.extend(out);
         }
-        assert_eq!(seen.len(), 1, "one host, so chooseleaf by host gives one OSD per pg");
+        assert_eq!(seen.len(), 2, "both OSDs in the new host take PGs");
         assert!(m.unlink_everywhere(0));
         assert_eq!(m.bucket(-1).unwrap().weight, 0x20000);
         // It round-trips through the text format.
