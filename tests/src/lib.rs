@@ -261,7 +261,12 @@ impl OurMon {
 
     /// Starts (again) `ceph-mon -f` and waits until it answers.
     pub fn restart(&mut self) {
-        let child = Command::new(bin("ceph-mon")).args(["-c", &self.conf(), "-i", "a", "-f"]).stdin(Stdio::null()).spawn().unwrap();
+        self.restart_with(&[]);
+    }
+
+    /// As [`OurMon::restart`] with extra daemon flags.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        let child = Command::new(bin("ceph-mon")).args(["-c", &self.conf(), "-i", "a", "-f"]).args(extra).stdin(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         let t0 = std::time::Instant::now();
         loop {

@@ -397,3 +397,17 @@ fn osd_registration_state_changes_and_crush_rules() {
     assert_eq!(mon.real(&["osd", "crush", "rule", "rm", "fast"]).code, 0);
     assert_eq!(mon.real(&["osd", "crush", "rule", "ls"]).stdout, "replicated_rule\n");
 }
+
+#[test]
+fn setuser_and_setgroup_drop_privileges_like_ceph_daemons() {
+    let mut mon = OurMon::start();
+    mon.kill9();
+    // The data and the log must be writable by the target user, as with Ceph's `ceph` user.
+    let d = mon.dir.path().display().to_string();
+    assert!(std::process::Command::new("chown").args(["-R", "nobody:nogroup", &d]).status().unwrap().success());
+    mon.restart_with(&["--setuser", "nobody", "--setgroup", "nogroup"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", mon.pid())).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid_line.split_whitespace().skip(1).all(|u| u == "65534"), "{uid_line}");
+    assert_eq!(mon.real(&["osd", "pool", "create", "asnobody", "8"]).code, 0);
+}

@@ -31,6 +31,8 @@ struct Args {
     foreground: bool,
     debug_stderr: bool,
     public_addr: Option<String>,
+    setuser: Option<String>,
+    setgroup: Option<String>,
     overrides: Vec<(String, String)>,
 }
 
@@ -66,7 +68,7 @@ const USAGE: &str = "usage: ceph-mon -i <monitorid> [flags]
 ";
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { id: None, mkfs: false, monmap: None, keyring: None, conf: None, cluster: "ceph".into(), foreground: false, debug_stderr: false, public_addr: None, overrides: vec![] };
+    let mut a = Args { id: None, mkfs: false, monmap: None, keyring: None, conf: None, cluster: "ceph".into(), foreground: false, debug_stderr: false, public_addr: None, setuser: None, setgroup: None, overrides: vec![] };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     let val = |i: &mut usize, flag: &str| -> Result<String, String> {
@@ -97,12 +99,8 @@ fn parse_args() -> Result<Args, String> {
                 a.debug_stderr = true;
             }
             "--public-addr" | "--public_addr" => a.public_addr = Some(take(&mut i)?),
-            "--setuser" | "--setgroup" => {
-                let who = take(&mut i)?;
-                if who != "root" && who != "0" {
-                    eprintln!("ceph-mon: {flag} {who}: running as the invoking user (privilege dropping is not implemented)");
-                }
-            }
+            "--setuser" => a.setuser = Some(take(&mut i)?),
+            "--setgroup" => a.setgroup = Some(take(&mut i)?),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -154,6 +152,7 @@ fn main() {
     for (k, v) in &args.overrides {
         cfg.set_override(k, v);
     }
+    drop_privileges(&args);
     let mon_data = PathBuf::from(cfg.get("mon_data").unwrap_or_else(|| format!("/var/lib/ceph/mon/{}-{id}", args.cluster)));
 
     if args.mkfs {
@@ -171,6 +170,33 @@ fn main() {
     if let Err(e) = rt.block_on(run(&args, &cfg, &id, &mon_data)) {
         tracing::error!("{e}");
         die(e);
+    }
+}
+
+/// `--setuser/--setgroup` as Ceph's `global_init`: switch to that user (and its
+/// group unless one is given) before touching any data. Names or numeric ids.
+fn drop_privileges(args: &Args) {
+    use nix::unistd::{setgid, setgroups, setuid, Gid, Group, Uid, User};
+    if args.setuser.is_none() && args.setgroup.is_none() {
+        return;
+    }
+    let user = args.setuser.as_ref().map(|u| match u.parse::<u32>() {
+        Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten().unwrap_or_else(|| die(format!("unknown uid {n}"))),
+        Err(_) => User::from_name(u).ok().flatten().unwrap_or_else(|| die(format!("unable to look up user '{u}'"))),
+    });
+    let gid = match &args.setgroup {
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => Gid::from_raw(n),
+            Err(_) => Group::from_name(g).ok().flatten().map(|g| g.gid).unwrap_or_else(|| die(format!("unable to look up group '{g}'"))),
+        },
+        None => user.as_ref().map(|u| u.gid).unwrap_or_else(nix::unistd::getgid),
+    };
+    if nix::unistd::getuid().is_root() {
+        let _ = setgroups(&[gid]);
+    }
+    setgid(gid).unwrap_or_else(|e| die(format!("setgid {gid}: {e}")));
+    if let Some(u) = user {
+        setuid(u.uid).unwrap_or_else(|e| die(format!("setuid {} ({}): {e}", u.name, u.uid)));
     }
 }
 
