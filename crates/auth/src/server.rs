@@ -349,6 +349,22 @@ pub fn new_challenge() -> (u64, Bytes) {
     (c, ServerChallenge { server_challenge: c }.to_bytes(0))
 }
 
+/// Checks only the proof in a `CEPHX_GET_AUTH_SESSION_KEY` request, so the mon
+/// can refuse impostors before spending a global id on them.
+pub fn check_authenticate_proof(ks: &KeyServer, name: &EntityName, server_challenge: u64, payload: &Bytes) -> std::result::Result<(), (i32, String)> {
+    let mut r = Reader::new(payload.clone());
+    if r.u16().map_err(|e| (-22, e.to_string()))? != CEPHX_GET_AUTH_SESSION_KEY {
+        return Err((-22, "not an authentication request".into()));
+    }
+    let req = Authenticate::decode(&mut r).map_err(|e| (-22, e.to_string()))?;
+    let ea = ks.get(name).ok_or_else(|| (-13, format!("unknown entity {name}")))?;
+    let expect = calc_challenge_key(&ea.key, server_challenge, req.client_challenge).map_err(|e| (-13, e.to_string()))?;
+    if expect != req.key {
+        return Err((-13, format!("{name} proved the wrong key")));
+    }
+    Ok(())
+}
+
 /// Handles the client's `CEPHX_GET_AUTH_SESSION_KEY` request. `global_id` is the
 /// one the mon assigned this session. errno-style errors: EACCES for unknown
 /// entities or wrong keys.

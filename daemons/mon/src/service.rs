@@ -156,6 +156,10 @@ impl AuthServer for MonAuth {
             return self.reject(-22, "cephx request without a challenge".into());
         };
         let mut c = self.mon.lock();
+        if let Err((errno, why)) = auth::server::check_authenticate_proof(&c.keys, &name, ch, payload) {
+            info!("refused authentication of {name}: {why}");
+            return self.reject(errno, why);
+        }
         let gid = match c.alloc_global_id() {
             Ok(g) => g,
             Err(e) => return self.reject(-5, e),
