@@ -239,7 +239,15 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
         }
         messages::types::MON_SUBSCRIBE => {
             let s = MonSubscribe::from_raw(&m).map_err(bad)?;
+            // As Monitor::handle_subscribe: monmap and config need no caps, the rest mon r.
+            let caps = mon_caps(mon, &who.name);
+            let none = BTreeMap::new();
             for (k, (start, flags)) in s.what {
+                let free = k == "monmap" || k == "config";
+                if !free && !caps.is_capable("mon", "", &none, auth::caps::R) {
+                    debug!(name = %who.name, sub = %k, "subscription refused: not enough caps");
+                    continue;
+                }
                 subs.what.insert(k, (start, flags & SUBSCRIBE_ONETIME != 0));
             }
             push_subscriptions(mon, conn, who, features, subs);
