@@ -591,3 +591,88 @@ mod tests {
         }
     }
 }
+
+impl Incremental {
+    /// The incremental that takes `old` to `new` (`new.epoch == old.epoch + 1`),
+    /// for a monitor that edits full maps. Callers must check it: apply it to
+    /// `old` and compare with `new` ([`Incremental::diff_checked`]); changes this
+    /// does not describe (OSD boot details, blocklists...) make that check fail.
+    pub fn diff(old: &OsdMap, new: &OsdMap) -> Incremental {
+        let mut inc = Incremental {
+            fsid: new.fsid,
+            epoch: new.epoch,
+            modified: new.modified,
+            new_pool_max: if new.pool_max != old.pool_max { new.pool_max as i64 } else { -1 },
+            new_flags: if new.flags != old.flags { new.flags as i32 } else { -1 },
+            new_max_osd: if new.max_osd != old.max_osd { new.max_osd } else { -1 },
+            new_nearfull_ratio: if new.osd.nearfull_ratio != old.osd.nearfull_ratio { new.osd.nearfull_ratio } else { -1.0 },
+            new_full_ratio: if new.osd.full_ratio != old.osd.full_ratio { new.osd.full_ratio } else { -1.0 },
+            new_backfillfull_ratio: if new.osd.backfillfull_ratio != old.osd.backfillfull_ratio { new.osd.backfillfull_ratio } else { -1.0 },
+            new_require_min_compat_client: if new.osd.require_min_compat_client != old.osd.require_min_compat_client { new.osd.require_min_compat_client } else { 0 },
+            new_require_osd_release: if new.osd.require_osd_release != old.osd.require_osd_release { new.osd.require_osd_release } else { 0xff },
+            encode_features: u64::MAX,
+            full_crc: new.crc,
+            ..Default::default()
+        };
+        if new.crush_raw != old.crush_raw {
+            inc.crush = new.crush_raw.clone();
+        }
+        for (id, p) in &new.pools {
+            if old.pools.get(id) != Some(p) {
+                inc.new_pools.insert(*id, p.clone());
+            }
+        }
+        for (id, n) in &new.pool_name {
+            if old.pool_name.get(id) != Some(n) {
+                inc.new_pool_names.insert(*id, n.clone());
+            }
+        }
+        inc.old_pools = old.pools.keys().filter(|id| !new.pools.contains_key(id)).copied().collect();
+        for (n, p) in &new.erasure_code_profiles {
+            if old.erasure_code_profiles.get(n) != Some(p) {
+                inc.new_erasure_code_profiles.insert(n.clone(), p.clone());
+            }
+        }
+        inc.old_erasure_code_profiles = old.erasure_code_profiles.keys().filter(|n| !new.erasure_code_profiles.contains_key(*n)).cloned().collect();
+        inc.new_removed_snaps = new.new_removed_snaps.clone();
+        inc.new_purged_snaps = new.new_purged_snaps.clone();
+        if new.last_up_change != old.last_up_change {
+            inc.new_last_up_change = new.last_up_change;
+        }
+        if new.last_in_change != old.last_in_change {
+            inc.new_last_in_change = new.last_in_change;
+        }
+        for i in 0..new.max_osd.max(0) as usize {
+            let o = i as i32;
+            let os = old.osd_state.get(i).copied().unwrap_or(0);
+            let ns = new.osd_state[i];
+            let ow = old.osd_weight.get(i).copied().unwrap_or(0);
+            if ow != new.osd_weight[i] {
+                inc.new_weight.insert(o, new.osd_weight[i]);
+            }
+            // Weight changes may set EXISTS themselves when applied.
+            let after_weight = if new.osd_weight[i] != 0 && ow != new.osd_weight[i] { os | OSD_EXISTS } else { os };
+            if os & OSD_EXISTS != 0 && ns & OSD_EXISTS == 0 {
+                inc.new_state.insert(o, OSD_EXISTS);
+            } else if after_weight != ns {
+                inc.new_state.insert(o, after_weight ^ ns);
+            }
+            if old.osd.osd_uuid.get(i) != Some(&new.osd.osd_uuid[i]) && !new.osd.osd_uuid[i].is_zero() {
+                inc.new_uuid.insert(o, new.osd.osd_uuid[i]);
+            }
+            if old.osd.osd_xinfo.get(i) != Some(&new.osd.osd_xinfo[i]) {
+                inc.new_xinfo.insert(o, new.osd.osd_xinfo[i]);
+            }
+        }
+        inc
+    }
+
+    /// [`Incremental::diff`], returned only if applying it to `old` gives exactly
+    /// `new` (same encoding, so the same crc).
+    pub fn diff_checked(old: &OsdMap, new: &OsdMap, features: u64) -> Option<Incremental> {
+        let inc = Incremental::diff(old, new);
+        let mut t = old.clone();
+        t.apply_incremental(&inc).ok()?;
+        (t.to_bytes(features) == new.to_bytes(features)).then_some(inc)
+    }
+}

@@ -996,9 +996,12 @@ fn osd_state_change(c: &Ctx, prefix: &str) -> CmdReply {
                     m.last_in_change = now;
                 }
                 _ => {
-                    m.osd_state[i] &= !maps::osdmap::OSD_UP;
-                    m.osd.osd_info[i].down_at = m.epoch;
-                    m.last_up_change = now;
+                    if m.osd_state[i] & maps::osdmap::OSD_UP != 0 {
+                        m.osd_state[i] &= !maps::osdmap::OSD_UP;
+                        m.osd.osd_info[i].down_at = m.epoch;
+                        m.osd.osd_xinfo[i].down_stamp = m.modified;
+                        m.last_up_change = now;
+                    }
                 }
             }
         }
@@ -1714,9 +1717,13 @@ fn pool_snap_change(cl: &mut Cluster, id: i64, mut p: maps::pool::PgPool, create
         p.snap_seq += 1;
         add_removed(&mut p.removed_snaps, sid);
     }
+    let removed_now = if create { None } else { existing };
     let m = cl.next_osdmap(|m| {
         p.snap_epoch = m.epoch;
         p.last_change = m.epoch;
+        if let Some(sid) = removed_now {
+            add_removed(m.new_removed_snaps.entry(id).or_default(), sid);
+        }
         m.pools.insert(id, p);
     });
     let e = m.epoch;
@@ -1724,7 +1731,7 @@ fn pool_snap_change(cl: &mut Cluster, id: i64, mut p: maps::pool::PgPool, create
     Ok(e)
 }
 
-fn add_removed(set: &mut BTreeMap<u64, u64>, s: u64) {
+pub fn add_removed(set: &mut BTreeMap<u64, u64>, s: u64) {
     // interval_set insert of a single id, merging neighbours.
     let mut start = s;
     let mut len = 1;
@@ -1814,7 +1821,7 @@ pub fn pool_op(mon: &Mon, who: &EntityName, caps: &MonCap, op: &PoolOp) -> (i32,
                 p.snap_epoch = m.epoch;
                 p.last_change = m.epoch;
                 if op.op == POOL_OP_DELETE_UNMANAGED_SNAP {
-                    m.new_removed_snaps.entry(id).or_default().insert(op.snapid, 1);
+                    add_removed(m.new_removed_snaps.entry(id).or_default(), op.snapid);
                 }
                 m.pools.insert(id, p);
             });

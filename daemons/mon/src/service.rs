@@ -355,13 +355,31 @@ fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, f
                 let last = c.osdmap.epoch;
                 if (last as u64) >= next {
                     let mut maps = BTreeMap::new();
+                    let mut incs = BTreeMap::new();
                     let first = if next == 0 || last as u64 - next >= 40 { last } else { next as u32 };
-                    for e in first..=last {
-                        if let Some(b) = c.osdmap_bytes(e) {
-                            maps.insert(e, b);
+                    // Incrementals when the client has the previous epoch and every
+                    // step has one (as OSDMonitor::send_incremental); else full maps.
+                    if next > 0 && first == next as u32 {
+                        for e in first..=last {
+                            match c.osdmap_inc_bytes(e) {
+                                Some(b) => {
+                                    incs.insert(e, b);
+                                }
+                                None => {
+                                    incs.clear();
+                                    break;
+                                }
+                            }
                         }
                     }
-                    let msg = OsdMapMsg { fsid: mon.fsid, incremental_maps: BTreeMap::new(), maps, oldest_map: c.osdmap_first, newest_map: last };
+                    if incs.is_empty() {
+                        for e in first..=last {
+                            if let Some(b) = c.osdmap_bytes(e) {
+                                maps.insert(e, b);
+                            }
+                        }
+                    }
+                    let msg = OsdMapMsg { fsid: mon.fsid, incremental_maps: incs, maps, oldest_map: c.osdmap_first, newest_map: last };
                     drop(c);
                     send(conn, &msg, 0, features);
                     Some(last as u64)

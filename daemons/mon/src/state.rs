@@ -8,6 +8,7 @@ use bytes::Bytes;
 use denc::{Decode, Encode, Utime};
 use maps::mgrmap::MgrMap;
 use maps::monmap::MonMap;
+use maps::incremental::Incremental;
 use maps::osdmap::OsdMap;
 use maps::pool::PgPool;
 use serde_json::{json, Value};
@@ -62,6 +63,8 @@ pub struct Cluster {
     pub osdmap_first: u32,
     /// Recent full maps by epoch, encoded.
     pub osdmap_cache: BTreeMap<u32, Bytes>,
+    /// Recent incrementals by epoch, encoded (absent where only a full map describes the change).
+    pub inc_cache: BTreeMap<u32, Bytes>,
     pub mgrmap: MgrMap,
     pub keys: KeyServer,
     /// (who, option) → value, as `ceph config set WHO OPTION VALUE`.
@@ -78,6 +81,10 @@ pub struct Cluster {
 
 fn osdmap_key(e: u32) -> String {
     format!("osdmap/full/{e:010}")
+}
+
+fn inc_key(e: u32) -> String {
+    format!("osdmap/inc/{e:010}")
 }
 
 /// The CRUSH map Ceph builds for a new cluster (`CrushWrapper::build_simple`-style
@@ -212,6 +219,7 @@ impl Cluster {
             osdmap,
             osdmap_first: first,
             osdmap_cache: BTreeMap::new(),
+            inc_cache: BTreeMap::new(),
             mgrmap,
             keys,
             config,
@@ -259,13 +267,37 @@ impl Cluster {
         self.store.get(&osdmap_key(e)).map(Bytes::from)
     }
 
+    /// The incremental that produced epoch `e`, if there is one.
+    pub fn osdmap_inc_bytes(&mut self, e: u32) -> Option<Bytes> {
+        if let Some(b) = self.inc_cache.get(&e) {
+            return Some(b.clone());
+        }
+        if e <= self.osdmap_first || e > self.osdmap.epoch {
+            return None;
+        }
+        self.store.get(&inc_key(e)).map(Bytes::from)
+    }
+
     /// Builds the next OSDMap epoch with `f` applied and adds it to `t`.
     /// The caller commits `t` and then calls [`Cluster::publish_osdmap`].
     pub fn next_osdmap(&self, f: impl FnOnce(&mut OsdMap)) -> OsdMap {
         let mut m = self.osdmap.clone();
         m.epoch += 1;
         m.modified = Utime::now();
+        // These describe only what this epoch removed or purged.
+        m.new_removed_snaps.clear();
+        m.new_purged_snaps.clear();
         f(&mut m);
+        // Snaps removed in this epoch join the queue the OSDs trim from.
+        let removed = m.new_removed_snaps.clone();
+        for (pool, s) in removed {
+            let q = m.osd.removed_snaps_queue.entry(pool).or_default();
+            for (start, len) in s {
+                for id in start..start + len {
+                    crate::commands::add_removed(q, id);
+                }
+            }
+        }
         m
     }
 
@@ -276,11 +308,24 @@ impl Cluster {
             m.crush_raw = crush_now;
         }
         let raw = m.to_bytes(PACIFIC_SUPPORTED);
+        // Re-decode so the map carries the crc it was encoded with.
+        let decoded = OsdMap::from_bytes(raw.clone()).map_err(|e| format!("re-reading osdmap {}: {e}", m.epoch))?;
         t.put(osdmap_key(m.epoch), raw.to_vec());
         t.put("osdmap/last", m.epoch.to_string().into_bytes());
+        // The incremental subscribers get, when it reproduces the full map exactly.
+        let inc = Incremental::diff_checked(&self.osdmap, &decoded, PACIFIC_SUPPORTED).map(|i| i.to_bytes(PACIFIC_SUPPORTED));
+        if let Some(b) = &inc {
+            t.put(inc_key(m.epoch), b.to_vec());
+        }
         self.store.commit(t)?;
-        // Re-decode so the in-memory map carries the crc it was encoded with.
-        self.osdmap = OsdMap::from_bytes(raw.clone()).map_err(|e| format!("re-reading osdmap {}: {e}", m.epoch))?;
+        self.osdmap = decoded;
+        if let Some(b) = inc {
+            self.inc_cache.insert(m.epoch, b);
+            while self.inc_cache.len() > CACHED_MAPS {
+                let first = *self.inc_cache.keys().next().expect("non-empty");
+                self.inc_cache.remove(&first);
+            }
+        }
         self.osdmap_cache.insert(m.epoch, raw);
         while self.osdmap_cache.len() > CACHED_MAPS {
             let first = *self.osdmap_cache.keys().next().expect("non-empty");
@@ -354,5 +399,73 @@ impl Cluster {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reencode(m: &OsdMap) -> OsdMap {
+        OsdMap::from_bytes(m.to_bytes(PACIFIC_SUPPORTED)).unwrap()
+    }
+
+    /// The edits the mon makes are described exactly by incrementals, so clients
+    /// get Ceph's incremental maps with matching crcs.
+    #[test]
+    fn mon_edits_have_exact_incrementals() {
+        let mut cur = reencode(&initial_osdmap(Uuid::random(), 0));
+        let step = |cur: &OsdMap, f: &dyn Fn(&mut OsdMap)| -> OsdMap {
+            let mut m = cur.clone();
+            m.epoch += 1;
+            m.modified = Utime::now();
+            m.new_removed_snaps.clear();
+            f(&mut m);
+            reencode(&m)
+        };
+        let edits: Vec<(&str, Box<dyn Fn(&mut OsdMap)>)> = vec![
+            ("pool create", Box::new(|m: &mut OsdMap| {
+                m.pool_max = 1;
+                m.pools.insert(1, PgPool { last_change: m.epoch, pg_num: 32, pgp_num: 32, ..PgPool::default() });
+                m.pool_name.insert(1, "rbd".into());
+            })),
+            ("pool set size", Box::new(|m: &mut OsdMap| {
+                let e = m.epoch;
+                let p = m.pools.get_mut(&1).unwrap();
+                p.size = 2;
+                p.last_change = e;
+            })),
+            ("osd new", Box::new(|m: &mut OsdMap| {
+                m.set_max_osd(1);
+                m.osd_state[0] = maps::osdmap::OSD_EXISTS;
+                m.osd.osd_uuid[0] = Uuid::random();
+            })),
+            ("osd in", Box::new(|m: &mut OsdMap| m.osd_weight[0] = 0x10000)),
+            ("osd out", Box::new(|m: &mut OsdMap| m.osd_weight[0] = 0)),
+            ("ec profile", Box::new(|m: &mut OsdMap| {
+                m.erasure_code_profiles.insert("p".into(), Default::default());
+            })),
+            ("crush rule", Box::new(|m: &mut OsdMap| {
+                m.crush.rule_name_map.insert(5, "x".into());
+                m.crush_raw = m.crush.to_bytes(PACIFIC_SUPPORTED);
+                m.crush_version += 1;
+            })),
+            ("pool rm", Box::new(|m: &mut OsdMap| {
+                m.pools.remove(&1);
+                m.pool_name.remove(&1);
+            })),
+        ];
+        for (what, f) in edits {
+            let next = step(&cur, &*f);
+            let inc = Incremental::diff_checked(&cur, &next, PACIFIC_SUPPORTED);
+            assert!(inc.is_some(), "{what}: no exact incremental");
+            // And it survives its own encoding, as clients receive it.
+            let b = inc.unwrap().to_bytes(PACIFIC_SUPPORTED);
+            let back = Incremental::from_bytes(b).unwrap();
+            let mut t = cur.clone();
+            t.apply_incremental(&back).unwrap();
+            assert_eq!(t.to_bytes(PACIFIC_SUPPORTED), next.to_bytes(PACIFIC_SUPPORTED), "{what}");
+            cur = next;
+        }
     }
 }
