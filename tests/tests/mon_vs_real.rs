@@ -178,6 +178,20 @@ fn python_rados_creates_lists_and_deletes_pools() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.lines().next().unwrap(), "[] ['pyp'] []");
     assert_eq!(r.stdout.lines().nth(1).unwrap().trim(), "0 []");
+
+    // librados takes the new epochs as incrementals, and their crcs check out.
+    let log = mon.dir.path().join("client.log");
+    let script = format!(
+        "import rados\nc = rados.Rados(conffile='{}', conf={{'debug_objecter': '20', 'log_file': '{}'}})\nc.connect()\n\
+         for i in range(3):\n    c.create_pool('inc%d' % i)\nprint(c.list_pools())\nc.shutdown()\n",
+        mon.conf(),
+        log.display()
+    );
+    let r = run(std::path::Path::new("/usr/bin/python3"), &["-c", &script]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let l = std::fs::read_to_string(&log).unwrap();
+    assert!(l.matches("decoding incremental epoch").count() >= 3, "no incrementals applied:\n{}", l.lines().filter(|x| x.contains("handle_osd_map")).collect::<Vec<_>>().join("\n"));
+    assert!(!l.contains("crc"), "a crc mismatch was reported");
 }
 
 #[test]
