@@ -102,6 +102,8 @@ fn real_ceph_cli_gets_cephs_json_shapes_from_our_mon() {
         &["osd", "df"],
         &["balancer", "status"],
         &["log", "last", "5"],
+        &["config", "show", "mon.a"],
+        &["fs", "status"],
     ];
     let mut problems = Vec::new();
     for c in cmds {

@@ -300,6 +300,32 @@ fn monmap_from_conf(cfg: &config::Config) -> MonMap {
     mm
 }
 
+/// What `config show mon.ID` reports: options set in ceph.conf sections that
+/// apply to us, and command-line overrides, with metavariables expanded.
+fn running_config(args: &Args, cfg: &config::Config, id: &str) -> BTreeMap<String, (String, &'static str)> {
+    let mut out = BTreeMap::new();
+    if let Some(p) = &cfg.conf_path {
+        if let Ok(f) = config::ConfFile::read(p) {
+            for (sect, kv) in f.sections() {
+                if sect == "global" || sect == "mon" || *sect == format!("mon.{id}") {
+                    for k in kv.keys() {
+                        if let Some(v) = cfg.get(k) {
+                            out.insert(k.clone(), (v, "file"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (k, _) in &args.overrides {
+        let k = config::normalize_key(k);
+        if let Some(v) = cfg.get(&k) {
+            out.insert(k, (v, "cmdline"));
+        }
+    }
+    out
+}
+
 async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path) -> Result<(), String> {
     let store = Store::open(mon_data, false)?;
     let cluster = Cluster::load(store)?;
@@ -341,6 +367,7 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
             if m.is_empty() { vec![auth::CON_MODE_SECURE, auth::CON_MODE_CRC] } else { m }
         },
         conf,
+        running: running_config(args, cfg, id),
     };
     let (tx, _) = tokio::sync::watch::channel(0u64);
     let mon = Arc::new(Mon { cluster: std::sync::Mutex::new(cluster), settings, fsid, changed: tx, sessions: Default::default() });

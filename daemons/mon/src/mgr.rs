@@ -203,6 +203,29 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
             let plain: String = pools.keys().map(|id| format!("pool {} id {id}\n  nothing is going on\n\n", c.osdmap.pool_name.get(id).cloned().unwrap_or_default())).collect();
             ok(out(&json!(v), plain))
         }
+        "fs status" => ok(out(&json!({}), String::new())),
+        "config show" | "config show-with-defaults" => {
+            let who = args.get("who").and_then(|v| v.as_str()).unwrap_or("");
+            let me = [format!("mon.{}", mon.settings.name), format!("mgr.{}", mon.settings.name)];
+            if !me.iter().any(|m| m == who) {
+                return err(-2, &format!("no config state for daemon {who}"));
+            }
+            let run = &mon.settings.running;
+            if let Some(k) = args.get("key").and_then(|v| v.as_str()) {
+                let k = config::normalize_key(k);
+                return match run.get(&k) {
+                    Some((v, _)) => ok(Bytes::from(format!("{v}\n"))),
+                    None => err(-2, &format!("no config for key {k}")),
+                };
+            }
+            let v: Vec<Value> = run.iter().map(|(k, (v, src))| json!({"name": k, "value": v, "source": src})).collect();
+            let w = run.keys().map(|k| k.len()).max().unwrap_or(4).max(4) + 2;
+            let mut plain = format!("{:<w$}{:<40}{}\n", "NAME", "VALUE", "SOURCE");
+            for (k, (v, src)) in run {
+                plain += &format!("{:<w$}{:<40}{}\n", k, v, src);
+            }
+            ok(out(&json!(v), plain))
+        }
         "osd perf" => ok(out(&json!({"osdstats": {"osd_perf_infos": []}}), "osd  commit_latency(ms)  apply_latency(ms)\n".into())),
         "crash ls" | "crash ls-new" => ok(out(&json!([]), String::new())),
         "mgr module ls" | "mgr services" => {

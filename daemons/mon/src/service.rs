@@ -29,6 +29,9 @@ pub struct MonSettings {
     pub auth_methods: Vec<u32>,
     pub con_modes: Vec<u32>,
     pub conf: BTreeMap<String, String>,
+    /// The options this daemon runs with that did not come from defaults:
+    /// name → (value, source), for `config show`.
+    pub running: BTreeMap<String, (String, &'static str)>,
 }
 
 impl MonSettings {
