@@ -1869,7 +1869,7 @@ pub fn handle_log(mon: &Mon, who: &Identity, caps: &MonCap, m: &RawMessage, conn
         r.u64()?;
         r.i16()?;
         r.u64()?;
-        let _fsid = types::Uuid::decode_from(r)?;
+        let _fsid = types::Uuid::decode(r)?;
         let n = r.count(20)?;
         let mut out = Vec::new();
         let mut last = 0;
@@ -1880,7 +1880,7 @@ pub fn handle_log(mon: &Mon, who: &Identity, caps: &MonCap, m: &RawMessage, conn
             b.u8()?;
             b.i64()?;
             let _addrs: types::EntityAddrVec = denc::Decode::decode(&mut b)?;
-            let _stamp = Utime::decode_from(&mut b)?;
+            let _stamp = Utime::decode(&mut b)?;
             let seq = b.u64()?;
             let prio = b.u16()?;
             let msg = b.string()?;
@@ -1911,15 +1911,6 @@ pub fn handle_log(mon: &Mon, who: &Identity, caps: &MonCap, m: &RawMessage, conn
     e.u64(last);
     e.string("cluster");
     let _ = conn.send(RawMessage { header: crate::service::reply_header(53, m.header.tid, 2), front: e.into_bytes(), ..Default::default() });
-}
-
-trait DecodeFrom: Sized {
-    fn decode_from(r: &mut Reader) -> Result<Self, denc::Error>;
-}
-impl<T: denc::Decode> DecodeFrom for T {
-    fn decode_from(r: &mut Reader) -> Result<Self, denc::Error> {
-        T::decode(r)
-    }
 }
 
 // ---------------------------------------------------------------- auth
@@ -1988,7 +1979,8 @@ fn auth_add(c: &Ctx, prefix: &str) -> CmdReply {
     if let Some(existing) = cl.keys.get(&ename).cloned() {
         if prefix == "auth add" {
             if key_in.as_ref().map(|k| k.secret == existing.key.secret).unwrap_or(true) && (caps.is_empty() || caps == existing.caps) {
-                return ok(format!("entity {ename} exists but key does not match"), Bytes::new()).tap_ok(&existing, &ename, key_in.is_none());
+                // Adding an identical entity again is a no-op success, as in Ceph.
+                return ok(format!("added key for {ename}"), Bytes::new());
             }
             return err(EINVAL, format!("entity {ename} exists but key does not match"));
         }
@@ -2009,16 +2001,6 @@ fn auth_add(c: &Ctx, prefix: &str) -> CmdReply {
         return ok(format!("added key for {ename}"), Bytes::new());
     }
     ok("", entity_out(c, &ename, &ea, prefix))
-}
-
-trait TapOk {
-    fn tap_ok(self, a: &EntityAuth, n: &EntityName, same: bool) -> CmdReply;
-}
-impl TapOk for CmdReply {
-    fn tap_ok(self, _a: &EntityAuth, n: &EntityName, _same: bool) -> CmdReply {
-        // Adding an identical entity again is a no-op success, as in Ceph.
-        ok(format!("added key for {n}"), Bytes::new())
-    }
 }
 
 fn entity_out(c: &Ctx, n: &EntityName, a: &EntityAuth, prefix: &str) -> Bytes {

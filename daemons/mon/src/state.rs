@@ -51,8 +51,7 @@ impl LogEntry {
     }
     /// `LogEntry` as `ceph log last` prints it.
     pub fn to_text(&self) -> String {
-        let t = self.stamp.to_iso8601();
-        format!("{} {} ({}) {} : {} {} {}", t.replace('T', " ").trim_end_matches("+0000"), self.name, self.name, self.seq, self.channel, self.priority, self.message)
+        format!("{} {} ({}) {} : {} {} {}", self.stamp.to_iso8601(), self.name, self.name, self.seq, self.channel, self.priority, self.message)
     }
 }
 
