@@ -186,33 +186,7 @@ pub struct OurMon {
 }
 
 fn gen_key() -> String {
-    // CryptoKey encoding: le16 type (AES), utime created, le16 length, secret.
-    let mut b = vec![1u8, 0];
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
-    b.extend_from_slice(&now.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    let mut r = [0u8; 16];
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut r).unwrap();
-    b.extend_from_slice(&r);
-    base64_encode(&b)
-}
-
-fn base64_encode(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    auth::CryptoKey::generate().to_base64()
 }
 
 impl OurMon {

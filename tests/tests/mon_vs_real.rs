@@ -427,3 +427,62 @@ fn setuser_and_setgroup_drop_privileges_like_ceph_daemons() {
     assert!(uid_line.split_whitespace().skip(1).all(|u| u == "65534"), "{uid_line}");
     assert_eq!(mon.real(&["osd", "pool", "create", "asnobody", "8"]).code, 0);
 }
+
+#[test]
+fn mutating_commands_take_effect_and_persist_across_a_restart() {
+    let mut mon = OurMon::start();
+    fn must(mon: &OurMon, args: &[&str]) {
+        let r = mon.real(args);
+        assert_eq!(r.code, 0, "ceph {args:?}: {}", r.stderr);
+    }
+    let ok = |args: &[&str]| must(&mon, args);
+    ok(&["osd", "pool", "create", "a", "16"]);
+    ok(&["osd", "pool", "rename", "a", "b"]);
+    ok(&["osd", "pool", "set", "b", "size", "2"]);
+    ok(&["osd", "pool", "set-quota", "b", "max_objects", "100"]);
+    ok(&["osd", "pool", "application", "enable", "b", "rgw"]);
+    ok(&["osd", "pool", "mksnap", "b", "s1"]);
+    ok(&["osd", "erasure-code-profile", "set", "ec1", "k=3", "m=1"]);
+    let kr = mon.dir.path().join("imp.keyring");
+    std::fs::write(&kr, format!("[client.imp]\n\tkey = {}\n\tcaps mon = \"allow r\"\n", auth::CryptoKey::generate().to_base64())).unwrap();
+    ok(&["auth", "import", "-i", &kr.display().to_string()]);
+    ok(&["auth", "get-or-create", "client.c", "mon", "allow r"]);
+    ok(&["auth", "caps", "client.c", "mon", "allow rw"]);
+    ok(&["auth", "del", "client.imp"]);
+    ok(&["config", "set", "global", "osd_pool_default_size", "2"]);
+    ok(&["config-key", "set", "k1", "v1"]);
+    ok(&["log", "persisted entry"]);
+    let check = |mon: &OurMon| {
+        let get = |args: &[&str]| parse_json(&mon.real(args).stdout);
+        let b = get(&["osd", "pool", "get", "b", "size", "-f", "json"]);
+        assert_eq!(b["size"], 2);
+        assert_eq!(get(&["osd", "pool", "get-quota", "b", "-f", "json"])["quota_max_objects"], 100);
+        assert_eq!(get(&["osd", "pool", "application", "get", "b", "-f", "json"]), serde_json::json!({"rgw": {}}));
+        let detail = get(&["osd", "pool", "ls", "detail", "-f", "json"]);
+        assert_eq!(detail[0]["pool_snaps"][0]["name"], "s1");
+        assert_eq!(get(&["osd", "erasure-code-profile", "get", "ec1", "-f", "json"])["k"], "3");
+        assert_eq!(get(&["auth", "get", "client.c", "-f", "json"])[0]["caps"]["mon"], "allow rw");
+        assert_eq!(mon.real(&["auth", "get", "client.imp"]).code, 2);
+        assert_eq!(mon.real(&["config", "get", "global", "osd_pool_default_size"]).stdout.trim(), "2");
+        assert_eq!(mon.real(&["config-key", "get", "k1"]).stdout, "v1");
+        assert!(mon.real(&["log", "last", "20"]).stdout.contains("persisted entry"));
+    };
+    check(&mon);
+    mon.kill9();
+    mon.restart();
+    check(&mon);
+    // And the removals.
+    let ok = |args: &[&str]| must(&mon, args);
+    ok(&["osd", "pool", "rmsnap", "b", "s1"]);
+    ok(&["osd", "pool", "application", "disable", "b", "rgw", "--yes-i-really-mean-it"]);
+    ok(&["config", "rm", "global", "osd_pool_default_size"]);
+    ok(&["config-key", "rm", "k1"]);
+    ok(&["osd", "erasure-code-profile", "rm", "ec1"]);
+    ok(&["osd", "pool", "rm", "b", "b", "--yes-i-really-really-mean-it"]);
+    mon.kill9();
+    mon.restart();
+    assert_eq!(mon.real(&["osd", "pool", "ls"]).stdout, "");
+    assert_eq!(mon.real(&["config-key", "exists", "k1"]).code, 2);
+    assert_eq!(mon.real(&["osd", "erasure-code-profile", "ls"]).stdout, "default\n");
+    assert_eq!(mon.real(&["config", "dump", "-f", "json"]).stdout.trim(), "[]");
+}

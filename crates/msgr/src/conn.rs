@@ -125,6 +125,71 @@ impl Handshake {
         let rec = if self.recording { Some(&mut self.recvd) } else { None };
         self.rx.read(&mut self.rd, rec).await
     }
+
+    /// Both sides send the banner (magic, le16 length, le64 supported, le64
+    /// required) and check the peer's: msgr2.1 only, nothing required we lack.
+    pub(crate) async fn exchange_banners(&mut self, peer: &str) -> Result<()> {
+        let mut banner = BytesMut::with_capacity(26);
+        banner.put_slice(BANNER_MAGIC);
+        banner.put_u16_le(16);
+        banner.put_u64_le(MSGR2_FEATURE_REVISION_1);
+        banner.put_u64_le(0);
+        self.sent.extend_from_slice(&banner);
+        self.wr.write_all(&banner).await?;
+        let mut magic = [0u8; 8];
+        self.rd.read_exact(&mut magic).await?;
+        self.recvd.extend_from_slice(&magic);
+        if &magic != BANNER_MAGIC {
+            if magic.starts_with(b"ceph v0") {
+                return Err(Error::Protocol(format!("{peer} speaks msgr1 only; use its v2 address")));
+            }
+            return Err(Error::Protocol(format!("{peer} is not a Ceph msgr2 endpoint")));
+        }
+        let mut lenb = [0u8; 2];
+        self.rd.read_exact(&mut lenb).await?;
+        self.recvd.extend_from_slice(&lenb);
+        let blen = u16::from_le_bytes(lenb) as usize;
+        if !(16..=4096).contains(&blen) {
+            return Err(Error::Protocol(format!("bad msgr2 banner length {blen} from {peer}")));
+        }
+        let mut bp = vec![0u8; blen];
+        self.rd.read_exact(&mut bp).await?;
+        self.recvd.extend_from_slice(&bp);
+        let peer_supported = u64::from_le_bytes(bp[0..8].try_into().expect("8"));
+        let peer_required = u64::from_le_bytes(bp[8..16].try_into().expect("8"));
+        if peer_required & !MSGR2_FEATURE_REVISION_1 != 0 {
+            return Err(Error::Protocol(format!("{peer} requires msgr2 features {peer_required:#x} we lack")));
+        }
+        if peer_supported & MSGR2_FEATURE_REVISION_1 == 0 {
+            return Err(Error::Protocol(format!("{peer} only speaks msgr2.0 (pre-Octopus); not supported")));
+        }
+        Ok(())
+    }
+
+    /// After AUTH_DONE: stop recording, switch to secure mode if chosen, then
+    /// the pre-auth signatures: each side signs what it received and checks the
+    /// peer signed what it sent.
+    pub(crate) async fn finish_auth(&mut self, con_mode: u32, secret: &[u8], key: Option<&CryptoKey>, is_server: bool) -> Result<()> {
+        self.recording = false;
+        if con_mode == auth::CON_MODE_SECURE {
+            let (tx, rx) = secure_pair(secret, is_server)?;
+            self.tx = TxCodec::Secure(tx);
+            self.rx = RxCodec::Secure(rx);
+        }
+        let sign = |data: &[u8]| key.map(|k| k.hmac_sha256(data)).unwrap_or([0u8; 32]);
+        let sig = sign(&self.recvd);
+        self.send(Tag::AuthSignature, Bytes::copy_from_slice(&sig)).await?;
+        let f = self.recv().await?;
+        if f.tag != Tag::AuthSignature {
+            return Err(Error::Protocol(format!("expected AUTH_SIGNATURE, got {:?}", f.tag)));
+        }
+        if f.payload()[..] != sign(&self.sent)[..] {
+            return Err(Error::Auth("pre-auth signature mismatch: someone altered the handshake".into()));
+        }
+        self.sent = Vec::new();
+        self.recvd = Vec::new();
+        Ok(())
+    }
 }
 
 pub(crate) fn enc(f: impl FnOnce(&mut Encoder)) -> Bytes {
@@ -144,41 +209,7 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
     let (rd, wr) = sock.into_split();
     let mut h = Handshake { rd, wr, rx: RxCodec::Crc, tx: TxCodec::Crc, sent: Vec::new(), recvd: Vec::new(), recording: true };
 
-    // Banner: magic, le16 length, le64 supported, le64 required.
-    let mut banner = BytesMut::with_capacity(26);
-    banner.put_slice(BANNER_MAGIC);
-    banner.put_u16_le(16);
-    banner.put_u64_le(MSGR2_FEATURE_REVISION_1);
-    banner.put_u64_le(0);
-    h.sent.extend_from_slice(&banner);
-    h.wr.write_all(&banner).await?;
-    let mut magic = [0u8; 8];
-    h.rd.read_exact(&mut magic).await?;
-    h.recvd.extend_from_slice(&magic);
-    if &magic != BANNER_MAGIC {
-        if magic.starts_with(b"ceph v0") {
-            return Err(Error::Protocol(format!("{target} speaks msgr1 only; use its v2 address")));
-        }
-        return Err(Error::Protocol(format!("{target} is not a Ceph msgr2 endpoint")));
-    }
-    let mut lenb = [0u8; 2];
-    h.rd.read_exact(&mut lenb).await?;
-    h.recvd.extend_from_slice(&lenb);
-    let blen = u16::from_le_bytes(lenb) as usize;
-    if blen < 16 {
-        return Err(Error::Protocol("short msgr2 banner".into()));
-    }
-    let mut bp = vec![0u8; blen];
-    h.rd.read_exact(&mut bp).await?;
-    h.recvd.extend_from_slice(&bp);
-    let peer_supported = u64::from_le_bytes(bp[0..8].try_into().expect("8"));
-    let peer_required = u64::from_le_bytes(bp[8..16].try_into().expect("8"));
-    if peer_required & !MSGR2_FEATURE_REVISION_1 != 0 {
-        return Err(Error::Protocol(format!("peer requires msgr2 features {peer_required:#x} we lack")));
-    }
-    if peer_supported & MSGR2_FEATURE_REVISION_1 == 0 {
-        return Err(Error::Protocol("peer only speaks msgr2.0 (pre-Octopus); not supported".into()));
-    }
+    h.exchange_banners(&target.to_string()).await?;
 
     // HELLO: our type and the address we dialed.
     h.send(Tag::Hello, enc(|e| {
@@ -197,32 +228,7 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
 
     // AUTH
     let (global_id, con_mode, session_key, conn_secret) = authenticate(&mut h, &opts).await?;
-    h.recording = false;
-    if con_mode == auth::CON_MODE_SECURE {
-        trace!(len = conn_secret.len(), "connection secret");
-        let (tx, rx) = secure_pair(&conn_secret, false)?;
-        h.tx = TxCodec::Secure(tx);
-        h.rx = RxCodec::Secure(rx);
-    }
-    // Pre-auth signatures: we sign what we received, and check the peer signed what we sent.
-    let sig = match &session_key {
-        Some(k) => k.hmac_sha256(&h.recvd),
-        None => [0u8; 32],
-    };
-    h.send(Tag::AuthSignature, Bytes::copy_from_slice(&sig)).await?;
-    let f = h.recv().await?;
-    if f.tag != Tag::AuthSignature {
-        return Err(Error::Protocol(format!("expected AUTH_SIGNATURE, got {:?}", f.tag)));
-    }
-    let want = match &session_key {
-        Some(k) => k.hmac_sha256(&h.sent),
-        None => [0u8; 32],
-    };
-    if f.payload()[..] != want[..] {
-        return Err(Error::Auth("pre-auth signature mismatch: someone altered the handshake".into()));
-    }
-    h.sent = Vec::new();
-    h.recvd = Vec::new();
+    h.finish_auth(con_mode, &conn_secret, session_key.as_ref(), false).await?;
 
     // IDENT
     my_addr.ty = AddrType::Any;

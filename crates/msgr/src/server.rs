@@ -3,14 +3,13 @@
 //! SERVER_IDENT, then the same MESSAGE/ACK/KEEPALIVE traffic as the client side.
 
 use crate::conn::{enc, spawn_session, Handshake, PeerInfo};
-use crate::frame::{secure_pair, RxCodec, Tag, TxCodec};
-use crate::{Connection, Error, Incoming, Result, BANNER_MAGIC, MSGR2_FEATURE_REVISION_1};
+use crate::frame::{RxCodec, Tag, TxCodec};
+use crate::{Connection, Error, Incoming, Result};
 use auth::CryptoKey;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use denc::{Decode, Encode, Reader};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, trace};
 use types::features::{MSGR2_REQUIRED, PACIFIC_SUPPORTED};
@@ -113,31 +112,7 @@ pub async fn accept<A: AuthServer>(sock: TcpStream, peer: std::net::SocketAddr, 
     sock.set_nodelay(true)?;
     let (rd, wr) = sock.into_split();
     let mut h = Handshake { rd, wr, rx: RxCodec::Crc, tx: TxCodec::Crc, sent: Vec::new(), recvd: Vec::new(), recording: true };
-    let mut banner = BytesMut::with_capacity(26);
-    banner.put_slice(BANNER_MAGIC);
-    banner.put_u16_le(16);
-    banner.put_u64_le(MSGR2_FEATURE_REVISION_1);
-    banner.put_u64_le(0);
-    h.sent.extend_from_slice(&banner);
-    h.wr.write_all(&banner).await?;
-    let mut magic = [0u8; 10];
-    h.rd.read_exact(&mut magic).await?;
-    h.recvd.extend_from_slice(&magic);
-    if &magic[..8] != BANNER_MAGIC {
-        return Err(Error::Protocol(format!("{peer} did not send a msgr2 banner")));
-    }
-    let blen = u16::from_le_bytes([magic[8], magic[9]]) as usize;
-    if !(16..=4096).contains(&blen) {
-        return Err(Error::Protocol(format!("bad banner length {blen}")));
-    }
-    let mut bp = vec![0u8; blen];
-    h.rd.read_exact(&mut bp).await?;
-    h.recvd.extend_from_slice(&bp);
-    let peer_supported = u64::from_le_bytes(bp[0..8].try_into().expect("8"));
-    let peer_required = u64::from_le_bytes(bp[8..16].try_into().expect("8"));
-    if peer_required & !MSGR2_FEATURE_REVISION_1 != 0 || peer_supported & MSGR2_FEATURE_REVISION_1 == 0 {
-        return Err(Error::Protocol(format!("{peer} needs msgr2 features we do not speak")));
-    }
+    h.exchange_banners(&peer.to_string()).await?;
 
     let f = h.recv().await?;
     if f.tag != Tag::Hello {
@@ -197,30 +172,7 @@ pub async fn accept<A: AuthServer>(sock: TcpStream, peer: std::net::SocketAddr, 
         e.bufferlist(&done.reply);
     }))
     .await?;
-    h.recording = false;
-    if done.con_mode == auth::CON_MODE_SECURE {
-        let (tx, rx) = secure_pair(&done.connection_secret, true)?;
-        h.tx = TxCodec::Secure(tx);
-        h.rx = RxCodec::Secure(rx);
-    }
-    let sig = match &done.session_key {
-        Some(k) => k.hmac_sha256(&h.recvd),
-        None => [0u8; 32],
-    };
-    h.send(Tag::AuthSignature, Bytes::copy_from_slice(&sig)).await?;
-    let f = h.recv().await?;
-    if f.tag != Tag::AuthSignature {
-        return Err(Error::Protocol(format!("expected AUTH_SIGNATURE, got {:?}", f.tag)));
-    }
-    let want = match &done.session_key {
-        Some(k) => k.hmac_sha256(&h.sent),
-        None => [0u8; 32],
-    };
-    if f.payload()[..] != want[..] {
-        return Err(Error::Auth("pre-auth signature mismatch".into()));
-    }
-    h.sent = Vec::new();
-    h.recvd = Vec::new();
+    h.finish_auth(done.con_mode, &done.connection_secret, done.session_key.as_ref(), true).await?;
 
     // IDENT (a reconnect attempt is answered with a reset: we keep no session
     // state across connections, so the peer starts over).
@@ -299,6 +251,7 @@ mod tests {
     use auth::CephxClient;
     use messages::RawMessage;
     use std::sync::Mutex;
+    use tokio::io::AsyncWriteExt;
     use types::EntityName;
 
     /// A minimal cephx service: mon mode for AUTH_MODE_MON, authorizers otherwise.

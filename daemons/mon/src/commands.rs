@@ -447,7 +447,6 @@ fn health_cmd(c: &Ctx) -> CmdReply {
         }
         let mut s = format!("{status} {}\n", checks.iter().map(|c| c.summary.clone()).collect::<Vec<_>>().join("; "));
         if detail {
-            s = format!("{status} {}\n", checks.iter().map(|c| c.summary.clone()).collect::<Vec<_>>().join("; "));
             for ch in &checks {
                 s += &format!("[{}] {}: {}\n", if ch.severity == "HEALTH_ERR" { "ERR" } else { "WRN" }, ch.code, ch.summary);
                 for d in &ch.detail {
@@ -510,17 +509,9 @@ fn status(c: &Ctx) -> CmdReply {
         s += "  cluster:\n";
         s += &format!("    id:     {}\n", c.mon.fsid);
         let hs = v["health"]["status"].as_str().unwrap_or("");
-        if checks.is_empty() {
-            s += &format!("    health: {hs}\n");
-        } else {
-            s += &format!("    health: {hs}\n");
-            for (i, ch) in checks.iter().enumerate() {
-                if i == 0 {
-                    s += &format!("            {}\n", ch.summary);
-                } else {
-                    s += &format!("            {}\n", ch.summary);
-                }
-            }
+        s += &format!("    health: {hs}\n");
+        for ch in &checks {
+            s += &format!("            {}\n", ch.summary);
         }
         s += " \n  services:\n";
         s += &format!("    mon: 1 daemons, quorum {} (age {})\n", name, age(quorum_age));
@@ -666,6 +657,11 @@ fn osd_dump(c: &Ctx) -> CmdReply {
     };
     let v = m.dump_json();
     ok(format!("dumped osdmap epoch {}", m.epoch), c.out(&v, || osd_dump_text(&m)))
+}
+
+/// A pool's id by name, or Ceph's ENOENT message.
+fn pool_id(cl: &Cluster, name: &str) -> Result<i64, CmdReply> {
+    cl.osdmap.lookup_pool(name).ok_or_else(|| err(ENOENT, format!("unrecognized pool '{name}'")))
 }
 
 fn pool_line(id: i64, name: &str, p: &maps::pool::PgPool) -> String {
@@ -820,7 +816,7 @@ fn osd_map(c: &Ctx) -> CmdReply {
     let mp = cl.osdmap.pg_to_up_acting(pg);
     let v = json!({"epoch": cl.osdmap.epoch, "pool": pool, "pool_id": pid, "objname": obj, "raw_pgid": raw.to_string(), "pgid": pg.to_string(), "up": mp.up, "up_primary": mp.up_primary, "acting": mp.acting, "acting_primary": mp.acting_primary});
     let fullobj = if ns.is_empty() { obj.clone() } else { format!("{ns}/{obj}") };
-    ok("", c.out(&v, || format!("osdmap e{} pool '{pool}' ({pid}) object '{fullobj}' -> pg {} ({}) -> up ({:?}, p{}) acting ({:?}, p{})\n", cl.osdmap.epoch, raw, pg, mp.up, mp.up_primary, mp.acting, mp.acting_primary).replace(' ', " ")))
+    ok("", c.out(&v, || format!("osdmap e{} pool '{pool}' ({pid}) object '{fullobj}' -> pg {} ({}) -> up ({:?}, p{}) acting ({:?}, p{})\n", cl.osdmap.epoch, raw, pg, mp.up, mp.up_primary, mp.acting, mp.acting_primary)))
 }
 
 fn pg_map(c: &Ctx) -> CmdReply {
@@ -1044,6 +1040,25 @@ fn crush_rule_create(c: &Ctx) -> CmdReply {
     commit_osd(&mut cl, m, ok("", Bytes::new()))
 }
 
+/// Replaces the CRUSH map in a new epoch (crush_version goes up, as in Ceph).
+fn commit_crush(cl: &mut Cluster, cm: crush::CrushMap, reply: CmdReply) -> CmdReply {
+    let m = cl.next_osdmap(|m| {
+        m.crush = cm;
+        m.crush_version += 1;
+    });
+    commit_osd(cl, m, reply)
+}
+
+/// A CephFloat argument (a JSON number, or a string from older clients).
+fn weight_arg(c: &Ctx) -> Result<f64, CmdReply> {
+    let w = c.args.get("weight").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(-1.0);
+    if (0.0..=1e6).contains(&w) {
+        Ok(w)
+    } else {
+        Err(err(EINVAL, "weight must be a number >= 0"))
+    }
+}
+
 fn weight_16(w: f64) -> u32 {
     (w * 65536.0).round().clamp(0.0, u32::MAX as f64) as u32
 }
@@ -1060,14 +1075,10 @@ fn crush_place(c: &Ctx, prefix: &str) -> CmdReply {
         return err(EINVAL, format!("invalid osd name '{raw}'"));
     };
     let name = format!("osd.{id}");
-    let w = match c.args.get("weight") {
-        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-        Some(Value::String(s)) => s.parse().unwrap_or(-1.0),
-        _ => -1.0,
+    let w = match weight_arg(c) {
+        Ok(w) => w,
+        Err(e) => return e,
     };
-    if !(0.0..=1e6).contains(&w) {
-        return err(EINVAL, "weight must be a number >= 0");
-    }
     let mut loc = BTreeMap::new();
     for kv in c.strs("args") {
         let Some((k, v)) = kv.split_once('=') else { return err(EINVAL, format!("location '{kv}' is not type=name")) };
@@ -1119,34 +1130,24 @@ fn crush_rm(c: &Ctx) -> CmdReply {
         if let Some(b) = cm.buckets.get_mut((-1 - id) as usize) {
             *b = None;
         }
-        cm.name_map.remove(&id);
-    } else {
-        cm.name_map.remove(&id);
     }
-    let m = cl.next_osdmap(|m| {
-        m.crush = cm;
-        m.crush_version += 1;
-    });
-    commit_osd(&mut cl, m, ok(format!("removed item id {id} name '{name}' from crush map"), Bytes::new()))
+    cm.name_map.remove(&id);
+    commit_crush(&mut cl, cm, ok(format!("removed item id {id} name '{name}' from crush map"), Bytes::new()))
 }
 
 fn crush_reweight(c: &Ctx) -> CmdReply {
     let name = c.s("name").unwrap_or_default();
-    let w = c.args.get("weight").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(-1.0);
-    if !(0.0..=1e6).contains(&w) {
-        return err(EINVAL, "weight must be a number >= 0");
-    }
+    let w = match weight_arg(c) {
+        Ok(w) => w,
+        Err(e) => return e,
+    };
     let mut cl = c.mon.lock();
     let mut cm = cl.osdmap.crush.clone();
     let Some(id) = cm.item_id_by_name(&name).filter(|i| *i >= 0) else { return err(ENOENT, format!("device '{name}' does not appear in the crush map")) };
     if !cm.set_item_weight(id, weight_16(w)) {
         return err(ENOENT, format!("device '{name}' is not placed in any bucket"));
     }
-    let m = cl.next_osdmap(|m| {
-        m.crush = cm;
-        m.crush_version += 1;
-    });
-    commit_osd(&mut cl, m, ok(format!("reweighted item id {id} name '{name}' to {w} in crush map"), Bytes::new()))
+    commit_crush(&mut cl, cm, ok(format!("reweighted item id {id} name '{name}' to {w} in crush map"), Bytes::new()))
 }
 
 fn crush_add_bucket(c: &Ctx) -> CmdReply {
@@ -1178,11 +1179,7 @@ fn crush_add_bucket(c: &Ctx) -> CmdReply {
             Err(crush::edit::EditError(r, m)) => return err(r, m),
         }
     }
-    let m = cl.next_osdmap(|m| {
-        m.crush = cm;
-        m.crush_version += 1;
-    });
-    commit_osd(&mut cl, m, ok(format!("added bucket {name} type {ty} to crush map"), Bytes::new()))
+    commit_crush(&mut cl, cm, ok(format!("added bucket {name} type {ty} to crush map"), Bytes::new()))
 }
 
 /// Refuses maps the mapper or `osd tree` could not walk: cycles, dangling
@@ -1370,7 +1367,7 @@ fn pool_rm(c: &Ctx) -> CmdReply {
         return err(EPERM, "pool deletion is disabled; you must first set the mon_allow_pool_delete config option to true before you can destroy a pool");
     }
     if cl.osdmap.pools.get(&id).is_some_and(|p| p.flags & maps::pool::FLAG_NODELETE != 0) {
-        return err(EPERM, format!("pool deletion is disabled; you must unset nodelete flag for the pool first"));
+        return err(EPERM, "pool deletion is disabled; you must unset nodelete flag for the pool first");
     }
     let m = cl.next_osdmap(|m| {
         m.pools.remove(&id);
@@ -1446,7 +1443,10 @@ fn pool_get(c: &Ctx) -> CmdReply {
     let name = c.s("pool").unwrap_or_default();
     let var = c.s("var").unwrap_or_default();
     let cl = c.mon.lock();
-    let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+    let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
     let p = &cl.osdmap.pools[&id];
     let mut m = Map::new();
     m.insert("pool".into(), json!(name));
@@ -1481,7 +1481,10 @@ fn pool_set(c: &Ctx) -> CmdReply {
     let var = c.s("var").unwrap_or_default();
     let val = c.s("val").unwrap_or_default();
     let mut cl = c.mon.lock();
-    let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+    let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
     let mut p = cl.osdmap.pools[&id].clone();
     let n: Option<i64> = val.parse().ok();
     let bad_int = || err(EINVAL, format!("error parsing integer value '{val}': (22) Invalid argument"));
@@ -1575,7 +1578,10 @@ fn pool_set(c: &Ctx) -> CmdReply {
 fn pool_get_quota(c: &Ctx) -> CmdReply {
     let name = c.s("pool").unwrap_or_default();
     let cl = c.mon.lock();
-    let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+    let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
     let p = &cl.osdmap.pools[&id];
     let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "current_num_objects": 0, "quota_max_bytes": p.quota_max_bytes, "current_num_bytes": 0});
     let na = |x: u64, bytes: bool| if x == 0 { "N/A".to_string() } else if bytes { format!("{}", crate::mgr::si_bytes(x)) } else { format!("{x} objects") };
@@ -1591,7 +1597,10 @@ fn pool_set_quota(c: &Ctx) -> CmdReply {
     }
     let Ok(n) = val.parse::<u64>() else { return err(EINVAL, format!("error parsing value '{val}'")) };
     let mut cl = c.mon.lock();
-    let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+    let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
     let m = cl.next_osdmap(|m| {
         if let Some(p) = m.pools.get_mut(&id) {
             if field == "max_objects" {
@@ -1609,7 +1618,10 @@ fn pool_application(c: &Ctx, prefix: &str) -> CmdReply {
     let name = c.s("pool").unwrap_or_default();
     let app = c.s("app").unwrap_or_default();
     let mut cl = c.mon.lock();
-    let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+    let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
     let mut p = cl.osdmap.pools[&id].clone();
     let rs;
     match prefix {
@@ -1658,7 +1670,10 @@ fn pool_application_get(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
     let v = match c.s("pool") {
         Some(name) => {
-            let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+            let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
             let md = &cl.osdmap.pools[&id].application_metadata;
             match c.s("app") {
                 Some(app) => match md.get(&app) {
@@ -1686,7 +1701,10 @@ fn pool_snap(c: &Ctx, create: bool) -> CmdReply {
     let name = c.s("pool").unwrap_or_default();
     let snap = c.s("snap").unwrap_or_default();
     let mut cl = c.mon.lock();
-    let Some(id) = cl.osdmap.lookup_pool(&name) else { return err(ENOENT, format!("unrecognized pool '{name}'")) };
+    let id = match pool_id(&cl, &name) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
     let p = cl.osdmap.pools[&id].clone();
     match pool_snap_change(&mut cl, id, p, create, &snap) {
         Ok(_) => changed(ok(format!("{} pool {name} snap {snap}", if create { "created" } else { "removed" }), Bytes::new())),

@@ -237,7 +237,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
     let bad = |e: denc::Error| format!("malformed message type {ty}: {e}");
     match ty {
         messages::types::MON_GET_MAP => {
-            let raw = mon.lock().monmap.to_bytes_pacific();
+            let raw = denc::Encode::to_bytes(&mon.lock().monmap, PACIFIC_SUPPORTED);
             send(conn, &MonMapMsg { monmap: raw }, 0, features);
         }
         messages::types::MON_SUBSCRIBE => {
@@ -319,15 +319,6 @@ pub fn reply_header(ty: u16, tid: u64, version: u16) -> messages::MsgHeader {
     messages::MsgHeader { ty, tid, priority: 127, version, compat_version: 1, ..Default::default() }
 }
 
-trait MonMapBytes {
-    fn to_bytes_pacific(&self) -> Bytes;
-}
-impl MonMapBytes for maps::monmap::MonMap {
-    fn to_bytes_pacific(&self) -> Bytes {
-        denc::Encode::to_bytes(self, PACIFIC_SUPPORTED)
-    }
-}
-
 /// Sends whatever the session's subscriptions are owed.
 fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, features: u64, subs: &mut Subs) {
     let mut done = Vec::new();
@@ -338,7 +329,7 @@ fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, f
             "monmap" => {
                 let c = mon.lock();
                 if (c.monmap.epoch as u64) >= next {
-                    send(conn, &MonMapMsg { monmap: c.monmap.to_bytes_pacific() }, 0, features);
+                    send(conn, &MonMapMsg { monmap: denc::Encode::to_bytes(&c.monmap, PACIFIC_SUPPORTED) }, 0, features);
                     Some(c.monmap.epoch as u64)
                 } else {
                     None
