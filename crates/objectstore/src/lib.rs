@@ -1,0 +1,674 @@
+//! The OSD's object store on RocksDB.
+//!
+//! Objects live in collections (one per PG). Each object has a size, its data
+//! in fixed-size blocks (so a small read or write touches only the blocks it
+//! covers, never the whole object), xattrs, an omap and an omap header. A
+//! collection also holds metadata (PG info, PG log entries) under its own keys.
+//!
+//! Every [`Transaction`] is applied as one synced RocksDB write batch: after a
+//! crash the store holds either all of a transaction or none of it.
+//!
+//! Key layout (all keys start with a one-byte kind, then the collection name
+//! and the escaped object name, so that one object's keys are contiguous):
+//! - `O` coll obj           → onode (size)
+//! - `D` coll obj block(u64 BE) → up to [`BLOCK`] bytes of data (absent = zeros)
+//! - `X` coll obj name      → xattr value
+//! - `M` coll obj key       → omap value
+//! - `H` coll obj           → omap header
+//! - `P` coll key           → collection metadata
+//! - `C` coll               → collection exists
+//! - `S` key                → store-wide metadata (the OSD superblock)
+
+mod txn;
+
+pub use txn::{Op, Transaction};
+
+use bytes::{Bytes, BytesMut};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Data block size: big enough for few keys per 4 MiB object, small enough
+/// that a 4 KiB overwrite rewrites little.
+pub const BLOCK: u64 = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("object store: {0}")]
+    Db(String),
+    #[error("corrupt object store record: {0}")]
+    Corrupt(String),
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        Error::Db(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An object's name within a collection: what the OSD orders and lists by.
+/// `hash` is the object's placement hash (`ceph_str_hash_rjenkins` of its
+/// name or locator key); objects are kept in Ceph's order, by the hash's
+/// reversed bits, so that a listing cursor can be a hash position.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ObjectId {
+    pub hash: u32,
+    pub nspace: String,
+    pub key: String,
+    pub name: String,
+    pub snap: u64,
+}
+
+pub const NOSNAP: u64 = u64::MAX - 1;
+
+impl ObjectId {
+    pub fn head(hash: u32, nspace: &str, key: &str, name: &str) -> Self {
+        ObjectId { hash, nspace: nspace.into(), key: key.into(), name: name.into(), snap: NOSNAP }
+    }
+
+    /// The order-preserving encoding used inside keys.
+    pub fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hash.reverse_bits().to_be_bytes());
+        escape(self.nspace.as_bytes(), out);
+        escape(self.key.as_bytes(), out);
+        escape(self.name.as_bytes(), out);
+        out.extend_from_slice(&self.snap.to_be_bytes());
+    }
+
+    pub fn decode_key(b: &[u8]) -> Result<(ObjectId, usize)> {
+        if b.len() < 4 {
+            return Err(Error::Corrupt("object key too short".into()));
+        }
+        let hash = u32::from_be_bytes(b[..4].try_into().expect("4")).reverse_bits();
+        let mut off = 4;
+        let nspace = unescape(b, &mut off)?;
+        let key = unescape(b, &mut off)?;
+        let name = unescape(b, &mut off)?;
+        if b.len() < off + 8 {
+            return Err(Error::Corrupt("object key without snap".into()));
+        }
+        let snap = u64::from_be_bytes(b[off..off + 8].try_into().expect("8"));
+        Ok((ObjectId { hash, nspace, key, name, snap }, off + 8))
+    }
+}
+
+/// 0x00 ends a string; 0x01 escapes 0x00 and 0x01. Keeps byte order.
+fn escape(s: &[u8], out: &mut Vec<u8>) {
+    for &c in s {
+        match c {
+            0 => out.extend_from_slice(&[1, 1]),
+            1 => out.extend_from_slice(&[1, 2]),
+            c => out.push(c),
+        }
+    }
+    out.push(0);
+}
+
+fn unescape(b: &[u8], off: &mut usize) -> Result<String> {
+    let mut s = Vec::new();
+    loop {
+        let c = *b.get(*off).ok_or_else(|| Error::Corrupt("unterminated name in key".into()))?;
+        *off += 1;
+        match c {
+            0 => break,
+            1 => {
+                let n = *b.get(*off).ok_or_else(|| Error::Corrupt("bad escape in key".into()))?;
+                *off += 1;
+                s.push(n - 1);
+            }
+            c => s.push(c),
+        }
+    }
+    String::from_utf8(s).map_err(|_| Error::Corrupt("name is not utf-8".into()))
+}
+
+fn coll_prefix(kind: u8, coll: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(coll.len() + 40);
+    k.push(kind);
+    escape(coll.as_bytes(), &mut k);
+    k
+}
+
+fn obj_prefix(kind: u8, coll: &str, o: &ObjectId) -> Vec<u8> {
+    let mut k = coll_prefix(kind, coll);
+    o.encode_key(&mut k);
+    k
+}
+
+fn block_key(coll: &str, o: &ObjectId, block: u64) -> Vec<u8> {
+    let mut k = obj_prefix(b'D', coll, o);
+    k.extend_from_slice(&block.to_be_bytes());
+    k
+}
+
+fn named_key(kind: u8, coll: &str, o: &ObjectId, name: &[u8]) -> Vec<u8> {
+    let mut k = obj_prefix(kind, coll, o);
+    k.extend_from_slice(name);
+    k
+}
+
+fn meta_key(coll: &str, key: &str) -> Vec<u8> {
+    let mut k = coll_prefix(b'P', coll);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The smallest key greater than every key that starts with `p`.
+fn prefix_end(p: &[u8]) -> Vec<u8> {
+    let mut e = p.to_vec();
+    while let Some(last) = e.pop() {
+        if last < 0xff {
+            e.push(last + 1);
+            return e;
+        }
+    }
+    vec![0xff; p.len() + 1]
+}
+
+pub struct Store {
+    db: rocksdb::DB,
+}
+
+/// A transaction's pending view of keys: what it wrote so far (None = deleted).
+struct Overlay<'a> {
+    db: &'a rocksdb::DB,
+    w: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Overlay<'a> {
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.w.get(k) {
+            return Ok(v.clone());
+        }
+        Ok(self.db.get(k)?)
+    }
+    fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.w.insert(k, Some(v));
+    }
+    fn del(&mut self, k: Vec<u8>) {
+        self.w.insert(k, None);
+    }
+    /// Keys under `p` as the transaction sees them (db keys plus our writes).
+    fn keys(&self, p: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut keys: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
+        let it = self.db.iterator(rocksdb::IteratorMode::From(p, rocksdb::Direction::Forward));
+        for item in it {
+            let (k, _) = item?;
+            if !k.starts_with(p) {
+                break;
+            }
+            keys.insert(k.to_vec());
+        }
+        for (k, v) in &self.w {
+            if k.starts_with(p) {
+                if v.is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+    fn del_prefix(&mut self, p: &[u8]) -> Result<()> {
+        for k in self.keys(p)? {
+            self.del(k);
+        }
+        Ok(())
+    }
+}
+
+fn onode_size(v: &[u8]) -> Result<u64> {
+    let b: [u8; 8] = v.get(..8).and_then(|s| s.try_into().ok()).ok_or_else(|| Error::Corrupt("short onode".into()))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+impl Store {
+    /// Opens (or with `create`, creates) the store at `dir`.
+    pub fn open(dir: &Path, create: bool) -> Result<Store> {
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(create);
+        o.set_max_background_jobs(2);
+        // Data blocks are mostly incompressible payload; keep the CPU for ops.
+        o.set_compression_type(rocksdb::DBCompressionType::None);
+        o.set_write_buffer_size(64 << 20);
+        let path = dir.join("store.db");
+        if !create && !path.exists() {
+            return Err(Error::Db(format!("no object store at {} (run ceph-osd --mkfs first)", path.display())));
+        }
+        let db = rocksdb::DB::open(&o, &path)?;
+        Ok(Store { db })
+    }
+
+    pub fn get_super(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut k = vec![b'S'];
+        k.extend_from_slice(key.as_bytes());
+        Ok(self.db.get(k)?)
+    }
+
+    pub fn collection_exists(&self, coll: &str) -> Result<bool> {
+        Ok(self.db.get(coll_prefix(b'C', coll))?.is_some())
+    }
+
+    /// All collections, in order.
+    pub fn list_collections(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let it = self.db.iterator(rocksdb::IteratorMode::From(b"C", rocksdb::Direction::Forward));
+        for item in it {
+            let (k, _) = item?;
+            if k.first() != Some(&b'C') {
+                break;
+            }
+            let mut off = 1;
+            out.push(unescape(&k, &mut off)?);
+        }
+        Ok(out)
+    }
+
+    pub fn get_meta(&self, coll: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(meta_key(coll, key))?)
+    }
+
+    /// Collection metadata keys starting with `prefix`, in order.
+    pub fn scan_meta(&self, coll: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let p = meta_key(coll, prefix);
+        let base = coll_prefix(b'P', coll).len();
+        let mut out = Vec::new();
+        for item in self.db.iterator(rocksdb::IteratorMode::From(&p, rocksdb::Direction::Forward)) {
+            let (k, v) = item?;
+            if !k.starts_with(&p) {
+                break;
+            }
+            out.push((String::from_utf8_lossy(&k[base..]).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The object's size, or None when it does not exist.
+    pub fn stat(&self, coll: &str, o: &ObjectId) -> Result<Option<u64>> {
+        match self.db.get(obj_prefix(b'O', coll, o))? {
+            Some(v) => Ok(Some(onode_size(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads `len` bytes at `off` (clipped to the object's size). Holes read as zeros.
+    pub fn read(&self, coll: &str, o: &ObjectId, off: u64, len: u64) -> Result<Bytes> {
+        let size = self.stat(coll, o)?.unwrap_or(0);
+        if off >= size {
+            return Ok(Bytes::new());
+        }
+        let end = size.min(off.saturating_add(len));
+        let first = off / BLOCK;
+        let last = (end - 1) / BLOCK;
+        let keys: Vec<Vec<u8>> = (first..=last).map(|b| block_key(coll, o, b)).collect();
+        let vals = self.db.multi_get(&keys);
+        let mut out = BytesMut::zeroed((end - off) as usize);
+        for (i, v) in vals.into_iter().enumerate() {
+            let b = first + i as u64;
+            if let Some(data) = v? {
+                copy_block(&mut out, off, end, b, &data);
+            }
+        }
+        Ok(out.freeze())
+    }
+
+    /// Extents that hold data (block granularity, clipped to [off, off+len) and the size).
+    pub fn data_extents(&self, coll: &str, o: &ObjectId, off: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        let size = self.stat(coll, o)?.unwrap_or(0);
+        let end = size.min(off.saturating_add(len));
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        if off >= end {
+            return Ok(out);
+        }
+        let p = obj_prefix(b'D', coll, o);
+        let start = block_key(coll, o, off / BLOCK);
+        for item in self.db.iterator(rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward)) {
+            let (k, v) = item?;
+            if !k.starts_with(&p) || k.len() != p.len() + 8 {
+                break;
+            }
+            let b = u64::from_be_bytes(k[p.len()..].try_into().expect("8"));
+            let s = (b * BLOCK).max(off);
+            let e = (b * BLOCK + v.len() as u64).min(end);
+            if s >= end {
+                break;
+            }
+            if s < e {
+                match out.last_mut() {
+                    Some(l) if l.0 + l.1 == s => l.1 += e - s,
+                    _ => out.push((s, e - s)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn getattr(&self, coll: &str, o: &ObjectId, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(named_key(b'X', coll, o, name.as_bytes()))?)
+    }
+
+    pub fn getattrs(&self, coll: &str, o: &ObjectId) -> Result<BTreeMap<String, Bytes>> {
+        let p = obj_prefix(b'X', coll, o);
+        let mut out = BTreeMap::new();
+        for (k, v) in self.scan(&p, &p, usize::MAX)? {
+            out.insert(String::from_utf8_lossy(&k).into_owned(), v);
+        }
+        Ok(out)
+    }
+
+    pub fn omap_header(&self, coll: &str, o: &ObjectId) -> Result<Bytes> {
+        Ok(self.db.get(obj_prefix(b'H', coll, o))?.map(Bytes::from).unwrap_or_default())
+    }
+
+    /// Omap entries with keys after `after` (or from `start` inclusive), at most `max`.
+    pub fn omap_range(&self, coll: &str, o: &ObjectId, start: &[u8], after: bool, max: usize) -> Result<Vec<(Bytes, Bytes)>> {
+        let p = obj_prefix(b'M', coll, o);
+        let mut from = p.clone();
+        from.extend_from_slice(start);
+        if after {
+            from.push(0);
+        }
+        Ok(self.scan(&p, &from, max)?.into_iter().map(|(k, v)| (Bytes::from(k), v)).collect())
+    }
+
+    pub fn omap_get(&self, coll: &str, o: &ObjectId, keys: &[Bytes]) -> Result<Vec<(Bytes, Bytes)>> {
+        let ks: Vec<Vec<u8>> = keys.iter().map(|k| named_key(b'M', coll, o, k)).collect();
+        let mut out = Vec::new();
+        for (k, v) in keys.iter().zip(self.db.multi_get(&ks)) {
+            if let Some(v) = v? {
+                out.push((k.clone(), Bytes::from(v)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// (suffix after `prefix`, value) pairs from `from`, at most `max`.
+    fn scan(&self, prefix: &[u8], from: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Bytes)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator(rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward)) {
+            if out.len() >= max {
+                break;
+            }
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k[prefix.len()..].to_vec(), Bytes::from(v.to_vec())));
+        }
+        Ok(out)
+    }
+
+    /// Objects of a collection from `start` (inclusive) in order, at most `max`,
+    /// with their sizes.
+    pub fn list(&self, coll: &str, start: Option<&ObjectId>, max: usize) -> Result<Vec<(ObjectId, u64)>> {
+        let p = coll_prefix(b'O', coll);
+        let from = match start {
+            Some(o) => obj_prefix(b'O', coll, o),
+            None => p.clone(),
+        };
+        let mut out = Vec::new();
+        for item in self.db.iterator(rocksdb::IteratorMode::From(&from, rocksdb::Direction::Forward)) {
+            if out.len() >= max {
+                break;
+            }
+            let (k, v) = item?;
+            if !k.starts_with(&p) {
+                break;
+            }
+            let (o, _) = ObjectId::decode_key(&k[p.len()..])?;
+            out.push((o, onode_size(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Applies `t` atomically and durably (one synced write batch).
+    pub fn apply(&self, t: &Transaction) -> Result<()> {
+        self.apply_opts(t, true)
+    }
+
+    pub fn apply_opts(&self, t: &Transaction, sync: bool) -> Result<()> {
+        let mut ov = Overlay { db: &self.db, w: HashMap::new() };
+        for op in &t.ops {
+            self.apply_op(&mut ov, op)?;
+        }
+        let mut b = rocksdb::WriteBatch::default();
+        for (k, v) in ov.w {
+            match v {
+                Some(v) => b.put(k, v),
+                None => b.delete(k),
+            }
+        }
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(b, &wo)?;
+        Ok(())
+    }
+
+    fn apply_op(&self, ov: &mut Overlay, op: &Op) -> Result<()> {
+        match op {
+            Op::MkColl { coll } => ov.put(coll_prefix(b'C', coll), Vec::new()),
+            Op::RmColl { coll } => {
+                for kind in [b'O', b'D', b'X', b'M', b'H', b'P', b'C'] {
+                    let p = coll_prefix(kind, coll);
+                    // Whole-collection removal can be big: a range delete in the batch.
+                    ov.w.retain(|k, _| !k.starts_with(&p));
+                    ov.w.insert(p.clone(), None);
+                    self.delete_range_later(ov, &p)?;
+                }
+            }
+            Op::SetMeta { coll, key, value } => ov.put(meta_key(coll, key), value.to_vec()),
+            Op::RmMeta { coll, key } => ov.del(meta_key(coll, key)),
+            Op::SetSuper { key, value } => {
+                let mut k = vec![b'S'];
+                k.extend_from_slice(key.as_bytes());
+                ov.put(k, value.to_vec())
+            }
+            Op::Touch { coll, oid } => {
+                let k = obj_prefix(b'O', coll, oid);
+                if ov.get(&k)?.is_none() {
+                    ov.put(k, 0u64.to_le_bytes().to_vec());
+                }
+            }
+            Op::Write { coll, oid, off, data } => self.write(ov, coll, oid, *off, data)?,
+            Op::Zero { coll, oid, off, len } => {
+                let size = self.size_in(ov, coll, oid)?.unwrap_or(0);
+                let end = off.saturating_add(*len);
+                // Zeros inside the object: write zeros (holes read as zeros anyway,
+                // but existing data must go). Past the end only extends.
+                let inside_end = end.min(size);
+                if *off < inside_end {
+                    self.punch(ov, coll, oid, *off, inside_end)?;
+                }
+                if end > size {
+                    self.set_size(ov, coll, oid, end);
+                } else if self.size_in(ov, coll, oid)?.is_none() {
+                    self.set_size(ov, coll, oid, size);
+                }
+            }
+            Op::Truncate { coll, oid, size } => {
+                let cur = self.size_in(ov, coll, oid)?.unwrap_or(0);
+                if *size < cur {
+                    self.punch(ov, coll, oid, *size, cur)?;
+                }
+                self.set_size(ov, coll, oid, *size);
+            }
+            Op::Remove { coll, oid } => {
+                ov.del(obj_prefix(b'O', coll, oid));
+                ov.del(obj_prefix(b'H', coll, oid));
+                for kind in [b'D', b'X', b'M'] {
+                    ov.del_prefix(&obj_prefix(kind, coll, oid))?;
+                }
+            }
+            Op::SetAttr { coll, oid, name, value } => {
+                self.touch(ov, coll, oid)?;
+                ov.put(named_key(b'X', coll, oid, name.as_bytes()), value.to_vec())
+            }
+            Op::RmAttr { coll, oid, name } => ov.del(named_key(b'X', coll, oid, name.as_bytes())),
+            Op::RmAttrs { coll, oid } => ov.del_prefix(&obj_prefix(b'X', coll, oid))?,
+            Op::OmapSet { coll, oid, kv } => {
+                self.touch(ov, coll, oid)?;
+                for (k, v) in kv {
+                    ov.put(named_key(b'M', coll, oid, k), v.to_vec());
+                }
+            }
+            Op::OmapRm { coll, oid, keys } => {
+                for k in keys {
+                    ov.del(named_key(b'M', coll, oid, k));
+                }
+            }
+            Op::OmapRmRange { coll, oid, first, last } => {
+                let p = obj_prefix(b'M', coll, oid);
+                for k in ov.keys(&p)? {
+                    let s = &k[p.len()..];
+                    if s >= &first[..] && s < &last[..] {
+                        ov.del(k);
+                    }
+                }
+            }
+            Op::OmapClear { coll, oid } => {
+                ov.del(obj_prefix(b'H', coll, oid));
+                ov.del_prefix(&obj_prefix(b'M', coll, oid))?;
+            }
+            Op::OmapHeader { coll, oid, header } => {
+                self.touch(ov, coll, oid)?;
+                ov.put(obj_prefix(b'H', coll, oid), header.to_vec())
+            }
+            Op::Clone { coll, src, dst } => {
+                // Copy data, xattrs, omap and header of `src` onto a fresh `dst`.
+                ov.del(obj_prefix(b'H', coll, dst));
+                for kind in [b'D', b'X', b'M'] {
+                    ov.del_prefix(&obj_prefix(kind, coll, dst))?;
+                }
+                let size = self.size_in(ov, coll, src)?.unwrap_or(0);
+                self.set_size(ov, coll, dst, size);
+                if let Some(h) = ov.get(&obj_prefix(b'H', coll, src))? {
+                    ov.put(obj_prefix(b'H', coll, dst), h);
+                }
+                for kind in [b'D', b'X', b'M'] {
+                    let sp = obj_prefix(kind, coll, src);
+                    let dp = obj_prefix(kind, coll, dst);
+                    for k in ov.keys(&sp)? {
+                        if let Some(v) = ov.get(&k)? {
+                            let mut nk = dp.clone();
+                            nk.extend_from_slice(&k[sp.len()..]);
+                            ov.put(nk, v);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks every stored key under `p` deleted.
+    fn delete_range_later(&self, ov: &mut Overlay, p: &[u8]) -> Result<()> {
+        let end = prefix_end(p);
+        for item in self.db.iterator(rocksdb::IteratorMode::From(p, rocksdb::Direction::Forward)) {
+            let (k, _) = item?;
+            if k.as_ref() >= end.as_slice() {
+                break;
+            }
+            ov.w.insert(k.to_vec(), None);
+        }
+        Ok(())
+    }
+
+    fn size_in(&self, ov: &Overlay, coll: &str, o: &ObjectId) -> Result<Option<u64>> {
+        match ov.get(&obj_prefix(b'O', coll, o))? {
+            Some(v) => Ok(Some(onode_size(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn set_size(&self, ov: &mut Overlay, coll: &str, o: &ObjectId, size: u64) {
+        ov.put(obj_prefix(b'O', coll, o), size.to_le_bytes().to_vec());
+    }
+
+    fn touch(&self, ov: &mut Overlay, coll: &str, o: &ObjectId) -> Result<()> {
+        if self.size_in(ov, coll, o)?.is_none() {
+            self.set_size(ov, coll, o, 0);
+        }
+        Ok(())
+    }
+
+    fn write(&self, ov: &mut Overlay, coll: &str, o: &ObjectId, off: u64, data: &Bytes) -> Result<()> {
+        let size = self.size_in(ov, coll, o)?.unwrap_or(0);
+        let end = off + data.len() as u64;
+        if !data.is_empty() {
+            let first = off / BLOCK;
+            let last = (end - 1) / BLOCK;
+            for b in first..=last {
+                let bs = b * BLOCK;
+                let k = block_key(coll, o, b);
+                let ws = off.max(bs);
+                let we = end.min(bs + BLOCK);
+                let mut blk = if ws == bs && (we == bs + BLOCK || we >= size.max(bs)) {
+                    // The write covers the whole block as far as data exists.
+                    Vec::new()
+                } else {
+                    ov.get(&k)?.unwrap_or_default()
+                };
+                // A block stores bytes up to the object's end within it.
+                let need = (we - bs) as usize;
+                if blk.len() < need {
+                    blk.resize(need, 0);
+                }
+                let src = &data[(ws - off) as usize..(we - off) as usize];
+                blk[(ws - bs) as usize..need].copy_from_slice(src);
+                ov.put(k, blk);
+            }
+        }
+        self.set_size(ov, coll, o, size.max(end));
+        Ok(())
+    }
+
+    /// Zeroes [from, to) of the data (the size is the caller's business).
+    fn punch(&self, ov: &mut Overlay, coll: &str, o: &ObjectId, from: u64, to: u64) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let first = from / BLOCK;
+        let last = (to - 1) / BLOCK;
+        for b in first..=last {
+            let bs = b * BLOCK;
+            let k = block_key(coll, o, b);
+            let s = from.max(bs);
+            let e = to.min(bs + BLOCK);
+            if s == bs && e == bs + BLOCK {
+                ov.del(k);
+                continue;
+            }
+            if let Some(mut blk) = ov.get(&k)? {
+                let ls = (s - bs) as usize;
+                let le = ((e - bs) as usize).min(blk.len());
+                if ls < le {
+                    if le == blk.len() {
+                        blk.truncate(ls);
+                    } else {
+                        blk[ls..le].fill(0);
+                    }
+                }
+                if blk.is_empty() || blk.iter().all(|c| *c == 0) {
+                    ov.del(k);
+                } else {
+                    ov.put(k, blk);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn copy_block(out: &mut BytesMut, off: u64, end: u64, b: u64, data: &[u8]) {
+    let bs = b * BLOCK;
+    let s = off.max(bs);
+    let e = end.min(bs + data.len() as u64);
+    if s < e {
+        out[(s - off) as usize..(e - off) as usize].copy_from_slice(&data[(s - bs) as usize..(e - bs) as usize]);
+    }
+}
+
+#[cfg(test)]
+mod tests;

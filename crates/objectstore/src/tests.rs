@@ -1,0 +1,162 @@
+use super::*;
+use denc::{Decode, Encode};
+use proptest::prelude::*;
+
+fn oid(name: &str) -> ObjectId {
+    ObjectId::head(0x1234, "", "", name)
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(d.path(), true).unwrap();
+    (d, s)
+}
+
+#[derive(Debug, Clone)]
+enum M {
+    Write(u64, Vec<u8>),
+    Zero(u64, u64),
+    Truncate(u64),
+    Remove,
+}
+
+fn model_apply(m: &mut Option<Vec<u8>>, op: &M) {
+    match op {
+        M::Write(off, d) => {
+            let v = m.get_or_insert_with(Vec::new);
+            let end = *off as usize + d.len();
+            if v.len() < end {
+                v.resize(end, 0);
+            }
+            v[*off as usize..end].copy_from_slice(d);
+        }
+        M::Zero(off, len) => {
+            let v = m.get_or_insert_with(Vec::new);
+            let end = (*off + *len) as usize;
+            if v.len() < end {
+                v.resize(end, 0);
+            }
+            v[*off as usize..end].fill(0);
+        }
+        M::Truncate(s) => m.get_or_insert_with(Vec::new).resize(*s as usize, 0),
+        M::Remove => *m = None,
+    }
+}
+
+fn to_op(o: &ObjectId, op: &M) -> Op {
+    let coll = "1.0".to_string();
+    let oid = o.clone();
+    match op {
+        M::Write(off, d) => Op::Write { coll, oid, off: *off, data: Bytes::from(d.clone()) },
+        M::Zero(off, len) => Op::Zero { coll, oid, off: *off, len: *len },
+        M::Truncate(size) => Op::Truncate { coll, oid, size: *size },
+        M::Remove => Op::Remove { coll, oid },
+    }
+}
+
+fn arb_op() -> impl Strategy<Value = M> {
+    let span = 3 * BLOCK;
+    prop_oneof![
+        (0..span, proptest::collection::vec(any::<u8>(), 0..(BLOCK as usize + 100))).prop_map(|(o, d)| M::Write(o, d)),
+        (0..span, 0..BLOCK * 2).prop_map(|(o, l)| M::Zero(o, l)),
+        (0..span).prop_map(M::Truncate),
+        Just(M::Remove),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Any sequence of data ops, one or several per transaction, leaves the
+    /// object exactly as a flat byte vector would be, and reads of any range
+    /// (and the sparse map) agree with it.
+    #[test]
+    fn data_ops_match_a_byte_vector(ops in proptest::collection::vec(arb_op(), 1..12), group in 1usize..4, ro in 0..4*BLOCK, rl in 0..3*BLOCK) {
+        let (_d, s) = open();
+        let o = oid("obj");
+        let mut model: Option<Vec<u8>> = None;
+        for chunk in ops.chunks(group) {
+            let mut t = Transaction::new();
+            for op in chunk {
+                model_apply(&mut model, op);
+                t.push(to_op(&o, op));
+            }
+            s.apply_opts(&t, false).unwrap();
+        }
+        let size = s.stat("1.0", &o).unwrap();
+        prop_assert_eq!(size, model.as_ref().map(|v| v.len() as u64));
+        let all = s.read("1.0", &o, 0, u64::MAX).unwrap();
+        let want = model.clone().unwrap_or_default();
+        prop_assert_eq!(&all[..], &want[..]);
+        let part = s.read("1.0", &o, ro, rl).unwrap();
+        let a = (ro as usize).min(want.len());
+        let b = ((ro + rl) as usize).min(want.len());
+        prop_assert_eq!(&part[..], &want[a..b]);
+        // Everything outside the reported extents is zero.
+        let ext = s.data_extents("1.0", &o, 0, u64::MAX).unwrap();
+        for (i, c) in want.iter().enumerate() {
+            let inside = ext.iter().any(|(eo, el)| (i as u64) >= *eo && (i as u64) < eo + el);
+            prop_assert!(inside || *c == 0);
+        }
+    }
+
+    #[test]
+    fn transactions_round_trip_and_hostile_bytes_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Transaction::from_bytes(Bytes::from(bytes.clone()));
+        let _ = ObjectId::decode_key(&bytes);
+    }
+
+    #[test]
+    fn object_keys_keep_order_and_round_trip(a in any::<(u32, String, String)>(), b in any::<(u32, String, String)>()) {
+        let x = ObjectId::head(a.0, &a.1, "", &a.2);
+        let y = ObjectId::head(b.0, &b.1, "", &b.2);
+        let (mut kx, mut ky) = (Vec::new(), Vec::new());
+        x.encode_key(&mut kx);
+        y.encode_key(&mut ky);
+        prop_assert_eq!(ObjectId::decode_key(&kx).unwrap().0, x.clone());
+        let ord_keys = kx.cmp(&ky);
+        let ord_ids = (x.hash.reverse_bits(), x.nspace.as_bytes(), x.name.as_bytes()).cmp(&(y.hash.reverse_bits(), y.nspace.as_bytes(), y.name.as_bytes()));
+        prop_assert_eq!(ord_keys, ord_ids);
+    }
+}
+
+#[test]
+fn xattrs_omap_clone_listing_and_collections() {
+    let (d, s) = open();
+    let c = "2.1".to_string();
+    let a = ObjectId::head(7, "ns", "", "a\0b");
+    let b = ObjectId::head(3, "", "", "b");
+    let mut t = Transaction::new();
+    t.push(Op::MkColl { coll: c.clone() });
+    t.push(Op::Write { coll: c.clone(), oid: a.clone(), off: 0, data: Bytes::from_static(b"hello") });
+    t.push(Op::SetAttr { coll: c.clone(), oid: a.clone(), name: "_x".into(), value: Bytes::from_static(b"1") });
+    t.push(Op::OmapSet { coll: c.clone(), oid: a.clone(), kv: vec![(Bytes::from_static(b"k1"), Bytes::from_static(b"v1")), (Bytes::from_static(b"k2"), Bytes::from_static(b"v2")), (Bytes::from_static(b"k3"), Bytes::from_static(b"v3"))] });
+    t.push(Op::OmapHeader { coll: c.clone(), oid: a.clone(), header: Bytes::from_static(b"hdr") });
+    t.push(Op::Clone { coll: c.clone(), src: a.clone(), dst: b.clone() });
+    t.push(Op::OmapRmRange { coll: c.clone(), oid: a.clone(), first: Bytes::from_static(b"k2"), last: Bytes::from_static(b"k3") });
+    t.push(Op::SetMeta { coll: c.clone(), key: "info".into(), value: Bytes::from_static(b"I") });
+    // Round trip through the wire form before applying, as a replica would.
+    let t = Transaction::from_bytes(t.to_bytes(0)).unwrap();
+    s.apply(&t).unwrap();
+    drop(s);
+    let s = Store::open(d.path(), false).unwrap();
+    assert_eq!(s.list_collections().unwrap(), vec![c.clone()]);
+    assert_eq!(&s.read(&c, &b, 0, 100).unwrap()[..], b"hello");
+    assert_eq!(s.getattr(&c, &b, "_x").unwrap().unwrap(), b"1");
+    assert_eq!(s.omap_header(&c, &b).unwrap(), Bytes::from_static(b"hdr"));
+    let keys: Vec<Bytes> = s.omap_range(&c, &a, b"", false, 10).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, vec![Bytes::from_static(b"k1"), Bytes::from_static(b"k3")]);
+    assert_eq!(s.omap_range(&c, &b, b"k1", true, 1).unwrap()[0].0, Bytes::from_static(b"k2"));
+    assert_eq!(s.omap_get(&c, &b, &[Bytes::from_static(b"k3"), Bytes::from_static(b"zz")]).unwrap().len(), 1);
+    // Listing follows the reversed hash: 3 (0b11) sorts after 7 (0b111)? No:
+    // reverse_bits(7) = 0xe0000000 > reverse_bits(3) = 0xc0000000.
+    let l = s.list(&c, None, 10).unwrap();
+    assert_eq!(l.iter().map(|(o, _)| o.name.clone()).collect::<Vec<_>>(), vec!["b".to_string(), "a\0b".to_string()]);
+    assert_eq!(s.list(&c, Some(&a), 10).unwrap().len(), 1);
+    assert_eq!(s.get_meta(&c, "info").unwrap().unwrap(), b"I");
+    let mut t = Transaction::new();
+    t.push(Op::RmColl { coll: c.clone() });
+    s.apply(&t).unwrap();
+    assert!(s.list_collections().unwrap().is_empty());
+    assert!(s.stat(&c, &a).unwrap().is_none());
+    assert!(s.omap_range(&c, &a, b"", false, 10).unwrap().is_empty());
+}

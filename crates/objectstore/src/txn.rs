@@ -1,0 +1,270 @@
+//! Transactions: what a client op (or a replica's copy of it, or recovery)
+//! does to the store, in order. They encode so a primary can ship the very
+//! same transaction to its replicas.
+
+use crate::ObjectId;
+use bytes::Bytes;
+use denc::{Decode, Encode, Encoder, Reader};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    MkColl { coll: String },
+    RmColl { coll: String },
+    SetMeta { coll: String, key: String, value: Bytes },
+    RmMeta { coll: String, key: String },
+    SetSuper { key: String, value: Bytes },
+    Touch { coll: String, oid: ObjectId },
+    Write { coll: String, oid: ObjectId, off: u64, data: Bytes },
+    Zero { coll: String, oid: ObjectId, off: u64, len: u64 },
+    Truncate { coll: String, oid: ObjectId, size: u64 },
+    Remove { coll: String, oid: ObjectId },
+    SetAttr { coll: String, oid: ObjectId, name: String, value: Bytes },
+    RmAttr { coll: String, oid: ObjectId, name: String },
+    RmAttrs { coll: String, oid: ObjectId },
+    OmapSet { coll: String, oid: ObjectId, kv: Vec<(Bytes, Bytes)> },
+    OmapRm { coll: String, oid: ObjectId, keys: Vec<Bytes> },
+    /// Keys in [first, last).
+    OmapRmRange { coll: String, oid: ObjectId, first: Bytes, last: Bytes },
+    OmapClear { coll: String, oid: ObjectId },
+    OmapHeader { coll: String, oid: ObjectId, header: Bytes },
+    Clone { coll: String, src: ObjectId, dst: ObjectId },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transaction {
+    pub ops: Vec<Op>,
+}
+
+impl Transaction {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    /// Bytes of payload carried (for throttling and stats).
+    pub fn data_len(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|o| match o {
+                Op::Write { data, .. } => data.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+impl Encode for ObjectId {
+    fn encode(&self, e: &mut Encoder) {
+        e.u32(self.hash);
+        e.string(&self.nspace);
+        e.string(&self.key);
+        e.string(&self.name);
+        e.u64(self.snap);
+    }
+}
+
+impl Decode for ObjectId {
+    fn decode(r: &mut Reader) -> denc::Result<Self> {
+        Ok(ObjectId { hash: r.u32()?, nspace: r.string()?, key: r.string()?, name: r.string()?, snap: r.u64()? })
+    }
+}
+
+fn kvs(e: &mut Encoder, kv: &[(Bytes, Bytes)]) {
+    e.u32(kv.len() as u32);
+    for (k, v) in kv {
+        e.bufferlist(k);
+        e.bufferlist(v);
+    }
+}
+
+impl Encode for Op {
+    fn encode(&self, e: &mut Encoder) {
+        match self {
+            Op::MkColl { coll } => {
+                e.u8(1);
+                e.string(coll);
+            }
+            Op::RmColl { coll } => {
+                e.u8(2);
+                e.string(coll);
+            }
+            Op::SetMeta { coll, key, value } => {
+                e.u8(3);
+                e.string(coll);
+                e.string(key);
+                e.bufferlist(value);
+            }
+            Op::RmMeta { coll, key } => {
+                e.u8(4);
+                e.string(coll);
+                e.string(key);
+            }
+            Op::SetSuper { key, value } => {
+                e.u8(5);
+                e.string(key);
+                e.bufferlist(value);
+            }
+            Op::Touch { coll, oid } => {
+                e.u8(6);
+                e.string(coll);
+                oid.encode(e);
+            }
+            Op::Write { coll, oid, off, data } => {
+                e.u8(7);
+                e.string(coll);
+                oid.encode(e);
+                e.u64(*off);
+                e.bufferlist(data);
+            }
+            Op::Zero { coll, oid, off, len } => {
+                e.u8(8);
+                e.string(coll);
+                oid.encode(e);
+                e.u64(*off);
+                e.u64(*len);
+            }
+            Op::Truncate { coll, oid, size } => {
+                e.u8(9);
+                e.string(coll);
+                oid.encode(e);
+                e.u64(*size);
+            }
+            Op::Remove { coll, oid } => {
+                e.u8(10);
+                e.string(coll);
+                oid.encode(e);
+            }
+            Op::SetAttr { coll, oid, name, value } => {
+                e.u8(11);
+                e.string(coll);
+                oid.encode(e);
+                e.string(name);
+                e.bufferlist(value);
+            }
+            Op::RmAttr { coll, oid, name } => {
+                e.u8(12);
+                e.string(coll);
+                oid.encode(e);
+                e.string(name);
+            }
+            Op::RmAttrs { coll, oid } => {
+                e.u8(13);
+                e.string(coll);
+                oid.encode(e);
+            }
+            Op::OmapSet { coll, oid, kv } => {
+                e.u8(14);
+                e.string(coll);
+                oid.encode(e);
+                kvs(e, kv);
+            }
+            Op::OmapRm { coll, oid, keys } => {
+                e.u8(15);
+                e.string(coll);
+                oid.encode(e);
+                e.u32(keys.len() as u32);
+                for k in keys {
+                    e.bufferlist(k);
+                }
+            }
+            Op::OmapRmRange { coll, oid, first, last } => {
+                e.u8(16);
+                e.string(coll);
+                oid.encode(e);
+                e.bufferlist(first);
+                e.bufferlist(last);
+            }
+            Op::OmapClear { coll, oid } => {
+                e.u8(17);
+                e.string(coll);
+                oid.encode(e);
+            }
+            Op::OmapHeader { coll, oid, header } => {
+                e.u8(18);
+                e.string(coll);
+                oid.encode(e);
+                e.bufferlist(header);
+            }
+            Op::Clone { coll, src, dst } => {
+                e.u8(19);
+                e.string(coll);
+                src.encode(e);
+                dst.encode(e);
+            }
+        }
+    }
+}
+
+impl Decode for Op {
+    fn decode(r: &mut Reader) -> denc::Result<Self> {
+        let tag = r.u8()?;
+        let coll = r.string()?;
+        Ok(match tag {
+            1 => Op::MkColl { coll },
+            2 => Op::RmColl { coll },
+            3 => Op::SetMeta { coll, key: r.string()?, value: r.bufferlist()? },
+            4 => Op::RmMeta { coll, key: r.string()? },
+            5 => Op::SetSuper { key: coll, value: r.bufferlist()? },
+            6 => Op::Touch { coll, oid: r.decode()? },
+            7 => Op::Write { coll, oid: r.decode()?, off: r.u64()?, data: r.bufferlist()? },
+            8 => Op::Zero { coll, oid: r.decode()?, off: r.u64()?, len: r.u64()? },
+            9 => Op::Truncate { coll, oid: r.decode()?, size: r.u64()? },
+            10 => Op::Remove { coll, oid: r.decode()? },
+            11 => Op::SetAttr { coll, oid: r.decode()?, name: r.string()?, value: r.bufferlist()? },
+            12 => Op::RmAttr { coll, oid: r.decode()?, name: r.string()? },
+            13 => Op::RmAttrs { coll, oid: r.decode()? },
+            14 => {
+                let oid = r.decode()?;
+                let n = r.count(8)?;
+                let mut kv = Vec::with_capacity(n);
+                for _ in 0..n {
+                    kv.push((r.bufferlist()?, r.bufferlist()?));
+                }
+                Op::OmapSet { coll, oid, kv }
+            }
+            15 => {
+                let oid = r.decode()?;
+                let n = r.count(4)?;
+                let mut keys = Vec::with_capacity(n);
+                for _ in 0..n {
+                    keys.push(r.bufferlist()?);
+                }
+                Op::OmapRm { coll, oid, keys }
+            }
+            16 => Op::OmapRmRange { coll, oid: r.decode()?, first: r.bufferlist()?, last: r.bufferlist()? },
+            17 => Op::OmapClear { coll, oid: r.decode()? },
+            18 => Op::OmapHeader { coll, oid: r.decode()?, header: r.bufferlist()? },
+            19 => Op::Clone { coll, src: r.decode()?, dst: r.decode()? },
+            t => return denc::invalid("store transaction", format!("unknown op {t}")),
+        })
+    }
+}
+
+impl Encode for Transaction {
+    fn encode(&self, e: &mut Encoder) {
+        e.u8(1);
+        e.u32(self.ops.len() as u32);
+        for op in &self.ops {
+            op.encode(e);
+        }
+    }
+}
+
+impl Decode for Transaction {
+    fn decode(r: &mut Reader) -> denc::Result<Self> {
+        let v = r.u8()?;
+        if v != 1 {
+            return denc::invalid("store transaction", format!("version {v}"));
+        }
+        let n = r.count(5)?;
+        let mut ops = Vec::with_capacity(n);
+        for _ in 0..n {
+            ops.push(Op::decode(r)?);
+        }
+        Ok(Transaction { ops })
+    }
+}
