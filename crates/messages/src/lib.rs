@@ -4,6 +4,7 @@
 
 pub mod mon;
 pub mod osd;
+pub mod osd_peer;
 pub mod header;
 
 pub use header::MsgHeader;

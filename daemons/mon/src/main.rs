@@ -22,18 +22,10 @@ use store::Store;
 use types::{EntityAddr, EntityAddrVec, EntityName, EntityType, Uuid};
 
 struct Args {
-    id: Option<String>,
+    common: daemon::CommonArgs,
     mkfs: bool,
     monmap: Option<PathBuf>,
-    keyring: Option<PathBuf>,
-    conf: Option<PathBuf>,
-    cluster: String,
-    foreground: bool,
-    debug_stderr: bool,
     public_addr: Option<String>,
-    setuser: Option<String>,
-    setgroup: Option<String>,
-    overrides: Vec<(String, String)>,
 }
 
 const USAGE: &str = "usage: ceph-mon -i <monitorid> [flags]
@@ -68,58 +60,22 @@ const USAGE: &str = "usage: ceph-mon -i <monitorid> [flags]
 ";
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { id: None, mkfs: false, monmap: None, keyring: None, conf: None, cluster: "ceph".into(), foreground: false, debug_stderr: false, public_addr: None, setuser: None, setgroup: None, overrides: vec![] };
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    let val = |i: &mut usize, flag: &str| -> Result<String, String> {
-        *i += 1;
-        argv.get(*i).cloned().ok_or_else(|| format!("{flag} needs a value"))
-    };
-    while i < argv.len() {
-        let arg = argv[i].clone();
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let take = |i: &mut usize| -> Result<String, String> { inline.clone().map(Ok).unwrap_or_else(|| val(i, &flag)) };
-        match flag.as_str() {
-            "-i" | "--id" => a.id = Some(take(&mut i)?),
-            "-n" | "--name" => {
-                let n = take(&mut i)?;
-                a.id = Some(n.strip_prefix("mon.").ok_or_else(|| format!("--name {n}: ceph-mon runs as mon.ID"))?.to_string());
-            }
-            "--mkfs" => a.mkfs = true,
-            "--monmap" => a.monmap = Some(take(&mut i)?.into()),
-            "--keyring" | "-k" => a.keyring = Some(take(&mut i)?.into()),
-            "-c" | "--conf" => a.conf = Some(take(&mut i)?.into()),
-            "--cluster" => a.cluster = take(&mut i)?,
-            "-f" | "--foreground" => a.foreground = true,
-            "-d" => {
-                a.foreground = true;
-                a.debug_stderr = true;
-            }
-            "--public-addr" | "--public_addr" => a.public_addr = Some(take(&mut i)?),
-            "--setuser" => a.setuser = Some(take(&mut i)?),
-            "--setgroup" => a.setgroup = Some(take(&mut i)?),
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            f if f.starts_with("--") => {
-                let k = f.trim_start_matches("--").to_string();
-                let v = take(&mut i)?;
-                a.overrides.push((k, v));
-            }
-            f => return Err(format!("unrecognized argument '{f}'")),
+    let (mut mkfs, mut monmap, mut public_addr) = (false, None, None);
+    let common = daemon::parse_args(&argv, "mon", USAGE, |flag, value| {
+        match flag {
+            "--mkfs" => mkfs = true,
+            "--monmap" => monmap = Some(PathBuf::from(value()?)),
+            "--public-addr" | "--public_addr" => public_addr = Some(value()?),
+            _ => return Ok(false),
         }
-        i += 1;
-    }
-    Ok(a)
+        Ok(true)
+    })?;
+    Ok(Args { common, mkfs, monmap, public_addr })
 }
 
 fn die(msg: impl std::fmt::Display) -> ! {
-    eprintln!("ceph-mon: {msg}");
-    std::process::exit(1);
+    daemon::die("ceph-mon", msg)
 }
 
 const CONF_KEYS: [&str; 13] = [
@@ -143,87 +99,31 @@ fn main() {
         eprint!("{USAGE}");
         die(e)
     });
-    let Some(id) = args.id.clone() else {
+    let Some(id) = args.common.id.clone() else {
         eprint!("{USAGE}");
         die("must specify '-i name' with the ceph-mon instance name")
     };
     let name = EntityName::new(EntityType::MON, id.clone());
-    let mut cfg = config::Config::load(&args.cluster, name.clone(), args.conf.as_deref()).unwrap_or_else(|e| die(e));
-    for (k, v) in &args.overrides {
+    let mut cfg = config::Config::load(&args.common.cluster, name.clone(), args.common.conf.as_deref()).unwrap_or_else(|e| die(e));
+    for (k, v) in &args.common.overrides {
         cfg.set_override(k, v);
     }
-    drop_privileges(&args);
-    let mon_data = PathBuf::from(cfg.get("mon_data").unwrap_or_else(|| format!("/var/lib/ceph/mon/{}-{id}", args.cluster)));
+    daemon::drop_privileges(&args.common).unwrap_or_else(|e| die(e));
+    let mon_data = PathBuf::from(cfg.get("mon_data").unwrap_or_else(|| format!("/var/lib/ceph/mon/{}-{id}", args.common.cluster)));
 
     if args.mkfs {
         mkfs(&args, &cfg, &id, &mon_data);
         return;
     }
-    if !args.foreground {
-        daemonize();
+    if !args.common.foreground {
+        daemon::daemonize().unwrap_or_else(|e| die(e));
     }
-    init_logging(&args, &cfg);
-    if let Some(p) = cfg.get("pid_file") {
-        let _ = std::fs::write(&p, format!("{}\n", std::process::id()));
-    }
+    daemon::init_logging(&args.common, &cfg);
+    daemon::write_pid_file(&cfg);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| die(e));
     if let Err(e) = rt.block_on(run(&args, &cfg, &id, &mon_data)) {
         tracing::error!("{e}");
         die(e);
-    }
-}
-
-/// `--setuser/--setgroup` as Ceph's `global_init`: switch to that user (and its
-/// group unless one is given) before touching any data. Names or numeric ids.
-fn drop_privileges(args: &Args) {
-    use nix::unistd::{setgid, setgroups, setuid, Gid, Group, Uid, User};
-    if args.setuser.is_none() && args.setgroup.is_none() {
-        return;
-    }
-    let user = args.setuser.as_ref().map(|u| match u.parse::<u32>() {
-        Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten().unwrap_or_else(|| die(format!("unknown uid {n}"))),
-        Err(_) => User::from_name(u).ok().flatten().unwrap_or_else(|| die(format!("unable to look up user '{u}'"))),
-    });
-    let gid = match &args.setgroup {
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => Gid::from_raw(n),
-            Err(_) => Group::from_name(g).ok().flatten().map(|g| g.gid).unwrap_or_else(|| die(format!("unable to look up group '{g}'"))),
-        },
-        None => user.as_ref().map(|u| u.gid).unwrap_or_else(nix::unistd::getgid),
-    };
-    if nix::unistd::getuid().is_root() {
-        let _ = setgroups(&[gid]);
-    }
-    setgid(gid).unwrap_or_else(|e| die(format!("setgid {gid}: {e}")));
-    if let Some(u) = user {
-        setuid(u.uid).unwrap_or_else(|e| die(format!("setuid {} ({}): {e}", u.name, u.uid)));
-    }
-}
-
-/// Ceph daemons fork into the background unless -f/-d: re-run ourselves with -f,
-/// detached, and return to the shell.
-fn daemonize() {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().unwrap_or_else(|e| die(e));
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args(std::env::args().skip(1)).arg("-f");
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    cmd.process_group(0);
-    match cmd.spawn() {
-        Ok(_) => std::process::exit(0),
-        Err(e) => die(format!("cannot start in the background: {e}")),
-    }
-}
-
-fn init_logging(args: &Args, cfg: &config::Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OXCEPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
-    match cfg.get("log_file").filter(|_| !args.debug_stderr).filter(|f| !f.is_empty()) {
-        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-            Ok(f) => b.with_writer(std::sync::Mutex::new(f)).init(),
-            Err(_) => b.with_writer(std::io::stderr).init(),
-        },
-        None => b.with_writer(std::io::stderr).init(),
     }
 }
 
@@ -260,7 +160,7 @@ fn mkfs(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path)
     if !monmap.mon_info.contains_key(id) {
         die(format!("mon.{id} is not in the monmap (names: {:?}); check mon_initial_members/mon_host", monmap.mon_info.keys().collect::<Vec<_>>()));
     }
-    let kpath = args.keyring.clone().or_else(|| cfg.keyring_paths().into_iter().find(|p| p.exists()));
+    let kpath = args.common.keyring.clone().or_else(|| cfg.keyring_paths().into_iter().find(|p| p.exists()));
     let Some(kpath) = kpath else { die("no keyring given (--keyring FILE): it must hold the mon. key") };
     let kr = config::Keyring::read(&kpath).unwrap_or_else(|e| die(e));
     let mut ks = KeyServer::default();
@@ -317,7 +217,7 @@ fn running_config(args: &Args, cfg: &config::Config, id: &str) -> BTreeMap<Strin
             }
         }
     }
-    for (k, _) in &args.overrides {
+    for (k, _) in &args.common.overrides {
         let k = config::normalize_key(k);
         if let Some(v) = cfg.get(&k) {
             out.insert(k, (v, "cmdline"));
