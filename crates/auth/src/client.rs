@@ -220,6 +220,30 @@ impl CephxClient {
         Ok(e.into_bytes())
     }
 
+    /// MAuth payload asking for our service's rotating secrets (daemons only):
+    /// CEPHX_GET_ROTATING_KEY.
+    pub fn rotating_request(&self) -> Bytes {
+        let mut e = Encoder::new(0);
+        e.u16(CEPHX_GET_ROTATING_KEY);
+        e.into_bytes()
+    }
+
+    /// Whether an MAuthReply result answers CEPHX_GET_ROTATING_KEY.
+    pub fn is_rotating_reply(result: &Bytes) -> bool {
+        result.len() >= 2 && u16::from_le_bytes([result[0], result[1]]) == CEPHX_GET_ROTATING_KEY
+    }
+
+    /// Our service's rotating secrets, sealed with our own key by the mon.
+    pub fn handle_rotating_reply(&self, result: &Bytes) -> Result<crate::server::RotatingSecrets> {
+        let mut r = Reader::new(result.clone());
+        let hdr = ResponseHeader::decode(&mut r)?;
+        if hdr.status != 0 {
+            return Err(Error::Protocol(format!("rotating keys refused: status {}", hdr.status)));
+        }
+        let mut inner = self.secret.decode_decrypt(&mut r)?;
+        Ok(crate::server::RotatingSecrets::decode(&mut inner)?)
+    }
+
     /// MAuthReply result for CEPHX_GET_PRINCIPAL_SESSION_KEY.
     pub fn handle_principal_reply(&mut self, result: &Bytes) -> Result<()> {
         let mut r = Reader::new(result.clone());

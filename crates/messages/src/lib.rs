@@ -5,6 +5,7 @@
 pub mod mon;
 pub mod osd;
 pub mod osd_peer;
+pub mod osd_mon;
 pub mod header;
 
 pub use header::MsgHeader;

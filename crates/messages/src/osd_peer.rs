@@ -116,6 +116,9 @@ pub struct RepOp {
     /// The map epoch the primary's interval started in; stale ones are refused.
     pub interval: u32,
     pub version: EVersion,
+    /// The primary's last_update before this write: a replica that is not
+    /// exactly there refuses, and the primary re-peers.
+    pub prev: EVersion,
     /// Encoded objectstore Transaction (carried in the data segment).
     pub txn: Bytes,
 }
@@ -129,13 +132,14 @@ impl Message for RepOp {
                 self.pgid.encode(e);
                 e.u32(self.interval);
                 self.version.encode(e);
+                self.prev.encode(e);
             }),
             self.txn.clone(),
         )
     }
     fn decode_payload(_: u16, f: Bytes, data: Bytes) -> Result<Self> {
         let mut r = Reader::new(f);
-        Ok(RepOp { pgid: r.decode()?, interval: r.u32()?, version: r.decode()?, txn: data })
+        Ok(RepOp { pgid: r.decode()?, interval: r.u32()?, version: r.decode()?, prev: r.decode()?, txn: data })
     }
 }
 

@@ -24,11 +24,20 @@ pub struct MonClientOptions {
     pub subscribe: Vec<String>,
     /// Give up hunting after this long (`client_mount_timeout`, `--connect-timeout`).
     pub connect_timeout: Duration,
+    /// Who we are to the mon (CLIENT; OSD for ceph-osd).
+    pub my_type: EntityType,
+    /// Addresses a daemon announces (its bound public addresses).
+    pub my_addrs: Option<types::EntityAddrVec>,
+    /// Daemons fetch their service's rotating secrets to check authorizers.
+    pub want_rotating: bool,
 }
 
 impl Default for MonClientOptions {
     fn default() -> Self {
         MonClientOptions {
+            my_type: EntityType::CLIENT,
+            my_addrs: None,
+            want_rotating: false,
             want_keys: EntityType::MON.0 | EntityType::OSD.0 | EntityType::MGR.0,
             subscribe: vec!["mgrmap".into()],
             connect_timeout: Duration::from_secs(300),
@@ -43,6 +52,8 @@ enum Req {
     PoolOp { op: PoolOp, reply: oneshot::Sender<PoolOpReply> },
     /// MGetPoolStats or MStatfs: the raw reply, matched by tid.
     Stats { msg: RawStatsReq, reply: oneshot::Sender<RawMessage> },
+    /// A message sent as is (daemon reports; resent after a re-hunt when `keep`).
+    Raw { msg: RawMessage, keep: Option<String> },
 }
 
 /// A stats request to the mon (replies are matched by tid).
@@ -60,6 +71,8 @@ pub struct MonClient {
     pub mgrmap: watch::Receiver<Option<Arc<MgrMap>>>,
     pub config: watch::Receiver<Option<Arc<BTreeMap<String, String>>>>,
     pub osdmap: watch::Receiver<Option<Arc<OsdMapMsg>>>,
+    /// Our service's rotating secrets (daemons that asked for them).
+    pub rotating: watch::Receiver<Option<Arc<auth::server::RotatingSecrets>>>,
     pub cephx: Arc<Mutex<CephxClient>>,
     mgr: MgrClient,
     pub global_id: u64,
@@ -123,7 +136,8 @@ impl MonClient {
         let shared = Arc::new(Shared { nonce: rand::random() });
         let auth = if auth_none { ClientAuth::None(name) } else { ClientAuth::MonCephx(cephx.clone()) };
         let copts = ConnectOptions {
-            my_type: EntityType::CLIENT,
+            my_type: opts.my_type,
+            my_addrs: opts.my_addrs.clone(),
             auth,
             modes: modes(&conf, "ms_mon_client_mode"),
             lossy: true,
@@ -140,6 +154,7 @@ impl MonClient {
         let (mgrmap_tx, mgrmap) = watch::channel(None);
         let (config_tx, config_rx) = watch::channel(None);
         let (osdmap_tx, osdmap) = watch::channel(None);
+        let (rotating_tx, rotating) = watch::channel(None);
         let (req_tx, req_rx) = mpsc::unbounded_channel();
         let mut subs: BTreeMap<String, (u64, u8)> = BTreeMap::new();
         subs.insert("monmap".into(), (0, 0));
@@ -166,12 +181,16 @@ impl MonClient {
             mgrmap_tx,
             config_tx,
             osdmap_tx,
+            rotating_tx,
+            want_rotating: opts.want_rotating,
+            rotating_asked: Instant::now(),
+            kept: BTreeMap::new(),
         };
         session.start();
         tokio::spawn(session.run(req_rx));
 
         let mgr = MgrClient::start(shared.clone(), cephx.clone(), mgrmap.clone(), modes(&conf, "ms_mon_client_mode"));
-        let mc = MonClient { req: req_tx, monmap, mgrmap, config: config_rx, osdmap, cephx, mgr, global_id, nonce: shared.nonce };
+        let mc = MonClient { req: req_tx, monmap, mgrmap, config: config_rx, osdmap, rotating, cephx, mgr, global_id, nonce: shared.nonce };
         // librados waits for both the MonMap and MConfig before returning from connect.
         let mut mm = mc.monmap.clone();
         let mut cf = mc.config.clone();
@@ -238,6 +257,12 @@ impl MonClient {
             .map_err(|_| Error::Shutdown)?;
         let m = rx.await.map_err(|_| Error::Shutdown)?;
         Ok(StatfsReply::decode_msg(&m)?)
+    }
+
+    /// Sends a message to the mon. With `keep`, it is also resent on every new
+    /// mon session (the newest message under that name replaces older ones).
+    pub fn send_raw(&self, msg: RawMessage, keep: Option<&str>) -> Result<()> {
+        self.req.send(Req::Raw { msg, keep: keep.map(String::from) }).map_err(|_| Error::Shutdown)
     }
 
     pub fn subscribe(&self, what: &str, start: u64, onetime: bool) -> Result<()> {
@@ -334,6 +359,10 @@ struct Session {
     mgrmap_tx: watch::Sender<Option<Arc<MgrMap>>>,
     config_tx: watch::Sender<Option<Arc<BTreeMap<String, String>>>>,
     osdmap_tx: watch::Sender<Option<Arc<OsdMapMsg>>>,
+    rotating_tx: watch::Sender<Option<Arc<auth::server::RotatingSecrets>>>,
+    want_rotating: bool,
+    rotating_asked: Instant,
+    kept: BTreeMap<String, RawMessage>,
 }
 
 impl Session {
@@ -366,6 +395,17 @@ impl Session {
         }
         for (h, (what, _)) in &self.versions {
             self.send(&MonGetVersion { handle: *h, what: what.clone() }, *h);
+        }
+        self.request_rotating();
+        for m in self.kept.values() {
+            let _ = self.conn.send(m.clone());
+        }
+    }
+
+    fn request_rotating(&self) {
+        if self.want_rotating {
+            let p = self.cephx.lock().unwrap_or_else(|p| p.into_inner()).rotating_request();
+            self.send(&Auth { protocol: auth::AUTH_CEPHX, payload: p, monmap_epoch: 0 }, 0);
         }
     }
 
@@ -405,6 +445,7 @@ impl Session {
                         continue;
                     }
                     self.check_tickets();
+                    self.refresh_rotating();
                     // mon_client_ping_timeout: a silent session is a dead one
                     if self.conn.idle() > self.ping_timeout {
                         warn!(mon = %self.conn.target, "no word from the mon for {:?}; hunting", self.conn.idle());
@@ -457,6 +498,12 @@ impl Session {
                 self.send(&op, tid);
                 self.pool_ops.insert(tid, (op, reply));
             }
+            Req::Raw { msg, keep } => {
+                let _ = self.conn.send(msg.clone());
+                if let Some(k) = keep {
+                    self.kept.insert(k, msg);
+                }
+            }
             Req::Subscribe { what, start, onetime } => {
                 // An ongoing subscription stays ongoing (the mon would drop it
                 // after serving a one-time request); only its start moves.
@@ -468,6 +515,25 @@ impl Session {
                 self.subs.insert(what, (start, flags));
                 self.send_subs();
             }
+        }
+    }
+
+    /// Asks for fresh rotating secrets once the current one is past half its life.
+    fn refresh_rotating(&mut self) {
+        if !self.want_rotating {
+            return;
+        }
+        let due = match self.rotating_tx.borrow().as_ref() {
+            None => true,
+            Some(r) => {
+                // The middle secret is current; ask again once it nears expiry.
+                let now = denc::Utime::now();
+                r.secrets.values().nth(1).or_else(|| r.secrets.values().next()).map(|k| k.expiration.sec <= now.sec + 60).unwrap_or(true)
+            }
+        };
+        if due && self.rotating_asked.elapsed() > Duration::from_secs(10) {
+            self.rotating_asked = Instant::now();
+            self.request_rotating();
         }
     }
 
@@ -562,6 +628,14 @@ impl Session {
                 let a = AuthReply::from_raw(m)?;
                 if a.result != 0 {
                     warn!(result = a.result, "mon refused ticket renewal: {}", a.result_msg);
+                } else if CephxClient::is_rotating_reply(&a.result_bl) {
+                    let g = self.cephx.lock().unwrap_or_else(|p| p.into_inner());
+                    match g.handle_rotating_reply(&a.result_bl) {
+                        Ok(r) => {
+                            self.rotating_tx.send_replace(Some(Arc::new(r)));
+                        }
+                        Err(e) => warn!("bad rotating keys reply: {e}"),
+                    }
                 } else {
                     let mut g = self.cephx.lock().unwrap_or_else(|p| p.into_inner());
                     if let Err(e) = g.handle_principal_reply(&a.result_bl) {

@@ -53,3 +53,45 @@ pub struct CommandReply {
     pub rs: String,
     pub outbl: bytes::Bytes,
 }
+
+/// Walks a map forward with an MOSDMap, epoch by epoch: an incremental
+/// applies to the map we have, a full map replaces it, and a gap we cannot
+/// bridge jumps to the newest full map the message has. Returns the new map
+/// if it changed, and whether the message left us behind its newest epoch
+/// (the caller then asks for what follows).
+pub fn advance_osdmap(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMapMsg) -> (Option<maps::OsdMap>, bool) {
+    use denc::Decode;
+    let mut map: Option<maps::OsdMap> = current.cloned();
+    let cur = map.as_ref().map(|m| m.epoch).unwrap_or(0);
+    let first = msg.incremental_maps.keys().chain(msg.maps.keys()).min().copied().unwrap_or(0);
+    let mut e = if cur == 0 { first } else { cur + 1 };
+    let mut changed = false;
+    while e <= msg.newest_map {
+        if let (Some(m), Some(bl)) = (map.as_mut(), msg.incremental_maps.get(&e)) {
+            match maps::Incremental::from_bytes(bl.clone()).map_err(|x| x.to_string()).and_then(|inc| m.apply_incremental(&inc)) {
+                Ok(()) => {
+                    changed = true;
+                    e += 1;
+                    continue;
+                }
+                Err(err) => tracing::warn!(epoch = e, "cannot apply incremental osdmap: {err}"),
+            }
+        }
+        let full = msg.maps.get(&e).map(|bl| (e, bl)).or_else(|| msg.maps.range(e..).next_back().map(|(k, v)| (*k, v)));
+        match full.map(|(k, bl)| (k, maps::OsdMap::from_bytes(bl.clone()))) {
+            Some((k, Ok(m))) => {
+                map = Some(m);
+                changed = true;
+                e = k;
+            }
+            Some((k, Err(err))) => {
+                tracing::warn!(epoch = k, "cannot decode osdmap: {err}");
+                break;
+            }
+            None => break,
+        }
+        e += 1;
+    }
+    let now = map.as_ref().map(|m| m.epoch).unwrap_or(0);
+    (if changed { map } else { None }, msg.newest_map > now)
+}

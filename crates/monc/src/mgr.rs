@@ -64,6 +64,7 @@ async fn run(
                 if let Some(addr) = map.active_addrs.v2().copied() {
                     let opts = ConnectOptions {
                         my_type: EntityType::CLIENT,
+                        my_addrs: None,
                         auth: ClientAuth::Authorizer(cephx.clone(), EntityType::MGR),
                         modes: modes.clone(),
                         lossy: true,

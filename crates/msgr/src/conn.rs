@@ -44,6 +44,9 @@ pub struct ConnectOptions {
     /// Our global id once authenticated (-1 before): sent in CLIENT_IDENT so
     /// OSDs and mgrs know us as `client.<gid>`.
     pub gid: i64,
+    /// Addresses to announce in CLIENT_IDENT (a daemon's bound public
+    /// addresses); None announces the address the peer saw us connect from.
+    pub my_addrs: Option<EntityAddrVec>,
 }
 
 /// What the session learned about its peer.
@@ -237,8 +240,9 @@ pub async fn connect(target: EntityAddr, opts: ConnectOptions) -> Result<(Connec
         a.set_port(0);
     }
     let client_cookie: u64 = rand::random::<u64>() | 1;
+    let announce = opts.my_addrs.clone().unwrap_or_else(|| EntityAddrVec::single(my_addr));
     h.send(Tag::ClientIdent, enc(|e| {
-        EntityAddrVec::single(my_addr).encode(e);
+        announce.encode(e);
         target.encode(e);
         e.i64(opts.gid);
         e.u64(1); // global_seq

@@ -7,7 +7,7 @@
 //! talk to it through a channel (no lock is held across an await).
 
 use bytes::Bytes;
-use denc::{Decode, Utime};
+use denc::Utime;
 use maps::OsdMap;
 use messages::osd::{flags, OsdOp, OsdOpMsg, OsdOpReply, WatchNotify, MSG_OSD_OPREPLY};
 use messages::Message;
@@ -246,53 +246,17 @@ impl Task {
     }
 
     async fn handle_map_msg(&mut self, msg: &messages::mon::OsdMapMsg) {
-        // Walk forward epoch by epoch: an incremental applies to the map we
-        // have; a full map replaces it. A gap means asking for a full map.
-        let mut map: Option<OsdMap> = self.map.as_ref().map(|m| (**m).clone());
-        let cur = map.as_ref().map(|m| m.epoch).unwrap_or(0);
-        let first = msg.incremental_maps.keys().chain(msg.maps.keys()).min().copied().unwrap_or(0);
-        let mut e = if cur == 0 { first } else { cur + 1 };
-        let mut changed = false;
-        while e <= msg.newest_map {
-            if let (Some(m), Some(bl)) = (map.as_mut(), msg.incremental_maps.get(&e)) {
-                match maps::Incremental::from_bytes(bl.clone()).map_err(|x| x.to_string()).and_then(|inc| m.apply_incremental(&inc)) {
-                    Ok(()) => {
-                        changed = true;
-                        e += 1;
-                        continue;
-                    }
-                    Err(err) => warn!(epoch = e, "cannot apply incremental osdmap: {err}"),
-                }
-            }
-            // No incremental for e: take the full map for e, or else jump to
-            // the newest full map the message has (the mon trimmed, or we asked from 0).
-            let full = msg.maps.get(&e).map(|bl| (e, bl)).or_else(|| msg.maps.range(e..).next_back().map(|(k, v)| (*k, v)));
-            match full.map(|(k, bl)| (k, OsdMap::from_bytes(bl.clone()))) {
-                Some((k, Ok(m))) => {
-                    map = Some(m);
-                    changed = true;
-                    e = k;
-                }
-                Some((k, Err(err))) => {
-                    warn!(epoch = k, "cannot decode osdmap: {err}");
-                    break;
-                }
-                None => break,
-            }
-            e += 1;
+        let (new, behind) = monc::advance_osdmap(self.map.as_deref(), msg);
+        if let Some(m) = new {
+            debug!(epoch = m.epoch, "new osdmap");
+            let m = Arc::new(m);
+            self.map = Some(m.clone());
+            self.map_tx.send_replace(Some(m));
+            self.rescan().await;
         }
-        if changed {
-            if let Some(m) = map {
-                debug!(epoch = m.epoch, "new osdmap");
-                let m = Arc::new(m);
-                self.map = Some(m.clone());
-                self.map_tx.send_replace(Some(m));
-                self.rescan().await;
-            }
-        }
-        let now = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
-        if msg.newest_map > now {
+        if behind {
             // a gap we could not bridge: ask for what follows our map
+            let now = self.map.as_ref().map(|m| m.epoch).unwrap_or(0);
             let _ = self.monc.subscribe("osdmap", now as u64 + 1, false);
         }
     }
@@ -404,6 +368,7 @@ impl Task {
         let addr = map.client_addrs.get(osd as usize)?.v2().copied()?;
         let opts = ConnectOptions {
             my_type: EntityType::CLIENT,
+            my_addrs: None,
             auth: ClientAuth::Authorizer(self.monc.cephx.clone(), EntityType::OSD),
             modes: self.modes.clone(),
             lossy: true,

@@ -1,0 +1,1345 @@
+//! One placement group on this OSD: a task that owns the PG's state and
+//! handles, in order, everything that concerns it: map changes, client ops
+//! (as primary), replicated writes (as replica), peering and recovery.
+//!
+//! Peering, simplified from Ceph's: on every new interval (the acting set or
+//! primary changed) the primary asks every up OSD what it holds of the PG
+//! (info + log). The copy with the newest `last_update` (epoch first) is
+//! authoritative; the primary pulls from it if it is not itself, then
+//! brings each acting replica up to date: from its log when the replica's
+//! `last_update` is still in it, otherwise by backfill (a full copy). Only
+//! then does the PG go active; ops wait meanwhile. A write is acknowledged
+//! once the primary and every acting replica have committed it.
+
+use crate::ops::{self, Ctx, Effect, ObjectInfo};
+use crate::service::{ClientSession, Osd};
+use bytes::Bytes;
+use denc::{Decode, Encode, Encoder, Reader, Utime};
+use maps::OsdMap;
+use messages::osd::{flags, opcode, OsdOp, OsdOpMsg, OsdOpReply, WatchNotify};
+use messages::osd_peer::*;
+use messages::Message;
+use msgr::Connection;
+use objectstore::{ObjectId, Op, Transaction};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use types::features::PACIFIC_SUPPORTED;
+use types::osd::{EVersion, PgId, ReqId};
+
+pub enum PgEvent {
+    Map(Arc<OsdMap>),
+    ClientOp { msg: Box<OsdOpMsg>, tid: u64, conn: Connection, session: Arc<ClientSession> },
+    RepOp { m: RepOp, conn: Connection },
+    RepOpReply { from: i32, m: RepOpReply },
+    Query { m: PgQuery, conn: Connection },
+    Notify(PgNotify),
+    Pull { m: PgPull, from: i32 },
+    Push { m: PgPush, from: i32, conn: Connection },
+    PushAck(PgPushAck),
+    /// A watcher's session closed.
+    SessionReset { gid: u64 },
+    Tick,
+}
+
+/// (epoch, version): Ceph's eversion_t order.
+fn ord(v: EVersion) -> (u32, u64) {
+    (v.epoch, v.version)
+}
+
+fn log_key(v: EVersion) -> String {
+    format!("log/{:010}.{:020}", v.epoch, v.version)
+}
+
+pub fn coll_name(pgid: PgId) -> String {
+    format!("{}_head", pgid)
+}
+
+/// Decodes an encoded ObjectId from a log entry.
+fn entry_oid(e: &LogEntry) -> Option<ObjectId> {
+    ObjectId::from_bytes(e.oid.clone()).ok()
+}
+
+struct InFlight {
+    waiting: HashSet<i32>,
+    reply: Option<PendingReply>,
+    started: Instant,
+}
+
+struct PendingReply {
+    conn: Connection,
+    tid: u64,
+    reply: OsdOpReply,
+}
+
+struct QueuedOp {
+    msg: Box<OsdOpMsg>,
+    tid: u64,
+    conn: Connection,
+    session: Arc<ClientSession>,
+}
+
+enum Phase {
+    /// Not primary: replica or stray.
+    Follower,
+    Peering { waiting: HashSet<i32>, notifies: HashMap<i32, PgNotify>, started: Instant },
+    Pulling { from: i32, started: Instant, notifies: HashMap<i32, PgNotify> },
+    Recovering { targets: HashSet<i32>, started: Instant },
+    Active,
+}
+
+/// Pushes in progress to one peer: the objects still to send.
+struct PushState {
+    todo: VecDeque<ObjectId>,
+    reset: bool,
+    seq: u32,
+    unacked: u32,
+    done: bool,
+    sent_objects: u64,
+}
+
+struct Watcher {
+    conn: Connection,
+    timeout: u32,
+}
+
+struct PendingNotify {
+    notifier: Connection,
+    notifier_cookie: u64,
+    waiting: HashSet<(u64, u64)>,
+    acks: BTreeMap<(u64, u64), Bytes>,
+    deadline: Instant,
+    ver: u64,
+}
+
+pub struct Pg {
+    osd: Arc<Osd>,
+    pgid: PgId,
+    coll: String,
+    map: Arc<OsdMap>,
+    up: Vec<i32>,
+    acting: Vec<i32>,
+    primary: i32,
+    /// First epoch of the current interval.
+    interval: u32,
+    exists: bool,
+    info: PgInfo,
+    log: VecDeque<LogEntry>,
+    dups: HashMap<ReqId, (EVersion, u64, i32)>,
+    phase: Phase,
+    waiting: Vec<QueuedOp>,
+    inflight: BTreeMap<(u32, u64), InFlight>,
+    pushes: HashMap<i32, PushState>,
+    /// Objects still to recover per target (for the degraded count).
+    recovering_objects: u64,
+    num_objects: u64,
+    num_bytes: u64,
+    num_rd: u64,
+    num_rd_kb: u64,
+    num_wr: u64,
+    num_wr_kb: u64,
+    state_since: Utime,
+    last_state: u64,
+    watchers: HashMap<ObjectId, BTreeMap<(u64, u64), Watcher>>,
+    notifies: HashMap<u64, PendingNotify>,
+    next_notify: u64,
+}
+
+pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let coll = coll_name(pgid);
+    let mut pg = Pg {
+        osd,
+        pgid,
+        coll,
+        map: map.clone(),
+        up: vec![],
+        acting: vec![],
+        primary: -1,
+        interval: 0,
+        exists: false,
+        info: PgInfo { pgid, ..Default::default() },
+        log: VecDeque::new(),
+        dups: HashMap::new(),
+        phase: Phase::Follower,
+        waiting: vec![],
+        inflight: BTreeMap::new(),
+        pushes: HashMap::new(),
+        recovering_objects: 0,
+        num_objects: 0,
+        num_bytes: 0,
+        num_rd: 0,
+        num_rd_kb: 0,
+        num_wr: 0,
+        num_wr_kb: 0,
+        state_since: Utime::now(),
+        last_state: 0,
+        watchers: HashMap::new(),
+        notifies: HashMap::new(),
+        next_notify: 1,
+    };
+    if let Err(e) = pg.load() {
+        warn!(pg = %pgid, "cannot load pg state: {e}");
+    }
+    tokio::spawn(pg.run(rx, map));
+    tx
+}
+
+impl Pg {
+    fn whoami(&self) -> i32 {
+        self.osd.whoami
+    }
+
+    fn load(&mut self) -> Result<(), String> {
+        let st = &self.osd.store;
+        self.exists = st.collection_exists(&self.coll).map_err(|e| e.to_string())?;
+        if !self.exists {
+            return Ok(());
+        }
+        if let Some(b) = st.get_meta(&self.coll, "info").map_err(|e| e.to_string())? {
+            self.info = PgInfo::from_bytes(Bytes::from(b)).map_err(|e| e.to_string())?;
+        }
+        self.log.clear();
+        for (_, v) in st.scan_meta(&self.coll, "log/").map_err(|e| e.to_string())? {
+            self.log.push_back(LogEntry::from_bytes(Bytes::from(v)).map_err(|e| e.to_string())?);
+        }
+        self.rebuild_dups();
+        self.recount();
+        Ok(())
+    }
+
+    fn rebuild_dups(&mut self) {
+        self.dups = self.log.iter().map(|e| (e.reqid, (e.version, e.user_version, e.result))).collect();
+    }
+
+    fn recount(&mut self) {
+        let (mut n, mut b) = (0, 0);
+        let mut start: Option<ObjectId> = None;
+        loop {
+            let Ok(batch) = self.osd.store.list(&self.coll, start.as_ref(), 1024) else { break };
+            let full = batch.len() == 1024;
+            for (i, (o, size)) in batch.iter().enumerate() {
+                if full && i == batch.len() - 1 {
+                    start = Some(o.clone());
+                    break;
+                }
+                n += 1;
+                b += size;
+            }
+            if !full {
+                break;
+            }
+        }
+        self.num_objects = n;
+        self.num_bytes = b;
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<PgEvent>, map: Arc<OsdMap>) {
+        self.on_map(map);
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                PgEvent::Map(m) => self.on_map(m),
+                PgEvent::ClientOp { msg, tid, conn, session } => self.on_client_op(QueuedOp { msg, tid, conn, session }).await,
+                PgEvent::RepOp { m, conn } => self.on_repop(m, conn).await,
+                PgEvent::RepOpReply { from, m } => self.on_repop_reply(from, m),
+                PgEvent::Query { m, conn } => self.on_query(m, conn),
+                PgEvent::Notify(n) => self.on_notify(n),
+                PgEvent::Pull { m, from } => self.on_pull(m, from),
+                PgEvent::Push { m, from, conn } => self.on_push(m, from, conn).await,
+                PgEvent::PushAck(a) => self.on_push_ack(a),
+                PgEvent::SessionReset { gid } => self.on_session_reset(gid),
+                PgEvent::Tick => self.on_tick(),
+            }
+            if matches!(self.phase, Phase::Active) && !self.waiting.is_empty() {
+                for q in std::mem::take(&mut self.waiting) {
+                    self.on_client_op(q).await;
+                }
+            }
+        }
+    }
+
+    fn pool(&self) -> Option<&maps::PgPool> {
+        self.map.pools.get(&(self.pgid.pool as i64))
+    }
+
+    // ---------------------------------------------------------------- maps
+
+    fn on_map(&mut self, map: Arc<OsdMap>) {
+        self.map = map.clone();
+        if self.pool().is_none() {
+            // Pool deleted: drop our copy.
+            if self.exists {
+                info!(pg = %self.pgid, "pool gone; removing pg");
+                let mut t = Transaction::new();
+                t.push(Op::RmColl { coll: self.coll.clone() });
+                let _ = self.osd.store.apply(&t);
+                self.exists = false;
+            }
+            self.phase = Phase::Follower;
+            self.primary = -1;
+            return;
+        }
+        let m = map.pg_to_up_acting(self.pgid);
+        let (up, acting, primary) = (m.up, m.acting, m.acting_primary);
+        let changed = acting != self.acting || primary != self.primary || up != self.up || self.interval == 0;
+        if !changed {
+            return;
+        }
+        let was_primary = self.primary == self.whoami();
+        self.up = up;
+        self.acting = acting;
+        self.primary = primary;
+        self.interval = map.epoch;
+        self.pushes.clear();
+        debug!(pg = %self.pgid, epoch = map.epoch, acting = ?self.acting, primary, "new interval");
+        if self.primary == self.whoami() {
+            self.start_peering();
+        } else {
+            if was_primary {
+                // Clients resend to the new primary; resent writes are
+                // recognised there by their reqid if they made it.
+                self.inflight.clear();
+                self.waiting.clear();
+                self.watchers.clear();
+            }
+            self.phase = Phase::Follower;
+        }
+    }
+
+    fn is_primary(&self) -> bool {
+        self.primary == self.whoami()
+    }
+
+    // ------------------------------------------------------------- peering
+
+    fn start_peering(&mut self) {
+        let me = self.whoami();
+        let mut waiting = HashSet::new();
+        for o in 0..self.map.max_osd {
+            if o != me && self.map.is_up(o) {
+                waiting.insert(o);
+            }
+        }
+        for o in &waiting {
+            self.osd.send_osd(*o, PgQuery { pgid: self.pgid, interval: self.interval }.to_raw(0, 0));
+        }
+        self.phase = Phase::Peering { waiting, notifies: HashMap::new(), started: Instant::now() };
+        self.maybe_finish_peering();
+    }
+
+    fn my_notify(&self) -> PgNotify {
+        PgNotify {
+            pgid: self.pgid,
+            interval: self.interval,
+            from: self.whoami(),
+            exists: self.exists,
+            info: self.info.clone(),
+            log: self.log.iter().cloned().collect(),
+        }
+    }
+
+    fn on_query(&mut self, m: PgQuery, conn: Connection) {
+        let mut n = self.my_notify();
+        n.interval = m.interval;
+        let _ = conn.send(n.to_raw(0, 0));
+    }
+
+    fn on_notify(&mut self, n: PgNotify) {
+        if n.interval != self.interval {
+            return;
+        }
+        if let Phase::Peering { waiting, notifies, .. } = &mut self.phase {
+            waiting.remove(&n.from);
+            notifies.insert(n.from, n);
+        }
+        self.maybe_finish_peering();
+    }
+
+    fn maybe_finish_peering(&mut self) {
+        let Phase::Peering { waiting, notifies, .. } = &mut self.phase else { return };
+        // OSDs that went down will not answer; a new map restarts peering anyway.
+        let map = self.map.clone();
+        waiting.retain(|o| map.is_up(*o));
+        if !waiting.is_empty() {
+            return;
+        }
+        let notifies = std::mem::take(notifies);
+        // The authoritative copy: newest last_update; ties prefer us, then the acting set.
+        let me = self.whoami();
+        let mut best: Option<(i32, (u32, u64))> = if self.exists { Some((me, ord(self.info.last_update))) } else { None };
+        for (o, n) in &notifies {
+            if !n.exists {
+                continue;
+            }
+            let k = ord(n.info.last_update);
+            let better = match best {
+                None => true,
+                Some((b, bk)) => k > bk || (k == bk && b != me && self.acting.contains(o) && !self.acting.contains(&b)),
+            };
+            if better {
+                best = Some((*o, k));
+            }
+        }
+        match best {
+            Some((auth, _)) if auth != me => {
+                let since = self.log_recoverable_from(&notifies[&auth]);
+                info!(pg = %self.pgid, from = auth, ?since, "pulling newer pg copy");
+                self.osd.send_osd(auth, PgPull { pgid: self.pgid, interval: self.interval, since }.to_raw(0, 0));
+                self.phase = Phase::Pulling { from: auth, started: Instant::now(), notifies };
+            }
+            _ => {
+                if !self.exists {
+                    self.create_collection();
+                }
+                self.recover_replicas(notifies);
+            }
+        }
+    }
+
+    /// Whether our copy can catch up with `auth` from its log: our
+    /// last_update must be in its log (or be its tail). None means backfill.
+    fn log_recoverable_from(&self, auth: &PgNotify) -> Option<EVersion> {
+        if !self.exists {
+            return None;
+        }
+        let lu = self.info.last_update;
+        if lu == auth.info.log_tail || auth.log.iter().any(|e| e.version == lu) {
+            Some(lu)
+        } else {
+            None
+        }
+    }
+
+    fn create_collection(&mut self) {
+        let mut t = Transaction::new();
+        t.push(Op::MkColl { coll: self.coll.clone() });
+        t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: self.info.to_bytes(0) });
+        if let Err(e) = self.osd.store.apply(&t) {
+            warn!(pg = %self.pgid, "cannot create pg collection: {e}");
+            return;
+        }
+        self.exists = true;
+    }
+
+    fn recover_replicas(&mut self, notifies: HashMap<i32, PgNotify>) {
+        let me = self.whoami();
+        let mut targets = HashSet::new();
+        self.recovering_objects = 0;
+        for &r in &self.acting.clone() {
+            if r == me || r < 0 {
+                continue;
+            }
+            let since = match notifies.get(&r) {
+                Some(n) if n.exists => {
+                    if n.info.last_update == self.info.last_update {
+                        continue;
+                    }
+                    let lu = n.info.last_update;
+                    if ord(lu) < ord(self.info.last_update) && (lu == self.info.log_tail || self.log.iter().any(|e| e.version == lu)) {
+                        Some(lu)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            info!(pg = %self.pgid, target = r, ?since, "recovering replica");
+            self.start_push(r, since);
+            targets.insert(r);
+        }
+        if targets.is_empty() {
+            self.activate();
+        } else {
+            self.phase = Phase::Recovering { targets, started: Instant::now() };
+        }
+    }
+
+    /// The objects changed after `since` (by the log), or all of them.
+    fn objects_since(&self, since: Option<EVersion>) -> VecDeque<ObjectId> {
+        match since {
+            Some(s) => {
+                let mut seen = HashSet::new();
+                let mut v = VecDeque::new();
+                for e in self.log.iter().filter(|e| ord(e.version) > ord(s)) {
+                    if let Some(o) = entry_oid(e) {
+                        if seen.insert(o.clone()) {
+                            v.push_back(o);
+                        }
+                    }
+                }
+                v
+            }
+            None => {
+                let mut v = VecDeque::new();
+                let mut start: Option<ObjectId> = None;
+                loop {
+                    let Ok(batch) = self.osd.store.list(&self.coll, start.as_ref(), 1025) else { break };
+                    let more = batch.len() == 1025;
+                    for (i, (o, _)) in batch.into_iter().enumerate() {
+                        if more && i == 1024 {
+                            start = Some(o);
+                            break;
+                        }
+                        v.push_back(o);
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                v
+            }
+        }
+    }
+
+    fn start_push(&mut self, target: i32, since: Option<EVersion>) {
+        let todo = self.objects_since(since);
+        self.recovering_objects += todo.len() as u64;
+        self.pushes.insert(target, PushState { todo, reset: since.is_none(), seq: 0, unacked: 0, done: false, sent_objects: 0 });
+        // Two batches in flight per target.
+        self.push_next(target);
+        self.push_next(target);
+    }
+
+    /// Builds the transaction that recreates `o` (or removes it) on a peer.
+    fn object_txn(&self, t: &mut Transaction, o: &ObjectId) -> u64 {
+        let st = &self.osd.store;
+        let coll = self.coll.clone();
+        t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
+        let Ok(Some(size)) = st.stat(&coll, o) else { return 0 };
+        t.push(Op::Touch { coll: coll.clone(), oid: o.clone() });
+        for (off, len) in st.data_extents(&coll, o, 0, size).unwrap_or_default() {
+            if let Ok(d) = st.read(&coll, o, off, len) {
+                t.push(Op::Write { coll: coll.clone(), oid: o.clone(), off, data: d });
+            }
+        }
+        t.push(Op::Truncate { coll: coll.clone(), oid: o.clone(), size });
+        for (k, v) in st.getattrs(&coll, o).unwrap_or_default() {
+            t.push(Op::SetAttr { coll: coll.clone(), oid: o.clone(), name: k, value: v });
+        }
+        let h = st.omap_header(&coll, o).unwrap_or_default();
+        if !h.is_empty() {
+            t.push(Op::OmapHeader { coll: coll.clone(), oid: o.clone(), header: h });
+        }
+        let kv = st.omap_range(&coll, o, b"", false, usize::MAX).unwrap_or_default();
+        if !kv.is_empty() {
+            t.push(Op::OmapSet { coll, oid: o.clone(), kv });
+        }
+        size
+    }
+
+    fn push_next(&mut self, target: i32) {
+        const BATCH_BYTES: u64 = 8 << 20;
+        const BATCH_OBJECTS: usize = 64;
+        let Some(mut ps) = self.pushes.remove(&target) else { return };
+        if ps.done {
+            self.pushes.insert(target, ps);
+            return;
+        }
+        let mut t = Transaction::new();
+        let (mut n, mut bytes) = (0u32, 0u64);
+        while let Some(o) = ps.todo.front().cloned() {
+            if n as usize >= BATCH_OBJECTS || bytes >= BATCH_BYTES {
+                break;
+            }
+            ps.todo.pop_front();
+            bytes += self.object_txn(&mut t, &o);
+            n += 1;
+        }
+        let last = ps.todo.is_empty();
+        let m = PgPush {
+            pgid: self.pgid,
+            interval: self.interval,
+            seq: ps.seq,
+            reset: ps.reset && ps.seq == 0,
+            last,
+            info: self.info.clone(),
+            log: if last { self.log.iter().cloned().collect() } else { vec![] },
+            objects: n,
+            bytes,
+            txn: t.to_bytes(0),
+        };
+        ps.seq += 1;
+        ps.unacked += 1;
+        ps.sent_objects += n as u64;
+        ps.done = last;
+        self.recovering_objects = self.recovering_objects.saturating_sub(n as u64);
+        self.pushes.insert(target, ps);
+        self.osd.send_osd(target, m.to_raw(0, 0));
+    }
+
+    fn on_pull(&mut self, m: PgPull, from: i32) {
+        if !self.exists {
+            return;
+        }
+        info!(pg = %self.pgid, to = from, since = ?m.since, "serving pull");
+        let saved = self.interval;
+        // Pushes carry the requester's interval so it accepts them.
+        self.interval = m.interval;
+        self.start_push(from, m.since);
+        self.interval = saved;
+        if let Some(ps) = self.pushes.get_mut(&from) {
+            ps.reset = m.since.is_none();
+        }
+    }
+
+    async fn on_push(&mut self, m: PgPush, from: i32, conn: Connection) {
+        if m.interval < self.interval {
+            return;
+        }
+        let txn = match Transaction::from_bytes(m.txn.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(pg = %self.pgid, from, "bad push: {e}");
+                return;
+            }
+        };
+        let mut t = Transaction::new();
+        if m.reset {
+            t.push(Op::RmColl { coll: self.coll.clone() });
+            self.log.clear();
+        }
+        if m.reset || !self.exists {
+            t.push(Op::MkColl { coll: self.coll.clone() });
+        }
+        // Only ops on our own collection are accepted.
+        for op in txn.ops {
+            if op_coll(&op) == Some(self.coll.as_str()) {
+                t.push(op);
+            }
+        }
+        if m.last {
+            // Adopt the sender's history.
+            for (k, _) in self.osd.store.scan_meta(&self.coll, "log/").unwrap_or_default() {
+                if !m.reset {
+                    t.push(Op::RmMeta { coll: self.coll.clone(), key: k });
+                }
+            }
+            for e in &m.log {
+                t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(e.version), value: e.to_bytes(0) });
+            }
+            let mut info = m.info.clone();
+            info.pgid = self.pgid;
+            t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
+        }
+        let store = self.osd.store.clone();
+        let r = tokio::task::spawn_blocking(move || store.apply(&t)).await;
+        let result = match r {
+            Ok(Ok(())) => 0,
+            Ok(Err(e)) => {
+                warn!(pg = %self.pgid, "applying push: {e}");
+                -5
+            }
+            Err(_) => -5,
+        };
+        self.exists = true;
+        if m.last && result == 0 {
+            self.info = m.info.clone();
+            self.info.pgid = self.pgid;
+            self.log = m.log.iter().cloned().collect();
+            self.rebuild_dups();
+            self.recount();
+        }
+        let _ = conn.send(PgPushAck { pgid: self.pgid, interval: m.interval, seq: m.seq, from: self.whoami(), result }.to_raw(0, 0));
+        if m.last && result == 0 {
+            if let Phase::Pulling { from: f, notifies, .. } = &mut self.phase {
+                if *f == from {
+                    let notifies = std::mem::take(notifies);
+                    info!(pg = %self.pgid, last_update = ?self.info.last_update, "pulled authoritative copy");
+                    self.recover_replicas(notifies);
+                }
+            }
+        }
+    }
+
+    fn on_push_ack(&mut self, a: PgPushAck) {
+        let Some(ps) = self.pushes.get_mut(&a.from) else { return };
+        ps.unacked = ps.unacked.saturating_sub(1);
+        if a.result != 0 {
+            warn!(pg = %self.pgid, peer = a.from, result = a.result, "push refused; re-peering");
+            self.pushes.remove(&a.from);
+            if self.is_primary() {
+                self.start_peering();
+            }
+            return;
+        }
+        if !ps.done {
+            self.push_next(a.from);
+            return;
+        }
+        if ps.unacked > 0 {
+            return;
+        }
+        self.pushes.remove(&a.from);
+        if let Phase::Recovering { targets, .. } = &mut self.phase {
+            targets.remove(&a.from);
+            if targets.is_empty() {
+                self.activate();
+            }
+        }
+    }
+
+    fn activate(&mut self) {
+        self.info.last_epoch_started = self.interval;
+        let mut t = Transaction::new();
+        t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: self.info.to_bytes(0) });
+        if let Err(e) = self.osd.store.apply(&t) {
+            warn!(pg = %self.pgid, "saving pg info: {e}");
+        }
+        self.phase = Phase::Active;
+        self.recovering_objects = 0;
+        debug!(pg = %self.pgid, acting = ?self.acting, "active");
+        // Writes from before the interval change are now on every acting copy.
+        for (_, f) in std::mem::take(&mut self.inflight) {
+            if let Some(p) = f.reply {
+                let _ = p.conn.send(p.reply.to_raw(p.tid, PACIFIC_SUPPORTED));
+            }
+        }
+        self.osd.pg_state_changed();
+    }
+
+    // ------------------------------------------------------------- replica
+
+    async fn on_repop(&mut self, m: RepOp, conn: Connection) {
+        let reply = |r: i32| RepOpReply { pgid: m.pgid, interval: m.interval, version: m.version, result: r };
+        if m.interval < self.interval || !self.exists || self.info.last_update != m.prev {
+            debug!(pg = %self.pgid, have = ?self.info.last_update, prev = ?m.prev, "refusing repop");
+            let _ = conn.send(reply(-116).to_raw(0, 0));
+            return;
+        }
+        let txn = match Transaction::from_bytes(m.txn.clone()) {
+            Ok(t) if t.ops.iter().all(|o| op_coll(o) == Some(self.coll.as_str())) => t,
+            _ => {
+                let _ = conn.send(reply(-22).to_raw(0, 0));
+                return;
+            }
+        };
+        let store = self.osd.store.clone();
+        let t2 = txn.clone();
+        let r = tokio::task::spawn_blocking(move || store.apply(&t2)).await;
+        if !matches!(r, Ok(Ok(()))) {
+            warn!(pg = %self.pgid, "replica apply failed");
+            let _ = conn.send(reply(-5).to_raw(0, 0));
+            return;
+        }
+        self.absorb_meta(&txn);
+        let _ = conn.send(reply(0).to_raw(0, 0));
+    }
+
+    /// Mirrors the PG metadata a transaction wrote (info, log) in memory.
+    fn absorb_meta(&mut self, t: &Transaction) {
+        for op in &t.ops {
+            match op {
+                Op::SetMeta { key, value, .. } if key == "info" => {
+                    if let Ok(i) = PgInfo::from_bytes(value.clone()) {
+                        self.info = i;
+                    }
+                }
+                Op::SetMeta { key, value, .. } if key.starts_with("log/") => {
+                    if let Ok(e) = LogEntry::from_bytes(value.clone()) {
+                        self.dups.insert(e.reqid, (e.version, e.user_version, e.result));
+                        self.log.push_back(e);
+                    }
+                }
+                Op::RmMeta { key, .. } if key.starts_with("log/") => {
+                    if let Some(e) = self.log.pop_front() {
+                        self.dups.remove(&e.reqid);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_repop_reply(&mut self, from: i32, m: RepOpReply) {
+        if m.interval != self.interval {
+            return;
+        }
+        if m.result != 0 {
+            warn!(pg = %self.pgid, replica = from, result = m.result, "replica refused a write; re-peering");
+            // Keep the op: it is answered once peering has caught the replica up.
+            self.start_peering();
+            return;
+        }
+        let k = ord(m.version);
+        let done = match self.inflight.get_mut(&k) {
+            Some(f) => {
+                f.waiting.remove(&from);
+                f.waiting.is_empty()
+            }
+            None => false,
+        };
+        if done {
+            if let Some(f) = self.inflight.remove(&k) {
+                if let Some(p) = f.reply {
+                    let _ = p.conn.send(p.reply.to_raw(p.tid, PACIFIC_SUPPORTED));
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- clients
+
+    fn reply_for(&self, msg: &OsdOpMsg, result: i32, ops: Vec<OsdOp>, version: EVersion, user_version: u64) -> OsdOpReply {
+        let f = (msg.flags & !(flags::ONDISK | flags::ONNVRAM | flags::ACK)) | flags::ACK | flags::ONDISK;
+        OsdOpReply {
+            oid: msg.oid.clone(),
+            pgid: msg.pgid.pgid,
+            flags: f as i64,
+            result,
+            bad_replay_version: version,
+            osdmap_epoch: self.map.epoch,
+            ops,
+            retry_attempt: msg.retry_attempt,
+            replay_version: version,
+            user_version,
+            redirect: None,
+        }
+    }
+
+    async fn on_client_op(&mut self, q: QueuedOp) {
+        if !self.is_primary() {
+            // Not ours (any more): the client resends when it sees the new map.
+            debug!(pg = %self.pgid, "dropping op: not primary");
+            return;
+        }
+        if !matches!(self.phase, Phase::Active) {
+            self.waiting.push(q);
+            return;
+        }
+        let msg = &q.msg;
+        let is_write = msg.flags & flags::WRITE != 0 || msg.ops.iter().any(|o| opcode::is_write(o.op));
+        // Capabilities: pool, namespace, object; class calls need class caps.
+        let pool_name = self.map.pool_name.get(&(self.pgid.pool as i64)).cloned().unwrap_or_default();
+        if let Some(e) = q.session.check_caps(&pool_name, &msg.oloc.nspace, &msg.oid, &msg.ops, is_write) {
+            let r = self.reply_for(msg, e, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+            let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+            return;
+        }
+        if msg.ops.iter().any(|o| opcode::is_pg_op(o.op)) {
+            self.do_pg_op(q);
+            return;
+        }
+        if is_write {
+            if let Some((v, uv, r)) = self.dups.get(&msg.reqid).copied() {
+                debug!(pg = %self.pgid, reqid = ?msg.reqid, "resent write already applied");
+                let reply = self.reply_for(msg, r, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), v, uv);
+                match self.inflight.get_mut(&ord(v)) {
+                    Some(f) => f.reply = Some(PendingReply { conn: q.conn, tid: q.tid, reply }),
+                    None => {
+                        let _ = q.conn.send(reply.to_raw(q.tid, PACIFIC_SUPPORTED));
+                    }
+                }
+                return;
+            }
+        }
+        self.do_op(q, is_write).await;
+    }
+
+    fn object_id(&self, msg: &OsdOpMsg) -> ObjectId {
+        let key = if msg.oloc.key.is_empty() { "" } else { msg.oloc.key.as_str() };
+        ObjectId::head(msg.hash, &msg.oloc.nspace, key, &msg.oid)
+    }
+
+    async fn do_op(&mut self, q: QueuedOp, is_write: bool) {
+        let msg = &q.msg;
+        let oid = self.object_id(msg);
+        let store = self.osd.store.clone();
+        let mut ops = msg.ops.clone();
+        let (result, mut ctx_out) = {
+            let mut ctx = match Ctx::new(&store, &self.coll, oid.clone(), msg.mtime) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(pg = %self.pgid, "reading object state: {e}");
+                    let r = self.reply_for(msg, ops::EIO, ops, EVersion::default(), 0);
+                    let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+                    return;
+                }
+            };
+            ctx.max_object_size = self.osd.conf.max_object_size;
+            let r = ops::execute(&mut ctx, &mut ops);
+            let out = CtxOut {
+                txn: std::mem::take(&mut ctx.txn),
+                modified: ctx.modified,
+                exists: ctx.exists,
+                deleted: ctx.deleted,
+                size: ctx.size,
+                oi: ctx.oi.clone(),
+                effects: std::mem::take(&mut ctx.effects),
+                existed_size: store.stat(&self.coll, &oid).ok().flatten(),
+            };
+            (r, out)
+        };
+        // LIST_WATCHERS is answered from the PG's watch table.
+        for o in ops.iter_mut() {
+            if o.op == opcode::LIST_WATCHERS && o.rval == 0 {
+                o.data = self.list_watchers(&oid);
+            }
+        }
+        let rd_bytes: usize = ops.iter().filter(|o| !opcode::is_write(o.op)).map(|o| o.data.len()).sum();
+        if result < 0 || !ctx_out.modified || !is_write {
+            self.num_rd += 1;
+            self.num_rd_kb += (rd_bytes as u64).div_ceil(1024);
+            if !is_write {
+                let effects = std::mem::take(&mut ctx_out.effects);
+                let notify_reply = self.apply_effects(&q, &oid, effects, ctx_out.oi.user_version);
+                if let Some(d) = notify_reply {
+                    if let Some(o) = ops.iter_mut().find(|o| o.op == opcode::NOTIFY) {
+                        o.data = d;
+                    }
+                }
+            }
+            let r = self.reply_for(msg, result, ops, ctx_out.oi.version, ctx_out.oi.user_version);
+            let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+            return;
+        }
+        // A write: version it, log it, replicate it.
+        let version = EVersion { epoch: self.map.epoch, version: self.info.last_update.version + 1 };
+        let prev = self.info.last_update;
+        let user_version = self.info.last_user_version.max(ctx_out.oi.user_version) + 1;
+        let mut t = ctx_out.txn;
+        if !ctx_out.deleted || ctx_out.exists {
+            let oi = ObjectInfo { version, user_version, mtime: if msg.mtime.sec == 0 { Utime::now() } else { msg.mtime } };
+            t.push(Op::SetAttr { coll: self.coll.clone(), oid: oid.clone(), name: ops::OI_ATTR.into(), value: oi.to_bytes(0) });
+        }
+        let entry = LogEntry {
+            version,
+            user_version,
+            op: if ctx_out.exists { LOG_MODIFY } else { LOG_DELETE },
+            oid: oid.to_bytes(0),
+            reqid: msg.reqid,
+            result: 0,
+        };
+        t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(version), value: entry.to_bytes(0) });
+        let mut info = self.info.clone();
+        info.last_update = version;
+        info.last_user_version = user_version;
+        // Trim the log to its bound.
+        let max_log = self.osd.conf.max_pg_log_entries;
+        let mut trimmed = 0;
+        while self.log.len() + 1 - trimmed > max_log {
+            let old = &self.log[trimmed];
+            t.push(Op::RmMeta { coll: self.coll.clone(), key: log_key(old.version) });
+            info.log_tail = old.version;
+            trimmed += 1;
+        }
+        t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
+
+        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0).collect();
+        let txn_bytes = t.to_bytes(0);
+        for r in &replicas {
+            self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
+        }
+        let store2 = store.clone();
+        let applied = tokio::task::spawn_blocking(move || store2.apply(&t)).await;
+        if !matches!(applied, Ok(Ok(()))) {
+            // The local store failed: do not acknowledge; Ceph would stop the OSD.
+            tracing::error!(pg = %self.pgid, "local commit failed: {:?}", applied.map(|r| r.err()));
+            let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
+            let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+            return;
+        }
+        // In-memory mirror of what was committed.
+        for _ in 0..trimmed {
+            if let Some(e) = self.log.pop_front() {
+                self.dups.remove(&e.reqid);
+            }
+        }
+        self.info = info;
+        self.dups.insert(entry.reqid, (version, user_version, 0));
+        self.log.push_back(entry);
+        let old_size = ctx_out.existed_size;
+        match (old_size, ctx_out.exists) {
+            (None, true) => {
+                self.num_objects += 1;
+                self.num_bytes += ctx_out.size;
+            }
+            (Some(s), false) => {
+                self.num_objects = self.num_objects.saturating_sub(1);
+                self.num_bytes = self.num_bytes.saturating_sub(s);
+            }
+            (Some(s), true) => self.num_bytes = (self.num_bytes + ctx_out.size).saturating_sub(s),
+            (None, false) => {}
+        }
+        self.num_wr += 1;
+        self.num_wr_kb += (msg.ops.iter().map(|o| o.data.len()).sum::<usize>() as u64).div_ceil(1024);
+        let effects = std::mem::take(&mut ctx_out.effects);
+        self.apply_effects(&q, &oid, effects, user_version);
+        let out_ops: Vec<OsdOp> = ops.into_iter().map(|o| OsdOp { data: if o.op == opcode::CALL { o.data } else { Bytes::new() }, ..o }).collect();
+        let reply = self.reply_for(msg, 0, out_ops, version, user_version);
+        if replicas.is_empty() {
+            let _ = q.conn.send(reply.to_raw(q.tid, PACIFIC_SUPPORTED));
+        } else {
+            self.inflight.insert(
+                ord(version),
+                InFlight { waiting: replicas.into_iter().collect(), reply: Some(PendingReply { conn: q.conn, tid: q.tid, reply }), started: Instant::now() },
+            );
+        }
+    }
+
+    /// PGNLS: list this PG's objects from the cursor (`pg_nls_response_t`).
+    fn do_pg_op(&mut self, q: QueuedOp) {
+        let msg = &q.msg;
+        let mut ops = msg.ops.clone();
+        let mut result = 0;
+        for o in ops.iter_mut() {
+            if o.op != opcode::PGNLS {
+                o.rval = ops::EOPNOTSUPP;
+                result = ops::EOPNOTSUPP;
+                break;
+            }
+            let count = o.u64_at(0).clamp(1, 4096) as usize;
+            let cursor = match types::osd::HObject::from_bytes(o.data.clone()) {
+                Ok(c) => c,
+                Err(_) => {
+                    o.rval = ops::EINVAL;
+                    result = ops::EINVAL;
+                    break;
+                }
+            };
+            if msg.snapid != objectstore::NOSNAP {
+                o.rval = ops::EINVAL;
+                result = ops::EINVAL;
+                break;
+            }
+            let pg_num = self.pool().map(|p| p.pg_num).unwrap_or(1);
+            let (pg_start, pg_end) = pg_bounds(self.pgid.seed, pg_num);
+            let key = |h: u32| h.reverse_bits() as u64;
+            // A cursor outside this PG is a client error (EINVAL), as in Ceph.
+            if !cursor.max && !(cursor.pool == i64::MIN && cursor.oid.is_empty() && cursor.hash == 0) {
+                let k = key(cursor.hash);
+                if k < key(pg_start) as u64 || pg_end.map(|e| k >= key(e)).unwrap_or(false) {
+                    o.rval = ops::EINVAL;
+                    result = ops::EINVAL;
+                    break;
+                }
+            }
+            let start = if cursor.max {
+                Some(ObjectId { hash: u32::MAX, nspace: "\u{10ffff}".into(), ..Default::default() })
+            } else if cursor.pool == i64::MIN || (cursor.hash == 0 && cursor.oid.is_empty() && cursor.nspace.is_empty()) {
+                None
+            } else {
+                Some(ObjectId { hash: cursor.hash, nspace: cursor.nspace.clone(), key: cursor.key.clone(), name: cursor.oid.clone(), snap: cursor.snap })
+            };
+            let all_ns = msg.oloc.nspace == "\u{1}";
+            let mut entries = Vec::new();
+            let mut next: Option<ObjectId> = None;
+            let mut from = start;
+            'outer: loop {
+                let batch = match self.osd.store.list(&self.coll, from.as_ref(), 1024) {
+                    Ok(b) => b,
+                    Err(_) => break,
+                };
+                let full = batch.len() == 1024;
+                let mut last = None;
+                for (obj, _) in batch {
+                    last = Some(obj.clone());
+                    if obj.snap != objectstore::NOSNAP {
+                        continue;
+                    }
+                    if !all_ns && obj.nspace != msg.oloc.nspace {
+                        continue;
+                    }
+                    if entries.len() >= count {
+                        next = Some(obj);
+                        break 'outer;
+                    }
+                    entries.push(obj);
+                }
+                if !full {
+                    break;
+                }
+                // Resume after the last key seen.
+                let mut l = last.expect("full batch");
+                l.snap = l.snap.saturating_add(1);
+                from = Some(l);
+            }
+            // At the end of the PG the cursor is where the next PG starts (or MAX).
+            let handle = match (&next, pg_end) {
+                (Some(n), _) => types::osd::HObject { key: n.key.clone(), oid: n.name.clone(), snap: n.snap, hash: n.hash, max: false, nspace: n.nspace.clone(), pool: self.pgid.pool as i64 },
+                (None, Some(h)) => types::osd::HObject { snap: objectstore::NOSNAP, hash: h, pool: self.pgid.pool as i64, ..Default::default() },
+                (None, None) => types::osd::HObject { max: true, pool: i64::MIN, ..Default::default() },
+            };
+            o.data = nls_response(&handle, &entries);
+            if next.is_none() {
+                result = 1;
+            }
+        }
+        self.num_rd += 1;
+        let r = self.reply_for(msg, result, ops, self.info.last_update, 0);
+        let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+    }
+
+    // -------------------------------------------------------- watch/notify
+
+    fn list_watchers(&self, oid: &ObjectId) -> Bytes {
+        // obj_list_watch_response_t: list<watch_item_t{entity_name_t, cookie, timeout, addr}>
+        let mut e = Encoder::new(PACIFIC_SUPPORTED);
+        let s = e.start(1, 1);
+        let ws = self.watchers.get(oid);
+        e.u32(ws.map(|w| w.len()).unwrap_or(0) as u32);
+        if let Some(ws) = ws {
+            for ((gid, cookie), w) in ws {
+                let i = e.start(2, 1);
+                types::EntityNameT::new(types::EntityType::CLIENT, *gid as i64).encode(&mut e);
+                e.u64(*cookie);
+                e.u32(w.timeout);
+                let addr = w.conn.info.peer_addrs.0.first().copied().unwrap_or_default();
+                addr.encode(&mut e);
+                e.finish(i);
+            }
+        }
+        e.finish(s);
+        e.into_bytes()
+    }
+
+    /// Registers watches and starts notifies. Returns the NOTIFY op's reply
+    /// data (the notify id) when there was one.
+    fn apply_effects(&mut self, q: &QueuedOp, oid: &ObjectId, effects: Vec<Effect>, ver: u64) -> Option<Bytes> {
+        let gid = q.msg.reqid.name.num as u64;
+        let mut out = None;
+        for ef in effects {
+            match ef {
+                Effect::Watch { cookie, timeout } => {
+                    let t = if timeout == 0 { self.osd.conf.watch_timeout } else { timeout };
+                    self.watchers.entry(oid.clone()).or_default().insert((gid, cookie), Watcher { conn: q.conn.clone(), timeout: t });
+                }
+                Effect::Unwatch { cookie } => {
+                    if let Some(w) = self.watchers.get_mut(oid) {
+                        w.remove(&(gid, cookie));
+                    }
+                }
+                Effect::Ping { cookie } => {
+                    if let Some(w) = self.watchers.get_mut(oid).and_then(|w| w.get_mut(&(gid, cookie))) {
+                        w.conn = q.conn.clone();
+                    }
+                }
+                Effect::Notify { cookie, timeout, payload } => {
+                    let id = ((self.map.epoch as u64) << 32) | self.next_notify;
+                    self.next_notify += 1;
+                    let t = if timeout == 0 { self.osd.conf.notify_timeout } else { timeout };
+                    let mut waiting = HashSet::new();
+                    if let Some(ws) = self.watchers.get(oid) {
+                        for ((wg, wc), w) in ws {
+                            let n = WatchNotify { opcode: messages::osd::WATCH_NOTIFY, cookie: *wc, ver, notify_id: id, bl: payload.clone(), return_code: 0, notifier_gid: gid, data: Bytes::new() };
+                            if w.conn.send(n.to_raw(0, PACIFIC_SUPPORTED)).is_ok() {
+                                waiting.insert((*wg, *wc));
+                            }
+                        }
+                    }
+                    self.notifies.insert(
+                        id,
+                        PendingNotify { notifier: q.conn.clone(), notifier_cookie: cookie, waiting, acks: BTreeMap::new(), deadline: Instant::now() + Duration::from_secs(t as u64), ver },
+                    );
+                    let mut e = Encoder::new(0);
+                    e.u64(id);
+                    out = Some(e.into_bytes());
+                    self.maybe_complete_notify(id, false);
+                }
+                Effect::NotifyAck { notify_id, cookie, payload } => {
+                    if let Some(n) = self.notifies.get_mut(&notify_id) {
+                        if n.waiting.remove(&(gid, cookie)) {
+                            n.acks.insert((gid, cookie), payload);
+                        }
+                    }
+                    self.maybe_complete_notify(notify_id, false);
+                }
+            }
+        }
+        out
+    }
+
+    fn maybe_complete_notify(&mut self, id: u64, timed_out: bool) {
+        let Some(n) = self.notifies.get(&id) else { return };
+        if !n.waiting.is_empty() && !timed_out {
+            return;
+        }
+        let n = self.notifies.remove(&id).expect("present");
+        let mut e = Encoder::new(0);
+        e.u32(n.acks.len() as u32);
+        for ((g, c), p) in &n.acks {
+            e.u64(*g);
+            e.u64(*c);
+            e.bufferlist(p);
+        }
+        e.u32(n.waiting.len() as u32);
+        for (g, c) in &n.waiting {
+            e.u64(*g);
+            e.u64(*c);
+        }
+        let m = WatchNotify {
+            opcode: messages::osd::WATCH_NOTIFY_COMPLETE,
+            cookie: n.notifier_cookie,
+            ver: n.ver,
+            notify_id: id,
+            bl: Bytes::new(),
+            return_code: if n.waiting.is_empty() { 0 } else { -110 },
+            notifier_gid: 0,
+            data: e.into_bytes(),
+        };
+        let _ = n.notifier.send(m.to_raw(0, PACIFIC_SUPPORTED));
+    }
+
+    fn on_session_reset(&mut self, gid: u64) {
+        for ws in self.watchers.values_mut() {
+            ws.retain(|(g, _), w| *g != gid || !w.conn.is_closed());
+        }
+    }
+
+    // ---------------------------------------------------------------- tick
+
+    fn on_tick(&mut self) {
+        let stuck = Duration::from_secs(self.osd.conf.peering_retry_secs);
+        if self.is_primary() {
+            let restart = match &self.phase {
+                Phase::Peering { started, .. } | Phase::Pulling { started, .. } | Phase::Recovering { started, .. } => started.elapsed() > stuck,
+                Phase::Active => self.inflight.values().any(|f| f.started.elapsed() > stuck),
+                Phase::Follower => true,
+            };
+            if restart {
+                info!(pg = %self.pgid, "peering or replication stalled; re-peering");
+                self.start_peering();
+            }
+        }
+        let now = Instant::now();
+        let expired: Vec<u64> = self.notifies.iter().filter(|(_, n)| n.deadline <= now).map(|(k, _)| *k).collect();
+        for id in expired {
+            self.maybe_complete_notify(id, true);
+        }
+        for ws in self.watchers.values_mut() {
+            ws.retain(|_, w| !w.conn.is_closed());
+        }
+        if self.is_primary() {
+            let st = self.state();
+            if st != self.last_state {
+                self.last_state = st;
+                self.state_since = Utime::now();
+            }
+            self.osd.report_pg(self.stat(st));
+        }
+    }
+
+    fn state(&self) -> u64 {
+        use messages::osd_peer::pg_state::*;
+        let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
+        let acting = self.acting.iter().filter(|o| **o >= 0).count();
+        match &self.phase {
+            Phase::Active => {
+                let mut s = ACTIVE;
+                if acting < size {
+                    s |= UNDERSIZED | DEGRADED;
+                } else {
+                    s |= CLEAN;
+                }
+                s
+            }
+            Phase::Recovering { .. } => PEERING | RECOVERING | DEGRADED,
+            Phase::Pulling { .. } | Phase::Peering { .. } => PEERING,
+            Phase::Follower => 0,
+        }
+    }
+
+    fn stat(&self, state: u64) -> PgStat {
+        let size = self.pool().map(|p| p.size as u64).unwrap_or(0);
+        let acting = self.acting.iter().filter(|o| **o >= 0).count() as u64;
+        let degraded = self.num_objects * size.saturating_sub(acting) + self.recovering_objects;
+        PgStat {
+            pgid: self.pgid,
+            state,
+            reported_epoch: self.map.epoch,
+            version: self.info.last_update,
+            up: self.up.clone(),
+            acting: self.acting.clone(),
+            num_objects: self.num_objects,
+            num_bytes: self.num_bytes,
+            num_objects_degraded: degraded,
+            num_rd: self.num_rd,
+            num_rd_kb: self.num_rd_kb,
+            num_wr: self.num_wr,
+            num_wr_kb: self.num_wr_kb,
+            log_size: self.log.len() as u64,
+            last_change: self.state_since.sec as u64,
+            ..Default::default()
+        }
+    }
+}
+
+struct CtxOut {
+    txn: Transaction,
+    modified: bool,
+    exists: bool,
+    deleted: bool,
+    size: u64,
+    oi: ObjectInfo,
+    effects: Vec<Effect>,
+    existed_size: Option<u64>,
+}
+
+fn op_coll(op: &Op) -> Option<&str> {
+    Some(match op {
+        Op::MkColl { coll }
+        | Op::RmColl { coll }
+        | Op::SetMeta { coll, .. }
+        | Op::RmMeta { coll, .. }
+        | Op::Touch { coll, .. }
+        | Op::Write { coll, .. }
+        | Op::Zero { coll, .. }
+        | Op::Truncate { coll, .. }
+        | Op::Remove { coll, .. }
+        | Op::SetAttr { coll, .. }
+        | Op::RmAttr { coll, .. }
+        | Op::RmAttrs { coll, .. }
+        | Op::OmapSet { coll, .. }
+        | Op::OmapRm { coll, .. }
+        | Op::OmapRmRange { coll, .. }
+        | Op::OmapClear { coll, .. }
+        | Op::OmapHeader { coll, .. }
+        | Op::Clone { coll, .. } => coll,
+        Op::SetSuper { .. } => return None,
+    })
+}
+
+/// (first hash of the PG, first hash past it) in hobject order
+/// (`pg_t::get_hobj_start/get_hobj_end`); None = the PG ends the pool.
+pub fn pg_bounds(seed: u32, pg_num: u32) -> (u32, Option<u32>) {
+    let bits = split_bits(seed, pg_num);
+    let rev_end = (seed.reverse_bits() as u64 | (0xffff_ffffu64 >> bits)) + 1;
+    let end = if rev_end >= 1 << 32 { None } else { Some((rev_end as u32).reverse_bits()) };
+    (seed, end)
+}
+
+/// `pg_t::get_split_bits`.
+fn split_bits(seed: u32, pg_num: u32) -> u32 {
+    if pg_num <= 1 {
+        return 0;
+    }
+    let p = 32 - pg_num.leading_zeros();
+    let m = 1u32 << (p - 1);
+    if seed % m < pg_num % m {
+        p
+    } else {
+        p - 1
+    }
+}
+
+/// `pg_nls_response_t` v1: the cursor to continue from, and the entries
+/// (`librados::ListObjectImpl`: nspace, oid, locator).
+fn nls_response(handle: &types::osd::HObject, entries: &[ObjectId]) -> Bytes {
+    let mut e = Encoder::new(0);
+    let s = e.start(1, 1);
+    handle.encode(&mut e);
+    e.u32(entries.len() as u32);
+    for o in entries {
+        e.string(&o.nspace);
+        e.string(&o.name);
+        e.string(&o.key);
+    }
+    e.finish(s);
+    e.into_bytes()
+}
+
+#[allow(dead_code)]
+fn _assert_send(r: &mut Reader) {
+    let _ = r.u8();
+}
