@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dir=./cluster
 ip=127.0.0.1
 mons=1
-osds=0
+osds=3
 down=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,19 +52,19 @@ if [ "$mons" != 1 ]; then
   echo "vstart: --mons $mons: only one monitor is supported until the quorum work lands" >&2
   exit 2
 fi
-if [ "$osds" != 0 ]; then
-  echo "vstart: --osds $osds: ceph-osd is not part of oxceph yet; starting the monitor (with its built-in mgr) only" >&2
-fi
+case "$osds" in
+  ''|*[!0-9]*) echo "vstart: --osds needs a number" >&2; exit 2 ;;
+esac
 
 target=${CARGO_TARGET_DIR:-$here/target}
 bin=$target/release
-if [ ! -x "$bin/ceph-mon" ] || [ ! -x "$bin/ceph" ]; then
+if [ ! -x "$bin/ceph-mon" ] || [ ! -x "$bin/ceph-osd" ] || [ ! -x "$bin/ceph" ]; then
   echo "building oxceph (cargo build --release) ..."
   (cd "$here" && cargo build --release --bins -q)
 fi
 
 stop_all
-rm -rf "$dir/mon.a" "$dir/log" "$dir/run"
+rm -rf "$dir/mon.a" "$dir"/osd.* "$dir/log" "$dir/run"
 mkdir -p "$dir/log" "$dir/run"
 genkey() {
   # A CryptoKey as Ceph encodes it: le16 type (1 = AES), utime created, le16 length, 16 random bytes.
@@ -88,8 +88,18 @@ osd_pool_default_min_size = 1
 osd_crush_chooseleaf_type = 0
 osd_pool_default_pg_autoscale_mode = off
 mon_allow_pool_delete = true
+# All daemons share one host here: count failure reporters per OSD, and
+# notice a dead OSD within seconds rather than Ceph's 20 s.
+mon_osd_reporter_subtree_level = osd
+osd_heartbeat_interval = 2
+osd_heartbeat_grace = 8
+osd_mon_report_interval = 2
 [mon]
 mon_data = $dir/mon.\$id
+log_file = $dir/log/\$name.log
+[osd]
+osd_data = $dir/osd.\$id
+keyring = $dir/osd.\$id/keyring
 log_file = $dir/log/\$name.log
 EOF
 cat > "$dir/keyring" <<EOF
@@ -105,14 +115,32 @@ cat > "$dir/keyring" <<EOF
 EOF
 "$bin/ceph-mon" -c "$dir/ceph.conf" --mkfs -i a --keyring "$dir/keyring" >/dev/null
 "$bin/ceph-mon" -c "$dir/ceph.conf" -i a
+ceph() { "$bin/ceph" -c "$dir/ceph.conf" --connect-timeout 5 "$@"; }
 for _ in $(seq 200); do
-  if "$bin/ceph" -c "$dir/ceph.conf" --connect-timeout 2 health >/dev/null 2>&1; then
-    echo "oxceph cluster up in $dir: mon.a on v2:$ip:3300 (mgr built in)"
+  ceph health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+# OSDs the way Ceph deploys them: register (osd new), mkfs, start.
+for i in $(seq 0 $((osds - 1))); do
+  uuid=$(cat /proc/sys/kernel/random/uuid)
+  key=$(genkey)
+  mkdir -p "$dir/osd.$i"
+  printf '{"cephx_secret": "%s"}' "$key" > "$dir/osd.$i/secret.json"
+  ceph osd new "$uuid" "$i" -i "$dir/osd.$i/secret.json" >/dev/null
+  printf '[osd.%s]\n\tkey = %s\n' "$i" "$key" > "$dir/osd.$i/keyring"
+  rm -f "$dir/osd.$i/secret.json"
+  "$bin/ceph-osd" -c "$dir/ceph.conf" --mkfs -i "$i" --osd-uuid "$uuid" >/dev/null
+  "$bin/ceph-osd" -c "$dir/ceph.conf" -i "$i"
+done
+for _ in $(seq 300); do
+  up=$(ceph osd stat --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["num_up_osds"])' 2>/dev/null || echo -1)
+  if [ "$up" = "$osds" ]; then
+    echo "oxceph cluster up in $dir: mon.a on v2:$ip:3300 (mgr built in), $osds osds"
     echo "try:  $bin/ceph -c $dir/ceph.conf -s      (or the real ceph: ceph -c $dir/ceph.conf -s)"
     echo "stop: $0 --dir $dir --down"
     exit 0
   fi
   sleep 0.1
 done
-echo "vstart: the monitor did not come up; see $dir/log/mon.a.log" >&2
+echo "vstart: the cluster did not come up ($up of $osds osds up); see $dir/log/" >&2
 exit 1

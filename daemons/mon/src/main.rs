@@ -5,6 +5,7 @@
 
 mod commands;
 mod mgr;
+mod osdmon;
 mod service;
 mod state;
 mod store;
@@ -78,7 +79,12 @@ fn die(msg: impl std::fmt::Display) -> ! {
     daemon::die("ceph-mon", msg)
 }
 
-const CONF_KEYS: [&str; 13] = [
+const CONF_KEYS: [&str; 18] = [
+    "mon_osd_min_down_reporters",
+    "mon_osd_reporter_subtree_level",
+    "osd_heartbeat_grace",
+    "mon_osd_down_out_interval",
+    "mon_osd_report_timeout",
     "mon_max_osd",
     "osd_pool_default_size",
     "osd_pool_default_min_size",
@@ -270,7 +276,7 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
         running: running_config(args, cfg, id),
     };
     let (tx, _) = tokio::sync::watch::channel(0u64);
-    let mon = Arc::new(Mon { cluster: std::sync::Mutex::new(cluster), settings, fsid, changed: tx, sessions: Default::default() });
+    let mon = Arc::new(Mon { cluster: std::sync::Mutex::new(cluster), settings, fsid, changed: tx, sessions: Default::default(), osd_runtime: Default::default() });
     {
         let mut c = mon.lock();
         let ttls = mon.settings.ttls;
@@ -307,6 +313,17 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
                 if let Err(e) = c.commit_keys(ks, store::Txn::default()) {
                     tracing::warn!("rotating keys: {e}");
                 }
+            }
+        }
+    });
+    // OSD failure grace and down → out timers.
+    let m4 = mon.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            t.tick().await;
+            if osdmon::tick(&m4) {
+                m4.notify();
             }
         }
     });

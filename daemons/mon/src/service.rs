@@ -14,7 +14,7 @@ use msgr::server::{pick_mode, AuthAccepted, AuthServer, AuthStep};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use types::features::PACIFIC_SUPPORTED;
 use types::{EntityName, EntityType, Uuid};
 
@@ -53,6 +53,8 @@ pub struct Mon {
     /// Bumped whenever a map or the config changes; sessions re-check their subscriptions.
     pub changed: watch::Sender<u64>,
     pub sessions: std::sync::atomic::AtomicUsize,
+    /// OSD failure reports, down/out timers and PG stats (not persisted).
+    pub osd_runtime: Mutex<crate::osdmon::OsdRuntime>,
 }
 
 impl Mon {
@@ -60,6 +62,9 @@ impl Mon {
         // State is only replaced whole after a successful commit, so a panic
         // elsewhere cannot leave it half-written: keep serving.
         self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn osd_rt(&self) -> MutexGuard<'_, crate::osdmon::OsdRuntime> {
+        self.osd_runtime.lock().unwrap_or_else(|p| p.into_inner())
     }
     pub fn notify(&self) {
         self.changed.send_modify(|v| *v += 1);
@@ -307,6 +312,25 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
         messages::types::LOG => {
             let caps = mon_caps(mon, &who.name);
             commands::handle_log(mon, who, &caps, &m, conn, features);
+        }
+        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_peer::MSG_PG_STATS => {
+            // OSD traffic needs the osd profile (or equivalent) on the mon.
+            let caps = mon_caps(mon, &who.name);
+            if who.name.ty != EntityType::OSD || !caps.is_capable("osd", "", &BTreeMap::new(), auth::caps::R | auth::caps::W | auth::caps::X) {
+                debug!(name = %who.name, ty, "osd message from a session without osd caps ignored");
+                return Ok(());
+            }
+            let r = match ty {
+                messages::osd_mon::MSG_OSD_BOOT => crate::osdmon::handle_boot(mon, conn, &who.name, &m),
+                messages::osd_mon::MSG_OSD_FAILURE => crate::osdmon::handle_failure(mon, &who.name, &m),
+                messages::osd_mon::MSG_OSD_MARK_ME_DOWN => crate::osdmon::handle_mark_me_down(mon, &who.name, &m),
+                _ => crate::osdmon::handle_pg_stats(mon, &who.name, &m).map(|_| false),
+            };
+            match r {
+                Ok(true) => mon.notify(),
+                Ok(false) => {}
+                Err(e) => warn!(name = %who.name, ty, "bad osd message: {e}"),
+            }
         }
         other => {
             debug!(name = %who.name, peer = %peer_type, ty = other, "ignoring message");

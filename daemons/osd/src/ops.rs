@@ -21,7 +21,6 @@ pub const ENODATA: i32 = -61;
 pub const EOPNOTSUPP: i32 = -95;
 pub const EOVERFLOW: i32 = -75;
 pub const ECANCELED: i32 = -125;
-pub const EPERM: i32 = -1;
 
 /// `CEPH_OSD_OP_FLAG_EXCL` / `_FAILOK`.
 const OP_FLAG_EXCL: u32 = 1;
@@ -64,7 +63,6 @@ pub struct Ctx<'a> {
     pub txn: Transaction,
     pub modified: bool,
     pub deleted: bool,
-    pub mtime: Utime,
     pub max_object_size: u64,
     /// Omap/xattr limits for reads (`osd_max_omap_entries_per_request`...).
     pub max_omap_entries: u64,
@@ -85,7 +83,7 @@ pub enum Effect {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(store: &'a Store, coll: &'a str, oid: ObjectId, mtime: Utime) -> objectstore::Result<Self> {
+    pub fn new(store: &'a Store, coll: &'a str, oid: ObjectId) -> objectstore::Result<Self> {
         let size = store.stat(coll, &oid)?;
         let oi = match store.getattr(coll, &oid, OI_ATTR)? {
             Some(b) => ObjectInfo::from_bytes(Bytes::from(b)).unwrap_or_default(),
@@ -101,7 +99,6 @@ impl<'a> Ctx<'a> {
             txn: Transaction::new(),
             modified: false,
             deleted: false,
-            mtime,
             max_object_size: 128 << 20,
             max_omap_entries: 131072,
             effects: Vec::new(),
@@ -640,9 +637,4 @@ fn xattr_args(o: &OsdOp, input: &Bytes) -> Result<(String, Bytes), i32> {
     }
     let name = std::str::from_utf8(&input[..nl]).map_err(bad)?.to_string();
     Ok((name, input.slice(nl..nl + vl)))
-}
-
-/// Whether an op vector changes anything (decides read vs write path).
-pub fn is_write(ops: &[OsdOp]) -> bool {
-    ops.iter().any(|o| op::is_write(o.op) || o.op == op::CALL && false)
 }

@@ -848,7 +848,7 @@ impl Pg {
         let store = self.osd.store.clone();
         let mut ops = msg.ops.clone();
         let (result, mut ctx_out) = {
-            let mut ctx = match Ctx::new(&store, &self.coll, oid.clone(), msg.mtime) {
+            let mut ctx = match Ctx::new(&store, &self.coll, oid.clone()) {
                 Ok(c) => c,
                 Err(e) => {
                     warn!(pg = %self.pgid, "reading object state: {e}");

@@ -1,0 +1,375 @@
+//! What the mon does for OSDs (`OSDMonitor`): boot (mark up, record
+//! addresses), failure reports and clean shutdowns (mark down), down → out
+//! after `mon_osd_down_out_interval`, and the PG statistics OSDs report,
+//! which feed `status`, `pg stat`, `df` and `osd df`.
+
+use crate::service::Mon;
+use crate::store::Txn;
+use denc::Utime;
+use maps::osdmap::{OSD_EXISTS, OSD_UP};
+use messages::osd_mon::*;
+use messages::osd_peer::{pg_state, PgStat, PgStats};
+use messages::{Message, RawMessage};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+use types::osd::PgId;
+use types::{EntityName, EntityType};
+
+/// `CEPH_OSDMAP_NOOUT`.
+const CEPH_OSDMAP_NOOUT: u32 = 1 << 7;
+
+/// `CEPH_OSD_IN`.
+const OSD_IN: u32 = 0x10000;
+
+/// Mon-side OSD state that is not in the map (kept in memory, as Ceph's
+/// failure_info and pending-out timers are).
+#[derive(Default)]
+pub struct OsdRuntime {
+    /// target → reporter → failed since
+    failures: HashMap<i32, HashMap<i32, Instant>>,
+    /// down and in OSDs → since when
+    down_since: HashMap<i32, Instant>,
+    /// OSDs we marked out ourselves (they come back in on boot)
+    auto_out: HashSet<i32>,
+    /// Latest report of each OSD.
+    pub reports: HashMap<i32, (Instant, PgStats)>,
+}
+
+fn osd_of(name: &EntityName) -> Option<i32> {
+    if name.ty == EntityType::OSD {
+        name.id.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// MOSDBoot: the OSD is up at the addresses its session announced.
+pub fn handle_boot(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &RawMessage) -> Result<bool, String> {
+    let b = OsdBoot::from_raw(m).map_err(|e| e.to_string())?;
+    let id = b.sb.whoami;
+    if osd_of(who) != Some(id) {
+        warn!(%who, id, "boot for another osd refused");
+        return Ok(false);
+    }
+    if b.sb.cluster_fsid != mon.fsid {
+        warn!(id, "boot with a foreign cluster fsid ignored");
+        return Ok(false);
+    }
+    let addrs = conn.info.peer_addrs.clone();
+    if addrs.0.iter().any(|a| a.addr.map(|s| s.ip().is_unspecified()).unwrap_or(true)) {
+        warn!(id, "boot from an osd with a blank address ignored");
+        return Ok(false);
+    }
+    let mut c = mon.lock();
+    let map = &c.osdmap;
+    if id < 0 || id >= map.max_osd || !map.exists(id) {
+        warn!(id, "boot from an osd that does not exist (run 'ceph osd new' first)");
+        return Ok(false);
+    }
+    let stored_uuid = map.osd.osd_uuid.get(id as usize).copied().unwrap_or_default();
+    if !stored_uuid.is_zero() && stored_uuid != b.sb.osd_fsid {
+        warn!(id, "boot with uuid {} but osd.{id} is {}", b.sb.osd_fsid, stored_uuid);
+        return Ok(false);
+    }
+    if map.is_up(id) && map.client_addrs.get(id as usize) == Some(&addrs) {
+        debug!(id, "duplicate boot");
+        return Ok(false);
+    }
+    let auto_in = {
+        let rt = mon.osd_rt();
+        let weight = map.osd_weight.get(id as usize).copied().unwrap_or(0);
+        let new = map.osd.osd_info.get(id as usize).map(|i| i.up_from == 0).unwrap_or(true);
+        weight == 0 && (rt.auto_out.contains(&id) || new)
+    };
+    let was_up = map.is_up(id);
+    let next = c.next_osdmap(|m| {
+        let e = m.epoch;
+        let i = id as usize;
+        grow(&mut m.client_addrs, i);
+        grow(&mut m.osd.cluster_addrs, i);
+        grow(&mut m.osd.hb_back_addrs, i);
+        grow(&mut m.osd.hb_front_addrs, i);
+        grow(&mut m.osd.osd_info, i);
+        grow(&mut m.osd.osd_xinfo, i);
+        grow(&mut m.osd.osd_uuid, i);
+        m.client_addrs[i] = addrs.clone();
+        m.osd.cluster_addrs[i] = b.cluster_addrs.clone();
+        m.osd.hb_back_addrs[i] = b.hb_back_addrs.clone();
+        m.osd.hb_front_addrs[i] = b.hb_front_addrs.clone();
+        if was_up {
+            // Up at other addresses: down and up again in one epoch.
+            m.osd.osd_info[i].down_at = e;
+        }
+        m.osd_state[i] |= OSD_EXISTS | OSD_UP;
+        m.osd.osd_info[i].up_from = e;
+        m.osd.osd_info[i].up_thru = e;
+        m.osd.osd_xinfo[i].features = b.osd_features;
+        if m.osd.osd_uuid[i].is_zero() {
+            m.osd.osd_uuid[i] = b.sb.osd_fsid;
+        }
+        if auto_in {
+            let old = m.osd.osd_xinfo[i].old_weight;
+            m.osd_weight[i] = if old > 0 { old } else { OSD_IN };
+            m.last_in_change = m.modified;
+        }
+        m.last_up_change = m.modified;
+    });
+    let epoch = next.epoch;
+    c.commit_osdmap(next, Txn::default())?;
+    c.clog("mon", "[INF]", format!("osd.{id} {addrs} boot"));
+    drop(c);
+    let mut rt = mon.osd_rt();
+    rt.down_since.remove(&id);
+    rt.failures.remove(&id);
+    if auto_in {
+        rt.auto_out.remove(&id);
+    }
+    info!(id, epoch, "osd.{id} booted");
+    Ok(true)
+}
+
+fn grow<T: Default + Clone>(v: &mut Vec<T>, i: usize) {
+    if v.len() <= i {
+        v.resize(i + 1, T::default());
+    }
+}
+
+/// Marks `ids` down in one new epoch; false when none was up.
+fn mark_down(mon: &Mon, ids: &[i32], why: &str) -> Result<bool, String> {
+    let mut c = mon.lock();
+    let ids: Vec<i32> = ids.iter().copied().filter(|i| c.osdmap.is_up(*i)).collect();
+    if ids.is_empty() {
+        return Ok(false);
+    }
+    let now = Utime::now();
+    let next = c.next_osdmap(|m| {
+        for &id in &ids {
+            let i = id as usize;
+            m.osd_state[i] &= !OSD_UP;
+            grow(&mut m.osd.osd_info, i);
+            grow(&mut m.osd.osd_xinfo, i);
+            m.osd.osd_info[i].down_at = m.epoch;
+            m.osd.osd_xinfo[i].down_stamp = now;
+        }
+        m.last_up_change = m.modified;
+    });
+    c.commit_osdmap(next, Txn::default())?;
+    for id in &ids {
+        c.clog("mon", "[INF]", format!("osd.{id} {why}"));
+    }
+    drop(c);
+    let mut rt = mon.osd_rt();
+    for id in ids {
+        rt.failures.remove(&id);
+        rt.down_since.insert(id, Instant::now());
+        info!(id, "marked osd.{id} down: {why}");
+    }
+    Ok(true)
+}
+
+/// MOSDFailure from a peer OSD.
+pub fn handle_failure(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<bool, String> {
+    let f = OsdFailure::from_raw(m).map_err(|e| e.to_string())?;
+    let Some(reporter) = osd_of(who) else { return Ok(false) };
+    {
+        let c = mon.lock();
+        let map = &c.osdmap;
+        if f.fsid != mon.fsid || !map.is_up(reporter) || !map.is_up(f.target_osd) {
+            return Ok(false);
+        }
+        if map.client_addrs.get(f.target_osd as usize) != Some(&f.target_addrs) {
+            return Ok(false);
+        }
+        if map.osd.osd_info.get(f.target_osd as usize).map(|i| i.up_from > f.epoch).unwrap_or(false) {
+            return Ok(false);
+        }
+    }
+    if f.flags & FAILURE_FLAG_FAILED == 0 {
+        if let Some(r) = mon.osd_rt().failures.get_mut(&f.target_osd) {
+            r.remove(&reporter);
+        }
+        return Ok(false);
+    }
+    if f.flags & FAILURE_FLAG_IMMEDIATE != 0 {
+        return mark_down(mon, &[f.target_osd], &format!("failed (osd.{reporter} could not connect to it)"));
+    }
+    let since = Instant::now().checked_sub(Duration::from_secs(f.failed_for.max(0) as u64)).unwrap_or_else(Instant::now);
+    mon.osd_rt().failures.entry(f.target_osd).or_default().insert(reporter, since);
+    check_failures(mon)
+}
+
+/// Marks down targets with enough reporters (from distinct subtrees at
+/// `mon_osd_reporter_subtree_level`) failing them for at least the grace.
+pub fn check_failures(mon: &Mon) -> Result<bool, String> {
+    let min_reporters = mon.settings.get_u64("mon_osd_min_down_reporters", 2).max(1) as usize;
+    let level = mon.settings.get("mon_osd_reporter_subtree_level").unwrap_or("host").to_string();
+    let grace = Duration::from_secs_f64(mon.settings.get("osd_heartbeat_grace").and_then(|v| v.parse::<f64>().ok()).unwrap_or(20.0).max(0.0));
+    let candidates: Vec<(i32, Vec<(i32, Instant)>)> = mon.osd_rt().failures.iter().map(|(t, r)| (*t, r.iter().map(|(a, b)| (*a, *b)).collect())).collect();
+    let mut down = Vec::new();
+    {
+        let c = mon.lock();
+        let cm = &c.osdmap.crush;
+        for (target, reports) in candidates {
+            let subtrees: HashSet<String> = reports
+                .iter()
+                .map(|(r, _)| if level == "osd" { format!("osd.{r}") } else { ancestor(cm, *r, &level).unwrap_or_else(|| format!("osd.{r}")) })
+                .collect();
+            if subtrees.len() < min_reporters {
+                continue;
+            }
+            let latest = reports.iter().map(|(_, s)| *s).max().unwrap_or_else(Instant::now);
+            if latest.elapsed() >= grace {
+                down.push(target);
+            }
+        }
+    }
+    if down.is_empty() {
+        return Ok(false);
+    }
+    mark_down(mon, &down, "failed (reported by its peers)")
+}
+
+/// The name of `osd`'s CRUSH ancestor of type `level`.
+fn ancestor(cm: &crush::CrushMap, osd: i32, level: &str) -> Option<String> {
+    let ty = cm.type_map.iter().find(|(_, n)| n.as_str() == level).map(|(t, _)| *t)?;
+    let mut item = osd;
+    for _ in 0..64 {
+        let parent = cm.buckets.iter().flatten().find(|b| b.items.contains(&item))?;
+        if parent.ty as i32 == ty {
+            return cm.name_map.get(&parent.id).cloned();
+        }
+        item = parent.id;
+    }
+    None
+}
+
+/// MOSDMarkMeDown: a clean shutdown.
+pub fn handle_mark_me_down(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<bool, String> {
+    let d = OsdMarkMeDown::from_raw(m).map_err(|e| e.to_string())?;
+    if osd_of(who) != Some(d.target_osd) || d.fsid != mon.fsid {
+        return Ok(false);
+    }
+    if mon.lock().osdmap.client_addrs.get(d.target_osd as usize) != Some(&d.target_addrs) {
+        return Ok(false);
+    }
+    mark_down(mon, &[d.target_osd], "marked itself down")
+}
+
+pub fn handle_pg_stats(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<(), String> {
+    let s = PgStats::from_raw(m).map_err(|e| e.to_string())?;
+    if osd_of(who) != Some(s.osd) {
+        return Ok(());
+    }
+    mon.osd_rt().reports.insert(s.osd, (Instant::now(), s));
+    Ok(())
+}
+
+/// Once a second: failure grace, and down → out after `mon_osd_down_out_interval`.
+pub fn tick(mon: &Mon) -> bool {
+    let mut changed = check_failures(mon).unwrap_or_else(|e| {
+        warn!("checking failures: {e}");
+        false
+    });
+    let interval = mon.settings.get("mon_osd_down_out_interval").and_then(|v| v.parse::<f64>().ok()).unwrap_or(600.0);
+    let mut out = Vec::new();
+    {
+        let c = mon.lock();
+        let map = &c.osdmap;
+        let mut rt = mon.osd_rt();
+        // Down and in OSDs start their timer when we first see them so
+        // (after a mon restart too).
+        for o in 0..map.max_osd {
+            let down_in = map.exists(o) && !map.is_up(o) && map.is_in(o);
+            if down_in {
+                rt.down_since.entry(o).or_insert_with(Instant::now);
+            } else {
+                rt.down_since.remove(&o);
+            }
+        }
+        if interval > 0.0 && map.flags & CEPH_OSDMAP_NOOUT == 0 {
+            for (o, since) in &rt.down_since {
+                if since.elapsed().as_secs_f64() >= interval {
+                    out.push(*o);
+                }
+            }
+        }
+    }
+    if !out.is_empty() {
+        let mut c = mon.lock();
+        let next = c.next_osdmap(|m| {
+            for &o in &out {
+                let i = o as usize;
+                grow(&mut m.osd.osd_xinfo, i);
+                m.osd.osd_xinfo[i].old_weight = m.osd_weight[i];
+                m.osd_weight[i] = 0;
+            }
+            m.last_in_change = m.modified;
+        });
+        match c.commit_osdmap(next, Txn::default()) {
+            Ok(()) => {
+                for o in &out {
+                    c.clog("mon", "[INF]", format!("Marking osd.{o} out (has been down for {interval} seconds)"));
+                }
+                drop(c);
+                let mut rt = mon.osd_rt();
+                for o in out {
+                    rt.down_since.remove(&o);
+                    rt.auto_out.insert(o);
+                }
+                changed = true;
+            }
+            Err(e) => warn!("marking out: {e}"),
+        }
+    }
+    changed
+}
+
+/// The newest stat of every PG of the current map, from whoever leads it.
+/// PGs nobody reported (or whose reporter is down) are missing.
+pub fn pg_stats(mon: &Mon) -> BTreeMap<PgId, PgStat> {
+    let c = mon.lock();
+    let map = &c.osdmap;
+    let rt = mon.osd_rt();
+    let mut out: BTreeMap<PgId, PgStat> = BTreeMap::new();
+    for (osd, (_, rep)) in &rt.reports {
+        if !map.is_up(*osd) {
+            continue;
+        }
+        for s in &rep.pgs {
+            let Some(pool) = map.pools.get(&(s.pgid.pool as i64)) else { continue };
+            if s.pgid.seed >= pool.pg_num {
+                continue;
+            }
+            let newer = out.get(&s.pgid).map(|o| s.reported_epoch > o.reported_epoch).unwrap_or(true);
+            if newer {
+                out.insert(s.pgid, s.clone());
+            }
+        }
+    }
+    out
+}
+
+/// (state name, count) over every PG of the map, "unknown" for unreported ones,
+/// most common first as Ceph prints them.
+pub fn pgs_by_state(mon: &Mon) -> Vec<(String, u64)> {
+    let stats = pg_stats(mon);
+    let total: u64 = mon.lock().osdmap.pools.values().map(|p| p.pg_num as u64).sum();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for s in stats.values() {
+        *counts.entry(pg_state::to_string(s.state)).or_default() += 1;
+    }
+    let known: u64 = counts.values().sum();
+    if total > known {
+        *counts.entry("unknown".into()).or_default() += total - known;
+    }
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// Per-OSD usage (kb_total, kb_used, kb_used_data, num_pgs) from the latest reports.
+pub fn osd_usage(mon: &Mon) -> BTreeMap<i32, (u64, u64, u64, u32)> {
+    mon.osd_rt().reports.iter().map(|(o, (_, r))| (*o, (r.kb_total, r.kb_used, r.kb_used_data, r.num_pgs))).collect()
+}
+

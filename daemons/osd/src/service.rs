@@ -1,0 +1,620 @@
+//! The OSD's services: the msgr2 listener (clients and peer OSDs), sessions
+//! to peer OSDs, the map, the PG tasks, heartbeats and reports to the mon.
+
+use crate::pg::{self, PgEvent};
+use auth::caps::{OsdCap, R, W, X};
+use auth::server::{verify_authorizer, AuthorizerOutcome, KeyServer};
+use bytes::Bytes;
+use maps::OsdMap;
+use messages::osd::{opcode, OsdOp, OsdOpMsg, OsdOpReply, MSG_OSD_OP};
+use messages::osd_mon::*;
+use messages::osd_peer::*;
+use messages::{Message, RawMessage};
+use monc::MonClient;
+use msgr::server::{AuthAccepted, AuthServer, AuthStep};
+use msgr::{ClientAuth, ConnectOptions, Connection};
+use objectstore::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+use types::features::PACIFIC_SUPPORTED;
+use types::osd::PgId;
+use types::{EntityAddrVec, EntityName, EntityType, Uuid};
+
+#[derive(Debug, Clone)]
+pub struct OsdConf {
+    pub max_object_size: u64,
+    pub max_pg_log_entries: usize,
+    pub watch_timeout: u32,
+    pub notify_timeout: u32,
+    pub peering_retry_secs: u64,
+    pub heartbeat_interval: Duration,
+    pub heartbeat_grace: Duration,
+    pub report_interval: Duration,
+    pub auth_none: bool,
+    pub con_modes: Vec<u32>,
+    pub data_path: std::path::PathBuf,
+}
+
+/// Who is on the other end of a session, and what they may do.
+pub struct ClientSession {
+    pub name: EntityName,
+    pub global_id: u64,
+    pub caps: OsdCap,
+    pub allow_all: bool,
+}
+
+impl ClientSession {
+    /// `OSDCap::is_capable` for an op vector; Some(errno) when refused.
+    pub fn check_caps(&self, pool: &str, nspace: &str, oid: &str, ops: &[OsdOp], is_write: bool) -> Option<i32> {
+        if self.allow_all {
+            return None;
+        }
+        let mut need = 0u8;
+        let (mut cr, mut cw) = (false, false);
+        for o in ops {
+            if o.op == opcode::CALL {
+                let cl = o.args[0] as usize;
+                let ml = o.args[1] as usize;
+                if o.data.len() >= cl + ml {
+                    let class = String::from_utf8_lossy(&o.data[..cl]).into_owned();
+                    let method = String::from_utf8_lossy(&o.data[cl..cl + ml]).into_owned();
+                    if let Some((r, w)) = crate::cls::flags(&class, &method) {
+                        cr |= r;
+                        cw |= w;
+                    }
+                }
+                need |= X;
+            } else if opcode::is_write(o.op) {
+                need |= W;
+            } else {
+                need |= R;
+            }
+        }
+        if is_write {
+            need |= W;
+        }
+        if self.caps.is_capable(pool, nspace, oid, need, cr, cw) {
+            None
+        } else {
+            Some(-1) // EPERM, as Ceph's OSD answers
+        }
+    }
+}
+
+pub struct Osd {
+    pub whoami: i32,
+    pub fsid: Uuid,
+    pub store: Arc<Store>,
+    pub conf: OsdConf,
+    pub monc: MonClient,
+    pub my_addrs: EntityAddrVec,
+    map: RwLock<Arc<OsdMap>>,
+    pub map_tx: watch::Sender<Arc<OsdMap>>,
+    pgs: Mutex<HashMap<PgId, mpsc::UnboundedSender<PgEvent>>>,
+    peers: Mutex<HashMap<i32, mpsc::UnboundedSender<RawMessage>>>,
+    keys: RwLock<KeyServer>,
+    stats: Mutex<HashMap<PgId, PgStat>>,
+    hb: Mutex<HashMap<i32, HbPeer>>,
+    nonce: u32,
+}
+
+struct HbPeer {
+    last_rx: Instant,
+    reported: bool,
+}
+
+impl Osd {
+    pub fn new(whoami: i32, fsid: Uuid, store: Arc<Store>, conf: OsdConf, monc: MonClient, my_addrs: EntityAddrVec, map: OsdMap) -> Arc<Osd> {
+        let map = Arc::new(map);
+        let (map_tx, _) = watch::channel(map.clone());
+        Arc::new(Osd {
+            whoami,
+            fsid,
+            store,
+            conf,
+            monc,
+            nonce: my_addrs.0.first().map(|a| a.nonce).unwrap_or(0),
+            my_addrs,
+            map: RwLock::new(map),
+            map_tx,
+            pgs: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+            keys: RwLock::new(KeyServer::default()),
+            stats: Mutex::new(HashMap::new()),
+            hb: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn map(&self) -> Arc<OsdMap> {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_rotating(&self, r: auth::server::RotatingSecrets) {
+        let mut k = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        k.rotating.insert(EntityType::OSD.0, r);
+    }
+
+    pub fn report_pg(&self, s: PgStat) {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).insert(s.pgid, s);
+    }
+
+    pub fn pg_state_changed(&self) {}
+
+    /// Queues a message for a peer OSD over our session to it (opened on demand).
+    pub fn send_osd(self: &Arc<Self>, osd: i32, m: RawMessage) {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = peers.get(&osd) {
+            if tx.send(m.clone()).is_ok() {
+                return;
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(m);
+        peers.insert(osd, tx);
+        tokio::spawn(peer_task(self.clone(), osd, rx));
+    }
+
+    fn pg_tx(self: &Arc<Self>, pgid: PgId, create: bool) -> Option<mpsc::UnboundedSender<PgEvent>> {
+        let mut pgs = self.pgs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = pgs.get(&pgid) {
+            if !tx.is_closed() {
+                return Some(tx.clone());
+            }
+        }
+        if !create {
+            return None;
+        }
+        let tx = pg::spawn(self.clone(), pgid, self.map());
+        pgs.insert(pgid, tx.clone());
+        Some(tx)
+    }
+
+    fn to_pg(self: &Arc<Self>, pgid: PgId, ev: PgEvent, create: bool) -> bool {
+        match self.pg_tx(pgid, create) {
+            Some(tx) => tx.send(ev).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Starts PG tasks for every collection in the store.
+    pub fn load_pgs(self: &Arc<Self>) -> Result<(), String> {
+        for c in self.store.list_collections().map_err(|e| e.to_string())? {
+            if let Some(pgid) = c.strip_suffix("_head").and_then(parse_pgid) {
+                self.pg_tx(pgid, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adopts a new map: PG tasks for every PG we serve, then the map to all of them.
+    pub fn set_map(self: &Arc<Self>, map: Arc<OsdMap>) {
+        {
+            let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
+            if m.epoch >= map.epoch && m.epoch != 0 {
+                return;
+            }
+            *m = map.clone();
+        }
+        let me = self.whoami;
+        for (pool, p) in &map.pools {
+            for seed in 0..p.pg_num {
+                let pgid = PgId { pool: *pool as u64, seed };
+                let mp = map.pg_to_up_acting(pgid);
+                if mp.up.contains(&me) || mp.acting.contains(&me) {
+                    self.pg_tx(pgid, true);
+                }
+            }
+        }
+        let pgs: Vec<mpsc::UnboundedSender<PgEvent>> = self.pgs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for tx in pgs {
+            let _ = tx.send(PgEvent::Map(map.clone()));
+        }
+        // Stats of PGs we no longer lead are not ours to report.
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).retain(|pg, _| map.pg_to_up_acting(*pg).acting_primary == me);
+        let _ = self.map_tx.send(map);
+    }
+
+    /// Routes one message from a session.
+    fn dispatch(self: &Arc<Self>, m: RawMessage, conn: &Connection, session: &Arc<ClientSession>, peer_osd: Option<i32>) {
+        let ty = m.header.ty;
+        if ty == MSG_OSD_OP {
+            self.handle_op(m, conn, session);
+            return;
+        }
+        // Everything else is between OSDs.
+        let Some(from) = peer_osd else {
+            debug!(ty, who = %session.name, "ignoring non-op message from a non-OSD");
+            return;
+        };
+        let r = (|| -> denc::Result<()> {
+            match ty {
+                MSG_PING => {
+                    let p = Ping::from_raw(&m)?;
+                    if p.reply {
+                        self.heard_from(from);
+                    } else {
+                        let _ = conn.send(Ping { from: self.whoami, epoch: self.map().epoch, reply: true, stamp_ms: p.stamp_ms }.to_raw(0, 0));
+                    }
+                }
+                MSG_REPOP => {
+                    let r = RepOp::from_raw(&m)?;
+                    self.to_pg(r.pgid, PgEvent::RepOp { m: r, conn: conn.clone() }, true);
+                }
+                MSG_REPOP_REPLY => {
+                    let r = RepOpReply::from_raw(&m)?;
+                    self.to_pg(r.pgid, PgEvent::RepOpReply { from, m: r }, false);
+                }
+                MSG_PG_QUERY => {
+                    let q = PgQuery::from_raw(&m)?;
+                    let pgid = q.pgid;
+                    let known = self.pg_tx(pgid, false).is_some();
+                    if known {
+                        self.to_pg(pgid, PgEvent::Query { m: q, conn: conn.clone() }, false);
+                    } else {
+                        let n = PgNotify { pgid, interval: q.interval, from: self.whoami, exists: false, ..Default::default() };
+                        let _ = conn.send(n.to_raw(0, 0));
+                    }
+                }
+                MSG_PG_NOTIFY => {
+                    let n = PgNotify::from_raw(&m)?;
+                    self.to_pg(n.pgid, PgEvent::Notify(n), false);
+                }
+                MSG_PG_PULL => {
+                    let p = PgPull::from_raw(&m)?;
+                    self.to_pg(p.pgid, PgEvent::Pull { m: p, from }, false);
+                }
+                MSG_PG_PUSH => {
+                    let p = PgPush::from_raw(&m)?;
+                    self.to_pg(p.pgid, PgEvent::Push { m: p, from, conn: conn.clone() }, true);
+                }
+                MSG_PG_PUSH_ACK => {
+                    let a = PgPushAck::from_raw(&m)?;
+                    self.to_pg(a.pgid, PgEvent::PushAck(a), false);
+                }
+                other => debug!(ty = other, from, "ignoring message"),
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            warn!(ty, from, "malformed message from osd.{from}: {e}");
+        }
+    }
+
+    fn handle_op(self: &Arc<Self>, m: RawMessage, conn: &Connection, session: &Arc<ClientSession>) {
+        let tid = m.header.tid;
+        let msg = match OsdOpMsg::from_raw(&m) {
+            Ok(x) => x,
+            Err(e) => {
+                // Tell the client rather than dropping it silently.
+                warn!(who = %session.name, "malformed MOSDOp: {e}");
+                let r = OsdOpReply { result: -22, osdmap_epoch: self.map().epoch, ..Default::default() };
+                let _ = conn.send(r.to_raw(tid, PACIFIC_SUPPORTED));
+                return;
+            }
+        };
+        let map = self.map();
+        if msg.osdmap_epoch > map.epoch {
+            // The client has a newer map than we do: wait for it.
+            let osd = self.clone();
+            let conn = conn.clone();
+            let session = session.clone();
+            let want = msg.osdmap_epoch;
+            let _ = self.monc.subscribe("osdmap", map.epoch as u64 + 1, false);
+            tokio::spawn(async move {
+                let mut rx = osd.map_tx.subscribe();
+                if tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|m| m.epoch >= want)).await.is_ok() {
+                    osd.route_op(msg, tid, conn, session);
+                }
+            });
+            return;
+        }
+        self.route_op(msg, tid, conn.clone(), session.clone());
+    }
+
+    fn route_op(self: &Arc<Self>, msg: OsdOpMsg, tid: u64, conn: Connection, session: Arc<ClientSession>) {
+        let map = self.map();
+        let Some(pool) = map.pools.get(&(msg.pgid.pgid.pool as i64)) else {
+            let r = OsdOpReply { oid: msg.oid.clone(), pgid: msg.pgid.pgid, result: -2, osdmap_epoch: map.epoch, retry_attempt: msg.retry_attempt, ..Default::default() };
+            let _ = conn.send(r.to_raw(tid, PACIFIC_SUPPORTED));
+            return;
+        };
+        let pgid = PgId { pool: msg.pgid.pgid.pool, seed: pool.raw_pg_to_pg(msg.pgid.pgid.seed) };
+        let primary = map.pg_to_up_acting(pgid).acting_primary;
+        if primary != self.whoami {
+            // Misdirected (an older map on the client): it resends once it
+            // has the new map, as with Ceph.
+            debug!(pg = %pgid, primary, who = %session.name, "op for a pg we are not primary for; dropped");
+            return;
+        }
+        self.to_pg(pgid, PgEvent::ClientOp { msg: Box::new(msg), tid, conn, session }, true);
+    }
+
+    fn heard_from(&self, osd: i32) {
+        let mut hb = self.hb.lock().unwrap_or_else(|p| p.into_inner());
+        let e = hb.entry(osd).or_insert(HbPeer { last_rx: Instant::now(), reported: false });
+        e.last_rx = Instant::now();
+        if e.reported {
+            e.reported = false;
+            let map = self.map();
+            let m = OsdFailure {
+                version: map.epoch as u64,
+                fsid: self.fsid,
+                target_osd: osd,
+                target_addrs: map.client_addrs.get(osd as usize).cloned().unwrap_or_default(),
+                epoch: map.epoch,
+                flags: FAILURE_FLAG_ALIVE,
+                failed_for: 0,
+            };
+            let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        }
+    }
+
+    /// Reports `osd` failed to the mon (IMMEDIATE when its port refuses us).
+    fn report_failure(&self, osd: i32, failed_for: Duration, immediate: bool) {
+        let map = self.map();
+        if !map.is_up(osd) {
+            return;
+        }
+        info!(osd, ?failed_for, immediate, "reporting osd.{osd} failed");
+        let m = OsdFailure {
+            version: map.epoch as u64,
+            fsid: self.fsid,
+            target_osd: osd,
+            target_addrs: map.client_addrs.get(osd as usize).cloned().unwrap_or_default(),
+            epoch: map.epoch,
+            flags: FAILURE_FLAG_FAILED | if immediate { FAILURE_FLAG_IMMEDIATE } else { 0 },
+            failed_for: failed_for.as_secs() as i32,
+        };
+        let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        if let Some(p) = self.hb.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&osd) {
+            p.reported = true;
+        }
+    }
+
+    /// Heartbeats: ping every up OSD; report those silent for longer than the grace.
+    pub async fn heartbeat_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.conf.heartbeat_interval);
+        loop {
+            tick.tick().await;
+            let map = self.map();
+            let now = Instant::now();
+            let mut silent = Vec::new();
+            {
+                let mut hb = self.hb.lock().unwrap_or_else(|p| p.into_inner());
+                hb.retain(|o, _| map.is_up(*o));
+                for o in 0..map.max_osd {
+                    if o == self.whoami || !map.is_up(o) {
+                        continue;
+                    }
+                    let p = hb.entry(o).or_insert(HbPeer { last_rx: now, reported: false });
+                    let quiet = now.duration_since(p.last_rx);
+                    if quiet > self.conf.heartbeat_grace {
+                        silent.push((o, quiet));
+                    }
+                }
+            }
+            for o in 0..map.max_osd {
+                if o != self.whoami && map.is_up(o) {
+                    let stamp_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+                    self.send_osd(o, Ping { from: self.whoami, epoch: map.epoch, reply: false, stamp_ms }.to_raw(0, 0));
+                }
+            }
+            for (o, quiet) in silent {
+                self.report_failure(o, quiet, false);
+            }
+        }
+    }
+
+    /// Ticks every PG once a second; sends PG stats to the mon.
+    pub async fn tick_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_report = Instant::now() - self.conf.report_interval;
+        loop {
+            tick.tick().await;
+            let pgs: Vec<mpsc::UnboundedSender<PgEvent>> = self.pgs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+            for tx in pgs {
+                let _ = tx.send(PgEvent::Tick);
+            }
+            if last_report.elapsed() >= self.conf.report_interval {
+                last_report = Instant::now();
+                self.send_stats();
+            }
+        }
+    }
+
+    fn send_stats(&self) {
+        let map = self.map();
+        let pgs: Vec<PgStat> = self.stats.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let (total, avail) = fs_space(&self.store_path());
+        let used_data: u64 = pgs.iter().map(|p| p.num_bytes).sum();
+        let kb_total = total / 1024;
+        let kb_used = (total.saturating_sub(avail)) / 1024;
+        let m = PgStats {
+            osd: self.whoami,
+            epoch: map.epoch,
+            num_pgs: self.pgs.lock().unwrap_or_else(|p| p.into_inner()).len() as u32,
+            pgs,
+            kb_total,
+            kb_used: kb_used.min(kb_total),
+            kb_used_data: used_data / 1024,
+            kb_used_omap: 0,
+            kb_used_meta: 0,
+            hb_peers: self.hb.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect(),
+            op_w: 0,
+            op_r: 0,
+        };
+        let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+    }
+
+    fn store_path(&self) -> std::path::PathBuf {
+        self.conf.data_path.clone()
+    }
+
+    pub fn verify(&self, payload: &Bytes, challenge: &mut Option<u64>) -> Result<AuthorizerOutcome, String> {
+        let ks = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        verify_authorizer(&ks, EntityType::OSD.0, payload, challenge, 64).map_err(|e| e.to_string())
+    }
+}
+
+fn parse_pgid(s: &str) -> Option<PgId> {
+    let (p, seed) = s.split_once('.')?;
+    Some(PgId { pool: p.parse().ok()?, seed: u32::from_str_radix(seed, 16).ok()? })
+}
+
+/// (total, available) bytes of the filesystem holding `p`.
+pub fn fs_space(p: &std::path::Path) -> (u64, u64) {
+    match nix::sys::statvfs::statvfs(p) {
+        Ok(s) => (s.blocks() as u64 * s.fragment_size() as u64, s.blocks_available() as u64 * s.fragment_size() as u64),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Keeps a session to one peer OSD and sends its queue; what the peer sends
+/// back goes through the normal dispatch.
+async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<RawMessage>) {
+    let mut conn: Option<Connection> = None;
+    while let Some(m) = rx.recv().await {
+        if conn.as_ref().map(|c| c.is_closed()).unwrap_or(true) {
+            conn = None;
+            let map = osd.map();
+            if !map.is_up(peer) {
+                continue;
+            }
+            let addr = map.osd.cluster_addrs.get(peer as usize).and_then(|a| a.v2().copied()).or_else(|| map.client_addrs.get(peer as usize).and_then(|a| a.v2().copied()));
+            let Some(addr) = addr else { continue };
+            let auth = if osd.conf.auth_none { ClientAuth::None(EntityName::new(EntityType::OSD, osd.whoami.to_string())) } else { ClientAuth::Authorizer(osd.monc.cephx.clone(), EntityType::OSD) };
+            let opts = ConnectOptions {
+                my_type: EntityType::OSD,
+                auth,
+                modes: osd.conf.con_modes.clone(),
+                lossy: true,
+                nonce: osd.nonce,
+                keepalive_secs: 10,
+                gid: osd.whoami as i64,
+                my_addrs: Some(osd.my_addrs.clone()),
+            };
+            match tokio::time::timeout(Duration::from_secs(5), msgr::connect(addr, opts)).await {
+                Ok(Ok((c, mut incoming))) => {
+                    let o2 = osd.clone();
+                    let c2 = c.clone();
+                    let session = Arc::new(ClientSession { name: EntityName::new(EntityType::OSD, peer.to_string()), global_id: 0, caps: OsdCap::default(), allow_all: false });
+                    tokio::spawn(async move {
+                        while let Some(m) = incoming.recv().await {
+                            o2.dispatch(m, &c2, &session, Some(peer));
+                        }
+                    });
+                    conn = Some(c);
+                }
+                Ok(Err(e)) => {
+                    debug!(peer, %addr, "cannot reach osd.{peer}: {e}");
+                    if matches!(e, msgr::Error::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionRefused) {
+                        osd.report_failure(peer, osd.conf.heartbeat_grace + Duration::from_secs(1), true);
+                    }
+                    continue;
+                }
+                Err(_) => continue,
+            }
+        }
+        if let Some(c) = &conn {
+            let _ = c.send(m);
+        }
+    }
+}
+
+/// Accepts cephx authorizers for the OSD service (or auth none when configured).
+pub struct OsdAuth {
+    pub osd: Arc<Osd>,
+}
+
+#[derive(Default)]
+pub struct AuthState {
+    challenge: Option<u64>,
+    mode: u32,
+}
+
+impl OsdAuth {
+    fn outcome(&self, st: &mut AuthState, payload: &Bytes) -> AuthStep<Arc<ClientSession>> {
+        match self.osd.verify(payload, &mut st.challenge) {
+            Ok(AuthorizerOutcome::Challenge(p)) => AuthStep::More(p),
+            Ok(AuthorizerOutcome::Accepted { name, global_id, caps, session_key, connection_secret, reply }) => {
+                let (caps, allow_all) = if name.ty == EntityType::CLIENT {
+                    (OsdCap::parse(&caps).unwrap_or_default(), false)
+                } else {
+                    // Daemons (osd, mgr, mds) hold osd caps for cluster work.
+                    (OsdCap::parse(&caps).unwrap_or_default(), true)
+                };
+                AuthStep::Done(AuthAccepted {
+                    global_id,
+                    con_mode: 0,
+                    reply,
+                    session_key: Some(session_key),
+                    connection_secret,
+                    identity: Arc::new(ClientSession { name, global_id, caps, allow_all }),
+                })
+            }
+            Err(e) => {
+                debug!("authorizer refused: {e}");
+                AuthStep::Reject { errno: -13, reason: e, allowed_methods: vec![auth::AUTH_CEPHX], allowed_modes: self.osd.conf.con_modes.clone() }
+            }
+        }
+    }
+}
+
+impl AuthServer for OsdAuth {
+    type State = AuthState;
+    type Identity = Arc<ClientSession>;
+    fn auth_request(&self, st: &mut AuthState, peer_type: EntityType, method: u32, modes: &[u32], payload: &Bytes) -> AuthStep<Self::Identity> {
+        let Some(mode) = msgr::server::pick_mode(modes, &self.osd.conf.con_modes) else {
+            return AuthStep::Reject { errno: -13, reason: "no connection mode in common".into(), allowed_methods: vec![method], allowed_modes: self.osd.conf.con_modes.clone() };
+        };
+        if method == auth::AUTH_NONE && self.osd.conf.auth_none {
+            let name = EntityName::new(peer_type, "?".to_string());
+            return AuthStep::Done(AuthAccepted {
+                global_id: 0,
+                con_mode: mode,
+                reply: Bytes::new(),
+                session_key: None,
+                connection_secret: Bytes::new(),
+                identity: Arc::new(ClientSession { name, global_id: 0, caps: OsdCap::default(), allow_all: true }),
+            });
+        }
+        st.mode = mode;
+        if method != auth::AUTH_CEPHX {
+            return AuthStep::Reject { errno: -95, reason: "cephx required".into(), allowed_methods: vec![auth::AUTH_CEPHX], allowed_modes: self.osd.conf.con_modes.clone() };
+        }
+        match self.outcome(st, payload) {
+            AuthStep::Done(mut a) => {
+                a.con_mode = mode;
+                AuthStep::Done(a)
+            }
+            other => other,
+        }
+    }
+    fn auth_more(&self, st: &mut AuthState, payload: &Bytes) -> AuthStep<Self::Identity> {
+        match self.outcome(st, payload) {
+            AuthStep::Done(mut a) => {
+                a.con_mode = st.mode;
+                AuthStep::Done(a)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Serves one accepted session until it closes.
+pub async fn serve(osd: Arc<Osd>, conn: Connection, mut incoming: msgr::Incoming, who: Arc<ClientSession>) {
+    let peer_osd = if who.name.ty == EntityType::OSD { who.name.id.parse::<i32>().ok() } else { None };
+    while let Some(m) = incoming.recv().await {
+        osd.dispatch(m, &conn, &who, peer_osd);
+    }
+    // Watches die with their session.
+    if who.name.ty == EntityType::CLIENT {
+        let pgs: Vec<mpsc::UnboundedSender<PgEvent>> = osd.pgs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for tx in pgs {
+            let _ = tx.send(PgEvent::SessionReset { gid: who.global_id });
+        }
+    }
+}
