@@ -391,16 +391,36 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
             detail: vec![],
         });
     }
-    let pgs: u64 = cl.osdmap.pools.values().map(|p| p.pg_num as u64).sum();
-    let up = cl.osdmap.osd_state.iter().filter(|s| *s & maps::osdmap::OSD_UP != 0).count();
-    if pgs > 0 && up == 0 {
+    let m = &cl.osdmap;
+    let down: Vec<i32> = (0..m.max_osd).filter(|o| m.exists(*o) && !m.is_up(*o) && m.is_in(*o)).collect();
+    if !down.is_empty() {
         out.push(HealthCheck {
-            code: "PG_AVAILABILITY",
+            code: "OSD_DOWN",
             severity: "HEALTH_WARN",
-            summary: format!("Reduced data availability: {pgs} pgs inactive"),
-            count: pgs,
-            detail: vec![],
+            summary: format!("{} osds down", down.len()),
+            count: down.len() as u64,
+            detail: down.iter().map(|o| format!("osd.{o} is down")).collect(),
         });
+    }
+    let sum = crate::osdmon::summary(m, &mon.osd_rt());
+    let peering = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::PEERING != 0).count() as u64;
+    let inactive = sum.inactive + sum.unknown;
+    if inactive > 0 {
+        let mut msg = format!("Reduced data availability: {inactive} pgs inactive");
+        if peering > 0 {
+            msg += &format!(", {peering} pgs peering");
+        }
+        out.push(HealthCheck { code: "PG_AVAILABILITY", severity: "HEALTH_WARN", summary: msg, count: inactive, detail: vec![] });
+    }
+    let degraded_pgs = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::DEGRADED != 0).count() as u64;
+    let undersized = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::UNDERSIZED != 0).count() as u64;
+    if sum.degraded > 0 || degraded_pgs > 0 {
+        let pct = if sum.degraded_total == 0 { 0.0 } else { sum.degraded as f64 * 100.0 / sum.degraded_total as f64 };
+        let mut msg = format!("Degraded data redundancy: {}/{} objects degraded ({pct:.3}%), {degraded_pgs} pgs degraded", sum.degraded, sum.degraded_total);
+        if undersized > 0 {
+            msg += &format!(", {undersized} pgs undersized");
+        }
+        out.push(HealthCheck { code: "PG_DEGRADED", severity: "HEALTH_WARN", summary: msg, count: degraded_pgs + undersized, detail: vec![] });
     }
     let no_app: Vec<&String> = cl.osdmap.pools.iter().filter(|(_, p)| p.application_metadata.is_empty()).filter_map(|(id, _)| cl.osdmap.pool_name.get(id)).collect();
     if !no_app.is_empty() {
@@ -487,7 +507,8 @@ fn status(c: &Ctx) -> CmdReply {
     let pgs: u64 = cl.osdmap.pools.values().map(|p| p.pg_num as u64).sum();
     let quorum_age = cl.started.elapsed().as_secs();
     let name = c.mon.settings.name.clone();
-    let pgs_by_state: Vec<Value> = if pgs > 0 { vec![json!({"state_name": "unknown", "count": pgs})] } else { vec![] };
+    let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
+    let pgs_by_state: Vec<Value> = sum.by_state.iter().map(|(st, n)| json!({"state_name": st, "count": n})).collect();
     let v = json!({
         "fsid": c.mon.fsid.to_string(),
         "health": health,
@@ -497,7 +518,7 @@ fn status(c: &Ctx) -> CmdReply {
         "quorum_age": quorum_age,
         "monmap": {"epoch": cl.monmap.epoch, "min_mon_release_name": maps::monmap::release_name(cl.monmap.min_mon_release), "num_mons": cl.monmap.mon_info.len()},
         "osdmap": {"epoch": cl.osdmap.epoch, "num_osds": n, "num_up_osds": up, "osd_up_since": cl.osdmap.last_up_change.sec, "num_in_osds": inn, "osd_in_since": cl.osdmap.last_in_change.sec, "num_remapped_pgs": 0},
-        "pgmap": {"pgs_by_state": pgs_by_state, "num_pgs": pgs, "num_pools": cl.osdmap.pools.len(), "num_objects": 0, "data_bytes": 0, "bytes_used": 0, "bytes_avail": 0, "bytes_total": 0},
+        "pgmap": {"pgs_by_state": pgs_by_state, "num_pgs": pgs, "num_pools": cl.osdmap.pools.len(), "num_objects": sum.num_objects, "data_bytes": sum.data_bytes, "bytes_used": sum.bytes_used, "bytes_avail": sum.bytes_avail, "bytes_total": sum.bytes_total},
         "fsmap": {"epoch": cl.fsmap_epoch, "by_rank": [], "up:standby": 0},
         "mgrmap": {"available": cl.mgrmap.available, "num_standbys": 0, "modules": cl.mgrmap.modules.iter().collect::<Vec<_>>(), "services": {}},
         "servicemap": {"epoch": 1, "modified": Utime::default().to_iso8601(), "services": {}},
@@ -533,13 +554,14 @@ fn status(c: &Ctx) -> CmdReply {
         }
         s += " \n  data:\n";
         s += &format!("    pools:   {} pools, {} pgs\n", cl.osdmap.pools.len(), pgs);
-        s += "    objects: 0 objects, 0 B\n";
-        s += "    usage:   0 B used, 0 B / 0 B avail\n";
-        if pgs > 0 {
-            s += "    pgs:     100.000% pgs unknown\n";
-            s += &format!("             {pgs} unknown\n");
-        } else {
+        s += &format!("    objects: {} objects, {}\n", sum.num_objects, crate::mgr::si_bytes(sum.data_bytes));
+        s += &format!("    usage:   {} used, {} / {} avail\n", crate::mgr::si_bytes(sum.bytes_used), crate::mgr::si_bytes(sum.bytes_avail), crate::mgr::si_bytes(sum.bytes_total));
+        let lines = sum.status_lines();
+        if lines.is_empty() {
             s += "    pgs:     \n";
+        }
+        for (i, l) in lines.iter().enumerate() {
+            s += &format!("{}{l}\n", if i == 0 { "    pgs:     " } else { "             " });
         }
         s += " \n";
         s

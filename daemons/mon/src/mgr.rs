@@ -149,29 +149,58 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
     let pools = &c.osdmap.pools;
     let num_pgs: u64 = pools.values().map(|p| p.pg_num as u64).sum();
     let ok = |out: Bytes| CmdReply { r: 0, rs: String::new(), out, changed: false };
+    let sum = crate::osdmon::summary(&c.osdmap, &mon.osd_rt());
+    let pct = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     match prefix.as_str() {
         "df" => {
             let pl: Vec<Value> = pools
                 .iter()
-                .map(|(id, _)| json!({"name": c.osdmap.pool_name.get(id), "id": id, "stats": {"stored": 0, "objects": 0, "kb_used": 0, "bytes_used": 0, "percent_used": 0, "max_avail": 0}}))
+                .map(|(id, p)| {
+                    let (objects, stored) = sum.pools.get(id).copied().unwrap_or((0, 0));
+                    let used = stored * p.size as u64;
+                    let max_avail = sum.bytes_avail / (p.size as u64).max(1);
+                    json!({"name": c.osdmap.pool_name.get(id), "id": id, "stats": {"stored": stored, "objects": objects, "kb_used": used.div_ceil(1024), "bytes_used": used, "percent_used": pct(used, used + max_avail), "max_avail": max_avail}})
+                })
                 .collect();
             let v = json!({
-                "stats": {"total_bytes": 0, "total_avail_bytes": 0, "total_used_bytes": 0, "total_used_raw_bytes": 0, "total_used_raw_ratio": 0, "num_osds": 0, "num_per_pool_osds": 0, "num_per_pool_omap_osds": 0},
+                "stats": {"total_bytes": sum.bytes_total, "total_avail_bytes": sum.bytes_avail, "total_used_bytes": sum.bytes_used, "total_used_raw_bytes": sum.bytes_used, "total_used_raw_ratio": pct(sum.bytes_used, sum.bytes_total), "num_osds": sum.osds.len(), "num_per_pool_osds": sum.osds.len(), "num_per_pool_omap_osds": sum.osds.len()},
                 "stats_by_class": {},
                 "pools": pl,
             });
-            let mut s = String::from("--- RAW STORAGE ---\nCLASS  SIZE  AVAIL  USED  RAW USED  %RAW USED\nTOTAL   0 B    0 B   0 B       0 B          0\n \n--- POOLS ---\n");
+            let (t, a, u) = (si_bytes(sum.bytes_total), si_bytes(sum.bytes_avail), si_bytes(sum.bytes_used));
+            let mut s = String::from("--- RAW STORAGE ---\n");
+            s += &format!("{:<5}  {:>8}  {:>8}  {:>8}  {:>8}  {:>9}\n", "CLASS", "SIZE", "AVAIL", "USED", "RAW USED", "%RAW USED");
+            s += &format!("{:<5}  {:>8}  {:>8}  {:>8}  {:>8}  {:>9.2}\n", "TOTAL", t, a, u, u, pct(sum.bytes_used, sum.bytes_total) * 100.0);
+            s += " \n--- POOLS ---\n";
             let w = pools.keys().filter_map(|id| c.osdmap.pool_name.get(id)).map(|n| n.len()).max().unwrap_or(4).max(4);
-            s += &format!("{:<w$}  ID  PGS  STORED  OBJECTS  USED  %USED  MAX AVAIL\n", "POOL");
+            s += &format!("{:<w$}  {:>2}  {:>3}  {:>8}  {:>7}  {:>8}  {:>5}  {:>9}\n", "POOL", "ID", "PGS", "STORED", "OBJECTS", "USED", "%USED", "MAX AVAIL");
             for (id, p) in pools {
-                s += &format!("{:<w$}  {:>2}  {:>3}     0 B        0   0 B      0        0 B\n", c.osdmap.pool_name.get(id).cloned().unwrap_or_default(), id, p.pg_num);
+                let (objects, stored) = sum.pools.get(id).copied().unwrap_or((0, 0));
+                let used = stored * p.size as u64;
+                let max_avail = sum.bytes_avail / (p.size as u64).max(1);
+                s += &format!(
+                    "{:<w$}  {:>2}  {:>3}  {:>8}  {:>7}  {:>8}  {:>5.2}  {:>9}\n",
+                    c.osdmap.pool_name.get(id).cloned().unwrap_or_default(),
+                    id,
+                    p.pg_num,
+                    si_bytes(stored),
+                    objects,
+                    si_bytes(used),
+                    pct(used, used + max_avail) * 100.0,
+                    si_bytes(max_avail)
+                );
             }
             ok(out(&v, s))
         }
         "pg stat" => {
-            let by_state: Vec<Value> = if num_pgs > 0 { vec![json!({"name": "unknown", "num": num_pgs})] } else { vec![] };
-            let v = json!({"pg_ready": true, "pg_summary": {"num_pg_by_state": by_state, "num_pgs": num_pgs, "num_bytes": 0, "total_bytes": 0, "total_avail_bytes": 0, "total_used_bytes": 0, "total_used_raw_bytes": 0}});
-            let plain = if num_pgs > 0 { format!("{num_pgs} pgs: {num_pgs} unknown; 0 B data, 0 B used, 0 B / 0 B avail\n") } else { "0 pgs: ; 0 B data, 0 B used, 0 B / 0 B avail\n".to_string() };
+            let by_state: Vec<Value> = sum.by_state.iter().map(|(n, k)| json!({"name": n, "num": k})).collect();
+            let v = json!({"pg_ready": true, "pg_summary": {"num_pg_by_state": by_state, "num_pgs": num_pgs, "num_bytes": sum.data_bytes, "total_bytes": sum.bytes_total, "total_avail_bytes": sum.bytes_avail, "total_used_bytes": sum.bytes_used, "total_used_raw_bytes": sum.bytes_used}});
+            let states: Vec<String> = sum.by_state.iter().map(|(n, k)| format!("{k} {n}")).collect();
+            let mut plain = format!("{num_pgs} pgs: {}; {} data, {} used, {} / {} avail", states.join(", "), si_bytes(sum.data_bytes), si_bytes(sum.bytes_used), si_bytes(sum.bytes_avail), si_bytes(sum.bytes_total));
+            if sum.degraded > 0 {
+                plain += &format!("; {}/{} objects degraded ({:.3}%)", sum.degraded, sum.degraded_total, pct(sum.degraded, sum.degraded_total) * 100.0);
+            }
+            plain += "\n";
             ok(out(&v, plain))
         }
         "pg dump" | "pg ls" => {
@@ -180,7 +209,14 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                 for seed in 0..p.pg_num {
                     let pg = types::osd::PgId { pool: *id as u64, seed };
                     let mp = c.osdmap.pg_to_up_acting(pg);
-                    stats.push(json!({"pgid": pg.to_string(), "version": "0'0", "reported_seq": 0, "reported_epoch": 0, "state": "unknown", "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary, "stat_sum": {"num_bytes": 0, "num_objects": 0}}));
+                    let st = sum.stats.get(&pg);
+                    let state = st.map(|s| messages::osd_peer::pg_state::to_string(s.state)).unwrap_or_else(|| "unknown".into());
+                    let version = st.map(|s| format!("{}'{}", s.version.epoch, s.version.version)).unwrap_or_else(|| "0'0".into());
+                    stats.push(json!({
+                        "pgid": pg.to_string(), "version": version, "reported_seq": 0, "reported_epoch": st.map(|s| s.reported_epoch).unwrap_or(0), "state": state,
+                        "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary,
+                        "stat_sum": {"num_bytes": st.map(|s| s.num_bytes).unwrap_or(0), "num_objects": st.map(|s| s.num_objects).unwrap_or(0), "num_objects_degraded": st.map(|s| s.num_objects_degraded).unwrap_or(0), "num_read": st.map(|s| s.num_rd).unwrap_or(0), "num_write": st.map(|s| s.num_wr).unwrap_or(0)},
+                    }));
                 }
             }
             if prefix == "pg ls" {
@@ -191,8 +227,29 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
             ok(out(&v, format!("version 1\nstamp {}\n", Utime::now().to_iso8601())))
         }
         "osd df" => {
-            let v = json!({"nodes": [], "stray": [], "summary": {"total_kb": 0, "total_kb_used": 0, "total_kb_used_data": 0, "total_kb_used_omap": 0, "total_kb_used_meta": 0, "total_kb_avail": 0, "average_utilization": 0, "min_var": 1, "max_var": 1, "dev": 0}});
-            ok(out(&v, "ID  CLASS  WEIGHT  REWEIGHT  SIZE  RAW USE  DATA  OMAP  META  AVAIL  %USE  VAR  PGS  STATUS\n                       TOTAL   0 B      0 B   0 B   0 B   0 B   0 B     0\nMIN/MAX VAR: -/-  STDDEV: 0\n".into()))
+            let mut nodes = Vec::new();
+            let mut plain = String::from("ID  CLASS  WEIGHT   REWEIGHT  SIZE     RAW USE  DATA     OMAP  META  AVAIL    %USE   VAR   PGS  STATUS\n");
+            let (mut tk, mut tu, mut td) = (0u64, 0u64, 0u64);
+            let avg = pct(sum.bytes_used, sum.bytes_total);
+            for o in 0..c.osdmap.max_osd {
+                if !c.osdmap.exists(o) {
+                    continue;
+                }
+                let (kb, kb_used, kb_data, npgs) = sum.osds.get(&o).copied().unwrap_or((0, 0, 0, 0));
+                let cw = c.osdmap.crush.weight_of(o).unwrap_or(0) as f64 / 65536.0;
+                let rw = c.osdmap.osd_weight.get(o as usize).copied().unwrap_or(0) as f64 / 65536.0;
+                let util = pct(kb_used, kb) * 100.0;
+                let var = if avg > 0.0 { util / (avg * 100.0) } else { 0.0 };
+                let status = if c.osdmap.is_up(o) { "up" } else { "down" };
+                tk += kb;
+                tu += kb_used;
+                td += kb_data;
+                nodes.push(json!({"id": o, "device_class": "", "name": format!("osd.{o}"), "type": "osd", "type_id": 0, "crush_weight": cw, "depth": 2, "pool_weights": {}, "reweight": rw, "kb": kb, "kb_used": kb_used, "kb_used_data": kb_data, "kb_used_omap": 0, "kb_used_meta": 0, "kb_avail": kb.saturating_sub(kb_used), "utilization": util, "var": var, "pgs": npgs, "status": status}));
+                plain += &format!("{o:>2}         {cw:>7.5}   {rw:>7.5}  {:>7}  {:>7}  {:>7}   0 B   0 B  {:>7}  {util:>5.2}  {var:>4.2}  {npgs:>3}  {status:>6}\n", si_bytes(kb * 1024), si_bytes(kb_used * 1024), si_bytes(kb_data * 1024), si_bytes(kb.saturating_sub(kb_used) * 1024));
+            }
+            plain += &format!("                        TOTAL  {:>7}  {:>7}  {:>7}   0 B   0 B  {:>7}  {:>5.2}\nMIN/MAX VAR: -/-  STDDEV: 0\n", si_bytes(tk * 1024), si_bytes(tu * 1024), si_bytes(td * 1024), si_bytes(tk.saturating_sub(tu) * 1024), avg * 100.0);
+            let v = json!({"nodes": nodes, "stray": [], "summary": {"total_kb": tk, "total_kb_used": tu, "total_kb_used_data": td, "total_kb_used_omap": 0, "total_kb_used_meta": 0, "total_kb_avail": tk.saturating_sub(tu), "average_utilization": avg * 100.0, "min_var": 1, "max_var": 1, "dev": 0}});
+            ok(out(&v, plain))
         }
         "balancer status" => {
             let v = json!({"active": true, "last_optimize_duration": "", "last_optimize_started": "", "mode": "upmap", "no_optimization_needed": false, "optimize_result": "", "plans": []});

@@ -325,51 +325,96 @@ pub fn tick(mon: &Mon) -> bool {
     changed
 }
 
-/// The newest stat of every PG of the current map, from whoever leads it.
-/// PGs nobody reported (or whose reporter is down) are missing.
-pub fn pg_stats(mon: &Mon) -> BTreeMap<PgId, PgStat> {
-    let c = mon.lock();
-    let map = &c.osdmap;
-    let rt = mon.osd_rt();
-    let mut out: BTreeMap<PgId, PgStat> = BTreeMap::new();
+/// The PG map as the mgr would digest it from OSD reports.
+#[derive(Debug, Default)]
+pub struct PgSummary {
+    pub num_pgs: u64,
+    /// (state, count), most common first; unreported PGs are "unknown".
+    pub by_state: Vec<(String, u64)>,
+    pub stats: BTreeMap<PgId, PgStat>,
+    pub num_objects: u64,
+    pub data_bytes: u64,
+    pub degraded: u64,
+    /// Object copies the pools want (objects x size).
+    pub degraded_total: u64,
+    pub bytes_total: u64,
+    pub bytes_used: u64,
+    pub bytes_avail: u64,
+    pub unknown: u64,
+    pub inactive: u64,
+    /// pool → (objects, bytes stored)
+    pub pools: BTreeMap<i64, (u64, u64)>,
+    /// osd → (kb_total, kb_used, kb_used_data, num_pgs)
+    pub osds: BTreeMap<i32, (u64, u64, u64, u32)>,
+}
+
+/// The newest stat of every PG of the current map (from up OSDs), and the
+/// totals `status`, `pg stat` and `df` print.
+pub fn summary(map: &maps::OsdMap, rt: &OsdRuntime) -> PgSummary {
+    let mut s = PgSummary { num_pgs: map.pools.values().map(|p| p.pg_num as u64).sum(), ..Default::default() };
     for (osd, (_, rep)) in &rt.reports {
         if !map.is_up(*osd) {
             continue;
         }
-        for s in &rep.pgs {
-            let Some(pool) = map.pools.get(&(s.pgid.pool as i64)) else { continue };
-            if s.pgid.seed >= pool.pg_num {
+        s.osds.insert(*osd, (rep.kb_total, rep.kb_used, rep.kb_used_data, rep.num_pgs));
+        for st in &rep.pgs {
+            let Some(pool) = map.pools.get(&(st.pgid.pool as i64)) else { continue };
+            if st.pgid.seed >= pool.pg_num {
                 continue;
             }
-            let newer = out.get(&s.pgid).map(|o| s.reported_epoch > o.reported_epoch).unwrap_or(true);
+            let newer = s.stats.get(&st.pgid).map(|o| st.reported_epoch > o.reported_epoch).unwrap_or(true);
             if newer {
-                out.insert(s.pgid, s.clone());
+                s.stats.insert(st.pgid, st.clone());
             }
         }
     }
-    out
-}
-
-/// (state name, count) over every PG of the map, "unknown" for unreported ones,
-/// most common first as Ceph prints them.
-pub fn pgs_by_state(mon: &Mon) -> Vec<(String, u64)> {
-    let stats = pg_stats(mon);
-    let total: u64 = mon.lock().osdmap.pools.values().map(|p| p.pg_num as u64).sum();
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for s in stats.values() {
-        *counts.entry(pg_state::to_string(s.state)).or_default() += 1;
+    for st in s.stats.values() {
+        *counts.entry(pg_state::to_string(st.state)).or_default() += 1;
+        if st.state & pg_state::ACTIVE == 0 {
+            s.inactive += 1;
+        }
+        let size = map.pools.get(&(st.pgid.pool as i64)).map(|p| p.size as u64).unwrap_or(1);
+        s.num_objects += st.num_objects;
+        s.data_bytes += st.num_bytes;
+        s.degraded += st.num_objects_degraded;
+        s.degraded_total += st.num_objects * size;
+        let p = s.pools.entry(st.pgid.pool as i64).or_default();
+        p.0 += st.num_objects;
+        p.1 += st.num_bytes;
     }
-    let known: u64 = counts.values().sum();
-    if total > known {
-        *counts.entry("unknown".into()).or_default() += total - known;
+    s.unknown = s.num_pgs.saturating_sub(s.stats.len() as u64);
+    if s.unknown > 0 {
+        *counts.entry("unknown".into()).or_default() += s.unknown;
     }
     let mut v: Vec<(String, u64)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v
+    s.by_state = v;
+    for (t, u, _, _) in s.osds.values() {
+        s.bytes_total += t * 1024;
+        s.bytes_used += u * 1024;
+    }
+    s.bytes_avail = s.bytes_total.saturating_sub(s.bytes_used);
+    s
 }
 
-/// Per-OSD usage (kb_total, kb_used, kb_used_data, num_pgs) from the latest reports.
-pub fn osd_usage(mon: &Mon) -> BTreeMap<i32, (u64, u64, u64, u32)> {
-    mon.osd_rt().reports.iter().map(|(o, (_, r))| (*o, (r.kb_total, r.kb_used, r.kb_used_data, r.num_pgs))).collect()
+impl PgSummary {
+    /// The lines after `pgs:` in `ceph -s` (`PGMap::print_summary`).
+    pub fn status_lines(&self) -> Vec<String> {
+        let mut l = Vec::new();
+        let pct = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 * 100.0 / d as f64 };
+        if self.unknown > 0 {
+            l.push(format!("{:.3}% pgs unknown", pct(self.unknown, self.num_pgs)));
+        }
+        if self.inactive > 0 {
+            l.push(format!("{:.3}% pgs not active", pct(self.inactive, self.num_pgs)));
+        }
+        if self.degraded > 0 {
+            l.push(format!("{}/{} objects degraded ({:.3}%)", self.degraded, self.degraded_total, pct(self.degraded, self.degraded_total)));
+        }
+        for (st, n) in &self.by_state {
+            l.push(format!("{n} {st}"));
+        }
+        l
+    }
 }
-

@@ -285,7 +285,7 @@ impl Osd {
 
     fn handle_op(self: &Arc<Self>, m: RawMessage, conn: &Connection, session: &Arc<ClientSession>) {
         let tid = m.header.tid;
-        let msg = match OsdOpMsg::from_raw(&m) {
+        let mut msg = match OsdOpMsg::from_raw(&m) {
             Ok(x) => x,
             Err(e) => {
                 // Tell the client rather than dropping it silently.
@@ -295,6 +295,12 @@ impl Osd {
                 return;
             }
         };
+        // Clients leave the reqid blank: it is (their name, inc, the message tid),
+        // as MOSDOp::get_reqid makes it.
+        if msg.reqid.tid == 0 && msg.reqid.name.num == 0 && msg.reqid.name.ty == 0 {
+            let gid = if session.global_id != 0 { session.global_id as i64 } else { conn.info.peer_gid };
+            msg.reqid = types::osd::ReqId { name: types::EntityNameT::new(session.name.ty, gid), tid, inc: msg.client_inc as i32 };
+        }
         let map = self.map();
         if msg.osdmap_epoch > map.epoch {
             // The client has a newer map than we do: wait for it.
@@ -430,8 +436,10 @@ impl Osd {
         let pgs: Vec<PgStat> = self.stats.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         let (total, avail) = fs_space(&self.store_path());
         let used_data: u64 = pgs.iter().map(|p| p.num_bytes).sum();
+        // Used is what our store occupies (the filesystem may be shared).
+        let used = dir_size(&self.store_path().join("store.db"));
         let kb_total = total / 1024;
-        let kb_used = (total.saturating_sub(avail)) / 1024;
+        let kb_used = used.min(used + avail) / 1024;
         let m = PgStats {
             osd: self.whoami,
             epoch: map.epoch,
@@ -462,6 +470,11 @@ impl Osd {
 fn parse_pgid(s: &str) -> Option<PgId> {
     let (p, seed) = s.split_once('.')?;
     Some(PgId { pool: p.parse().ok()?, seed: u32::from_str_radix(seed, 16).ok()? })
+}
+
+/// Bytes of the files directly in `dir` (RocksDB keeps a flat directory).
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
 /// (total, available) bytes of the filesystem holding `p`.
