@@ -287,3 +287,141 @@ impl Drop for OurMon {
         self.kill9();
     }
 }
+
+/// Our mon plus OSDs, each a real process with Ceph's flags, deployed as
+/// Ceph deploys them (`osd new`, `ceph-osd --mkfs`, start).
+pub struct OurCluster {
+    pub mon: OurMon,
+    osds: Vec<Option<std::process::Child>>,
+}
+
+/// Settings for a one-host test cluster: failure reports count per OSD, and
+/// heartbeats, grace and stats are quick so tests do not wait on defaults.
+pub const FAST_OSD_CONF: &str = "mon_osd_reporter_subtree_level = osd\nosd_heartbeat_interval = 1\nosd_heartbeat_grace = 4\nosd_mon_report_interval = 1\n";
+
+impl OurCluster {
+    /// Starts a mon and `n` OSDs and waits until all are up. `extra` goes into `[global]`.
+    pub fn start(n: usize, extra: &str) -> OurCluster {
+        let mon = OurMon::start_with(&format!("{FAST_OSD_CONF}{extra}\n[osd]\nosd_data = {d}/osd.$id\nkeyring = {d}/osd.$id/keyring\nlog_file = {d}/osd.$id.log\n", d = "@DIR@"));
+        // The data dir is only known once the mon exists: patch it in.
+        let conf = std::fs::read_to_string(mon.conf()).unwrap().replace("@DIR@", &mon.dir.path().display().to_string());
+        std::fs::write(mon.conf(), conf).unwrap();
+        let mut c = OurCluster { mon, osds: Vec::new() };
+        for i in 0..n {
+            c.add_osd(i);
+        }
+        c.wait_up(n);
+        c
+    }
+
+    pub fn conf(&self) -> String {
+        self.mon.conf()
+    }
+
+    fn osd_dir(&self, i: usize) -> PathBuf {
+        self.mon.dir.path().join(format!("osd.{i}"))
+    }
+
+    /// Registers, creates and starts osd.i.
+    pub fn add_osd(&mut self, i: usize) {
+        let dir = self.osd_dir(i);
+        std::fs::create_dir_all(&dir).unwrap();
+        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim().to_string();
+        let key = gen_key();
+        let secret = dir.join("secret.json");
+        std::fs::write(&secret, format!("{{\"cephx_secret\": \"{key}\"}}")).unwrap();
+        let r = self.mon.ours(&["osd", "new", &uuid, &i.to_string(), "-i", &secret.display().to_string()]);
+        assert_eq!(r.code, 0, "osd new: {}", r.stderr);
+        std::fs::write(dir.join("keyring"), format!("[osd.{i}]\n\tkey = {key}\n")).unwrap();
+        let r = run(&bin("ceph-osd"), &["-c", &self.conf(), "--mkfs", "-i", &i.to_string(), "--osd-uuid", &uuid]);
+        assert_eq!(r.code, 0, "ceph-osd --mkfs: {}", r.stderr);
+        while self.osds.len() <= i {
+            self.osds.push(None);
+        }
+        self.start_osd(i);
+    }
+
+    /// Starts `ceph-osd -f -i i` (again).
+    pub fn start_osd(&mut self, i: usize) {
+        let child = Command::new(bin("ceph-osd")).args(["-c", &self.conf(), "-i", &i.to_string(), "-f"]).stdin(Stdio::null()).spawn().unwrap();
+        self.osds[i] = Some(child);
+    }
+
+    /// SIGKILL osd.i, as a crash.
+    pub fn kill9_osd(&mut self, i: usize) {
+        if let Some(mut c) = self.osds[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn osd_count(&self) -> usize {
+        self.osds.len()
+    }
+
+    /// `ceph -s --format json` from our mon, via the real CLI.
+    pub fn status(&self) -> Value {
+        let r = self.mon.real(&["-s", "--format", "json", "--connect-timeout", "10"]);
+        if r.code != 0 {
+            return Value::Null;
+        }
+        serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null)
+    }
+
+    /// Waits until `n` OSDs are up.
+    pub fn wait_up(&self, n: usize) {
+        self.wait_for(60, &format!("{n} osds up"), |s| s["osdmap"]["num_up_osds"].as_u64() == Some(n as u64));
+    }
+
+    /// Waits until every PG is active+clean and health is OK.
+    pub fn wait_clean(&self, secs: u64) {
+        self.wait_for(secs, "all pgs active+clean and HEALTH_OK", |s| {
+            let pg = &s["pgmap"];
+            let total = pg["num_pgs"].as_u64().unwrap_or(0);
+            let clean = pg["pgs_by_state"].as_array().map(|a| a.iter().filter(|x| x["state_name"] == "active+clean").map(|x| x["count"].as_u64().unwrap_or(0)).sum::<u64>()).unwrap_or(0);
+            total > 0 && clean == total && s["health"]["status"] == "HEALTH_OK"
+        });
+    }
+
+    pub fn wait_for(&self, secs: u64, what: &str, f: impl Fn(&Value) -> bool) {
+        let t0 = std::time::Instant::now();
+        let mut last = Value::Null;
+        while t0.elapsed().as_secs() < secs {
+            last = self.status();
+            if f(&last) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        panic!("timed out after {secs}s waiting for {what}; last status: {last}");
+    }
+
+    /// The real `rados` CLI against this cluster.
+    pub fn rados(&self, args: &[&str]) -> Run {
+        let conf = self.conf();
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/rados"), &a)
+    }
+
+    /// Creates a replicated pool with `pg_num` PGs and an application, and waits until it is clean.
+    pub fn create_pool(&self, name: &str, pg_num: u32) {
+        let r = self.mon.ours(&["osd", "pool", "create", name, &pg_num.to_string()]);
+        assert_eq!(r.code, 0, "pool create: {}", r.stderr);
+        let r = self.mon.ours(&["osd", "pool", "application", "enable", name, "rados"]);
+        assert_eq!(r.code, 0, "application enable: {}", r.stderr);
+        self.wait_clean(60);
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.mon.dir.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+impl Drop for OurCluster {
+    fn drop(&mut self) {
+        for i in 0..self.osds.len() {
+            self.kill9_osd(i);
+        }
+    }
+}

@@ -627,7 +627,7 @@ mod tests {
     #[test]
     fn wrong_key_unknown_entity_and_forged_tickets_are_refused() {
         let (ks, _) = db();
-        let mut bad = CephxClient::new(EntityName::client("admin"), CryptoKey::generate(), 0x1);
+        let bad = CephxClient::new(EntityName::client("admin"), CryptoKey::generate(), 0x1);
         let (sc, chal) = new_challenge();
         let req = bad.handle_server_challenge(&chal).unwrap();
         assert_eq!(handle_authenticate(&ks, &EntityName::client("admin"), 1, sc, &req, 0, Ttls::both(60.0)).unwrap_err().0, -13);

@@ -345,7 +345,7 @@ mod tests {
         let addr = echo_server(ks).await;
         let cx = Arc::new(Mutex::new(CephxClient::new(EntityName::client("admin"), k, 0x1 | 0x4)));
         for modes in [vec![auth::CON_MODE_CRC], vec![auth::CON_MODE_SECURE]] {
-            let opts = ConnectOptions { my_type: EntityType::CLIENT, auth: ClientAuth::MonCephx(cx.clone()), modes: modes.clone(), lossy: true, nonce: 1, keepalive_secs: 0, gid: -1 };
+            let opts = ConnectOptions { my_type: EntityType::CLIENT, my_addrs: None, auth: ClientAuth::MonCephx(cx.clone()), modes: modes.clone(), lossy: true, nonce: 1, keepalive_secs: 0, gid: -1 };
             let (c, mut inc) = connect(EntityAddr::v2(addr), opts).await.unwrap();
             assert_eq!(c.info.global_id, 4242);
             assert_eq!(c.info.con_mode, modes[0]);
@@ -359,7 +359,7 @@ mod tests {
             assert_eq!(r.front, big);
             assert_eq!(&r.data[..], b"client.admin");
             // Now as a service connection with the OSD ticket we were given.
-            let opts = ConnectOptions { my_type: EntityType::CLIENT, auth: ClientAuth::Authorizer(cx.clone(), EntityType::OSD), modes, lossy: true, nonce: 2, keepalive_secs: 0, gid: 4242 };
+            let opts = ConnectOptions { my_type: EntityType::CLIENT, my_addrs: None, auth: ClientAuth::Authorizer(cx.clone(), EntityType::OSD), modes, lossy: true, nonce: 2, keepalive_secs: 0, gid: 4242 };
             let (c, mut inc) = connect(EntityAddr::v2(addr), opts).await.unwrap();
             c.send(RawMessage::default()).unwrap();
             assert_eq!(&inc.recv().await.unwrap().data[..], b"client.admin");
@@ -371,7 +371,7 @@ mod tests {
         let (ks, k) = keys();
         let addr = echo_server(ks).await;
         let bad = Arc::new(Mutex::new(CephxClient::new(EntityName::client("admin"), auth::CryptoKey::generate(), 0x1)));
-        let opts = |c: &Arc<Mutex<CephxClient>>| ConnectOptions { my_type: EntityType::CLIENT, auth: ClientAuth::MonCephx(c.clone()), modes: vec![1], lossy: true, nonce: 1, keepalive_secs: 0, gid: -1 };
+        let opts = |c: &Arc<Mutex<CephxClient>>| ConnectOptions { my_type: EntityType::CLIENT, my_addrs: None, auth: ClientAuth::MonCephx(c.clone()), modes: vec![1], lossy: true, nonce: 1, keepalive_secs: 0, gid: -1 };
         match connect(EntityAddr::v2(addr), opts(&bad)).await {
             Err(Error::AuthRejected { errno, .. }) => assert_eq!(errno, 13),
             other => panic!("expected EACCES, got {:?}", other.map(|_| ())),

@@ -164,7 +164,9 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     };
     let pmin = cfg.get_u64("ms_bind_port_min").unwrap_or(6800) as u16;
     let pmax = cfg.get_u64("ms_bind_port_max").unwrap_or(7300) as u16;
-    let port = (pmin..=pmax).find(|p| std::net::TcpListener::bind((ip, *p)).is_ok()).ok_or(format!("no free port in {pmin}-{pmax} on {ip}"))?;
+    // Hold the port from here on, so OSDs starting together cannot pick the same one.
+    let held = (pmin..=pmax).find_map(|p| std::net::TcpListener::bind((ip, p)).ok()).ok_or(format!("no free port in {pmin}-{pmax} on {ip}"))?;
+    let port = held.local_addr().map_err(|e| e.to_string())?.port();
     let sa = std::net::SocketAddr::new(ip, port);
     let nonce: u32 = rand::random::<u32>() & 0x7fff_ffff;
     let my_addr = EntityAddr { nonce, ..EntityAddr::v2(sa) };
@@ -257,6 +259,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         keepalive_secs: 0,
     };
     let o2 = osd.clone();
+    drop(held);
     let _listener = msgr::server::listen(sa, opts, Arc::new(OsdAuth { osd: osd.clone() }), move |a| service::serve(o2.clone(), a.conn, a.incoming, a.identity))
         .await
         .map_err(|e| format!("cannot bind {sa}: {e}"))?;
