@@ -218,6 +218,15 @@ assert len(done) == 20
 r = io.aio_read("aio19", 100, 0, lambda c, d: None)
 r.wait_for_complete()
 assert r.get_return_value() == 20
+# watch / notify
+got = []
+def cb(notify_id, notifier_id, watch_id, data):
+    got.append(data)
+    return b"pong"
+w = io.watch("a", cb)
+assert io.notify("a", "ping")
+w.close()
+assert got == [b"ping"], got
 io.remove_object("a")
 try:
     io.stat("a")

@@ -881,7 +881,8 @@ impl Pg {
         if result < 0 || !ctx_out.modified || !is_write {
             self.num_rd += 1;
             self.num_rd_kb += (rd_bytes as u64).div_ceil(1024);
-            if !is_write {
+            // WATCH is a write op that changes nothing in the store.
+            if result >= 0 {
                 let effects = std::mem::take(&mut ctx_out.effects);
                 let notify_reply = self.apply_effects(&q, &oid, effects, ctx_out.oi.user_version);
                 if let Some(d) = notify_reply {
