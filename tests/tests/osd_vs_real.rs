@@ -366,3 +366,85 @@ fn osd_caps_and_limits_are_enforced() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("File too large"), "{}", r.stderr);
 }
+
+/// Hostile and misdirected MOSDOps straight over msgr2: a clear error (or a
+/// drop that the client's resend logic covers), never a crash.
+#[test]
+fn hostile_and_misdirected_ops_get_errors_not_crashes() {
+    use messages::osd::{opcode, OsdOp, OsdOpMsg, OsdOpReply};
+    use messages::{Message, RawMessage};
+    use types::osd::{ObjectLocator, PgId, SpgId};
+    let c = OurCluster::start(3, "");
+    c.create_pool("hostile", 8);
+    let conf = config::Config::load("ceph", "client.admin".parse().unwrap(), Some(Path::new(&c.conf()))).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let o = monc::MonClientOptions { subscribe: vec!["osdmap".into()], ..Default::default() };
+        let mc = monc::MonClient::connect(conf, o).await.unwrap();
+        let mut maps = mc.osdmap.clone();
+        let msg = maps.wait_for(|m| m.is_some()).await.unwrap().clone().unwrap();
+        let map = monc::advance_osdmap(None, &msg).0.unwrap();
+        let pool = map.lookup_pool("hostile").unwrap();
+        let oloc = ObjectLocator::new(pool);
+        let raw = map.object_to_raw_pg("victim", &oloc).unwrap();
+        let pg = map.raw_pg_to_pg(raw);
+        let acting = map.pg_to_up_acting(pg);
+        let primary = acting.acting_primary;
+        let other = (0..3).find(|o| *o != primary).unwrap();
+        let connect = |osd: i32| {
+            let addr = *map.client_addrs[osd as usize].v2().unwrap();
+            let opts = msgr::ConnectOptions {
+                my_type: types::EntityType::CLIENT,
+                my_addrs: None,
+                auth: msgr::ClientAuth::Authorizer(mc.cephx.clone(), types::EntityType::OSD),
+                modes: vec![auth::CON_MODE_CRC],
+                lossy: true,
+                nonce: 7,
+                keepalive_secs: 0,
+                gid: mc.global_id as i64,
+            };
+            msgr::connect(addr, opts)
+        };
+        let gid = mc.global_id as i64;
+        let op = |tid: u64, epoch: u32, data: &'static [u8]| OsdOpMsg {
+            pgid: SpgId { pgid: PgId { pool: pool as u64, seed: pg.seed }, shard: -1 },
+            hash: raw.seed,
+            osdmap_epoch: epoch,
+            flags: messages::osd::flags::WRITE,
+            reqid: types::osd::ReqId { name: types::EntityNameT::new(types::EntityType::CLIENT, gid), tid, inc: 0 },
+            oloc: oloc.clone(),
+            oid: "victim".into(),
+            ops: vec![OsdOp::extent(opcode::WRITEFULL, 0, data.len() as u64, bytes::Bytes::from_static(data))],
+            ..Default::default()
+        }
+        .to_raw(tid, types::features::PACIFIC_SUPPORTED);
+        let reply = |r: Option<RawMessage>| OsdOpReply::from_raw(&r.expect("a reply")).unwrap();
+        let wait = std::time::Duration::from_secs(5);
+        let (conn, mut inc) = connect(primary).await.unwrap();
+        // Garbage and a truncated op: EINVAL, and the session goes on.
+        let mut bad = op(1, map.epoch, b"x");
+        bad.front = bytes::Bytes::from_static(b"\x01\x02garbage");
+        conn.send(bad).unwrap();
+        let r = reply(tokio::time::timeout(wait, inc.recv()).await.unwrap());
+        assert_eq!(r.result, -22);
+        let mut cut = op(2, map.epoch, b"x");
+        cut.front = cut.front.slice(..cut.front.len() / 2);
+        conn.send(cut).unwrap();
+        assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, -22);
+        // A stale map epoch to the right primary is served.
+        conn.send(op(3, 1, b"stale")).unwrap();
+        let r = tokio::time::timeout(wait, inc.recv()).await.unwrap();
+        assert_eq!(reply(r).result, 0);
+        // An op for a PG this OSD does not lead is dropped (the client resends
+        // on the next map, as with Ceph); the OSD stays up.
+        let (conn2, mut inc2) = connect(other).await.unwrap();
+        conn2.send(op(4, map.epoch, b"misdirected")).unwrap();
+        assert!(tokio::time::timeout(std::time::Duration::from_secs(2), inc2.recv()).await.is_err(), "misdirected op answered");
+        // Both OSDs still serve.
+        conn.send(op(5, map.epoch, b"fine")).unwrap();
+        assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, 0);
+    });
+    let r = c.rados(&["-p", "hostile", "get", "victim", "/dev/stdout"]);
+    assert_eq!(r.stdout, "fine");
+    c.wait_up(3);
+}

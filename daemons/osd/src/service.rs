@@ -488,15 +488,21 @@ pub fn fs_space(p: &std::path::Path) -> (u64, u64) {
 /// Keeps a session to one peer OSD and sends its queue; what the peer sends
 /// back goes through the normal dispatch.
 async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<RawMessage>) {
-    let mut conn: Option<Connection> = None;
+    let mut conn: Option<(Connection, types::EntityAddr)> = None;
     while let Some(m) = rx.recv().await {
-        if conn.as_ref().map(|c| c.is_closed()).unwrap_or(true) {
+        let map = osd.map();
+        let addr = map.osd.cluster_addrs.get(peer as usize).and_then(|a| a.v2().copied()).or_else(|| map.client_addrs.get(peer as usize).and_then(|a| a.v2().copied()));
+        // A peer that restarted has a new address (and nonce); its old port may
+        // now belong to another OSD. Never keep talking to a stale address.
+        let stale = match (&conn, addr) {
+            (Some((c, a)), Some(now)) => c.is_closed() || *a != now,
+            _ => true,
+        };
+        if stale {
             conn = None;
-            let map = osd.map();
             if !map.is_up(peer) {
                 continue;
             }
-            let addr = map.osd.cluster_addrs.get(peer as usize).and_then(|a| a.v2().copied()).or_else(|| map.client_addrs.get(peer as usize).and_then(|a| a.v2().copied()));
             let Some(addr) = addr else { continue };
             let auth = if osd.conf.auth_none { ClientAuth::None(EntityName::new(EntityType::OSD, osd.whoami.to_string())) } else { ClientAuth::Authorizer(osd.monc.cephx.clone(), EntityType::OSD) };
             let opts = ConnectOptions {
@@ -511,6 +517,11 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
             };
             match tokio::time::timeout(Duration::from_secs(5), msgr::connect(addr, opts)).await {
                 Ok(Ok((c, mut incoming))) => {
+                    // The OSD that answered must be the one we meant.
+                    if c.info.peer_gid != peer as i64 || c.info.peer_type != EntityType::OSD {
+                        warn!(peer, %addr, answered = c.info.peer_gid, "a different daemon answers at osd.{peer}'s address");
+                        continue;
+                    }
                     let o2 = osd.clone();
                     let c2 = c.clone();
                     let session = Arc::new(ClientSession { name: EntityName::new(EntityType::OSD, peer.to_string()), global_id: 0, caps: OsdCap::default(), allow_all: false });
@@ -519,7 +530,7 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
                             o2.dispatch(m, &c2, &session, Some(peer));
                         }
                     });
-                    conn = Some(c);
+                    conn = Some((c, addr));
                 }
                 Ok(Err(e)) => {
                     debug!(peer, %addr, "cannot reach osd.{peer}: {e}");
@@ -531,7 +542,7 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
                 Err(_) => continue,
             }
         }
-        if let Some(c) = &conn {
+        if let Some((c, _)) = &conn {
             let _ = c.send(m);
         }
     }
