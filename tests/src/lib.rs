@@ -425,3 +425,17 @@ impl Drop for OurCluster {
         }
     }
 }
+
+/// Deterministic pseudo-random bytes (xorshift), for objects whose content a
+/// test checks after the fact.
+pub fn pattern_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -25,17 +25,8 @@ fn rados(real: bool, args: &[&str]) -> Run {
     }
 }
 
-/// Deterministic pseudo-random bytes.
 fn data(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    oxceph_tests::pattern_bytes(n, seed)
 }
 
 #[test]

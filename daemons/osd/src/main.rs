@@ -10,7 +10,6 @@ mod ops;
 mod pg;
 mod service;
 
-use denc::Decode;
 use messages::osd_mon::{OsdBoot, OsdMarkMeDown, OsdSuperblock};
 use messages::Message;
 use objectstore::{Op, Store, Transaction};
@@ -349,6 +348,5 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     let m = OsdMarkMeDown { version: map.epoch as u64, fsid, target_osd: whoami, target_addrs: my_addrs, epoch: map.epoch, request_ack: false, down_and_dead: false };
     let _ = osd.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let _ = OsdSuperblock::decode;
     Ok(())
 }

@@ -14,7 +14,7 @@
 use crate::ops::{self, Ctx, Effect, ObjectInfo};
 use crate::service::{ClientSession, Osd};
 use bytes::Bytes;
-use denc::{Decode, Encode, Encoder, Reader, Utime};
+use denc::{Decode, Encode, Encoder, Utime};
 use maps::OsdMap;
 use messages::osd::{flags, opcode, OsdOp, OsdOpMsg, OsdOpReply, WatchNotify};
 use messages::osd_peer::*;
@@ -696,7 +696,6 @@ impl Pg {
                 let _ = p.conn.send(p.reply.to_raw(p.tid, PACIFIC_SUPPORTED));
             }
         }
-        self.osd.pg_state_changed();
     }
 
     // ------------------------------------------------------------- replica
@@ -858,6 +857,7 @@ impl Pg {
                 }
             };
             ctx.max_object_size = self.osd.conf.max_object_size;
+            let existed_size = ctx.exists.then_some(ctx.size);
             let r = ops::execute(&mut ctx, &mut ops);
             let out = CtxOut {
                 txn: std::mem::take(&mut ctx.txn),
@@ -867,7 +867,7 @@ impl Pg {
                 size: ctx.size,
                 oi: ctx.oi.clone(),
                 effects: std::mem::take(&mut ctx.effects),
-                existed_size: store.stat(&self.coll, &oid).ok().flatten(),
+                existed_size,
             };
             (r, out)
         };
@@ -1338,9 +1338,4 @@ fn nls_response(handle: &types::osd::HObject, entries: &[ObjectId]) -> Bytes {
     }
     e.finish(s);
     e.into_bytes()
-}
-
-#[allow(dead_code)]
-fn _assert_send(r: &mut Reader) {
-    let _ = r.u8();
 }

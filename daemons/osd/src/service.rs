@@ -141,8 +141,6 @@ impl Osd {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).insert(s.pgid, s);
     }
 
-    pub fn pg_state_changed(&self) {}
-
     /// Queues a message for a peer OSD over our session to it (opened on demand).
     pub fn send_osd(self: &Arc<Self>, osd: i32, m: RawMessage) {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
@@ -344,17 +342,22 @@ impl Osd {
         e.last_rx = Instant::now();
         if e.reported {
             e.reported = false;
-            let map = self.map();
-            let m = OsdFailure {
-                version: map.epoch as u64,
-                fsid: self.fsid,
-                target_osd: osd,
-                target_addrs: map.client_addrs.get(osd as usize).cloned().unwrap_or_default(),
-                epoch: map.epoch,
-                flags: FAILURE_FLAG_ALIVE,
-                failed_for: 0,
-            };
+            let m = self.failure_msg(&self.map(), osd, FAILURE_FLAG_ALIVE, 0);
             let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        }
+    }
+
+    /// MOSDFailure about `osd` at the addresses our map has for it (the mon
+    /// ignores reports about other incarnations).
+    fn failure_msg(&self, map: &OsdMap, osd: i32, flags: u8, failed_for: i32) -> OsdFailure {
+        OsdFailure {
+            version: map.epoch as u64,
+            fsid: self.fsid,
+            target_osd: osd,
+            target_addrs: map.client_addrs.get(osd as usize).cloned().unwrap_or_default(),
+            epoch: map.epoch,
+            flags,
+            failed_for,
         }
     }
 
@@ -365,15 +368,8 @@ impl Osd {
             return;
         }
         info!(osd, ?failed_for, immediate, "reporting osd.{osd} failed");
-        let m = OsdFailure {
-            version: map.epoch as u64,
-            fsid: self.fsid,
-            target_osd: osd,
-            target_addrs: map.client_addrs.get(osd as usize).cloned().unwrap_or_default(),
-            epoch: map.epoch,
-            flags: FAILURE_FLAG_FAILED | if immediate { FAILURE_FLAG_IMMEDIATE } else { 0 },
-            failed_for: failed_for.as_secs() as i32,
-        };
+        let flags = FAILURE_FLAG_FAILED | if immediate { FAILURE_FLAG_IMMEDIATE } else { 0 };
+        let m = self.failure_msg(&map, osd, flags, failed_for.as_secs() as i32);
         let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
         if let Some(p) = self.hb.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&osd) {
             p.reported = true;
