@@ -53,7 +53,11 @@ impl Encode for LogEntry {
 impl Decode for LogEntry {
     fn decode(r: &mut Reader) -> Result<Self> {
         r.u8()?;
-        Ok(LogEntry { version: r.decode()?, user_version: r.u64()?, op: r.u8()?, oid: r.bufferlist()?, reqid: r.decode()?, result: r.i32()? })
+        let (version, user_version, op) = (r.decode()?, r.u64()?, r.u8()?);
+        // Log entries live as long as the PG log: own the name instead of
+        // pinning the (possibly 4 MiB) message it arrived in.
+        let oid = Bytes::copy_from_slice(&r.bufferlist()?);
+        Ok(LogEntry { version, user_version, op, oid, reqid: r.decode()?, result: r.i32()? })
     }
 }
 

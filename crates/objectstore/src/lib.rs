@@ -8,10 +8,23 @@
 //! Every [`Transaction`] is applied as one synced RocksDB write batch: after a
 //! crash the store holds either all of a transaction or none of it.
 //!
+//! Whole data blocks written in one piece (the bulk of big writes) do not go
+//! through RocksDB: like BlueStore's big writes they land once in a block file
+//! (`block`), always in freshly allocated slots (copy-on-write, never over
+//! live data), which is synced before the batch that points at them commits.
+//! Partial-block writes stay inline in RocksDB, like BlueStore's deferred
+//! writes. Slots are freed only after the batch that drops them commits, and
+//! the free list is rebuilt from the `E` keys when the store opens, so a crash
+//! at any point leaks nothing and exposes no half-written data. Callers must
+//! not read an object while a transaction on that same object is applying
+//! (the OSD serializes each PG's ops).
+//!
 //! Key layout (all keys start with a one-byte kind, then the collection name
 //! and the escaped object name, so that one object's keys are contiguous):
 //! - `O` coll obj           → onode (size)
-//! - `D` coll obj block(u64 BE) → up to [`BLOCK`] bytes of data (absent = zeros)
+//! - `D` coll obj block(u64 BE) → up to [`BLOCK`] bytes of data, inline
+//! - `E` coll obj block(u64 BE) → slot (u64 LE) in the block file holding the
+//!   whole block (a block is in `D` or `E` or neither, which reads as zeros)
 //! - `X` coll obj name      → xattr value
 //! - `M` coll obj key       → omap value
 //! - `H` coll obj           → omap header
@@ -24,8 +37,11 @@ mod txn;
 pub use txn::{Op, Transaction};
 
 use bytes::{Bytes, BytesMut};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Data block size: big enough for few keys per 4 MiB object, small enough
 /// that a 4 KiB overwrite rewrites little.
@@ -137,7 +153,15 @@ fn obj_prefix(kind: u8, coll: &str, o: &ObjectId) -> Vec<u8> {
 }
 
 fn block_key(coll: &str, o: &ObjectId, block: u64) -> Vec<u8> {
-    let mut k = obj_prefix(b'D', coll, o);
+    kblock_key(b'D', coll, o, block)
+}
+
+fn extent_key(coll: &str, o: &ObjectId, block: u64) -> Vec<u8> {
+    kblock_key(b'E', coll, o, block)
+}
+
+fn kblock_key(kind: u8, coll: &str, o: &ObjectId, block: u64) -> Vec<u8> {
+    let mut k = obj_prefix(kind, coll, o);
     k.extend_from_slice(&block.to_be_bytes());
     k
 }
@@ -154,6 +178,15 @@ fn meta_key(coll: &str, key: &str) -> Vec<u8> {
     k
 }
 
+/// Keys from `from` up to (not including) `to`. The upper bound matters: it
+/// stops RocksDB at `to` instead of stepping over every tombstone after it
+/// (a removed 4 MiB object leaves 64 behind) to find the next live key.
+fn bounded<'a>(db: &'a rocksdb::DB, from: &[u8], to: Vec<u8>) -> rocksdb::DBIteratorWithThreadMode<'a, rocksdb::DB> {
+    let mut ro = rocksdb::ReadOptions::default();
+    ro.set_iterate_upper_bound(to);
+    db.iterator_opt(rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward), ro)
+}
+
 /// The smallest key greater than every key that starts with `p`.
 fn prefix_end(p: &[u8]) -> Vec<u8> {
     let mut e = p.to_vec();
@@ -168,12 +201,54 @@ fn prefix_end(p: &[u8]) -> Vec<u8> {
 
 pub struct Store {
     db: rocksdb::DB,
+    /// Whole blocks, addressed by slot (offset = slot * BLOCK).
+    blocks: File,
+    slots: Mutex<Slots>,
 }
 
-/// A transaction's pending view of keys: what it wrote so far (None = deleted).
+/// The block file's allocator (in memory; rebuilt from the `E` keys on open).
+#[derive(Default)]
+struct Slots {
+    free: BTreeSet<u64>,
+    /// First slot never handed out.
+    next: u64,
+}
+
+impl Slots {
+    fn take(&mut self) -> u64 {
+        self.free.pop_first().unwrap_or_else(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+    fn give_back(&mut self, slots: impl IntoIterator<Item = u64>) {
+        for s in slots {
+            debug_assert!(s < self.next && !self.free.contains(&s), "slot {s} freed twice");
+            self.free.insert(s);
+        }
+    }
+}
+
+fn slot_of(v: &[u8]) -> Result<u64> {
+    let b: [u8; 8] = v.try_into().map_err(|_| Error::Corrupt("bad extent record".into()))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// A transaction's pending view of keys: what it wrote so far (None = deleted),
+/// and the block-file slots it took and dropped.
 struct Overlay<'a> {
     db: &'a rocksdb::DB,
     w: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Slots taken by this transaction (unreferenced until it commits).
+    taken: HashSet<u64>,
+    /// Committed slots this transaction stops referencing: free once it commits.
+    dropped: Vec<u64>,
+    /// Slots taken and dropped again within this transaction: free either way.
+    scratch: Vec<u64>,
+    /// Block-file write not yet issued: `data[range]` goes to consecutive slots
+    /// from the first; a slice of the op's buffer, never a copy.
+    pending: Option<(u64, Bytes, std::ops::Range<usize>)>,
+    wrote_blocks: bool,
 }
 
 impl<'a> Overlay<'a> {
@@ -192,7 +267,7 @@ impl<'a> Overlay<'a> {
     /// Keys under `p` as the transaction sees them (db keys plus our writes).
     fn keys(&self, p: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut keys: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
-        let it = self.db.iterator(rocksdb::IteratorMode::From(p, rocksdb::Direction::Forward));
+        let it = bounded(&self.db, p, prefix_end(p));
         for item in it {
             let (k, _) = item?;
             if !k.starts_with(p) {
@@ -217,6 +292,34 @@ impl<'a> Overlay<'a> {
         }
         Ok(())
     }
+    /// (key, value) pairs in [from, to) as the transaction sees them.
+    fn entries_between(&self, from: &[u8], to: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut out = BTreeMap::new();
+        for item in bounded(&self.db, from, to.to_vec()) {
+            let (k, v) = item?;
+            if k.as_ref() >= to {
+                break;
+            }
+            out.insert(k.to_vec(), v.to_vec());
+        }
+        for (k, v) in &self.w {
+            if k.as_slice() >= from && k.as_slice() < to {
+                match v {
+                    Some(v) => out.insert(k.clone(), v.clone()),
+                    None => out.remove(k),
+                };
+            }
+        }
+        Ok(out)
+    }
+    /// This transaction no longer references `slot`.
+    fn drop_slot(&mut self, slot: u64) {
+        if self.taken.remove(&slot) {
+            self.scratch.push(slot);
+        } else {
+            self.dropped.push(slot);
+        }
+    }
 }
 
 fn onode_size(v: &[u8]) -> Result<u64> {
@@ -238,7 +341,35 @@ impl Store {
             return Err(Error::Db(format!("no object store at {} (run ceph-osd --mkfs first)", path.display())));
         }
         let db = rocksdb::DB::open(&o, &path)?;
-        Ok(Store { db })
+        let blocks = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(dir.join("block"))
+            .map_err(|e| Error::Db(format!("opening block file in {}: {e}", dir.display())))?;
+        // Every slot an `E` key names is in use; the rest below the highest is free.
+        let mut used = BTreeSet::new();
+        for item in bounded(&db, b"E", b"F".to_vec()) {
+            let (k, v) = item?;
+            if k.first() != Some(&b'E') {
+                break;
+            }
+            used.insert(slot_of(&v)?);
+        }
+        let next = used.last().map_or(0, |s| s + 1);
+        let free = (0..next).filter(|s| !used.contains(s)).collect();
+        Ok(Store { db, blocks, slots: Mutex::new(Slots { free, next }) })
+    }
+
+    fn read_slot(&self, slot: u64, out: &mut [u8]) -> Result<()> {
+        self.blocks.read_exact_at(out, slot * BLOCK).map_err(|e| Error::Db(format!("reading block file slot {slot}: {e}")))
+    }
+
+    /// Block-file slots in use and free (for tests and `ceph osd df`-style accounting).
+    pub fn slot_usage(&self) -> (u64, u64) {
+        let s = self.slots.lock().expect("slots lock");
+        (s.next - s.free.len() as u64, s.free.len() as u64)
     }
 
     pub fn get_super(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -254,7 +385,7 @@ impl Store {
     /// All collections, in order.
     pub fn list_collections(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        let it = self.db.iterator(rocksdb::IteratorMode::From(b"C", rocksdb::Direction::Forward));
+        let it = bounded(&self.db, b"C", b"D".to_vec());
         for item in it {
             let (k, _) = item?;
             if k.first() != Some(&b'C') {
@@ -275,7 +406,7 @@ impl Store {
         let p = meta_key(coll, prefix);
         let base = coll_prefix(b'P', coll).len();
         let mut out = Vec::new();
-        for item in self.db.iterator(rocksdb::IteratorMode::From(&p, rocksdb::Direction::Forward)) {
+        for item in bounded(&self.db, &p, prefix_end(&p)) {
             let (k, v) = item?;
             if !k.starts_with(&p) {
                 break;
@@ -311,6 +442,17 @@ impl Store {
                 copy_block(&mut out, off, end, b, &data);
             }
         }
+        let ekeys: Vec<Vec<u8>> = (first..=last).map(|b| extent_key(coll, o, b)).collect();
+        for (i, v) in self.db.multi_get(&ekeys).into_iter().enumerate() {
+            let Some(v) = v? else { continue };
+            let b = first + i as u64;
+            let bs = b * BLOCK;
+            let s = off.max(bs);
+            let e = end.min(bs + BLOCK);
+            self.blocks
+                .read_exact_at(&mut out[(s - off) as usize..(e - off) as usize], slot_of(&v)? * BLOCK + (s - bs))
+                .map_err(|e| Error::Db(format!("reading block file: {e}")))?;
+        }
         Ok(out.freeze())
     }
 
@@ -322,16 +464,26 @@ impl Store {
         if off >= end {
             return Ok(out);
         }
-        let p = obj_prefix(b'D', coll, o);
-        let start = block_key(coll, o, off / BLOCK);
-        for item in self.db.iterator(rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward)) {
-            let (k, v) = item?;
-            if !k.starts_with(&p) || k.len() != p.len() + 8 {
-                break;
+        // Blocks holding data, with how many bytes each holds.
+        let mut blocks: BTreeMap<u64, u64> = BTreeMap::new();
+        for kind in [b'D', b'E'] {
+            let p = obj_prefix(kind, coll, o);
+            let start = kblock_key(kind, coll, o, off / BLOCK);
+            for item in bounded(&self.db, &start, prefix_end(&p)) {
+                let (k, v) = item?;
+                if !k.starts_with(&p) || k.len() != p.len() + 8 {
+                    break;
+                }
+                let b = u64::from_be_bytes(k[p.len()..].try_into().expect("8"));
+                if b * BLOCK >= end {
+                    break;
+                }
+                blocks.insert(b, if kind == b'E' { BLOCK } else { v.len() as u64 });
             }
-            let b = u64::from_be_bytes(k[p.len()..].try_into().expect("8"));
+        }
+        for (b, n) in blocks {
             let s = (b * BLOCK).max(off);
-            let e = (b * BLOCK + v.len() as u64).min(end);
+            let e = (b * BLOCK + n).min(end);
             if s >= end {
                 break;
             }
@@ -387,7 +539,7 @@ impl Store {
     /// (suffix after `prefix`, value) pairs from `from`, at most `max`.
     fn scan(&self, prefix: &[u8], from: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Bytes)>> {
         let mut out = Vec::new();
-        for item in self.db.iterator(rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward)) {
+        for item in bounded(&self.db, from, prefix_end(prefix)) {
             if out.len() >= max {
                 break;
             }
@@ -409,7 +561,7 @@ impl Store {
             None => p.clone(),
         };
         let mut out = Vec::new();
-        for item in self.db.iterator(rocksdb::IteratorMode::From(&from, rocksdb::Direction::Forward)) {
+        for item in bounded(&self.db, &from, prefix_end(&p)) {
             if out.len() >= max {
                 break;
             }
@@ -429,12 +581,37 @@ impl Store {
     }
 
     pub fn apply_opts(&self, t: &Transaction, sync: bool) -> Result<()> {
-        let mut ov = Overlay { db: &self.db, w: HashMap::new() };
+        let mut ov = Overlay {
+            db: &self.db,
+            w: HashMap::new(),
+            taken: HashSet::new(),
+            dropped: Vec::new(),
+            scratch: Vec::new(),
+            pending: None,
+            wrote_blocks: false,
+        };
+        let r = self.apply_in(&mut ov, t, sync);
+        let mut slots = self.slots.lock().expect("slots lock");
+        slots.give_back(std::mem::take(&mut ov.scratch));
+        match r {
+            Ok(()) => slots.give_back(ov.dropped),
+            // Nothing committed: what we took is unreferenced again.
+            Err(_) => slots.give_back(ov.taken),
+        }
+        r
+    }
+
+    fn apply_in(&self, ov: &mut Overlay, t: &Transaction, sync: bool) -> Result<()> {
         for op in &t.ops {
-            self.apply_op(&mut ov, op)?;
+            self.apply_op(ov, op)?;
+        }
+        self.flush_pending(ov)?;
+        if ov.wrote_blocks && sync {
+            // The data must be durable before any key points at it.
+            self.blocks.sync_data().map_err(|e| Error::Db(format!("syncing block file: {e}")))?;
         }
         let mut b = rocksdb::WriteBatch::default();
-        for (k, v) in ov.w {
+        for (k, v) in ov.w.drain() {
             match v {
                 Some(v) => b.put(k, v),
                 None => b.delete(k),
@@ -446,11 +623,60 @@ impl Store {
         Ok(())
     }
 
+    /// Queues `data[range]` (one whole block) for `slot`, merging runs of
+    /// consecutive slots fed from consecutive bytes into one write.
+    fn write_slot(&self, ov: &mut Overlay, slot: u64, data: &Bytes, range: std::ops::Range<usize>) -> Result<()> {
+        if let Some((first, d, r)) = &mut ov.pending {
+            let same_buf = d.as_ptr() == data.as_ptr() && d.len() == data.len();
+            if same_buf && r.end == range.start && *first + ((r.end - r.start) as u64 / BLOCK) == slot {
+                r.end = range.end;
+                return Ok(());
+            }
+        }
+        self.flush_pending(ov)?;
+        ov.pending = Some((slot, data.clone(), range));
+        Ok(())
+    }
+
+    fn flush_pending(&self, ov: &mut Overlay) -> Result<()> {
+        if let Some((first, d, r)) = ov.pending.take() {
+            self.blocks.write_all_at(&d[r], first * BLOCK).map_err(|e| Error::Db(format!("writing block file: {e}")))?;
+            ov.wrote_blocks = true;
+        }
+        Ok(())
+    }
+
+    /// The bytes of block-file `slot`, including writes this transaction has not issued yet.
+    fn slot_bytes(&self, ov: &mut Overlay, slot: u64) -> Result<Vec<u8>> {
+        if ov.taken.contains(&slot) {
+            self.flush_pending(ov)?;
+        }
+        let mut v = vec![0u8; BLOCK as usize];
+        self.read_slot(slot, &mut v)?;
+        Ok(v)
+    }
+
+    /// Drops all data blocks of `o` (inline and in the block file).
+    fn drop_data(&self, ov: &mut Overlay, coll: &str, o: &ObjectId) -> Result<()> {
+        ov.del_prefix(&obj_prefix(b'D', coll, o))?;
+        let ep = obj_prefix(b'E', coll, o);
+        for (k, v) in ov.entries_between(&ep, &prefix_end(&ep))? {
+            ov.drop_slot(slot_of(&v)?);
+            ov.del(k);
+        }
+        Ok(())
+    }
+
     fn apply_op(&self, ov: &mut Overlay, op: &Op) -> Result<()> {
         match op {
             Op::MkColl { coll } => ov.put(coll_prefix(b'C', coll), Vec::new()),
             Op::RmColl { coll } => {
-                for kind in [b'O', b'D', b'X', b'M', b'H', b'P', b'C'] {
+                // Block-file slots first: every extent the transaction sees goes.
+                let ep = coll_prefix(b'E', coll);
+                for (_, v) in ov.entries_between(&ep, &prefix_end(&ep))? {
+                    ov.drop_slot(slot_of(&v)?);
+                }
+                for kind in [b'O', b'D', b'E', b'X', b'M', b'H', b'P', b'C'] {
                     let p = coll_prefix(kind, coll);
                     // Whole-collection removal can be big: a range delete in the batch.
                     ov.w.retain(|k, _| !k.starts_with(&p));
@@ -497,7 +723,8 @@ impl Store {
             Op::Remove { coll, oid } => {
                 ov.del(obj_prefix(b'O', coll, oid));
                 ov.del(obj_prefix(b'H', coll, oid));
-                for kind in [b'D', b'X', b'M'] {
+                self.drop_data(ov, coll, oid)?;
+                for kind in [b'X', b'M'] {
                     ov.del_prefix(&obj_prefix(kind, coll, oid))?;
                 }
             }
@@ -537,14 +764,29 @@ impl Store {
             }
             Op::Clone { coll, src, dst } => {
                 // Copy data, xattrs, omap and header of `src` onto a fresh `dst`.
+                if src == dst {
+                    return Ok(());
+                }
                 ov.del(obj_prefix(b'H', coll, dst));
-                for kind in [b'D', b'X', b'M'] {
+                self.drop_data(ov, coll, dst)?;
+                for kind in [b'X', b'M'] {
                     ov.del_prefix(&obj_prefix(kind, coll, dst))?;
                 }
                 let size = self.size_in(ov, coll, src)?.unwrap_or(0);
                 self.set_size(ov, coll, dst, size);
                 if let Some(h) = ov.get(&obj_prefix(b'H', coll, src))? {
                     ov.put(obj_prefix(b'H', coll, dst), h);
+                }
+                // Blocks in the block file are copied into slots of their own.
+                let sp = obj_prefix(b'E', coll, src);
+                let dp = obj_prefix(b'E', coll, dst);
+                for (k, v) in ov.entries_between(&sp, &prefix_end(&sp))? {
+                    let data = Bytes::from(self.slot_bytes(ov, slot_of(&v)?)?);
+                    let slot = self.take_slot(ov);
+                    self.write_slot(ov, slot, &data, 0..data.len())?;
+                    let mut nk = dp.clone();
+                    nk.extend_from_slice(&k[sp.len()..]);
+                    ov.put(nk, slot.to_le_bytes().to_vec());
                 }
                 for kind in [b'D', b'X', b'M'] {
                     let sp = obj_prefix(kind, coll, src);
@@ -565,7 +807,7 @@ impl Store {
     /// Marks every stored key under `p` deleted.
     fn delete_range_later(&self, ov: &mut Overlay, p: &[u8]) -> Result<()> {
         let end = prefix_end(p);
-        for item in self.db.iterator(rocksdb::IteratorMode::From(p, rocksdb::Direction::Forward)) {
+        for item in bounded(&self.db, p, end.clone()) {
             let (k, _) = item?;
             if k.as_ref() >= end.as_slice() {
                 break;
@@ -593,31 +835,73 @@ impl Store {
         Ok(())
     }
 
+    fn take_slot(&self, ov: &mut Overlay) -> u64 {
+        let slot = self.slots.lock().expect("slots lock").take();
+        ov.taken.insert(slot);
+        slot
+    }
+
     fn write(&self, ov: &mut Overlay, coll: &str, o: &ObjectId, off: u64, data: &Bytes) -> Result<()> {
         let size = self.size_in(ov, coll, o)?.unwrap_or(0);
         let end = off + data.len() as u64;
         if !data.is_empty() {
             let first = off / BLOCK;
             let last = (end - 1) / BLOCK;
+            // Which of the covered blocks exist, inline or in the block file.
+            let inline = ov.entries_between(&block_key(coll, o, first), &block_key(coll, o, last + 1))?;
+            let extents = ov.entries_between(&extent_key(coll, o, first), &extent_key(coll, o, last + 1))?;
             for b in first..=last {
                 let bs = b * BLOCK;
-                let k = block_key(coll, o, b);
+                let dk = block_key(coll, o, b);
+                let ek = extent_key(coll, o, b);
                 let ws = off.max(bs);
                 let we = end.min(bs + BLOCK);
-                let mut blk = if ws == bs && (we == bs + BLOCK || we >= size.max(bs)) {
+                let src = &data[(ws - off) as usize..(we - off) as usize];
+                let old_slot = extents.get(&ek).map(|v| slot_of(v)).transpose()?;
+                if ws == bs && we == bs + BLOCK {
+                    // A whole block: into the block file, never over committed data.
+                    let slot = match old_slot {
+                        Some(s) if ov.taken.contains(&s) => s,
+                        Some(s) => {
+                            ov.drop_slot(s);
+                            self.take_slot(ov)
+                        }
+                        None => self.take_slot(ov),
+                    };
+                    if ov.pending.as_ref().is_some_and(|(f, _, r)| slot >= *f && slot < f + (r.end - r.start) as u64 / BLOCK) {
+                        self.flush_pending(ov)?;
+                    }
+                    self.write_slot(ov, slot, data, (ws - off) as usize..(we - off) as usize)?;
+                    if old_slot != Some(slot) {
+                        ov.put(ek, slot.to_le_bytes().to_vec());
+                    }
+                    if inline.contains_key(&dk) {
+                        ov.del(dk);
+                    }
+                    continue;
+                }
+                // Part of a block: inline, merged with what the block holds.
+                let mut blk = if ws == bs && we >= size.max(bs) {
                     // The write covers the whole block as far as data exists.
                     Vec::new()
+                } else if let Some(s) = old_slot {
+                    let mut v = self.slot_bytes(ov, s)?;
+                    // A block stores bytes up to the object's end within it.
+                    v.truncate((size.max(bs) - bs).min(BLOCK) as usize);
+                    v
                 } else {
-                    ov.get(&k)?.unwrap_or_default()
+                    inline.get(&dk).cloned().unwrap_or_default()
                 };
-                // A block stores bytes up to the object's end within it.
+                if let Some(s) = old_slot {
+                    ov.drop_slot(s);
+                    ov.del(ek);
+                }
                 let need = (we - bs) as usize;
                 if blk.len() < need {
                     blk.resize(need, 0);
                 }
-                let src = &data[(ws - off) as usize..(we - off) as usize];
                 blk[(ws - bs) as usize..need].copy_from_slice(src);
-                ov.put(k, blk);
+                ov.put(dk, blk);
             }
         }
         self.set_size(ov, coll, o, size.max(end));
@@ -631,16 +915,36 @@ impl Store {
         }
         let first = from / BLOCK;
         let last = (to - 1) / BLOCK;
+        let extents = ov.entries_between(&extent_key(coll, o, first), &extent_key(coll, o, last + 1))?;
+        let inline = ov.entries_between(&block_key(coll, o, first), &block_key(coll, o, last + 1))?;
         for b in first..=last {
             let bs = b * BLOCK;
             let k = block_key(coll, o, b);
+            let ek = extent_key(coll, o, b);
             let s = from.max(bs);
             let e = to.min(bs + BLOCK);
+            let old_slot = extents.get(&ek).map(|v| slot_of(v)).transpose()?;
             if s == bs && e == bs + BLOCK {
-                ov.del(k);
+                if let Some(slot) = old_slot {
+                    ov.drop_slot(slot);
+                    ov.del(ek);
+                }
+                if inline.contains_key(&k) {
+                    ov.del(k);
+                }
                 continue;
             }
-            if let Some(mut blk) = ov.get(&k)? {
+            // Part of a block: it becomes (or stays) inline.
+            let old = match old_slot {
+                Some(slot) => {
+                    let v = self.slot_bytes(ov, slot)?;
+                    ov.drop_slot(slot);
+                    ov.del(ek);
+                    Some(v)
+                }
+                None => inline.get(&k).cloned(),
+            };
+            if let Some(mut blk) = old {
                 let ls = (s - bs) as usize;
                 let le = ((e - bs) as usize).min(blk.len());
                 if ls < le {
