@@ -36,7 +36,7 @@ mod txn;
 
 pub use txn::{Op, Transaction};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -201,8 +201,13 @@ fn prefix_end(p: &[u8]) -> Vec<u8> {
 
 pub struct Store {
     db: rocksdb::DB,
-    /// Whole blocks, addressed by slot (offset = slot * BLOCK).
+    /// Whole blocks, addressed by slot (offset = slot * BLOCK); reads go
+    /// through the page cache.
     blocks: File,
+    /// The same file opened O_DIRECT for writes, as BlueStore writes: no page
+    /// cache copy, which on a small machine costs more than the disk. None
+    /// where the filesystem refuses O_DIRECT (tmpfs).
+    blocks_direct: Option<File>,
     slots: Mutex<Slots>,
 }
 
@@ -227,6 +232,69 @@ impl Slots {
             self.free.insert(s);
         }
     }
+}
+
+const DIRECT_ALIGN: usize = 4096;
+
+/// A zero-initialised heap buffer aligned for O_DIRECT.
+struct AlignedBuf {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: AlignedBuf owns its allocation exclusively, like a Box<[u8]>.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: shared access only reads.
+unsafe impl Sync for AlignedBuf {}
+
+impl AlignedBuf {
+    fn layout(len: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(len.max(1).next_multiple_of(DIRECT_ALIGN), DIRECT_ALIGN).expect("layout")
+    }
+    fn zeroed(len: usize) -> AlignedBuf {
+        let layout = Self::layout(len);
+        // SAFETY: the layout has a non-zero size and a valid alignment.
+        let p = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(p) else { std::alloc::handle_alloc_error(layout) };
+        AlignedBuf { ptr, len }
+    }
+}
+
+impl std::ops::Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: ptr owns at least len initialised (zeroed) bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and &mut self is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl AsRef<[u8]> for AlignedBuf {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in zeroed() with this same layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.len)) }
+    }
+}
+
+fn is_aligned(x: u64) -> bool {
+    x % DIRECT_ALIGN as u64 == 0
+}
+
+thread_local! {
+    /// Per-thread bounce buffer for O_DIRECT writes from unaligned sources.
+    static BOUNCE: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) };
 }
 
 fn slot_of(v: &[u8]) -> Result<u64> {
@@ -348,6 +416,10 @@ impl Store {
             .truncate(false)
             .open(dir.join("block"))
             .map_err(|e| Error::Db(format!("opening block file in {}: {e}", dir.display())))?;
+        let blocks_direct = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_DIRECT).open(dir.join("block")).ok()
+        };
         // Every slot an `E` key names is in use; the rest below the highest is free.
         let mut used = BTreeSet::new();
         for item in bounded(&db, b"E", b"F".to_vec()) {
@@ -359,7 +431,7 @@ impl Store {
         }
         let next = used.last().map_or(0, |s| s + 1);
         let free = (0..next).filter(|s| !used.contains(s)).collect();
-        Ok(Store { db, blocks, slots: Mutex::new(Slots { free, next }) })
+        Ok(Store { db, blocks, blocks_direct, slots: Mutex::new(Slots { free, next }) })
     }
 
     fn read_slot(&self, slot: u64, out: &mut [u8]) -> Result<()> {
@@ -435,25 +507,47 @@ impl Store {
         let last = (end - 1) / BLOCK;
         let keys: Vec<Vec<u8>> = (first..=last).map(|b| block_key(coll, o, b)).collect();
         let vals = self.db.multi_get(&keys);
-        let mut out = BytesMut::zeroed((end - off) as usize);
+        let mut out = AlignedBuf::zeroed((end - off) as usize);
         for (i, v) in vals.into_iter().enumerate() {
             let b = first + i as u64;
             if let Some(data) = v? {
                 copy_block(&mut out, off, end, b, &data);
             }
         }
+        // Block-file blocks, read in runs of consecutive slots.
         let ekeys: Vec<Vec<u8>> = (first..=last).map(|b| extent_key(coll, o, b)).collect();
+        let mut run: Option<(u64, u64, u64)> = None; // (file offset, start, end) in object offsets
         for (i, v) in self.db.multi_get(&ekeys).into_iter().enumerate() {
             let Some(v) = v? else { continue };
-            let b = first + i as u64;
-            let bs = b * BLOCK;
+            let bs = (first + i as u64) * BLOCK;
             let s = off.max(bs);
             let e = end.min(bs + BLOCK);
-            self.blocks
-                .read_exact_at(&mut out[(s - off) as usize..(e - off) as usize], slot_of(&v)? * BLOCK + (s - bs))
-                .map_err(|e| Error::Db(format!("reading block file: {e}")))?;
+            let at = slot_of(&v)? * BLOCK + (s - bs);
+            match &mut run {
+                Some((rat, rs, re)) if *re == s && *rat + (*re - *rs) == at => *re = e,
+                _ => {
+                    if let Some(r) = run.take() {
+                        self.read_run(&mut out, off, r)?;
+                    }
+                    run = Some((at, s, e));
+                }
+            }
         }
-        Ok(out.freeze())
+        if let Some(r) = run {
+            self.read_run(&mut out, off, r)?;
+        }
+        Ok(Bytes::from_owner(out))
+    }
+
+    /// Reads object bytes [s, e) from block-file offset `at` into `out` (which starts at object offset `off`).
+    fn read_run(&self, out: &mut [u8], off: u64, (at, s, e): (u64, u64, u64)) -> Result<()> {
+        let dst = &mut out[(s - off) as usize..(e - off) as usize];
+        let r = match &self.blocks_direct {
+            // One large read straight into the reply, like BlueStore's.
+            Some(f) if is_aligned(at) && is_aligned(s - off) && is_aligned(e - s) => f.read_exact_at(dst, at),
+            _ => self.blocks.read_exact_at(dst, at),
+        };
+        r.map_err(|e| Error::Db(format!("reading block file: {e}")))
     }
 
     /// Extents that hold data (block granularity, clipped to [off, off+len) and the size).
@@ -640,7 +734,23 @@ impl Store {
 
     fn flush_pending(&self, ov: &mut Overlay) -> Result<()> {
         if let Some((first, d, r)) = ov.pending.take() {
-            self.blocks.write_all_at(&d[r], first * BLOCK).map_err(|e| Error::Db(format!("writing block file: {e}")))?;
+            let buf = &d[r];
+            let at = first * BLOCK;
+            let r = match &self.blocks_direct {
+                Some(f) if buf.as_ptr() as usize % DIRECT_ALIGN == 0 => f.write_all_at(buf, at),
+                // O_DIRECT needs an aligned source: copy through a bounce buffer.
+                Some(f) => BOUNCE.with(|b| {
+                    let mut b = b.borrow_mut();
+                    if b.as_ref().is_none_or(|a| a.len < buf.len()) {
+                        *b = Some(AlignedBuf::zeroed(buf.len()));
+                    }
+                    let a = &mut b.as_mut().expect("bounce buffer")[..buf.len()];
+                    a.copy_from_slice(buf);
+                    f.write_all_at(a, at)
+                }),
+                None => self.blocks.write_all_at(buf, at),
+            };
+            r.map_err(|e| Error::Db(format!("writing block file: {e}")))?;
             ov.wrote_blocks = true;
         }
         Ok(())
@@ -965,7 +1075,7 @@ impl Store {
     }
 }
 
-fn copy_block(out: &mut BytesMut, off: u64, end: u64, b: u64, data: &[u8]) {
+fn copy_block(out: &mut [u8], off: u64, end: u64, b: u64, data: &[u8]) {
     let bs = b * BLOCK;
     let s = off.max(bs);
     let e = end.min(bs + data.len() as u64);
