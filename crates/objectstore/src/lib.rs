@@ -236,11 +236,23 @@ impl Slots {
 
 const DIRECT_ALIGN: usize = 4096;
 
-/// A zero-initialised heap buffer aligned for O_DIRECT.
+/// A heap buffer aligned for O_DIRECT, always initialised (zeroed when first
+/// allocated). Buffers of [`POOLED`] bytes, the size of a whole 4 MiB object
+/// read, go back to a small pool when dropped: fresh pages would otherwise be
+/// faulted in and zeroed by the kernel on every read.
 struct AlignedBuf {
     ptr: std::ptr::NonNull<u8>,
     len: usize,
+    cap: usize,
 }
+
+const POOLED: usize = 4 << 20;
+const POOL_MAX: usize = 32;
+
+struct PoolEntry(std::ptr::NonNull<u8>);
+// SAFETY: a pooled allocation is owned by the pool alone.
+unsafe impl Send for PoolEntry {}
+static POOL: Mutex<Vec<PoolEntry>> = Mutex::new(Vec::new());
 
 // SAFETY: AlignedBuf owns its allocation exclusively, like a Box<[u8]>.
 unsafe impl Send for AlignedBuf {}
@@ -248,22 +260,32 @@ unsafe impl Send for AlignedBuf {}
 unsafe impl Sync for AlignedBuf {}
 
 impl AlignedBuf {
-    fn layout(len: usize) -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(len.max(1).next_multiple_of(DIRECT_ALIGN), DIRECT_ALIGN).expect("layout")
+    fn layout(cap: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(cap, DIRECT_ALIGN).expect("layout")
     }
     fn zeroed(len: usize) -> AlignedBuf {
-        let layout = Self::layout(len);
+        let cap = len.max(1).next_multiple_of(DIRECT_ALIGN);
+        let layout = Self::layout(cap);
         // SAFETY: the layout has a non-zero size and a valid alignment.
         let p = unsafe { std::alloc::alloc_zeroed(layout) };
         let Some(ptr) = std::ptr::NonNull::new(p) else { std::alloc::handle_alloc_error(layout) };
-        AlignedBuf { ptr, len }
+        AlignedBuf { ptr, len, cap }
+    }
+    /// A buffer whose contents are arbitrary (old data): the caller overwrites every byte.
+    fn to_fill(len: usize) -> AlignedBuf {
+        if len.next_multiple_of(DIRECT_ALIGN) == POOLED {
+            if let Some(PoolEntry(ptr)) = POOL.lock().expect("pool lock").pop() {
+                return AlignedBuf { ptr, len, cap: POOLED };
+            }
+        }
+        Self::zeroed(len)
     }
 }
 
 impl std::ops::Deref for AlignedBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: ptr owns at least len initialised (zeroed) bytes.
+        // SAFETY: ptr owns cap >= len initialised bytes.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
@@ -283,8 +305,15 @@ impl AsRef<[u8]> for AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
+        if self.cap == POOLED {
+            let mut pool = POOL.lock().expect("pool lock");
+            if pool.len() < POOL_MAX {
+                pool.push(PoolEntry(self.ptr));
+                return;
+            }
+        }
         // SAFETY: allocated in zeroed() with this same layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.len)) }
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.cap)) }
     }
 }
 
@@ -505,33 +534,38 @@ impl Store {
         let end = size.min(off.saturating_add(len));
         let first = off / BLOCK;
         let last = (end - 1) / BLOCK;
-        let keys: Vec<Vec<u8>> = (first..=last).map(|b| block_key(coll, o, b)).collect();
-        let vals = self.db.multi_get(&keys);
-        let mut out = AlignedBuf::zeroed((end - off) as usize);
-        for (i, v) in vals.into_iter().enumerate() {
-            let b = first + i as u64;
-            if let Some(data) = v? {
-                copy_block(&mut out, off, end, b, &data);
-            }
-        }
-        // Block-file blocks, read in runs of consecutive slots.
+        let dkeys: Vec<Vec<u8>> = (first..=last).map(|b| block_key(coll, o, b)).collect();
         let ekeys: Vec<Vec<u8>> = (first..=last).map(|b| extent_key(coll, o, b)).collect();
+        let inline = self.db.multi_get(&dkeys);
+        let extents = self.db.multi_get(&ekeys);
+        // Every byte of `out` is written below: data, or zeros for holes.
+        let mut out = AlignedBuf::to_fill((end - off) as usize);
+        // Block-file blocks are read in runs of consecutive slots.
         let mut run: Option<(u64, u64, u64)> = None; // (file offset, start, end) in object offsets
-        for (i, v) in self.db.multi_get(&ekeys).into_iter().enumerate() {
-            let Some(v) = v? else { continue };
+        for (i, (d, x)) in inline.into_iter().zip(extents).enumerate() {
             let bs = (first + i as u64) * BLOCK;
             let s = off.max(bs);
             let e = end.min(bs + BLOCK);
-            let at = slot_of(&v)? * BLOCK + (s - bs);
-            match &mut run {
-                Some((rat, rs, re)) if *re == s && *rat + (*re - *rs) == at => *re = e,
-                _ => {
-                    if let Some(r) = run.take() {
-                        self.read_run(&mut out, off, r)?;
+            if let Some(v) = x? {
+                let at = slot_of(&v)? * BLOCK + (s - bs);
+                match &mut run {
+                    Some((rat, rs, re)) if *re == s && *rat + (*re - *rs) == at => *re = e,
+                    _ => {
+                        if let Some(r) = run.take() {
+                            self.read_run(&mut out, off, r)?;
+                        }
+                        run = Some((at, s, e));
                     }
-                    run = Some((at, s, e));
                 }
+                continue;
             }
+            let dst = &mut out[(s - off) as usize..(e - off) as usize];
+            let data = d?.unwrap_or_default();
+            // The block's bytes in [s, e); past what it stores reads as zeros.
+            let src = data.get((s - bs) as usize..).unwrap_or_default();
+            let n = src.len().min(dst.len());
+            dst[..n].copy_from_slice(&src[..n]);
+            dst[n..].fill(0);
         }
         if let Some(r) = run {
             self.read_run(&mut out, off, r)?;
@@ -1075,14 +1109,6 @@ impl Store {
     }
 }
 
-fn copy_block(out: &mut [u8], off: u64, end: u64, b: u64, data: &[u8]) {
-    let bs = b * BLOCK;
-    let s = off.max(bs);
-    let e = end.min(bs + data.len() as u64);
-    if s < e {
-        out[(s - off) as usize..(e - off) as usize].copy_from_slice(&data[(s - bs) as usize..(e - bs) as usize]);
-    }
-}
 
 #[cfg(test)]
 mod tests;

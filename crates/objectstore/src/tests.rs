@@ -215,3 +215,25 @@ fn removing_a_collection_frees_its_block_file_slots() {
     s.apply(&t).unwrap();
     assert_eq!(s.slot_usage(), (0, 5));
 }
+
+#[test]
+fn reused_read_buffers_never_show_old_data_in_holes() {
+    let (_d, s) = open();
+    let full = oid("full");
+    let sparse = oid("sparse");
+    let mut t = Transaction::new();
+    t.push(Op::Write { coll: "1.0".into(), oid: full.clone(), off: 0, data: Bytes::from(vec![0xab; 4 << 20]) });
+    // Holes, a partial inline block and a whole block-file block.
+    t.push(Op::Write { coll: "1.0".into(), oid: sparse.clone(), off: 100, data: Bytes::from_static(b"xyz") });
+    t.push(Op::Write { coll: "1.0".into(), oid: sparse.clone(), off: 2 * BLOCK, data: Bytes::from(vec![7u8; BLOCK as usize]) });
+    t.push(Op::Truncate { coll: "1.0".into(), oid: sparse.clone(), size: 4 << 20 });
+    s.apply(&t).unwrap();
+    for _ in 0..3 {
+        assert!(s.read("1.0", &full, 0, 4 << 20).unwrap().iter().all(|c| *c == 0xab));
+        let r = s.read("1.0", &sparse, 0, 4 << 20).unwrap();
+        let mut want = vec![0u8; 4 << 20];
+        want[100..103].copy_from_slice(b"xyz");
+        want[2 * BLOCK as usize..3 * BLOCK as usize].fill(7);
+        assert!(r[..] == want[..], "sparse object read back wrong");
+    }
+}

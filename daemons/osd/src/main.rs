@@ -102,7 +102,9 @@ fn main() {
     }
     daemon::init_logging(&args.common, &cfg);
     daemon::write_pid_file(&cfg);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| die(e));
+    // Store commits run on blocking threads, each with its own O_DIRECT bounce
+    // buffer: a bound keeps that memory bounded under a burst of big writes.
+    let rt = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(64).enable_all().build().unwrap_or_else(|e| die(e));
     if let Err(e) = rt.block_on(run(cfg, whoami, data)) {
         tracing::error!("{e}");
         die(e);
