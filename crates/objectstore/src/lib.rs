@@ -237,9 +237,9 @@ impl Slots {
 const DIRECT_ALIGN: usize = 4096;
 
 /// A heap buffer aligned for O_DIRECT, always initialised (zeroed when first
-/// allocated). Buffers of [`POOLED`] bytes, the size of a whole 4 MiB object
-/// read, go back to a small pool when dropped: fresh pages would otherwise be
-/// faulted in and zeroed by the kernel on every read.
+/// allocated). Big buffers (up to [`POOLED`] bytes, a whole 4 MiB object read
+/// or write) come from and go back to a small pool: fresh pages would otherwise
+/// be faulted in and zeroed by the kernel on every op.
 struct AlignedBuf {
     ptr: std::ptr::NonNull<u8>,
     len: usize,
@@ -247,7 +247,9 @@ struct AlignedBuf {
 }
 
 const POOLED: usize = 4 << 20;
-const POOL_MAX: usize = 32;
+const POOL_MAX: usize = 4;
+/// Smaller buffers are cheap to allocate and not worth a pooled 4 MiB one.
+const POOL_MIN: usize = 512 << 10;
 
 struct PoolEntry(std::ptr::NonNull<u8>);
 // SAFETY: a pooled allocation is owned by the pool alone.
@@ -264,7 +266,9 @@ impl AlignedBuf {
         std::alloc::Layout::from_size_align(cap, DIRECT_ALIGN).expect("layout")
     }
     fn zeroed(len: usize) -> AlignedBuf {
-        let cap = len.max(1).next_multiple_of(DIRECT_ALIGN);
+        Self::zeroed_with_cap(len, len.max(1).next_multiple_of(DIRECT_ALIGN))
+    }
+    fn zeroed_with_cap(len: usize, cap: usize) -> AlignedBuf {
         let layout = Self::layout(cap);
         // SAFETY: the layout has a non-zero size and a valid alignment.
         let p = unsafe { std::alloc::alloc_zeroed(layout) };
@@ -273,10 +277,11 @@ impl AlignedBuf {
     }
     /// A buffer whose contents are arbitrary (old data): the caller overwrites every byte.
     fn to_fill(len: usize) -> AlignedBuf {
-        if len.next_multiple_of(DIRECT_ALIGN) == POOLED {
+        if (POOL_MIN..=POOLED).contains(&len) {
             if let Some(PoolEntry(ptr)) = POOL.lock().expect("pool lock").pop() {
                 return AlignedBuf { ptr, len, cap: POOLED };
             }
+            return Self::zeroed_with_cap(len, POOLED);
         }
         Self::zeroed(len)
     }
@@ -321,10 +326,6 @@ fn is_aligned(x: u64) -> bool {
     x % DIRECT_ALIGN as u64 == 0
 }
 
-thread_local! {
-    /// Per-thread bounce buffer for O_DIRECT writes from unaligned sources.
-    static BOUNCE: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) };
-}
 
 fn slot_of(v: &[u8]) -> Result<u64> {
     let b: [u8; 8] = v.try_into().map_err(|_| Error::Corrupt("bad extent record".into()))?;
@@ -432,7 +433,9 @@ impl Store {
         o.set_max_background_jobs(2);
         // Data blocks are mostly incompressible payload; keep the CPU for ops.
         o.set_compression_type(rocksdb::DBCompressionType::None);
-        o.set_write_buffer_size(64 << 20);
+        // Big data bypasses RocksDB (block file); its memtables hold small
+        // writes and metadata, so they can stay small (they count in RSS).
+        o.set_write_buffer_size(16 << 20);
         let path = dir.join("store.db");
         if !create && !path.exists() {
             return Err(Error::Db(format!("no object store at {} (run ceph-osd --mkfs first)", path.display())));
@@ -756,7 +759,8 @@ impl Store {
     fn write_slot(&self, ov: &mut Overlay, slot: u64, data: &Bytes, range: std::ops::Range<usize>) -> Result<()> {
         if let Some((first, d, r)) = &mut ov.pending {
             let same_buf = d.as_ptr() == data.as_ptr() && d.len() == data.len();
-            if same_buf && r.end == range.start && *first + ((r.end - r.start) as u64 / BLOCK) == slot {
+            let fits = range.end - r.start <= POOLED;
+            if same_buf && fits && r.end == range.start && *first + ((r.end - r.start) as u64 / BLOCK) == slot {
                 r.end = range.end;
                 return Ok(());
             }
@@ -773,15 +777,11 @@ impl Store {
             let r = match &self.blocks_direct {
                 Some(f) if buf.as_ptr() as usize % DIRECT_ALIGN == 0 => f.write_all_at(buf, at),
                 // O_DIRECT needs an aligned source: copy through a bounce buffer.
-                Some(f) => BOUNCE.with(|b| {
-                    let mut b = b.borrow_mut();
-                    if b.as_ref().is_none_or(|a| a.len < buf.len()) {
-                        *b = Some(AlignedBuf::zeroed(buf.len()));
-                    }
-                    let a = &mut b.as_mut().expect("bounce buffer")[..buf.len()];
+                Some(f) => {
+                    let mut a = AlignedBuf::to_fill(buf.len());
                     a.copy_from_slice(buf);
-                    f.write_all_at(a, at)
-                }),
+                    f.write_all_at(&a, at)
+                }
                 None => self.blocks.write_all_at(buf, at),
             };
             r.map_err(|e| Error::Db(format!("writing block file: {e}")))?;

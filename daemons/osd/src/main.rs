@@ -16,6 +16,13 @@ mod service;
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Freed pages go back to the kernel within a second, also when the OSD
+/// falls idle after a burst (a background thread purges; without it jemalloc
+/// only purges on later allocations).
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 use messages::osd_mon::{OsdBoot, OsdMarkMeDown, OsdSuperblock};
 use messages::Message;
 use objectstore::{Op, Store, Transaction};
