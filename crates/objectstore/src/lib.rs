@@ -199,6 +199,21 @@ fn prefix_end(p: &[u8]) -> Vec<u8> {
     vec![0xff; p.len() + 1]
 }
 
+/// Hands transactions to a store's commit thread (see [`Store::commit_queue`]).
+#[derive(Clone)]
+pub struct CommitQueue {
+    tx: std::sync::mpsc::Sender<(Transaction, tokio::sync::oneshot::Sender<Result<()>>)>,
+}
+
+impl CommitQueue {
+    /// Commits `t` durably; resolves once it (and whatever it was grouped with) is on disk.
+    pub async fn commit(&self, t: Transaction) -> Result<()> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.tx.send((t, done)).map_err(|_| Error::Db("the store commit thread has stopped".into()))?;
+        wait.await.map_err(|_| Error::Db("the store commit thread has stopped".into()))?
+    }
+}
+
 pub struct Store {
     db: rocksdb::DB,
     /// Whole blocks, addressed by slot (offset = slot * BLOCK); reads go
@@ -433,6 +448,10 @@ impl Store {
         o.set_max_background_jobs(2);
         // Data blocks are mostly incompressible payload; keep the CPU for ops.
         o.set_compression_type(rocksdb::DBCompressionType::None);
+        // Most lookups while writing are for keys that do not exist yet.
+        let mut bo = rocksdb::BlockBasedOptions::default();
+        bo.set_bloom_filter(10.0, false);
+        o.set_block_based_table_factory(&bo);
         // Big data bypasses RocksDB (block file); its memtables hold small
         // writes and metadata, so they can stay small (they count in RSS).
         o.set_write_buffer_size(16 << 20);
@@ -712,6 +731,12 @@ impl Store {
     }
 
     pub fn apply_opts(&self, t: &Transaction, sync: bool) -> Result<()> {
+        self.apply_group(&[t], sync)
+    }
+
+    /// Applies several transactions, in order, as one atomic synced batch: one
+    /// block-file sync and one WAL sync for all of them (group commit).
+    pub fn apply_group(&self, ts: &[&Transaction], sync: bool) -> Result<()> {
         let mut ov = Overlay {
             db: &self.db,
             w: HashMap::new(),
@@ -721,7 +746,7 @@ impl Store {
             pending: None,
             wrote_blocks: false,
         };
-        let r = self.apply_in(&mut ov, t, sync);
+        let r = self.apply_in(&mut ov, ts, sync);
         let mut slots = self.slots.lock().expect("slots lock");
         slots.give_back(std::mem::take(&mut ov.scratch));
         match r {
@@ -732,8 +757,41 @@ impl Store {
         r
     }
 
-    fn apply_in(&self, ov: &mut Overlay, t: &Transaction, sync: bool) -> Result<()> {
-        for op in &t.ops {
+    /// Starts a commit thread for this store: transactions handed to the
+    /// returned queue while a commit is in progress are committed together.
+    pub fn commit_queue(self: &std::sync::Arc<Self>) -> CommitQueue {
+        let (tx, rx) = std::sync::mpsc::channel::<(Transaction, tokio::sync::oneshot::Sender<Result<()>>)>();
+        let store = self.clone();
+        std::thread::Builder::new()
+            .name("store-commit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut group = vec![first];
+                    while group.len() < 256 {
+                        match rx.try_recv() {
+                            Ok(x) => group.push(x),
+                            Err(_) => break,
+                        }
+                    }
+                    let ts: Vec<&Transaction> = group.iter().map(|(t, _)| t).collect();
+                    if store.apply_group(&ts, true).is_ok() {
+                        for (_, done) in group {
+                            let _ = done.send(Ok(()));
+                        }
+                        continue;
+                    }
+                    // One bad transaction must not fail the others: one by one.
+                    for (t, done) in group {
+                        let _ = done.send(store.apply(&t));
+                    }
+                }
+            })
+            .expect("spawning the store commit thread");
+        CommitQueue { tx }
+    }
+
+    fn apply_in(&self, ov: &mut Overlay, ts: &[&Transaction], sync: bool) -> Result<()> {
+        for op in ts.iter().flat_map(|t| &t.ops) {
             self.apply_op(ov, op)?;
         }
         self.flush_pending(ov)?;
@@ -991,17 +1049,16 @@ impl Store {
         if !data.is_empty() {
             let first = off / BLOCK;
             let last = (end - 1) / BLOCK;
-            // Which of the covered blocks exist, inline or in the block file.
-            let inline = ov.entries_between(&block_key(coll, o, first), &block_key(coll, o, last + 1))?;
-            let extents = ov.entries_between(&extent_key(coll, o, first), &extent_key(coll, o, last + 1))?;
             for b in first..=last {
                 let bs = b * BLOCK;
                 let dk = block_key(coll, o, b);
                 let ek = extent_key(coll, o, b);
+                // Point lookups (bloom-filtered), cheaper than an iterator.
+                let inline = ov.get(&dk)?;
+                let old_slot = ov.get(&ek)?.map(|v| slot_of(&v)).transpose()?;
                 let ws = off.max(bs);
                 let we = end.min(bs + BLOCK);
                 let src = &data[(ws - off) as usize..(we - off) as usize];
-                let old_slot = extents.get(&ek).map(|v| slot_of(v)).transpose()?;
                 if ws == bs && we == bs + BLOCK {
                     // A whole block: into the block file, never over committed data.
                     let slot = match old_slot {
@@ -1019,7 +1076,7 @@ impl Store {
                     if old_slot != Some(slot) {
                         ov.put(ek, slot.to_le_bytes().to_vec());
                     }
-                    if inline.contains_key(&dk) {
+                    if inline.is_some() {
                         ov.del(dk);
                     }
                     continue;
@@ -1034,7 +1091,7 @@ impl Store {
                     v.truncate((size.max(bs) - bs).min(BLOCK) as usize);
                     v
                 } else {
-                    inline.get(&dk).cloned().unwrap_or_default()
+                    inline.unwrap_or_default()
                 };
                 if let Some(s) = old_slot {
                     ov.drop_slot(s);

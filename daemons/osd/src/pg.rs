@@ -623,15 +623,12 @@ impl Pg {
             info.pgid = self.pgid;
             t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
         }
-        let store = self.osd.store.clone();
-        let r = tokio::task::spawn_blocking(move || store.apply(&t)).await;
-        let result = match r {
-            Ok(Ok(())) => 0,
-            Ok(Err(e)) => {
+        let result = match self.osd.commits.commit(t).await {
+            Ok(()) => 0,
+            Err(e) => {
                 warn!(pg = %self.pgid, "applying push: {e}");
                 -5
             }
-            Err(_) => -5,
         };
         self.exists = true;
         if m.last && result == 0 {
@@ -714,10 +711,8 @@ impl Pg {
                 return;
             }
         };
-        let store = self.osd.store.clone();
-        let t2 = txn.clone();
-        let r = tokio::task::spawn_blocking(move || store.apply(&t2)).await;
-        if !matches!(r, Ok(Ok(()))) {
+        let r = self.osd.commits.commit(txn.clone()).await;
+        if r.is_err() {
             warn!(pg = %self.pgid, "replica apply failed");
             let _ = conn.send(reply(-5).to_raw(0, 0));
             return;
@@ -934,11 +929,10 @@ impl Pg {
         for r in &replicas {
             self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
         }
-        let store2 = store.clone();
-        let applied = tokio::task::spawn_blocking(move || store2.apply(&t)).await;
-        if !matches!(applied, Ok(Ok(()))) {
+        let applied = self.osd.commits.commit(t).await;
+        if let Err(e) = applied {
             // The local store failed: do not acknowledge; Ceph would stop the OSD.
-            tracing::error!(pg = %self.pgid, "local commit failed: {:?}", applied.map(|r| r.err()));
+            tracing::error!(pg = %self.pgid, "local commit failed: {e}");
             let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;

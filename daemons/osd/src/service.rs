@@ -88,6 +88,8 @@ pub struct Osd {
     pub whoami: i32,
     pub fsid: Uuid,
     pub store: Arc<Store>,
+    /// Group commit: PG writes, replica writes and recovery pushes.
+    pub commits: objectstore::CommitQueue,
     pub conf: OsdConf,
     pub monc: MonClient,
     pub my_addrs: EntityAddrVec,
@@ -113,6 +115,7 @@ impl Osd {
         Arc::new(Osd {
             whoami,
             fsid,
+            commits: store.commit_queue(),
             store,
             conf,
             monc,
