@@ -9,20 +9,23 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
     oxceph_tests::pattern_bytes(n, seed)
 }
 
-fn rados_at(conf: &str, args: &[&str]) -> Run {
+fn rados_at(tool: &Path, conf: &str, args: &[&str]) -> Run {
     let mut a = vec!["-c", conf];
     a.extend_from_slice(args);
-    run(Path::new("/usr/bin/rados"), &a)
+    run(tool, &a)
 }
 
-/// Runs the same `rados` workflow against a cluster; returns one line per step
-/// (exit code, output, error) with cluster-specific values masked.
-fn workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
+const REAL_RADOS: &str = "/usr/bin/rados";
+
+/// Runs the same workflow with a `rados` CLI (`tool`) against a cluster;
+/// returns one line per step (exit code, output, error) with
+/// cluster-specific values masked.
+fn workflow(tool: &Path, conf: &str, pool: &str, dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let step = |args: &[&str]| -> String {
         let mut a = vec!["-p", pool];
         a.extend_from_slice(args);
-        let r = rados_at(conf, &a);
+        let r = rados_at(tool, conf, &a);
         let mask = |s: &str| {
             s.lines()
                 .map(|l| match l.find(" mtime ") {
@@ -96,7 +99,7 @@ fn workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
     for args in [vec!["ls"], vec!["ls", "--all"]] {
         let mut a = vec!["-p", pool];
         a.extend_from_slice(&args);
-        let r = rados_at(conf, &a);
+        let r = rados_at(tool, conf, &a);
         let mut l: Vec<&str> = r.stdout.lines().collect();
         l.sort();
         out.push(format!("{args:?} -> {} | {}", r.code, l.join(",")));
@@ -115,8 +118,8 @@ fn real_rados_cli_gives_the_same_results_as_on_real_ceph() {
     let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
     std::fs::create_dir_all(&d1).unwrap();
     std::fs::create_dir_all(&d2).unwrap();
-    let ours = workflow(&c.conf(), &pool, &d1);
-    let real = workflow(ref_cluster().conf().to_str().unwrap(), &pool, &d2);
+    let ours = workflow(Path::new(REAL_RADOS), &c.conf(), &pool, &d1);
+    let real = workflow(Path::new(REAL_RADOS), ref_cluster().conf().to_str().unwrap(), &pool, &d2);
     let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
     for (o, r) in ours.iter().zip(&real) {
         assert_eq!(o, r, "ours vs real Ceph differ");
@@ -131,6 +134,108 @@ fn real_rados_cli_gives_the_same_results_as_on_real_ceph() {
     let r = run(&bin("rados"), &["-c", &c.conf(), "-p", &pool, "get", "o4m", out.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(std::fs::read(out).unwrap() == data((4 << 20) + 1, 9), "o4m differs");
+}
+
+/// `rados lock` (cls_lock in the OSD): shared and exclusive locks, tags,
+/// expiry, break, locks on missing objects; each step against our cluster and
+/// real Ceph, with lock holders' client ids and nonces masked.
+fn lock_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
+    let f = dir.join("lo");
+    std::fs::write(&f, b"lockme").unwrap();
+    let mask = |s: &str| -> String {
+        // "name":"client.4150" and "addr":"127.0.0.1:0/3906351406" differ per run.
+        let mut out = String::new();
+        for part in s.split('"') {
+            let p = if part.starts_with("client.") && part[7..].chars().all(|c| c.is_ascii_digit()) {
+                "client.N".to_string()
+            } else if let Some(i) = part.find(":0/") {
+                format!("{}:0/NONCE", &part[..i])
+            } else {
+                part.to_string()
+            };
+            out.push_str(&p);
+            out.push('"');
+        }
+        out.pop();
+        out
+    };
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["put", "lo", f.to_str().unwrap()],
+        vec!["lock", "get", "lo", "L1", "--lock-cookie", "c1", "--lock-tag", "t", "--lock-type", "shared"],
+        vec!["lock", "get", "lo", "L1", "--lock-cookie", "c1", "--lock-tag", "t", "--lock-type", "shared"],
+        vec!["lock", "get", "lo", "L1", "--lock-cookie", "c2", "--lock-tag", "other", "--lock-type", "shared"],
+        vec!["lock", "get", "lo", "L1", "--lock-cookie", "c2", "--lock-tag", "t", "--lock-type", "exclusive"],
+        vec!["lock", "list", "lo"],
+        vec!["lock", "info", "lo", "L1"],
+        vec!["lock", "get", "lo", "L2", "--lock-cookie", "c1", "--lock-description", "short", "--lock-duration", "1"],
+        vec!["lock", "info", "lo", "L2"],
+        vec!["lock", "break", "lo", "L1", "client.1", "--lock-cookie", "c1"],
+        vec!["lock", "list", "missing"],
+        vec!["lock", "info", "missing", "L1"],
+        vec!["lock", "get", "newobj", "L3"],
+        vec!["lock", "get", "newobj", "L3"],
+        vec!["stat", "newobj"],
+        vec!["lock", "list", "newobj"],
+    ];
+    let mut out = Vec::new();
+    for (i, args) in steps.iter().enumerate() {
+        if i == 8 {
+            // L2 was taken for one second: it must have expired.
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+        let mut a = vec!["-p", pool];
+        a.extend_from_slice(args);
+        let r = rados_at(Path::new(REAL_RADOS), conf, &a);
+        let stdout = match r.stdout.find(" mtime ") {
+            Some(i) => r.stdout[..i].to_string(),
+            None => r.stdout.clone(),
+        };
+        out.push(format!("{args:?} -> {} | {} | {}", r.code, mask(stdout.trim()), r.stderr.trim()).replace(&dir.display().to_string(), "<dir>"));
+    }
+    out
+}
+
+#[test]
+fn rados_lock_gives_the_same_results_as_on_real_ceph() {
+    let c = OurCluster::start(3, "");
+    let pool = format!("lockflow{}", std::process::id());
+    c.create_pool(&pool, 8);
+    real_ceph(&["osd", "pool", "create", &pool, "8"]);
+    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
+    let d = tempfile::tempdir().unwrap();
+    let ours = lock_workflow(&c.conf(), &pool, d.path());
+    let real = lock_workflow(ref_cluster().conf().to_str().unwrap(), &pool, d.path());
+    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+    for (o, r) in ours.iter().zip(&real) {
+        assert_eq!(o, r, "ours vs real Ceph differ");
+    }
+    assert_eq!(ours.len(), real.len());
+    // The shared lock really has two holders, and the exclusive attempt failed.
+    assert!(ours[6].matches("\"cookie\":\"c1\"").count() == 2, "{}", ours[6]);
+    assert!(ours[4].contains("-> 1 |"), "{}", ours[4]);
+}
+
+/// Our `rados` against our cluster gives what the real `rados` gives against
+/// real Ceph, step for step (so both our client and our OSDs match Ceph).
+#[test]
+fn our_rados_cli_on_our_cluster_matches_real_rados_on_real_ceph() {
+    let c = OurCluster::start(3, "");
+    let pool = format!("ourflow{}", std::process::id());
+    c.create_pool(&pool, 16);
+    real_ceph(&["osd", "pool", "create", &pool, "16"]);
+    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
+    let d = tempfile::tempdir().unwrap();
+    let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let ours = workflow(&bin("rados"), &c.conf(), &pool, &d1);
+    let real = workflow(Path::new(REAL_RADOS), ref_cluster().conf().to_str().unwrap(), &pool, &d2);
+    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+    for (o, r) in ours.iter().zip(&real) {
+        assert_eq!(o, r, "our rados on our cluster vs real rados on real Ceph differ");
+    }
+    assert_eq!(ours.len(), real.len());
+    assert!(ours.iter().filter(|l| l.ends_with("intact: true")).count() == 4, "{ours:#?}");
 }
 
 #[test]
@@ -247,7 +352,7 @@ fn kill9_of_an_osd_during_writes_loses_nothing_and_recovers() {
     c.create_pool("dur", 16);
     for victim in [1usize, 2] {
         let conf = c.conf();
-        let bench = std::thread::spawn(move || rados_at(&conf, &["-p", "dur", "bench", "8", "write", "-b", "65536", "-t", "16", "--no-cleanup", "--run-name", &format!("run{victim}")]));
+        let bench = std::thread::spawn(move || rados_at(Path::new(REAL_RADOS), &conf, &["-p", "dur", "bench", "8", "write", "-b", "65536", "-t", "16", "--no-cleanup", "--run-name", &format!("run{victim}")]));
         std::thread::sleep(std::time::Duration::from_secs(3));
         c.kill9_osd(victim);
         c.wait_up(2);

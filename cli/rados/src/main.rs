@@ -244,7 +244,7 @@ async fn main() {
     const KNOWN: &[&str] = &[
         "lspools", "df", "ls", "put", "append", "get", "truncate", "create", "rm", "cp", "stat", "setxattr", "getxattr",
         "rmxattr", "listxattr", "setomapval", "getomapval", "rmomapkey", "listomapkeys", "listomapvals", "getomapheader",
-        "setomapheader", "listwatchers", "mksnap", "rmsnap", "lssnap", "bench", "cleanup",
+        "setomapheader", "clearomap", "listwatchers", "mksnap", "rmsnap", "lssnap", "bench", "cleanup",
     ];
     if !KNOWN.contains(&cmd) {
         eprintln!("unrecognized command {cmd}; -h or --help for usage");
@@ -467,6 +467,18 @@ async fn main() {
                 }
                 Err(e) => fail(&format!("error getting omap header {p}/{}: {}", w[1], e.ceph_str())),
             }
+        }
+        "clearomap" => {
+            need(w, 2);
+            // Like rados.cc: every named object, stopping at the first failure.
+            let mut rc = 0;
+            for o in &w[1..] {
+                if let Err(e) = io.omap_clear(o).await {
+                    rc = fail(&format!("error clearing omap keys {p}/{o}/{}", e.ceph_str()));
+                    break;
+                }
+            }
+            rc
         }
         "setomapheader" => {
             need(w, 3);

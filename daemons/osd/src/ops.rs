@@ -14,6 +14,7 @@ pub const ENOENT: i32 = -2;
 pub const EIO: i32 = -5;
 pub const E2BIG: i32 = -7;
 pub const EEXIST: i32 = -17;
+pub const EBUSY: i32 = -16;
 pub const EINVAL: i32 = -22;
 pub const EFBIG: i32 = -27;
 pub const ERANGE: i32 = -34;
@@ -70,6 +71,8 @@ pub struct Ctx<'a> {
     pub effects: Vec<Effect>,
     /// Class methods called: (read, write) flags, for caps.
     pub cls_calls: Vec<(bool, bool)>,
+    /// Who sent the op (`cls_get_request_origin`), for cls_lock.
+    pub origin: crate::cls_lock::Origin,
 }
 
 /// Follow-up actions that are not store changes.
@@ -103,6 +106,7 @@ impl<'a> Ctx<'a> {
             max_omap_entries: 131072,
             effects: Vec::new(),
             cls_calls: Vec::new(),
+            origin: crate::cls_lock::Origin { name: types::EntityNameT { ty: 0, num: 0 }, addr: types::EntityAddr::default(), features: 0 },
         })
     }
 

@@ -852,6 +852,11 @@ impl Pg {
                 }
             };
             ctx.max_object_size = self.osd.conf.max_object_size;
+            ctx.origin = crate::cls_lock::Origin {
+                name: msg.reqid.name,
+                addr: q.conn.info.peer_addrs.0.first().copied().unwrap_or_default(),
+                features: q.conn.info.features,
+            };
             let existed_size = ctx.exists.then_some(ctx.size);
             // Reads hit the disk (a 4 MiB read is milliseconds): let the
             // runtime move other tasks off this worker meanwhile.
