@@ -215,6 +215,129 @@ fn rados_lock_gives_the_same_results_as_on_real_ceph() {
     assert!(ours[4].contains("-> 1 |"), "{}", ours[4]);
 }
 
+/// Pool snapshots with the real `rados`: clone-on-write, reads at a snap,
+/// `listsnaps` (clones, sizes, overlaps), rollback, and a head deleted while a
+/// snapshot holds it (a whiteout: gone from the head, still readable at the
+/// snap, still listed as Ceph lists it).
+fn snap_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
+    let v1 = dir.join("v1");
+    let v2 = dir.join("v2");
+    std::fs::write(&v1, b"v1\n").unwrap();
+    std::fs::write(&v2, b"version-two-longer\n").unwrap();
+    let (v1, v2) = (v1.to_str().unwrap(), v2.to_str().unwrap());
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["put", "obj", v1],
+        vec!["put", "gone", v1],
+        vec!["mksnap", "s1"],
+        vec!["put", "obj", v2],
+        vec!["rm", "gone"],
+        vec!["-s", "s1", "get", "obj", "/dev/stdout"],
+        vec!["get", "obj", "/dev/stdout"],
+        vec!["-s", "s1", "get", "gone", "/dev/stdout"],
+        vec!["get", "gone", "/dev/stdout"],
+        vec!["ls"],
+        vec!["listsnaps", "obj"],
+        vec!["listsnaps", "gone"],
+        vec!["mksnap", "s2"],
+        vec!["put", "obj", v1],
+        vec!["listsnaps", "obj"],
+        vec!["-s", "s2", "get", "obj", "/dev/stdout"],
+        vec!["rollback", "obj", "s1"],
+        vec!["get", "obj", "/dev/stdout"],
+        vec!["-s", "s1", "stat", "obj"],
+        vec!["put", "new", v1],
+        vec!["-s", "s1", "get", "new", "/dev/stdout"],
+        vec!["listsnaps", "new"],
+    ];
+    let mut out = Vec::new();
+    for args in &steps {
+        let mut a = vec!["-p", pool];
+        a.extend_from_slice(args);
+        let r = rados_at(Path::new(REAL_RADOS), conf, &a);
+        let stdout = match r.stdout.find(" mtime ") {
+            Some(i) => r.stdout[..i].to_string() + &r.stdout[r.stdout.find(", size").unwrap_or(i)..],
+            None => r.stdout.clone(),
+        };
+        let mut ls: Vec<&str> = stdout.lines().collect();
+        if args[0] == "ls" {
+            ls.sort();
+        }
+        out.push(format!("{args:?} -> {} | {} | {}", r.code, ls.join("\n"), r.stderr.trim()).replace(&dir.display().to_string(), "<dir>"));
+    }
+    out
+}
+
+#[test]
+fn pool_snapshots_clone_on_write_like_real_ceph() {
+    let c = OurCluster::start(3, "");
+    let pool = format!("snapflow{}", std::process::id());
+    c.create_pool(&pool, 8);
+    real_ceph(&["osd", "pool", "create", &pool, "8"]);
+    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
+    let d = tempfile::tempdir().unwrap();
+    let ours = snap_workflow(&c.conf(), &pool, d.path());
+    let real = snap_workflow(ref_cluster().conf().to_str().unwrap(), &pool, d.path());
+    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+    for (o, r) in ours.iter().zip(&real) {
+        assert_eq!(o, r, "ours vs real Ceph differ");
+    }
+    assert_eq!(ours.len(), real.len());
+    assert!(ours[5].contains("| selected snap 1 's1'\nv1 |"), "{}", ours[5]);
+    assert!(ours[17].ends_with("-> 0 | v1 | "), "{}", ours[17]);
+    // The clones are replicated: with the primary of `obj` killed, the
+    // snapshot and the whiteout still read back from another copy.
+    let mut c = c;
+    let m = c.mon.ours(&["osd", "map", &pool, "obj", "-f", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&m.stdout).unwrap_or_default();
+    let primary = v["acting_primary"].as_i64().unwrap_or_else(|| panic!("osd map: {}", m.stdout)) as usize;
+    c.kill9_osd(primary);
+    c.wait_for(60, "the killed primary marked down", |s| s["osdmap"]["num_up_osds"].as_u64() == Some(2));
+    let r = c.rados(&["-p", &pool, "-s", "s1", "get", "obj", "/dev/stdout"]);
+    assert!(r.code == 0 && r.stdout.ends_with("v1\n"), "{} {}", r.stdout, r.stderr);
+    let r = c.rados(&["-p", &pool, "-s", "s2", "get", "obj", "/dev/stdout"]);
+    assert!(r.code == 0 && r.stdout.ends_with("version-two-longer\n"), "{} {}", r.stdout, r.stderr);
+    let r = c.rados(&["-p", &pool, "-s", "s1", "get", "gone", "/dev/stdout"]);
+    assert!(r.code == 0 && r.stdout.ends_with("v1\n"), "{} {}", r.stdout, r.stderr);
+}
+
+/// Self-managed snapshots as librbd drives them (python3-rados): snap ids
+/// from the mon, the SnapContext on writes, rollback of an object.
+#[test]
+fn self_managed_snapshots_and_rollback_with_python3_rados() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("smsnap", 8);
+    let script = r#"
+import rados, sys
+c = rados.Rados(conffile=sys.argv[1]); c.connect()
+io = c.open_ioctx("smsnap")
+io.write_full("o", b"first")
+s1 = io.create_self_managed_snap()
+io.set_self_managed_snap_write([s1])
+io.write_full("o", b"second!")
+s2 = io.create_self_managed_snap()
+io.set_self_managed_snap_write([s2, s1])
+io.write("o", b"3", 0)
+assert io.read("o") == b"3econd!", io.read("o")
+io.rollback_self_managed_snap("o", s2)
+assert io.read("o") == b"second!", io.read("o")
+io.rollback_self_managed_snap("o", s1)
+assert io.read("o") == b"first", io.read("o")
+s3 = io.create_self_managed_snap()
+io.set_self_managed_snap_write([s3, s2, s1])
+io.remove_object("o")
+try:
+    io.read("o"); assert False, "head should be gone"
+except rados.ObjectNotFound:
+    pass
+io.rollback_self_managed_snap("o", s3)
+assert io.read("o") == b"first", io.read("o")
+print("ok", s1, s2, s3)
+"#;
+    let r = run(Path::new("/usr/bin/python3"), &["-c", script, &c.conf()]);
+    assert_eq!(r.code, 0, "python3-rados: {}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("ok "), "{}", r.stdout);
+}
+
 /// Our `rados` against our cluster gives what the real `rados` gives against
 /// real Ceph, step for step (so both our client and our OSDs match Ceph).
 #[test]

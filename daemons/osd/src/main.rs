@@ -9,6 +9,7 @@ mod cls_lock;
 mod ops;
 mod pg;
 mod service;
+mod snaps;
 
 // 4 MiB op buffers freed on many threads fragment glibc's per-thread arenas
 // into gigabytes of RSS; jemalloc (Ceph uses tcmalloc for the same reason)

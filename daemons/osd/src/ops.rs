@@ -38,6 +38,8 @@ pub struct ObjectInfo {
 
 pub const OI_ATTR: &str = "_";
 
+use crate::snaps::{SnapSet, Target, SS_ATTR, WHITEOUT_ATTR};
+
 impl Encode for ObjectInfo {
     fn encode(&self, e: &mut Encoder) {
         e.u8(1);
@@ -73,6 +75,10 @@ pub struct Ctx<'a> {
     pub cls_calls: Vec<(bool, bool)>,
     /// Who sent the op (`cls_get_request_origin`), for cls_lock.
     pub origin: crate::cls_lock::Origin,
+    /// The head's clones (empty for a clone or an object never snapshotted).
+    pub snapset: SnapSet,
+    /// The head is a whiteout: deleted, kept only for its clones.
+    pub whiteout: bool,
 }
 
 /// Follow-up actions that are not store changes.
@@ -87,7 +93,18 @@ pub enum Effect {
 
 impl<'a> Ctx<'a> {
     pub fn new(store: &'a Store, coll: &'a str, oid: ObjectId) -> objectstore::Result<Self> {
-        let size = store.stat(coll, &oid)?;
+        let mut size = store.stat(coll, &oid)?;
+        let mut snapset = SnapSet::default();
+        let mut whiteout = false;
+        if size.is_some() && oid.snap == objectstore::NOSNAP {
+            if let Some(b) = store.getattr(coll, &oid, SS_ATTR)? {
+                snapset = SnapSet::decode(Bytes::from(b)).map_err(|e| objectstore::Error::Corrupt(format!("snapset: {e}")))?;
+            }
+            if store.getattr(coll, &oid, WHITEOUT_ATTR)?.is_some() {
+                whiteout = true;
+                size = None;
+            }
+        }
         let oi = match store.getattr(coll, &oid, OI_ATTR)? {
             Some(b) => ObjectInfo::from_bytes(Bytes::from(b)).unwrap_or_default(),
             None => ObjectInfo::default(),
@@ -107,6 +124,8 @@ impl<'a> Ctx<'a> {
             effects: Vec::new(),
             cls_calls: Vec::new(),
             origin: crate::cls_lock::Origin { name: types::EntityNameT { ty: 0, num: 0 }, addr: types::EntityAddr::default(), features: 0 },
+            snapset,
+            whiteout,
         })
     }
 
@@ -602,20 +621,39 @@ fn do_op(ctx: &mut Ctx, o: &mut OsdOp, input: Bytes) -> Result<Bytes, i32> {
             Ok(Bytes::new())
         }
         op::LIST_SNAPS => {
-            need_exists(ctx)?;
-            // obj_list_snap_response_t with only the head clone (no snapshots yet).
-            let mut e = Encoder::new(0);
-            let s = e.start(2, 1);
-            e.u32(1);
-            let c = e.start(1, 1);
-            e.u64(objectstore::NOSNAP + 0);
-            e.u32(0); // snaps
-            e.u32(0); // overlap
-            e.u64(ctx.size);
-            e.finish(c);
-            e.u64(0); // seq
-            e.finish(s);
-            Ok(e.into_bytes())
+            // Sent at CEPH_SNAPDIR (checked by the PG): works on a whiteout too.
+            if !ctx.exists && !ctx.whiteout {
+                return Err(ENOENT);
+            }
+            ctx.snapset.list_snaps_reply(ctx.exists.then_some(ctx.size))
+        }
+        op::ROLLBACK => {
+            let snap = u64_at(o, 0);
+            let target = if ctx.whiteout && ctx.snapset.resolve(snap) == Target::Head { Target::Missing } else { ctx.snapset.resolve(snap) };
+            match target {
+                // The snapshot is the head as it is: only the version moves.
+                Target::Head => ctx.modified = true,
+                Target::Clone(c) => {
+                    if ctx.exists {
+                        ctx.remove();
+                    }
+                    let src = ObjectId { snap: c, ..ctx.oid.clone() };
+                    ctx.txn.push(Op::Clone { coll: ctx.coll(), src, dst: ctx.oid.clone() });
+                    ctx.exists = true;
+                    ctx.deleted = false;
+                    ctx.whiteout = false;
+                    ctx.size = ctx.snapset.clone_size.get(&c).copied().unwrap_or(0);
+                    ctx.modified = true;
+                }
+                // The object did not exist at that snapshot.
+                Target::Missing => {
+                    if ctx.exists {
+                        ctx.remove();
+                    }
+                    ctx.modified = true;
+                }
+            }
+            Ok(Bytes::new())
         }
         _ => Err(EOPNOTSUPP),
     }

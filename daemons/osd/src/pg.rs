@@ -13,6 +13,7 @@
 
 use crate::ops::{self, Ctx, Effect, ObjectInfo};
 use crate::service::{ClientSession, Osd};
+use crate::snaps;
 use bytes::Bytes;
 use denc::{Decode, Encode, Encoder, Utime};
 use maps::OsdMap;
@@ -838,9 +839,39 @@ impl Pg {
 
     async fn do_op(&mut self, q: QueuedOp, is_write: bool) {
         let msg = &q.msg;
-        let oid = self.object_id(msg);
+        let head = self.object_id(msg);
         let store = self.osd.store.clone();
         let mut ops = msg.ops.clone();
+        // Which object the op addresses: the head, or at a snap id the clone
+        // that covers it; LIST_SNAPS goes to the head at CEPH_SNAPDIR only.
+        let list_snaps = ops.iter().any(|o| o.op == opcode::LIST_SNAPS);
+        let bad_snapdir = (msg.snapid == snaps::SNAPDIR) != list_snaps || (list_snaps && ops.iter().any(|o| o.op != opcode::LIST_SNAPS));
+        let oid = if bad_snapdir || (is_write && msg.snapid != snaps::NOSNAP) {
+            None
+        } else if msg.snapid == snaps::NOSNAP || msg.snapid == snaps::SNAPDIR {
+            Some(Ok(head.clone()))
+        } else {
+            match Ctx::new(&store, &self.coll, head.clone()) {
+                Err(e) => Some(Err(e)),
+                Ok(h) => match h.snapset.resolve(msg.snapid) {
+                    snaps::Target::Head => Some(Ok(head.clone())),
+                    snaps::Target::Clone(c) => Some(Ok(ObjectId { snap: c, ..head.clone() })),
+                    snaps::Target::Missing => Some(Ok(ObjectId { snap: 0, ..head.clone() })),
+                },
+            }
+        };
+        let oid = match oid {
+            Some(Ok(o)) => o,
+            other => {
+                let e = match other {
+                    None => ops::EINVAL,
+                    _ => ops::EIO,
+                };
+                let r = self.reply_for(msg, e, ops, EVersion::default(), 0);
+                let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+                return;
+            }
+        };
         let (result, mut ctx_out) = {
             let mut ctx = match Ctx::new(&store, &self.coll, oid.clone()) {
                 Ok(c) => c,
@@ -865,11 +896,12 @@ impl Pg {
                 txn: std::mem::take(&mut ctx.txn),
                 modified: ctx.modified,
                 exists: ctx.exists,
-                deleted: ctx.deleted,
                 size: ctx.size,
                 oi: ctx.oi.clone(),
                 effects: std::mem::take(&mut ctx.effects),
                 existed_size,
+                snapset: std::mem::take(&mut ctx.snapset),
+                whiteout: ctx.whiteout,
             };
             (r, out)
         };
@@ -897,31 +929,84 @@ impl Pg {
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;
         }
-        // A write: version it, log it, replicate it.
-        let version = EVersion { epoch: self.map.epoch, version: self.info.last_update.version + 1 };
+        // A write: clone the head first if a snapshot was taken since it was
+        // last written (make_writeable), then version it, log it, replicate it.
+        // Pool-snapshot pools use the pool's snap context, not the op's
+        // (PrimaryLogPG::execute_ctx), unless the client enforces its own.
+        let (snap_seq, snapc) = match self.map.pools.get(&(self.pgid.pool as i64)) {
+            Some(p) if p.flags & maps::pool::FLAG_POOL_SNAPS != 0 && msg.flags & ENFORCE_SNAPC == 0 => (p.snap_seq, p.snaps.keys().rev().copied().collect::<Vec<u64>>()),
+            _ => (msg.snap_seq, msg.snaps.clone()),
+        };
+        if !snaps::snapc_valid(snap_seq, &snapc) {
+            let r = self.reply_for(msg, ops::EINVAL, ops, EVersion::default(), 0);
+            let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+            return;
+        }
+        let mut version = EVersion { epoch: self.map.epoch, version: self.info.last_update.version + 1 };
         let prev = self.info.last_update;
         let user_version = self.info.last_user_version.max(ctx_out.oi.user_version) + 1;
-        let mut t = ctx_out.txn;
-        if !ctx_out.deleted || ctx_out.exists {
+        let mut ss = std::mem::take(&mut ctx_out.snapset);
+        let had_snapset = !ss.is_empty();
+        let mut t = Transaction::new();
+        let mut entries = Vec::new();
+        let head_existed = ctx_out.existed_size;
+        if let (Some(old_size), Some(newest)) = (head_existed, snapc.first()) {
+            if *newest > ss.seq {
+                let cid = snap_seq;
+                let clone = ObjectId { snap: cid, ..oid.clone() };
+                t.push(Op::Clone { coll: self.coll.clone(), src: oid.clone(), dst: clone.clone() });
+                t.push(Op::RmAttr { coll: self.coll.clone(), oid: clone.clone(), name: snaps::SS_ATTR.into() });
+                ss.clones.push(cid);
+                ss.clone_size.insert(cid, old_size);
+                ss.clone_overlap.insert(cid, if old_size > 0 { vec![(0, old_size)] } else { vec![] });
+                ss.clone_snaps.insert(cid, snapc.iter().copied().take_while(|s| *s > ss.seq).collect());
+                entries.push(LogEntry { version, user_version, op: LOG_MODIFY, oid: clone.to_bytes(0), reqid: ReqId::default(), result: 0 });
+                version.version += 1;
+            }
+        }
+        if let Some(newest) = ss.clones.last().copied() {
+            let cut = modified_ranges(&msg.ops, head_existed.unwrap_or(0));
+            if let Some(ov) = ss.clone_overlap.get_mut(&newest) {
+                *ov = snaps::subtract(ov, &cut);
+            }
+        }
+        ss.seq = ss.seq.max(snap_seq);
+        t.ops.extend(std::mem::take(&mut ctx_out.txn.ops));
+        // A head deleted while clones exist stays as a whiteout holding the SnapSet.
+        let whiteout = !ctx_out.exists && !ss.clones.is_empty();
+        if whiteout && !ctx_out.whiteout {
+            t.push(Op::Remove { coll: self.coll.clone(), oid: oid.clone() });
+            t.push(Op::Touch { coll: self.coll.clone(), oid: oid.clone() });
+            t.push(Op::SetAttr { coll: self.coll.clone(), oid: oid.clone(), name: snaps::WHITEOUT_ATTR.into(), value: Bytes::new() });
+        } else if !whiteout && ctx_out.whiteout && ctx_out.exists {
+            t.push(Op::RmAttr { coll: self.coll.clone(), oid: oid.clone(), name: snaps::WHITEOUT_ATTR.into() });
+        }
+        if ctx_out.exists || whiteout {
             let oi = ObjectInfo { version, user_version, mtime: if msg.mtime.sec == 0 { Utime::now() } else { msg.mtime } };
             t.push(Op::SetAttr { coll: self.coll.clone(), oid: oid.clone(), name: ops::OI_ATTR.into(), value: oi.to_bytes(0) });
+            if had_snapset || !ss.is_empty() {
+                t.push(Op::SetAttr { coll: self.coll.clone(), oid: oid.clone(), name: snaps::SS_ATTR.into(), value: ss.encode() });
+            }
         }
         let entry = LogEntry {
             version,
             user_version,
-            op: if ctx_out.exists { LOG_MODIFY } else { LOG_DELETE },
+            op: if ctx_out.exists || whiteout { LOG_MODIFY } else { LOG_DELETE },
             oid: oid.to_bytes(0),
             reqid: msg.reqid,
             result: 0,
         };
-        t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(version), value: entry.to_bytes(0) });
+        entries.push(entry.clone());
+        for e in &entries {
+            t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(e.version), value: e.to_bytes(0) });
+        }
         let mut info = self.info.clone();
         info.last_update = version;
         info.last_user_version = user_version;
         // Trim the log to its bound.
         let max_log = self.osd.conf.max_pg_log_entries;
         let mut trimmed = 0;
-        while self.log.len() + 1 - trimmed > max_log {
+        while self.log.len() + entries.len() - trimmed > max_log {
             let old = &self.log[trimmed];
             t.push(Op::RmMeta { coll: self.coll.clone(), key: log_key(old.version) });
             info.log_tail = old.version;
@@ -950,7 +1035,7 @@ impl Pg {
         }
         self.info = info;
         self.dups.insert(entry.reqid, (version, user_version, 0));
-        self.log.push_back(entry);
+        self.log.extend(entries);
         let old_size = ctx_out.existed_size;
         match (old_size, ctx_out.exists) {
             (None, true) => {
@@ -1043,6 +1128,7 @@ impl Pg {
                     if !all_ns && obj.nspace != msg.oloc.nspace {
                         continue;
                     }
+                    // Whiteout heads are listed too, as Ceph lists them.
                     if entries.len() >= count {
                         next = Some(obj);
                         break 'outer;
@@ -1271,11 +1357,33 @@ struct CtxOut {
     txn: Transaction,
     modified: bool,
     exists: bool,
-    deleted: bool,
     size: u64,
     oi: ObjectInfo,
     effects: Vec<Effect>,
     existed_size: Option<u64>,
+    snapset: snaps::SnapSet,
+    /// The head is (still) a whiteout after the ops.
+    whiteout: bool,
+}
+
+/// `CEPH_OSD_FLAG_ENFORCE_SNAPC`.
+const ENFORCE_SNAPC: u32 = 0x100000;
+
+/// The byte ranges of the head a write op vector may change (for clone overlaps).
+fn modified_ranges(ops: &[OsdOp], old_size: u64) -> Vec<(u64, u64)> {
+    let all = (0, u64::MAX);
+    let mut out = Vec::new();
+    for o in ops {
+        let arg = |at: usize| u64::from_le_bytes(o.args[at..at + 8].try_into().unwrap_or([0; 8]));
+        match o.op {
+            opcode::WRITE | opcode::ZERO => out.push((arg(0), arg(8))),
+            opcode::APPEND => out.push((old_size, u64::MAX - old_size)),
+            opcode::TRUNCATE => out.push((arg(0), u64::MAX - arg(0))),
+            opcode::WRITEFULL | opcode::DELETE | opcode::ROLLBACK | opcode::CALL => out.push(all),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn op_coll(op: &Op) -> Option<&str> {
