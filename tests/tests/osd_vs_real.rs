@@ -300,6 +300,61 @@ fn pool_snapshots_clone_on_write_like_real_ceph() {
     assert!(r.code == 0 && r.stdout.ends_with("v1\n"), "{} {}", r.stdout, r.stderr);
 }
 
+/// Removing snapshots trims: clones no snapshot needs are deleted on every
+/// copy, and a whiteout head with no clones left disappears from listings.
+#[test]
+fn removed_snapshots_are_trimmed() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("trim", 8);
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("f");
+    let ok = |args: &[&str]| {
+        let mut a = vec!["-p", "trim"];
+        a.extend_from_slice(args);
+        let r = c.rados(&a);
+        assert_eq!(r.code, 0, "rados {args:?}: {}", r.stderr);
+        r.stdout
+    };
+    std::fs::write(&f, data(200_000, 1)).unwrap();
+    ok(&["put", "obj", f.to_str().unwrap()]);
+    ok(&["put", "gone", f.to_str().unwrap()]);
+    ok(&["mksnap", "s1"]);
+    std::fs::write(&f, data(100_000, 2)).unwrap();
+    ok(&["put", "obj", f.to_str().unwrap()]);
+    ok(&["rm", "gone"]);
+    ok(&["mksnap", "s2"]);
+    ok(&["put", "obj", f.to_str().unwrap()]);
+    assert_eq!(ok(&["listsnaps", "obj"]).lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count(), 2);
+    ok(&["rmsnap", "s1"]);
+    // Clone 1 and the whiteout go; clone 2 stays for s2.
+    let t0 = std::time::Instant::now();
+    loop {
+        let clones = ok(&["listsnaps", "obj"]);
+        let ls = ok(&["ls"]);
+        if clones.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count() == 1 && !ls.lines().any(|l| l == "gone") {
+            assert!(clones.contains("\n2\t2\t100000\t"), "{clones}");
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "not trimmed: {clones} / {ls}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let r = c.rados(&["-p", "trim", "-s", "s2", "get", "obj", d.path().join("o").to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read(d.path().join("o")).unwrap() == data(100_000, 2));
+    ok(&["rmsnap", "s2"]);
+    let t0 = std::time::Instant::now();
+    while ok(&["listsnaps", "obj"]).lines().any(|l| l.starts_with(|c: char| c.is_ascii_digit())) {
+        assert!(t0.elapsed().as_secs() < 30, "clone 2 not trimmed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Every copy agrees: with any one OSD down the object has no clones.
+    let mut c = c;
+    c.kill9_osd(0);
+    c.wait_for(60, "osd.0 marked down", |s| s["osdmap"]["num_up_osds"].as_u64() == Some(2));
+    let r = c.rados(&["-p", "trim", "listsnaps", "obj"]);
+    assert!(r.code == 0 && !r.stdout.lines().any(|l| l.starts_with(|c: char| c.is_ascii_digit())), "{}", r.stdout);
+}
+
 /// Self-managed snapshots as librbd drives them (python3-rados): snap ids
 /// from the mon, the SnapContext on writes, rollback of an object.
 #[test]

@@ -146,6 +146,8 @@ pub struct Pg {
     watchers: HashMap<ObjectId, BTreeMap<(u64, u64), Watcher>>,
     notifies: HashMap<u64, PendingNotify>,
     next_notify: u64,
+    /// The pool's removed snaps as of the last complete trim pass.
+    trimmed_snaps: Option<BTreeMap<u64, u64>>,
 }
 
 pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
@@ -180,6 +182,7 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         watchers: HashMap::new(),
         notifies: HashMap::new(),
         next_notify: 1,
+        trimmed_snaps: None,
     };
     if let Err(e) = pg.load() {
         warn!(pg = %pgid, "cannot load pg state: {e}");
@@ -252,6 +255,12 @@ impl Pg {
                 PgEvent::PushAck(a) => self.on_push_ack(a),
                 PgEvent::SessionReset { gid } => self.on_session_reset(gid),
                 PgEvent::Tick => self.on_tick(),
+            }
+            if matches!(self.phase, Phase::Active) && self.is_primary() {
+                let removed = self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64));
+                if removed != self.trimmed_snaps.as_ref() {
+                    self.trim_snaps().await;
+                }
             }
             if matches!(self.phase, Phase::Active) && !self.waiting.is_empty() {
                 for q in std::mem::take(&mut self.waiting) {
@@ -853,6 +862,10 @@ impl Pg {
         } else {
             match Ctx::new(&store, &self.coll, head.clone()) {
                 Err(e) => Some(Err(e)),
+                // A removed snapshot is gone even before it is trimmed.
+                Ok(_) if self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64)).is_some_and(|r| snaps::in_set(r, msg.snapid)) => {
+                    Some(Ok(ObjectId { snap: 0, ..head.clone() }))
+                }
                 Ok(h) => match h.snapset.resolve(msg.snapid) {
                     snaps::Target::Head => Some(Ok(head.clone())),
                     snaps::Target::Clone(c) => Some(Ok(ObjectId { snap: c, ..head.clone() })),
@@ -997,45 +1010,14 @@ impl Pg {
             result: 0,
         };
         entries.push(entry.clone());
-        for e in &entries {
-            t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(e.version), value: e.to_bytes(0) });
-        }
-        let mut info = self.info.clone();
-        info.last_update = version;
-        info.last_user_version = user_version;
-        // Trim the log to its bound.
-        let max_log = self.osd.conf.max_pg_log_entries;
-        let mut trimmed = 0;
-        while self.log.len() + entries.len() - trimmed > max_log {
-            let old = &self.log[trimmed];
-            t.push(Op::RmMeta { coll: self.coll.clone(), key: log_key(old.version) });
-            info.log_tail = old.version;
-            trimmed += 1;
-        }
-        t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
-
-        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0).collect();
-        let txn_bytes = t.to_bytes(0);
-        for r in &replicas {
-            self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
-        }
-        let applied = self.osd.commits.commit(t).await;
-        if let Err(e) = applied {
-            // The local store failed: do not acknowledge; Ceph would stop the OSD.
-            tracing::error!(pg = %self.pgid, "local commit failed: {e}");
-            let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
-            let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
-            return;
-        }
-        // In-memory mirror of what was committed.
-        for _ in 0..trimmed {
-            if let Some(e) = self.log.pop_front() {
-                self.dups.remove(&e.reqid);
+        let replicas = match self.commit_replicated(t, entries, prev).await {
+            Ok(r) => r,
+            Err(()) => {
+                let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
+                let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+                return;
             }
-        }
-        self.info = info;
-        self.dups.insert(entry.reqid, (version, user_version, 0));
-        self.log.extend(entries);
+        };
         let old_size = ctx_out.existed_size;
         match (old_size, ctx_out.exists) {
             (None, true) => {
@@ -1063,6 +1045,118 @@ impl Pg {
                 InFlight { waiting: replicas.into_iter().collect(), reply: Some(PendingReply { conn: q.conn, tid: q.tid, reply }), started: Instant::now() },
             );
         }
+    }
+
+    /// Logs, replicates and commits a write transaction whose log `entries`
+    /// (versions after `prev`) are already built: trims the log, updates the
+    /// PG info, sends the transaction to every acting replica and commits it
+    /// locally. Returns the replicas whose commits are still to come.
+    async fn commit_replicated(&mut self, mut t: Transaction, entries: Vec<LogEntry>, prev: EVersion) -> Result<Vec<i32>, ()> {
+        let version = entries.last().map(|e| e.version).unwrap_or(prev);
+        for e in &entries {
+            t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(e.version), value: e.to_bytes(0) });
+        }
+        let mut info = self.info.clone();
+        info.last_update = version;
+        info.last_user_version = info.last_user_version.max(entries.iter().map(|e| e.user_version).max().unwrap_or(0));
+        // Trim the log to its bound.
+        let max_log = self.osd.conf.max_pg_log_entries;
+        let mut trimmed = 0;
+        while self.log.len() + entries.len() - trimmed > max_log {
+            let old = &self.log[trimmed];
+            t.push(Op::RmMeta { coll: self.coll.clone(), key: log_key(old.version) });
+            info.log_tail = old.version;
+            trimmed += 1;
+        }
+        t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
+        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0).collect();
+        let txn_bytes = t.to_bytes(0);
+        for r in &replicas {
+            self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
+        }
+        if let Err(e) = self.osd.commits.commit(t).await {
+            // The local store failed: do not acknowledge; Ceph would stop the OSD.
+            tracing::error!(pg = %self.pgid, "local commit failed: {e}");
+            return Err(());
+        }
+        // In-memory mirror of what was committed.
+        for _ in 0..trimmed {
+            if let Some(e) = self.log.pop_front() {
+                self.dups.remove(&e.reqid);
+            }
+        }
+        self.info = info;
+        for e in &entries {
+            if e.reqid != ReqId::default() {
+                self.dups.insert(e.reqid, (e.version, e.user_version, e.result));
+            }
+        }
+        self.log.extend(entries);
+        Ok(replicas)
+    }
+
+    /// Snap trimming: drops removed snaps from every SnapSet in the PG,
+    /// deleting clones no snapshot needs any more (their space comes back)
+    /// and whiteouts with no clones left. Each object is one replicated write.
+    async fn trim_snaps(&mut self) {
+        let Some(removed) = self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64)).cloned() else {
+            self.trimmed_snaps = None;
+            return;
+        };
+        let mut heads = Vec::new();
+        let mut start: Option<ObjectId> = None;
+        loop {
+            let Ok(batch) = self.osd.store.list(&self.coll, start.as_ref(), 1024) else { return };
+            let full = batch.len() == 1024;
+            for (o, _) in &batch {
+                if o.snap == objectstore::NOSNAP {
+                    heads.push(o.clone());
+                }
+            }
+            match (full, batch.last()) {
+                (true, Some((l, _))) => start = Some(ObjectId { snap: l.snap.saturating_add(1), ..l.clone() }),
+                _ => break,
+            }
+        }
+        for head in heads {
+            let Ok(Some(b)) = self.osd.store.getattr(&self.coll, &head, snaps::SS_ATTR) else { continue };
+            let Ok(mut ss) = snaps::SnapSet::decode(Bytes::from(b)) else { continue };
+            let before = ss.clone();
+            let gone = snaps::trim(&mut ss, &removed);
+            if ss == before {
+                continue;
+            }
+            let whiteout = self.osd.store.getattr(&self.coll, &head, snaps::WHITEOUT_ATTR).ok().flatten().is_some();
+            let prev = self.info.last_update;
+            let mut v = prev;
+            let mut t = Transaction::new();
+            let mut entries = Vec::new();
+            let uv = self.info.last_user_version;
+            for c in gone {
+                let clone = ObjectId { snap: c, ..head.clone() };
+                t.push(Op::Remove { coll: self.coll.clone(), oid: clone.clone() });
+                v = EVersion { epoch: self.map.epoch, version: v.version + 1 };
+                entries.push(LogEntry { version: v, user_version: uv, op: LOG_DELETE, oid: clone.to_bytes(0), reqid: ReqId::default(), result: 0 });
+                self.num_objects = self.num_objects.saturating_sub(1);
+            }
+            let head_gone = whiteout && ss.clones.is_empty();
+            if head_gone {
+                t.push(Op::Remove { coll: self.coll.clone(), oid: head.clone() });
+            } else {
+                t.push(Op::SetAttr { coll: self.coll.clone(), oid: head.clone(), name: snaps::SS_ATTR.into(), value: ss.encode() });
+            }
+            v = EVersion { epoch: self.map.epoch, version: v.version + 1 };
+            entries.push(LogEntry { version: v, user_version: uv, op: if head_gone { LOG_DELETE } else { LOG_MODIFY }, oid: head.to_bytes(0), reqid: ReqId::default(), result: 0 });
+            match self.commit_replicated(t, entries, prev).await {
+                Ok(replicas) if !replicas.is_empty() => {
+                    self.inflight.insert(ord(v), InFlight { waiting: replicas.into_iter().collect(), reply: None, started: Instant::now() });
+                }
+                Ok(_) => {}
+                Err(()) => return,
+            }
+        }
+        debug!(pg = %self.pgid, "snap trim pass done");
+        self.trimmed_snaps = Some(removed);
     }
 
     /// PGNLS: list this PG's objects from the cursor (`pg_nls_response_t`).

@@ -175,6 +175,56 @@ pub fn snapc_valid(seq: u64, snaps: &[u64]) -> bool {
     seq <= MAXSNAP && snaps.first().is_none_or(|s| *s <= seq) && snaps.windows(2).all(|w| w[0] > w[1]) && snaps.last().is_none_or(|s| *s > 0)
 }
 
+/// The ranges present in both lists (each a sorted list of (offset, length)).
+pub fn intersect(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for &(ao, al) in a {
+        for &(bo, bl) in b {
+            let s = ao.max(bo);
+            let e = (ao + al).min(bo + bl);
+            if s < e {
+                out.push((s, e - s));
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Whether `snap` is in an interval set (start → length).
+pub fn in_set(set: &BTreeMap<u64, u64>, snap: u64) -> bool {
+    set.range(..=snap).next_back().is_some_and(|(s, l)| snap < s + l)
+}
+
+/// Drops `removed` snaps from the SnapSet (`PrimaryLogPG::trim_object`):
+/// clones left with no snaps go, returned so the caller removes them.
+pub fn trim(ss: &mut SnapSet, removed: &BTreeMap<u64, u64>) -> Vec<u64> {
+    let mut gone = Vec::new();
+    for c in ss.clones.clone() {
+        let snaps: Vec<u64> = ss.clone_snaps.get(&c).map(|v| v.iter().copied().filter(|s| !in_set(removed, *s)).collect()).unwrap_or_default();
+        if !snaps.is_empty() {
+            ss.clone_snaps.insert(c, snaps);
+            continue;
+        }
+        // The next older clone now shares with the next newer object only
+        // what it shared with this one too.
+        let i = ss.clones.iter().position(|x| *x == c).expect("clone listed");
+        if i > 0 {
+            let older = ss.clones[i - 1];
+            let mine = ss.clone_overlap.get(&c).cloned().unwrap_or_default();
+            if let Some(o) = ss.clone_overlap.get_mut(&older) {
+                *o = intersect(o, &mine);
+            }
+        }
+        ss.clones.remove(i);
+        ss.clone_overlap.remove(&c);
+        ss.clone_size.remove(&c);
+        ss.clone_snaps.remove(&c);
+        gone.push(c);
+    }
+    gone
+}
+
 /// `ranges` minus `cut` (both lists of (offset, length)).
 pub fn subtract(ranges: &[(u64, u64)], cut: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut out: Vec<(u64, u64)> = ranges.to_vec();
@@ -221,6 +271,14 @@ mod tests {
         assert_eq!(ss.resolve(1), Target::Missing);
         assert!(snapc_valid(7, &[7, 3]) && !snapc_valid(7, &[3, 7]) && !snapc_valid(2, &[3]));
         assert_eq!(subtract(&[(0, 100)], &[(10, 10), (50, 100)]), vec![(0, 10), (20, 30)]);
+        assert_eq!(intersect(&[(0, 10), (20, 10)], &[(5, 20)]), vec![(5, 5), (20, 5)]);
+        // Removing snap 6 and 5 drops clone 6; removing 2 shrinks clone 3.
+        let mut t = ss.clone();
+        let removed: BTreeMap<u64, u64> = [(5, 2), (2, 1)].into_iter().collect();
+        assert_eq!(trim(&mut t, &removed), vec![6]);
+        assert_eq!(t.clones, vec![3]);
+        assert_eq!(t.clone_snaps[&3], vec![3]);
+        assert_eq!(t.clone_overlap[&3], Vec::<(u64, u64)>::new());
     }
 
     proptest! {
