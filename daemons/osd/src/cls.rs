@@ -13,6 +13,7 @@ pub fn flags(class: &str, method: &str) -> Option<(bool, bool)> {
         ("hello", "turn_it_to_11") | ("hello", "writes_dont_return_data") => (true, true),
         ("lock", "get_info") | ("lock", "list_locks") | ("lock", "assert_locked") => (true, false),
         ("lock", "lock") | ("lock", "unlock") | ("lock", "break_lock") | ("lock", "set_cookie") => (true, true),
+        ("rbd", m) => return crate::cls_rbd::flags(m),
         _ => return None,
     })
 }
@@ -26,6 +27,7 @@ pub fn call(ctx: &mut Ctx, class: &str, method: &str, input: Bytes) -> Result<By
     match class {
         "hello" => hello(ctx, method, input),
         "lock" => crate::cls_lock::call(ctx, method, input),
+        "rbd" => crate::cls_rbd::call(ctx, method, input),
         _ => Err(EOPNOTSUPP),
     }
 }

@@ -6,6 +6,8 @@
 
 mod cls;
 mod cls_lock;
+mod cls_rbd;
+mod cls_rbd_dir;
 mod ops;
 mod pg;
 mod service;
