@@ -1847,7 +1847,8 @@ pub fn pool_op(mon: &Mon, who: &EntityName, caps: &MonCap, op: &PoolOp) -> (i32,
             p.flags |= maps::pool::FLAG_SELFMANAGED_SNAPS;
             let mut data = Bytes::new();
             if op.op == POOL_OP_CREATE_UNMANAGED_SNAP {
-                p.snap_seq += 1;
+                // pg_pool_t::add_unmanaged_snap: the first id handed out is 2.
+                p.snap_seq = p.snap_seq.max(1) + 1;
                 let mut e = Encoder::new(0);
                 e.u64(p.snap_seq);
                 data = e.into_bytes();
@@ -1856,6 +1857,8 @@ pub fn pool_op(mon: &Mon, who: &EntityName, caps: &MonCap, op: &PoolOp) -> (i32,
                     return (ENOENT, epoch, Bytes::new(), false);
                 }
                 add_removed(&mut p.removed_snaps, op.snapid);
+                // pg_pool_t::remove_unmanaged_snap: removal bumps the seq too.
+                p.snap_seq += 1;
             }
             let m = cl.next_osdmap(|m| {
                 p.snap_epoch = m.epoch;

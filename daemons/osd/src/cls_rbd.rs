@@ -16,7 +16,7 @@ const NOSNAP: u64 = u64::MAX - 1;
 const FEATURE_STRIPINGV2: u64 = 1 << 1;
 const FEATURE_DATA_POOL: u64 = 1 << 7;
 const FEATURE_OPERATIONS: u64 = 1 << 8;
-const FEATURES_ALL: u64 = 0xfff;
+use crate::cls_rbd_snap::FEATURES_ALL;
 const FEATURES_INCOMPATIBLE: u64 = 0x883;
 const FEATURES_RW_INCOMPATIBLE: u64 = 0xfff;
 
@@ -28,9 +28,9 @@ pub fn flags(method: &str) -> Option<(bool, bool)> {
         }
         "get_size" | "get_features" | "get_object_prefix" | "get_data_pool" | "get_flags" | "get_snapcontext" | "get_create_timestamp"
         | "get_access_timestamp" | "get_modify_timestamp" | "op_features_get" | "get_stripe_unit_count" | "snapshot_get_limit"
-        | "metadata_list" | "image_group_get" | "parent_get" | "parent_overlap_get" | "get_id" | "mirror_image_get" | "dir_get_id"
+        | "metadata_list" | "image_group_get" | "get_id" | "mirror_image_get" | "dir_get_id"
         | "dir_get_name" | "dir_list" | "trash_list" | "trash_get" | "mirror_mode_get" => (true, false),
-        _ => return None,
+        m => return crate::cls_rbd_snap::flags(m),
     })
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn get_key(ctx: &Ctx, key: &str) -> Result<Bytes, i32> {
     v.into_iter().next().map(|(_, v)| v).ok_or(ENOENT)
 }
 
-fn get_u64(ctx: &Ctx, key: &str) -> Result<u64, i32> {
+pub(crate) fn get_u64(ctx: &Ctx, key: &str) -> Result<u64, i32> {
     let v = get_key(ctx, key)?;
     Reader::new(v).u64().map_err(|_| EIO)
 }
@@ -65,6 +65,11 @@ fn get_u64(ctx: &Ctx, key: &str) -> Result<u64, i32> {
 pub(crate) fn get_string(ctx: &Ctx, key: &str) -> Result<String, i32> {
     let v = get_key(ctx, key)?;
     Reader::new(v).string().map_err(|_| EIO)
+}
+
+/// A u64 key, or `default` when absent.
+pub(crate) fn or_default_u64(ctx: &Ctx, key: &str, default: u64) -> Result<u64, i32> {
+    or_default(get_u64(ctx, key), default)
 }
 
 /// An absent key reads as `default`.
@@ -88,34 +93,10 @@ pub(crate) fn scan(ctx: &Ctx, prefix: &str, start_after: &str, max: u64) -> Resu
     Ok(v.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect())
 }
 
-fn snap_key(id: u64) -> String {
-    format!("snapshot_{id:016x}")
-}
 
 /// The head's snapshot ids, ascending (`snapshot_%016llx` keys).
 fn snap_ids(ctx: &Ctx) -> Result<Vec<u64>, i32> {
     Ok(scan(ctx, "snapshot_", "", u64::MAX)?.into_iter().filter_map(|(k, _)| u64::from_str_radix(&k["snapshot_".len()..], 16).ok()).collect())
-}
-
-/// `cls_rbd_snap`: the fields the header methods need.
-struct SnapRecord {
-    image_size: u64,
-    flags: u64,
-}
-
-fn read_snap(ctx: &Ctx, id: u64) -> Result<SnapRecord, i32> {
-    let v = get_key(ctx, &snap_key(id))?;
-    let mut r = Reader::new(v);
-    let (ver, mut b) = r.versioned_legacy(8, 1, 1, "cls_rbd_snap").map_err(|_| EIO)?;
-    b.u64().map_err(|_| EIO)?;
-    b.string().map_err(|_| EIO)?;
-    let image_size = b.u64().map_err(|_| EIO)?;
-    let mut flags = 0;
-    if ver >= 4 {
-        b.u8().map_err(|_| EIO)?; // protection status
-        flags = b.u64().map_err(|_| EIO)?;
-    }
-    Ok(SnapRecord { image_size, flags })
 }
 
 pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
@@ -160,7 +141,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
         "get_size" => {
             let snap = r.u64().map_err(bad)?;
             let order = get_key(ctx, "order")?.first().copied().ok_or(EIO)?;
-            let size = if snap == NOSNAP { get_u64(ctx, "size")? } else { read_snap(ctx, snap)?.image_size };
+            let size = if snap == NOSNAP { get_u64(ctx, "size")? } else { crate::cls_rbd_snap::read_snap(ctx, snap)?.image_size };
             Ok(enc(|e| {
                 e.u8(order);
                 e.u64(size);
@@ -189,7 +170,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
         }
         "get_flags" => {
             let snap = r.u64().map_err(bad)?;
-            let f = if snap == NOSNAP { or_default(get_u64(ctx, "flags"), 0)? } else { read_snap(ctx, snap)?.flags };
+            let f = if snap == NOSNAP { or_default(get_u64(ctx, "flags"), 0)? } else { crate::cls_rbd_snap::read_snap(ctx, snap)?.flags };
             Ok(enc(|e| e.u64(f)))
         }
         "get_snapcontext" => {
@@ -256,24 +237,6 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             })),
             Err(e) => Err(e),
         },
-        "parent_get" => {
-            if !ctx.exists {
-                return Err(ENOENT);
-            }
-            // No clones yet: every image is without a parent.
-            Ok(enc(|e| {
-                let s = e.start(1, 1);
-                e.i64(-1);
-                e.string("");
-                e.string("");
-                e.u64(NOSNAP);
-                e.finish(s);
-            }))
-        }
-        "parent_overlap_get" => {
-            let _snap = r.u64().map_err(bad)?;
-            Ok(enc(|e| e.u8(0)))
-        }
         // --------------------------------------------------------- rbd_id.NAME
         "get_id" => {
             if !ctx.exists || ctx.size == 0 {
@@ -300,6 +263,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             }
             Ok(Bytes::new())
         }
+        m if crate::cls_rbd_snap::flags(m).is_some() => crate::cls_rbd_snap::call(ctx, m, input),
         _ => crate::cls_rbd_dir::call(ctx, method, input),
     }
 }
