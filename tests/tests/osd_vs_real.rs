@@ -681,6 +681,8 @@ fn hostile_and_misdirected_ops_get_errors_not_crashes() {
             oloc: oloc.clone(),
             oid: "victim".into(),
             ops: vec![OsdOp::extent(opcode::WRITEFULL, 0, data.len() as u64, bytes::Bytes::from_static(data))],
+            // Writes go to the head (a write at a snap id is EINVAL, as in Ceph).
+            snapid: types::osd::CEPH_NOSNAP,
             ..Default::default()
         }
         .to_raw(tid, types::features::PACIFIC_SUPPORTED);

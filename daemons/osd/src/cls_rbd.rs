@@ -30,7 +30,7 @@ pub fn flags(method: &str) -> Option<(bool, bool)> {
         | "get_access_timestamp" | "get_modify_timestamp" | "op_features_get" | "get_stripe_unit_count" | "snapshot_get_limit"
         | "metadata_list" | "image_group_get" | "get_id" | "mirror_image_get" | "dir_get_id"
         | "dir_get_name" | "dir_list" | "trash_list" | "trash_get" | "mirror_mode_get" => (true, false),
-        m => return crate::cls_rbd_snap::flags(m),
+        m => return crate::cls_rbd_snap::flags(m).or_else(|| crate::cls_rbd_objmap::flags(m)),
     })
 }
 
@@ -264,6 +264,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             Ok(Bytes::new())
         }
         m if crate::cls_rbd_snap::flags(m).is_some() => crate::cls_rbd_snap::call(ctx, m, input),
+        m if crate::cls_rbd_objmap::flags(m).is_some() => crate::cls_rbd_objmap::call(ctx, m, input),
         _ => crate::cls_rbd_dir::call(ctx, method, input),
     }
 }

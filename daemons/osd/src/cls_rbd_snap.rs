@@ -308,6 +308,21 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
     let mut r = Reader::new(input.clone());
     match method {
         "get_all_features" => Ok(enc(|e| e.u64(FEATURES_ALL))),
+        // Image or snapshot flags (object map / fast-diff invalid).
+        "set_flags" => {
+            let flags = r.u64().map_err(bad)?;
+            let mask = r.u64().map_err(bad)?;
+            let snap = if r.is_empty() { NOSNAP } else { r.u64().map_err(bad)? };
+            if snap == NOSNAP {
+                let orig = crate::cls_rbd::or_default_u64(ctx, "flags", 0)?;
+                set_keys(ctx, vec![("flags".into(), enc(|e| e.u64((orig & !mask) | (flags & mask))))]);
+            } else {
+                let mut s = read_snap(ctx, snap)?;
+                s.flags = (s.flags & !mask) | (flags & mask);
+                write_snap(ctx, s)?;
+            }
+            Ok(Bytes::new())
+        }
         "op_features_set" => {
             let op = r.u64().map_err(bad)?;
             let mask = r.u64().map_err(bad)?;
@@ -694,7 +709,7 @@ pub fn flags(method: &str) -> Option<(bool, bool)> {
     Some(match method {
         "get_all_features" | "snapshot_get" | "get_snapshot_name" | "get_snapshot_timestamp" | "get_protection_status" | "parent_get"
         | "parent_overlap_get" | "get_parent" | "get_children" | "children_list" => (true, false),
-        "op_features_set" | "snapshot_add" | "snapshot_remove" | "snapshot_rename" | "set_protection_status" | "parent_attach" | "set_parent"
+        "set_flags" | "op_features_set" | "snapshot_add" | "snapshot_remove" | "snapshot_rename" | "set_protection_status" | "parent_attach" | "set_parent"
         | "parent_detach" | "remove_parent" | "add_child" | "remove_child" | "child_attach" | "child_detach" | "copyup" | "sparse_copyup" => {
             (true, true)
         }

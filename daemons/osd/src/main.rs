@@ -8,6 +8,7 @@ mod cls;
 mod cls_lock;
 mod cls_rbd;
 mod cls_rbd_dir;
+mod cls_rbd_objmap;
 mod cls_rbd_snap;
 mod ops;
 mod pg;

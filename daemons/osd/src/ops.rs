@@ -133,7 +133,7 @@ impl<'a> Ctx<'a> {
         self.coll.to_string()
     }
 
-    fn touch(&mut self) {
+    pub fn touch(&mut self) {
         if !self.exists {
             self.txn.push(Op::Touch { coll: self.coll(), oid: self.oid.clone() });
             self.exists = true;
@@ -152,6 +152,18 @@ impl<'a> Ctx<'a> {
         self.size = self.size.max(end);
         self.txn.push(Op::Write { coll: self.coll(), oid: self.oid.clone(), off, data });
         0
+    }
+
+    /// Replaces the whole object's data (`CEPH_OSD_OP_WRITEFULL`).
+    pub fn write_full(&mut self, data: Bytes) -> i32 {
+        if self.exists && self.size > 0 {
+            let r = self.truncate(0);
+            if r < 0 {
+                return r;
+            }
+        }
+        self.touch();
+        self.write(0, data)
     }
 
     pub fn truncate(&mut self, size: u64) -> i32 {
@@ -340,11 +352,7 @@ fn do_op(ctx: &mut Ctx, o: &mut OsdOp, input: Bytes) -> Result<Bytes, i32> {
             if input.len() as u64 > ctx.max_object_size {
                 return Err(EFBIG);
             }
-            if ctx.exists && ctx.size > 0 {
-                res(ctx.truncate(0))?;
-            }
-            ctx.touch();
-            res(ctx.write(0, input))
+            res(ctx.write_full(input))
         }
         op::APPEND => {
             let len = u64_at(o, 8);
