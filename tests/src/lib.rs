@@ -439,3 +439,31 @@ pub fn pattern_bytes(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Runs one workflow against a fresh pool (application `app`) on our cluster
+/// and on the reference cluster, and asserts that every step line is the
+/// same. `workflow(conf, pool, scratch_dir, ours)` returns one line per step,
+/// with cluster-specific values masked. Returns our lines.
+pub fn same_as_real(c: &OurCluster, prefix: &str, pg_num: u32, app: &str, workflow: impl Fn(&str, &str, &Path, bool) -> Vec<String>) -> Vec<String> {
+    let pool = format!("{prefix}{}", std::process::id());
+    c.create_pool(&pool, pg_num);
+    if app != "rados" {
+        let r = c.mon.ours(&["osd", "pool", "application", "enable", &pool, app, "--yes-i-really-mean-it"]);
+        assert_eq!(r.code, 0, "application enable: {}", r.stderr);
+    }
+    real_ceph(&["osd", "pool", "create", &pool, &pg_num.to_string()]);
+    real_ceph(&["osd", "pool", "application", "enable", &pool, app]);
+    let d = tempfile::tempdir().unwrap();
+    let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let ours = workflow(&c.conf(), &pool, &d1, true);
+    let real_conf = ref_cluster().conf();
+    let real = workflow(real_conf.to_str().unwrap(), &pool, &d2, false);
+    let _ = run(Path::new("/usr/bin/ceph"), &["-c", real_conf.to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+    for (o, r) in ours.iter().zip(&real) {
+        assert_eq!(o, r, "ours vs real Ceph differ");
+    }
+    assert_eq!(ours.len(), real.len());
+    ours
+}

@@ -2,7 +2,7 @@
 //! mon + 3 OSDs, with results compared to the same runs against a real Ceph
 //! cluster; OSD crashes during writes, recovery, and a whole-cluster crash.
 
-use oxceph_tests::{bin, real_ceph, ref_cluster, run, OurCluster, Run};
+use oxceph_tests::{bin, run, same_as_real, OurCluster, Run};
 use std::path::Path;
 
 fn data(n: usize, seed: u64) -> Vec<u8> {
@@ -110,21 +110,9 @@ fn workflow(tool: &Path, conf: &str, pool: &str, dir: &Path) -> Vec<String> {
 #[test]
 fn real_rados_cli_gives_the_same_results_as_on_real_ceph() {
     let c = OurCluster::start(3, "");
+    let ours = same_as_real(&c, "osdflow", 16, "rados", |conf, pool, dir, _| workflow(Path::new(REAL_RADOS), conf, pool, dir));
     let pool = format!("osdflow{}", std::process::id());
-    c.create_pool(&pool, 16);
-    real_ceph(&["osd", "pool", "create", &pool, "16"]);
-    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
     let d = tempfile::tempdir().unwrap();
-    let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
-    let ours = workflow(Path::new(REAL_RADOS), &c.conf(), &pool, &d1);
-    let real = workflow(Path::new(REAL_RADOS), ref_cluster().conf().to_str().unwrap(), &pool, &d2);
-    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
-    for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "ours vs real Ceph differ");
-    }
-    assert_eq!(ours.len(), real.len());
     assert!(ours.iter().filter(|l| l.ends_with("intact: true")).count() == 4, "{ours:#?}");
     // Our own rados CLI sees the same objects the real one wrote.
     let r = run(&bin("rados"), &["-c", &c.conf(), "-p", &pool, "stat", "o64m"]);
@@ -198,18 +186,7 @@ fn lock_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
 #[test]
 fn rados_lock_gives_the_same_results_as_on_real_ceph() {
     let c = OurCluster::start(3, "");
-    let pool = format!("lockflow{}", std::process::id());
-    c.create_pool(&pool, 8);
-    real_ceph(&["osd", "pool", "create", &pool, "8"]);
-    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
-    let d = tempfile::tempdir().unwrap();
-    let ours = lock_workflow(&c.conf(), &pool, d.path());
-    let real = lock_workflow(ref_cluster().conf().to_str().unwrap(), &pool, d.path());
-    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
-    for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "ours vs real Ceph differ");
-    }
-    assert_eq!(ours.len(), real.len());
+    let ours = same_as_real(&c, "lockflow", 8, "rados", |conf, pool, dir, _| lock_workflow(conf, pool, dir));
     // The shared lock really has two holders, and the exclusive attempt failed.
     assert!(ours[6].matches("\"cookie\":\"c1\"").count() == 2, "{}", ours[6]);
     assert!(ours[4].contains("-> 1 |"), "{}", ours[4]);
@@ -270,18 +247,8 @@ fn snap_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
 #[test]
 fn pool_snapshots_clone_on_write_like_real_ceph() {
     let c = OurCluster::start(3, "");
+    let ours = same_as_real(&c, "snapflow", 8, "rados", |conf, pool, dir, _| snap_workflow(conf, pool, dir));
     let pool = format!("snapflow{}", std::process::id());
-    c.create_pool(&pool, 8);
-    real_ceph(&["osd", "pool", "create", &pool, "8"]);
-    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
-    let d = tempfile::tempdir().unwrap();
-    let ours = snap_workflow(&c.conf(), &pool, d.path());
-    let real = snap_workflow(ref_cluster().conf().to_str().unwrap(), &pool, d.path());
-    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
-    for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "ours vs real Ceph differ");
-    }
-    assert_eq!(ours.len(), real.len());
     assert!(ours[5].contains("| selected snap 1 's1'\nv1 |"), "{}", ours[5]);
     assert!(ours[17].ends_with("-> 0 | v1 | "), "{}", ours[17]);
     // The clones are replicated: with the primary of `obj` killed, the
@@ -398,21 +365,10 @@ print("ok", s1, s2, s3)
 #[test]
 fn our_rados_cli_on_our_cluster_matches_real_rados_on_real_ceph() {
     let c = OurCluster::start(3, "");
-    let pool = format!("ourflow{}", std::process::id());
-    c.create_pool(&pool, 16);
-    real_ceph(&["osd", "pool", "create", &pool, "16"]);
-    real_ceph(&["osd", "pool", "application", "enable", &pool, "rados"]);
-    let d = tempfile::tempdir().unwrap();
-    let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
-    let ours = workflow(&bin("rados"), &c.conf(), &pool, &d1);
-    let real = workflow(Path::new(REAL_RADOS), ref_cluster().conf().to_str().unwrap(), &pool, &d2);
-    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
-    for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "our rados on our cluster vs real rados on real Ceph differ");
-    }
-    assert_eq!(ours.len(), real.len());
+    let ours = same_as_real(&c, "ourflow", 16, "rados", |conf, pool, dir, is_ours| {
+        let tool = if is_ours { bin("rados") } else { std::path::PathBuf::from(REAL_RADOS) };
+        workflow(&tool, conf, pool, dir)
+    });
     assert!(ours.iter().filter(|l| l.ends_with("intact: true")).count() == 4, "{ours:#?}");
 }
 

@@ -1,7 +1,7 @@
 //! RBD: the real `rbd` CLI (librbd) against our mon + OSDs, every step
 //! compared with the same run against a real Ceph cluster.
 
-use oxceph_tests::{real_ceph, ref_cluster, run, OurCluster, Run};
+use oxceph_tests::{run, same_as_real, OurCluster, Run};
 use std::path::Path;
 
 fn rbd_at(conf: &str, args: &[&str]) -> Run {
@@ -114,19 +114,7 @@ fn image_workflow(conf: &str, pool: &str) -> Vec<String> {
 #[test]
 fn real_rbd_image_lifecycle_matches_real_ceph() {
     let c = OurCluster::start(3, "");
-    let pool = format!("rbdflow{}", std::process::id());
-    c.create_pool(&pool, 8);
-    let r = c.mon.ours(&["osd", "pool", "application", "enable", &pool, "rbd", "--yes-i-really-mean-it"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    real_ceph(&["osd", "pool", "create", &pool, "8"]);
-    real_ceph(&["osd", "pool", "application", "enable", &pool, "rbd"]);
-    let ours = image_workflow(&c.conf(), &pool);
-    let real = image_workflow(ref_cluster().conf().to_str().unwrap(), &pool);
-    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
-    for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "ours vs real Ceph differ");
-    }
-    assert_eq!(ours.len(), real.len());
+    let ours = same_as_real(&c, "rbdflow", 8, "rbd", |conf, pool, _, _| image_workflow(conf, pool));
     assert!(ours[2].contains("size 10 GiB in 2560 objects") && ours[2].contains("features: layering"), "{}", ours[2]);
 }
 
@@ -240,23 +228,7 @@ fn snapshot_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
 #[test]
 fn real_rbd_snapshots_clones_flatten_and_rollback_match_real_ceph() {
     let c = OurCluster::start(3, "");
-    let pool = format!("rbdsnap{}", std::process::id());
-    c.create_pool(&pool, 8);
-    let r = c.mon.ours(&["osd", "pool", "application", "enable", &pool, "rbd", "--yes-i-really-mean-it"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    real_ceph(&["osd", "pool", "create", &pool, "8"]);
-    real_ceph(&["osd", "pool", "application", "enable", &pool, "rbd"]);
-    let d = tempfile::tempdir().unwrap();
-    let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
-    let ours = snapshot_workflow(&c.conf(), &pool, &d1);
-    let real = snapshot_workflow(ref_cluster().conf().to_str().unwrap(), &pool, &d2);
-    let _ = run(Path::new("/usr/bin/ceph"), &["-c", ref_cluster().conf().to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
-    for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "ours vs real Ceph differ");
-    }
-    assert_eq!(ours.len(), real.len());
+    let ours = same_as_real(&c, "rbdsnap", 8, "rbd", |conf, pool, dir, _| snapshot_workflow(conf, pool, dir));
     assert_eq!(ours.iter().filter(|l| l.ends_with("equals the imported bytes: true")).count(), 2, "{ours:#?}");
     assert!(ours.iter().any(|l| l.contains("parent: ") && l.contains("overlap: 8 MiB")), "{ours:#?}");
 }
