@@ -293,3 +293,63 @@ print("ok", sorted(r.list(io)))
     assert_eq!(r.code, 0, "python3-rbd: {}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("'py', 'pyclone'"), "{}", r.stdout);
 }
+
+/// `kill -9` of an OSD during the real `rbd import` and during `rbd flatten`:
+/// both finish (librbd resends to the new primary), and the images read back
+/// byte for byte; after the OSD returns the cluster is clean again.
+#[test]
+fn kill9_of_an_osd_during_import_and_flatten_keeps_images_intact() {
+    let mut c = OurCluster::start(3, "");
+    c.create_pool("rbd", 16);
+    let r = c.mon.ours(&["osd", "pool", "application", "enable", "rbd", "rbd", "--yes-i-really-mean-it"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src.raw");
+    let want = oxceph_tests::pattern_bytes(256 << 20, 11);
+    std::fs::write(&src, &want).unwrap();
+    let conf = c.conf();
+    let src_s = src.display().to_string();
+    let ok = |args: &[&str]| {
+        let r = rbd_at(&conf, args);
+        assert_eq!(r.code, 0, "rbd {args:?}: {}", r.stderr);
+    };
+    // Import while osd.1 dies.
+    let (c2, s2) = (conf.clone(), src_s.clone());
+    let import = std::thread::spawn(move || rbd_at(&c2, &["import", "--image-feature", "layering", &s2, "rbd/imp"]));
+    // Kill once data is landing, and check the import was still running.
+    let t0 = std::time::Instant::now();
+    while !c.rados(&["-p", "rbd", "ls"]).stdout.contains("rbd_data.") {
+        assert!(t0.elapsed().as_secs() < 30 && !import.is_finished(), "no data objects appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    c.kill9_osd(1);
+    assert!(!import.is_finished(), "the import finished before the OSD was killed");
+    let r = import.join().unwrap();
+    assert_eq!(r.code, 0, "import: {}", r.stderr);
+    let out = d.path().join("imp.out");
+    ok(&["export", "rbd/imp", out.to_str().unwrap()]);
+    assert!(std::fs::read(&out).unwrap() == want, "imported image differs");
+    c.start_osd(1);
+    c.wait_clean(120);
+    // Flatten a clone while osd.2 dies.
+    ok(&["snap", "create", "rbd/imp@s"]);
+    ok(&["snap", "protect", "rbd/imp@s"]);
+    ok(&["clone", "rbd/imp@s", "rbd/cl"]);
+    let c2 = conf.clone();
+    let flatten = std::thread::spawn(move || rbd_at(&c2, &["flatten", "rbd/cl"]));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    c.kill9_osd(2);
+    assert!(!flatten.is_finished(), "the flatten finished before the OSD was killed");
+    let r = flatten.join().unwrap();
+    assert_eq!(r.code, 0, "flatten: {}", r.stderr);
+    let info = rbd_at(&conf, &["info", "rbd/cl"]);
+    assert!(!info.stdout.contains("parent:"), "{}", info.stdout);
+    let out = d.path().join("cl.out");
+    ok(&["export", "rbd/cl", out.to_str().unwrap()]);
+    assert!(std::fs::read(&out).unwrap() == want, "flattened clone differs");
+    c.start_osd(2);
+    c.wait_clean(120);
+    let out = d.path().join("cl.after-recovery");
+    ok(&["export", "rbd/cl", out.to_str().unwrap()]);
+    assert!(std::fs::read(&out).unwrap() == want, "flattened clone differs after recovery");
+}
