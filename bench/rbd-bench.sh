@@ -1,0 +1,60 @@
+#!/bin/bash
+# Block throughput: the real `rbd bench` (librbd) against an image on our
+# mon + 3 OSDs and on a real Pacific cluster (3 BlueStore OSDs), same
+# machine, same run, size-3 pools. Prints ops/s, bytes/s and ours/real ratios
+# (>1 means we are faster).
+#   bench/rbd-bench.sh [IO_TOTAL]        (default 256M per phase)
+# Env: OXCEPH_REF_DIR (use a running real cluster), OXCEPH_REF_IP (default
+# 127.0.0.3 when one is started), OXCEPH_BENCH_IP (ours, default 127.0.0.4).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOTAL=${1:-256M}
+SHARED=${OXCEPH_SHARED:-$(cd .. && pwd)/shared}
+cargo build --release --bin ceph-mon --bin ceph-osd --bin ceph >&2
+RBD=/usr/bin/rbd
+CEPH=/usr/bin/ceph
+REF=${OXCEPH_REF_DIR:-}
+OURS=$(mktemp -d /tmp/oxceph-rbdbench.XXXXXX)
+cleanup() {
+    deploy/vstart.sh --dir "$OURS" --down >/dev/null 2>&1 || true
+    rm -rf "$OURS"
+    if [ -n "${STARTED_REF:-}" ]; then "$SHARED/ceph-ref/down.sh" "$REF" >/dev/null 2>&1; rm -rf "$REF"; fi
+}
+trap cleanup EXIT
+if [ -z "$REF" ]; then
+    REF=$(mktemp -d /tmp/oxceph-refbench.XXXXXX)
+    STARTED_REF=1
+    "$SHARED/ceph-ref/up.sh" "$REF" "${OXCEPH_REF_IP:-127.0.0.3}" >&2
+fi
+deploy/vstart.sh --dir "$OURS" --ip "${OXCEPH_BENCH_IP:-127.0.0.4}" >&2
+POOL=oxrbdbench
+for d in "$REF" "$OURS"; do
+    $CEPH -c "$d/ceph.conf" osd pool create $POOL 32 >/dev/null 2>&1 || true
+    $CEPH -c "$d/ceph.conf" osd pool set $POOL size 3 >/dev/null 2>&1
+    $CEPH -c "$d/ceph.conf" osd pool application enable $POOL rbd --yes-i-really-mean-it >/dev/null 2>&1
+    for _ in $(seq 300); do
+        $CEPH -c "$d/ceph.conf" pg stat 2>/dev/null | grep -Eq '^[0-9]+ pgs: [0-9]+ active\+clean;' && break
+        sleep 0.2
+    done
+    $RBD -c "$d/ceph.conf" create $POOL/img --size 1G
+done
+
+# phase DIR TYPE SIZE PATTERN -> "ops/s bytes/s" from rbd bench's summary line
+phase() {
+    local out
+    out=$($RBD -c "$1/ceph.conf" bench $POOL/img --io-type "$2" --io-size "$3" --io-threads 16 --io-total "$TOTAL" --io-pattern "$4" 2>&1 | tail -1)
+    awk '{ for (i = 1; i <= NF; i++) { if ($i == "ops/sec:") o = $(i+1); if ($i == "bytes/sec:") b = $(i+1) " " $(i+2) } } END { print o, b }' <<<"$out"
+}
+
+printf '%-24s %12s %12s %14s %14s %8s\n' workload "ours ops/s" "real ops/s" "ours bytes/s" "real bytes/s" ratio
+for spec in "write 4K rand" "write 4M seq" "read 4M seq"; do
+    set -- $spec
+    read -r oo ob1 ob2 <<<"$(phase "$OURS" "$1" "$2" "$3")"
+    read -r ro rb1 rb2 <<<"$(phase "$REF" "$1" "$2" "$3")"
+    ratio=$(awk -v a="$oo" -v b="$ro" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    printf '%-24s %12s %12s %14s %14s %8s\n' "$1 $2 $3 -t16" "$oo" "$ro" "$ob1 $ob2" "$rb1 $rb2" "$ratio"
+done
+for d in "$OURS" "$REF"; do
+    $RBD -c "$d/ceph.conf" rm $POOL/img >/dev/null 2>&1 || true
+    $CEPH -c "$d/ceph.conf" osd pool rm $POOL $POOL --yes-i-really-really-mean-it >/dev/null 2>&1 || true
+done
