@@ -9,34 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
-SHARED=${OXCEPH_SHARED:-$(cd .. && pwd)/shared}
-cargo build --release --bin ceph-mon --bin ceph-osd --bin ceph >&2
-RADOS=/usr/bin/rados
-CEPH=/usr/bin/ceph
-REF=${OXCEPH_REF_DIR:-}
-OURS=$(mktemp -d /tmp/oxceph-osdbench.XXXXXX)
-cleanup() {
-    deploy/vstart.sh --dir "$OURS" --down >/dev/null 2>&1 || true
-    rm -rf "$OURS"
-    if [ -n "${STARTED_REF:-}" ]; then "$SHARED/ceph-ref/down.sh" "$REF" >/dev/null 2>&1; rm -rf "$REF"; fi
-}
-trap cleanup EXIT
-if [ -z "$REF" ]; then
-    REF=$(mktemp -d /tmp/oxceph-refbench.XXXXXX)
-    STARTED_REF=1
-    "$SHARED/ceph-ref/up.sh" "$REF" "${OXCEPH_REF_IP:-127.0.0.3}" >&2
-fi
-deploy/vstart.sh --dir "$OURS" --ip "${OXCEPH_BENCH_IP:-127.0.0.4}" >&2
 POOL=oxbench
-for d in "$REF" "$OURS"; do
-    $CEPH -c "$d/ceph.conf" osd pool create $POOL 32 >/dev/null 2>&1 || true
-    $CEPH -c "$d/ceph.conf" osd pool set $POOL size 3 >/dev/null 2>&1
-    # wait until all PGs of the pool are active+clean
-    for _ in $(seq 300); do
-        $CEPH -c "$d/ceph.conf" pg stat 2>/dev/null | grep -Eq '^[0-9]+ pgs: [0-9]+ active\+clean;' && break
-        sleep 0.2
-    done
-done
+APP=rados
+. bench/clusters.sh
+RADOS=/usr/bin/rados
 
 field() { awk -F: -v k="$1" '$1 == k { gsub(/ /, "", $2); print $2 }' <<<"$2"; }
 

@@ -9,33 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOTAL=${1:-256M}
-SHARED=${OXCEPH_SHARED:-$(cd .. && pwd)/shared}
-cargo build --release --bin ceph-mon --bin ceph-osd --bin ceph >&2
-RBD=/usr/bin/rbd
-CEPH=/usr/bin/ceph
-REF=${OXCEPH_REF_DIR:-}
-OURS=$(mktemp -d /tmp/oxceph-rbdbench.XXXXXX)
-cleanup() {
-    deploy/vstart.sh --dir "$OURS" --down >/dev/null 2>&1 || true
-    rm -rf "$OURS"
-    if [ -n "${STARTED_REF:-}" ]; then "$SHARED/ceph-ref/down.sh" "$REF" >/dev/null 2>&1; rm -rf "$REF"; fi
-}
-trap cleanup EXIT
-if [ -z "$REF" ]; then
-    REF=$(mktemp -d /tmp/oxceph-refbench.XXXXXX)
-    STARTED_REF=1
-    "$SHARED/ceph-ref/up.sh" "$REF" "${OXCEPH_REF_IP:-127.0.0.3}" >&2
-fi
-deploy/vstart.sh --dir "$OURS" --ip "${OXCEPH_BENCH_IP:-127.0.0.4}" >&2
 POOL=oxrbdbench
+APP=rbd
+. bench/clusters.sh
+RBD=/usr/bin/rbd
 for d in "$REF" "$OURS"; do
-    $CEPH -c "$d/ceph.conf" osd pool create $POOL 32 >/dev/null 2>&1 || true
-    $CEPH -c "$d/ceph.conf" osd pool set $POOL size 3 >/dev/null 2>&1
-    $CEPH -c "$d/ceph.conf" osd pool application enable $POOL rbd --yes-i-really-mean-it >/dev/null 2>&1
-    for _ in $(seq 300); do
-        $CEPH -c "$d/ceph.conf" pg stat 2>/dev/null | grep -Eq '^[0-9]+ pgs: [0-9]+ active\+clean;' && break
-        sleep 0.2
-    done
     $RBD -c "$d/ceph.conf" create $POOL/img --size 1G
 done
 

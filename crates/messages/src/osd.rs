@@ -67,6 +67,8 @@ pub mod flags {
     pub const READ: u32 = 0x0010;
     pub const WRITE: u32 = 0x0020;
     pub const ORDERSNAP: u32 = 0x0040;
+    /// Use the op's SnapContext even in a pool-snapshot pool.
+    pub const ENFORCE_SNAPC: u32 = 0x100000;
     pub const PEERSTAT_OLD: u32 = 0x0080;
     pub const BALANCE_READS: u32 = 0x0100;
     pub const PARALLELEXEC: u32 = 0x0200;

@@ -3,7 +3,7 @@
 //! exclusive-lock and `rbd lock` use it; lockers are identified by the
 //! caller's entity name and a cookie.
 
-use crate::ops::{Ctx, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
+use crate::ops::{bad, Ctx, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use bytes::Bytes;
 use denc::{Encoder, Reader, Utime};
 use std::collections::BTreeMap;
@@ -128,10 +128,6 @@ fn versioned(input: Bytes) -> Result<Reader, i32> {
     let mut r = Reader::new(input);
     let (_, body) = r.versioned_legacy(1, 1, 1, "cls_lock op").map_err(|_| EINVAL)?;
     Ok(body)
-}
-
-fn bad<E>(_: E) -> i32 {
-    EINVAL
 }
 
 pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {

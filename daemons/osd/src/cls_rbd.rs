@@ -4,14 +4,12 @@
 //! `rbd_directory`; `rbd_id.<name>` holds the image id as its data; images
 //! being removed pass through the omap of `rbd_trash`.
 
-use crate::ops::{Ctx, EEXIST, EINVAL, EIO, ENOENT};
+pub(crate) use crate::ops::bad;
+use crate::ops::{Ctx, EEXIST, EINVAL, EIO, ENOENT, ENOEXEC, ENOSYS};
+use crate::snaps::NOSNAP;
 use bytes::Bytes;
 use denc::{Encoder, Reader, Utime};
 
-const ENOSYS: i32 = -38;
-const ENOEXEC: i32 = -8;
-
-const NOSNAP: u64 = u64::MAX - 1;
 
 const FEATURE_STRIPINGV2: u64 = 1 << 1;
 const FEATURE_DATA_POOL: u64 = 1 << 7;
@@ -32,10 +30,6 @@ pub fn flags(method: &str) -> Option<(bool, bool)> {
         | "dir_get_name" | "dir_list" | "trash_list" | "trash_get" | "mirror_mode_get" => (true, false),
         m => return crate::cls_rbd_snap::flags(m).or_else(|| crate::cls_rbd_objmap::flags(m)),
     })
-}
-
-pub(crate) fn bad<E>(_: E) -> i32 {
-    EINVAL
 }
 
 pub(crate) fn enc(f: impl FnOnce(&mut Encoder)) -> Bytes {
@@ -194,7 +188,10 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             };
             Ok(enc(|e| e.put(&t)))
         }
-        "op_features_get" => Ok(enc(|e| e.u64(or_default(get_u64(ctx, "op_features"), 0).unwrap_or(0)))),
+        "op_features_get" => {
+            let f = or_default_u64(ctx, "op_features", 0)?;
+            Ok(enc(|e| e.u64(f)))
+        }
         "get_stripe_unit_count" => {
             if !ctx.exists {
                 return Err(ENOENT);
@@ -211,7 +208,10 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
                 e.u64(count);
             }))
         }
-        "snapshot_get_limit" => Ok(enc(|e| e.u64(or_default(get_u64(ctx, "snap_limit"), u64::MAX).unwrap_or(u64::MAX)))),
+        "snapshot_get_limit" => {
+            let l = or_default_u64(ctx, "snap_limit", u64::MAX)?;
+            Ok(enc(|e| e.u64(l)))
+        }
         "metadata_list" => {
             let start = r.string().map_err(bad)?;
             let max = match r.u64().map_err(bad)? {

@@ -3,12 +3,9 @@
 //! `rbd_mirroring` (mirroring is not supported: nothing is ever mirrored).
 
 use crate::cls_rbd::{bad, get_key, get_string, scan, set_keys, string_bytes};
-use crate::ops::{Ctx, EEXIST, EINVAL, EIO, ENOENT, EOPNOTSUPP};
+use crate::ops::{Ctx, EBADF, EEXIST, EINVAL, EIO, ENOENT, EOPNOTSUPP, ESTALE};
 use bytes::Bytes;
 use denc::{Encoder, Reader};
-
-const EBADF: i32 = -9;
-const ESTALE: i32 = -116;
 
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|c| c.is_ascii_alphanumeric())

@@ -4,12 +4,9 @@
 //! (object-map, fast-diff) need them.
 
 use crate::cls_rbd::bad;
-use crate::ops::{Ctx, EINVAL, ENOENT, EOPNOTSUPP};
+use crate::ops::{Ctx, EINVAL, ENOENT, EOPNOTSUPP, ERANGE, ESTALE};
 use bytes::Bytes;
 use denc::{ceph_crc32c, Encoder, Reader};
-
-const ERANGE: i32 = -34;
-const ESTALE: i32 = -116;
 
 const EXISTS: u8 = 1;
 const EXISTS_CLEAN: u8 = 3;

@@ -4,19 +4,12 @@
 //! clone v2 in the parent's header), and copy-up of a parent's data into a
 //! clone's object.
 
-use crate::cls_rbd::{bad, enc, get_key, get_u64, scan, set_keys};
-use crate::ops::{Ctx, EBUSY, EEXIST, EINVAL, EIO, ENOENT, EOPNOTSUPP};
+use crate::cls_rbd::{bad, enc, get_key, get_u64, or_default_u64, scan, set_keys};
+use crate::ops::{need_exists, Ctx, EBUSY, EDQUOT, EEXIST, EINVAL, EIO, ENOENT, ENOEXEC, EOPNOTSUPP, ESTALE, EXDEV};
+use crate::snaps::{MAXSNAP, NOSNAP};
 use bytes::Bytes;
 use denc::{Encoder, Reader, Utime};
 use std::collections::BTreeSet;
-
-const ENOEXEC: i32 = -8;
-const ESTALE: i32 = -116;
-const EDQUOT: i32 = -122;
-const EXDEV: i32 = -18;
-
-const NOSNAP: u64 = u64::MAX - 1;
-const MAXSNAP: u64 = u64::MAX - 2;
 
 const FEATURE_LAYERING: u64 = 1;
 const FEATURE_DEEP_FLATTEN: u64 = 1 << 5;
@@ -228,11 +221,7 @@ fn require_feature(ctx: &Ctx, f: u64) -> Result<(), i32> {
 /// OPERATIONS image feature.
 fn set_op_features(ctx: &mut Ctx, op: u64, mask: u64) -> Result<(), i32> {
     let features = get_u64(ctx, "features")?;
-    let old = match get_u64(ctx, "op_features") {
-        Ok(v) => v,
-        Err(e) if e == ENOENT => 0,
-        Err(e) => return Err(e),
-    };
+    let old = or_default_u64(ctx, "op_features", 0)?;
     let new = (old & !mask) | (op & mask);
     if new == old {
         return Ok(());
@@ -244,14 +233,6 @@ fn set_op_features(ctx: &mut Ctx, op: u64, mask: u64) -> Result<(), i32> {
         set_keys(ctx, vec![("op_features".into(), enc(|e| e.u64(new))), ("features".into(), enc(|e| e.u64(features | FEATURE_OPERATIONS)))]);
     }
     Ok(())
-}
-
-fn need_exists(ctx: &Ctx) -> Result<(), i32> {
-    if ctx.exists {
-        Ok(())
-    } else {
-        Err(ENOENT)
-    }
 }
 
 /// `map<key, set<string>>` value of `rbd_children`.
@@ -314,7 +295,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             let mask = r.u64().map_err(bad)?;
             let snap = if r.is_empty() { NOSNAP } else { r.u64().map_err(bad)? };
             if snap == NOSNAP {
-                let orig = crate::cls_rbd::or_default_u64(ctx, "flags", 0)?;
+                let orig = or_default_u64(ctx, "flags", 0)?;
                 set_keys(ctx, vec![("flags".into(), enc(|e| e.u64((orig & !mask) | (flags & mask))))]);
             } else {
                 let mut s = read_snap(ctx, snap)?;
@@ -345,16 +326,8 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
                 return Err(ESTALE);
             }
             let size = get_u64(ctx, "size")?;
-            let flags = match get_u64(ctx, "flags") {
-                Ok(f) => f,
-                Err(e) if e == ENOENT => 0,
-                Err(e) => return Err(e),
-            };
-            let limit = match get_u64(ctx, "snap_limit") {
-                Ok(f) => f,
-                Err(e) if e == ENOENT => u64::MAX,
-                Err(e) => return Err(e),
-            };
+            let flags = or_default_u64(ctx, "flags", 0)?;
+            let limit = or_default_u64(ctx, "snap_limit", u64::MAX)?;
             for (n, s) in all_snaps(ctx)?.iter().enumerate() {
                 if n as u64 + 1 > limit {
                     return Err(EDQUOT);
@@ -378,7 +351,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
                 parent: None,
             };
             if nst == NS_TRASH {
-                let cur = crate::cls_rbd::or_default_u64(ctx, "op_features", 0)?;
+                let cur = or_default_u64(ctx, "op_features", 0)?;
                 set_op_features(ctx, cur | OP_SNAP_TRASH, OP_SNAP_TRASH)?;
             }
             set_keys(ctx, vec![("snap_seq".into(), enc(|e| e.u64(id)))]);
@@ -649,7 +622,7 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             let count = s.child_count;
             write_snap(ctx, s)?;
             if method == "child_attach" {
-                let cur = crate::cls_rbd::or_default_u64(ctx, "op_features", 0)?;
+                let cur = or_default_u64(ctx, "op_features", 0)?;
                 set_op_features(ctx, cur | OP_CLONE_PARENT, OP_CLONE_PARENT)?;
             } else if count == 0 && !all_snaps(ctx)?.iter().any(|x| x.id != snap && x.child_count > 0) {
                 set_op_features(ctx, 0, OP_CLONE_PARENT)?;

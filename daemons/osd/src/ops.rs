@@ -15,6 +15,12 @@ pub const EIO: i32 = -5;
 pub const E2BIG: i32 = -7;
 pub const EEXIST: i32 = -17;
 pub const EBUSY: i32 = -16;
+pub const ENOEXEC: i32 = -8;
+pub const EBADF: i32 = -9;
+pub const EXDEV: i32 = -18;
+pub const ENOSYS: i32 = -38;
+pub const ESTALE: i32 = -116;
+pub const EDQUOT: i32 = -122;
 pub const EINVAL: i32 = -22;
 pub const EFBIG: i32 = -27;
 pub const ERANGE: i32 = -34;
@@ -38,7 +44,7 @@ pub struct ObjectInfo {
 
 pub const OI_ATTR: &str = "_";
 
-use crate::snaps::{SnapSet, Target, SS_ATTR, WHITEOUT_ATTR};
+use crate::snaps::{SnapSet, Target};
 
 impl Encode for ObjectInfo {
     fn encode(&self, e: &mut Encoder) {
@@ -94,16 +100,9 @@ pub enum Effect {
 impl<'a> Ctx<'a> {
     pub fn new(store: &'a Store, coll: &'a str, oid: ObjectId) -> objectstore::Result<Self> {
         let mut size = store.stat(coll, &oid)?;
-        let mut snapset = SnapSet::default();
-        let mut whiteout = false;
-        if size.is_some() && oid.snap == objectstore::NOSNAP {
-            if let Some(b) = store.getattr(coll, &oid, SS_ATTR)? {
-                snapset = SnapSet::decode(Bytes::from(b)).map_err(|e| objectstore::Error::Corrupt(format!("snapset: {e}")))?;
-            }
-            if store.getattr(coll, &oid, WHITEOUT_ATTR)?.is_some() {
-                whiteout = true;
-                size = None;
-            }
+        let (snapset, whiteout) = if size.is_some() && oid.snap == objectstore::NOSNAP { crate::snaps::load(store, coll, &oid)? } else { (SnapSet::default(), false) };
+        if whiteout {
+            size = None;
         }
         let oi = match store.getattr(coll, &oid, OI_ATTR)? {
             Some(b) => ObjectInfo::from_bytes(Bytes::from(b)).unwrap_or_default(),
@@ -289,11 +288,11 @@ fn set_u32(o: &mut OsdOp, off: usize, v: u32) {
     o.args[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-fn bad<T>(_: T) -> i32 {
+pub(crate) fn bad<T>(_: T) -> i32 {
     EINVAL
 }
 
-fn need_exists(ctx: &Ctx) -> Result<(), i32> {
+pub(crate) fn need_exists(ctx: &Ctx) -> Result<(), i32> {
     if ctx.exists {
         Ok(())
     } else {

@@ -855,31 +855,29 @@ impl Pg {
         // that covers it; LIST_SNAPS goes to the head at CEPH_SNAPDIR only.
         let list_snaps = ops.iter().any(|o| o.op == opcode::LIST_SNAPS);
         let bad_snapdir = (msg.snapid == snaps::SNAPDIR) != list_snaps || (list_snaps && ops.iter().any(|o| o.op != opcode::LIST_SNAPS));
+        // Snap 0 names no object: an op resolved to it finds nothing (ENOENT).
+        let nothing = ObjectId { snap: 0, ..head.clone() };
+        let removed = self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64));
         let oid = if bad_snapdir || (is_write && msg.snapid != snaps::NOSNAP) {
-            None
+            Err(ops::EINVAL)
         } else if msg.snapid == snaps::NOSNAP || msg.snapid == snaps::SNAPDIR {
-            Some(Ok(head.clone()))
+            Ok(head.clone())
+        } else if removed.is_some_and(|r| snaps::in_set(r, msg.snapid)) {
+            // A removed snapshot is gone even before it is trimmed.
+            Ok(nothing)
         } else {
-            match Ctx::new(&store, &self.coll, head.clone()) {
-                Err(e) => Some(Err(e)),
-                // A removed snapshot is gone even before it is trimmed.
-                Ok(_) if self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64)).is_some_and(|r| snaps::in_set(r, msg.snapid)) => {
-                    Some(Ok(ObjectId { snap: 0, ..head.clone() }))
-                }
-                Ok(h) => match h.snapset.resolve(msg.snapid) {
-                    snaps::Target::Head => Some(Ok(head.clone())),
-                    snaps::Target::Clone(c) => Some(Ok(ObjectId { snap: c, ..head.clone() })),
-                    snaps::Target::Missing => Some(Ok(ObjectId { snap: 0, ..head.clone() })),
-                },
+            match snaps::load(&store, &self.coll, &head) {
+                Err(_) => Err(ops::EIO),
+                Ok((ss, _)) => Ok(match ss.resolve(msg.snapid) {
+                    snaps::Target::Head => head.clone(),
+                    snaps::Target::Clone(c) => ObjectId { snap: c, ..head.clone() },
+                    snaps::Target::Missing => nothing,
+                }),
             }
         };
         let oid = match oid {
-            Some(Ok(o)) => o,
-            other => {
-                let e = match other {
-                    None => ops::EINVAL,
-                    _ => ops::EIO,
-                };
+            Ok(o) => o,
+            Err(e) => {
                 let r = self.reply_for(msg, e, ops, EVersion::default(), 0);
                 let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
                 return;
@@ -947,7 +945,7 @@ impl Pg {
         // Pool-snapshot pools use the pool's snap context, not the op's
         // (PrimaryLogPG::execute_ctx), unless the client enforces its own.
         let (snap_seq, snapc) = match self.map.pools.get(&(self.pgid.pool as i64)) {
-            Some(p) if p.flags & maps::pool::FLAG_POOL_SNAPS != 0 && msg.flags & ENFORCE_SNAPC == 0 => (p.snap_seq, p.snaps.keys().rev().copied().collect::<Vec<u64>>()),
+            Some(p) if p.flags & maps::pool::FLAG_POOL_SNAPS != 0 && msg.flags & flags::ENFORCE_SNAPC == 0 => (p.snap_seq, p.snaps.keys().rev().copied().collect::<Vec<u64>>()),
             _ => (msg.snap_seq, msg.snaps.clone()),
         };
         if !snaps::snapc_valid(snap_seq, &snapc) {
@@ -1119,14 +1117,12 @@ impl Pg {
             }
         }
         for head in heads {
-            let Ok(Some(b)) = self.osd.store.getattr(&self.coll, &head, snaps::SS_ATTR) else { continue };
-            let Ok(mut ss) = snaps::SnapSet::decode(Bytes::from(b)) else { continue };
+            let Ok((mut ss, whiteout)) = snaps::load(&self.osd.store, &self.coll, &head) else { continue };
             let before = ss.clone();
             let gone = snaps::trim(&mut ss, &removed);
             if ss == before {
                 continue;
             }
-            let whiteout = self.osd.store.getattr(&self.coll, &head, snaps::WHITEOUT_ATTR).ok().flatten().is_some();
             let prev = self.info.last_update;
             let mut v = prev;
             let mut t = Transaction::new();
@@ -1460,15 +1456,12 @@ struct CtxOut {
     whiteout: bool,
 }
 
-/// `CEPH_OSD_FLAG_ENFORCE_SNAPC`.
-const ENFORCE_SNAPC: u32 = 0x100000;
-
 /// The byte ranges of the head a write op vector may change (for clone overlaps).
 fn modified_ranges(ops: &[OsdOp], old_size: u64) -> Vec<(u64, u64)> {
     let all = (0, u64::MAX);
     let mut out = Vec::new();
     for o in ops {
-        let arg = |at: usize| u64::from_le_bytes(o.args[at..at + 8].try_into().unwrap_or([0; 8]));
+        let arg = |at: usize| o.u64_at(at);
         match o.op {
             opcode::WRITE | opcode::ZERO => out.push((arg(0), arg(8))),
             opcode::APPEND => out.push((old_size, u64::MAX - old_size)),

@@ -13,7 +13,7 @@ pub const SS_ATTR: &str = "snapset";
 /// Head xattr marking a whiteout: the head is gone but its clones live on.
 pub const WHITEOUT_ATTR: &str = "whiteout";
 
-pub const NOSNAP: u64 = u64::MAX - 1;
+pub use objectstore::NOSNAP;
 pub const SNAPDIR: u64 = u64::MAX;
 pub const MAXSNAP: u64 = u64::MAX - 2;
 
@@ -161,6 +161,15 @@ impl SnapSet {
         e.finish(s);
         Ok(e.into_bytes())
     }
+}
+
+/// A head's SnapSet (empty when it has none) and whether it is a whiteout.
+pub fn load(store: &objectstore::Store, coll: &str, head: &objectstore::ObjectId) -> objectstore::Result<(SnapSet, bool)> {
+    let ss = match store.getattr(coll, head, SS_ATTR)? {
+        Some(b) => SnapSet::decode(Bytes::from(b)).map_err(|e| objectstore::Error::Corrupt(format!("snapset: {e}")))?,
+        None => SnapSet::default(),
+    };
+    Ok((ss, store.getattr(coll, head, WHITEOUT_ATTR)?.is_some()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
