@@ -3,27 +3,7 @@
 
 use rados::{Error, Rados};
 
-/// Ceph's `byte_u_t`: binary units, as many decimals as fit in 7 characters.
-pub fn byte_u(v: u64) -> String {
-    const U: [&str; 7] = [" B", " KiB", " MiB", " GiB", " TiB", " PiB", " EiB"];
-    let mut n = v;
-    let mut i = 0;
-    while n >= 1024 && i < 6 {
-        n /= 1024;
-        i += 1;
-    }
-    if i == 0 || v & ((1u64 << (10 * i)) - 1) == 0 {
-        return format!("{n}{}", U[i]);
-    }
-    let x = v as f64 / (1u64 << (10 * i)) as f64;
-    for prec in (0..=2).rev() {
-        let s = format!("{x:.prec$}{}", U[i]);
-        if s.len() <= 7 {
-            return s;
-        }
-    }
-    format!("{x:.0}{}", U[i])
-}
+pub use types::units::byte_u;
 
 /// With `-p`, only that pool is shown (as the real tool does).
 pub async fn df(r: &Rados, only: Option<&str>, json: bool) -> Result<(), Error> {

@@ -17,6 +17,15 @@ impl Utime {
     pub fn as_secs_f64(&self) -> f64 {
         self.sec as f64 + self.nsec as f64 * 1e-9
     }
+    /// `ctime(3)` without the newline, in UTC: `Thu Dec  3 08:22:20 2026`
+    /// (librbd prints image timestamps this way; Ceph uses local time).
+    pub fn to_ctime(&self) -> String {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let (y, mo, d, h, mi, s) = civil_from_unix(self.sec as i64);
+        let wd = DAYS[(self.sec as i64 / 86400).rem_euclid(7) as usize];
+        format!("{wd} {} {d:2} {h:02}:{mi:02}:{s:02} {y}", MONTHS[mo as usize - 1])
+    }
     /// Ceph's `utime_t` output format as used in JSON dumps:
     /// `2024-01-02T03:04:05.123456+0000` (microseconds, UTC).
     pub fn to_iso8601(&self) -> String {
@@ -54,5 +63,18 @@ impl Encode for Utime {
 impl Decode for Utime {
     fn decode(r: &mut Reader) -> Result<Self> {
         Ok(Utime { sec: r.u32()?, nsec: r.u32()? })
+    }
+}
+
+#[cfg(test)]
+mod ctime_tests {
+    use super::Utime;
+
+    /// Against `date -u -d @SECS` (C locale), as `rbd info` prints them.
+    #[test]
+    fn ctime_like_libc() {
+        assert_eq!(Utime { sec: 1796286140, nsec: 0 }.to_ctime(), "Thu Dec  3 08:22:20 2026");
+        assert_eq!(Utime { sec: 1000000000, nsec: 0 }.to_ctime(), "Sun Sep  9 01:46:40 2001");
+        assert_eq!(Utime { sec: 0, nsec: 0 }.to_ctime(), "Thu Jan  1 00:00:00 1970");
     }
 }

@@ -108,6 +108,23 @@ impl Rados {
             .pool_lookup_latest(pool)
             .await
             .ok_or_else(|| Error::new(2, format!("pool {pool} does not exist")))?;
+        self.ioctx_by_id(id)
+    }
+
+    /// The name of a pool id in our current map.
+    pub fn pool_name(&self, id: i64) -> Option<String> {
+        self.objecter.map().pool_name.get(&id).cloned()
+    }
+
+    /// The global id the mons gave this client (`rados_get_instance_id`).
+    pub fn instance_id(&self) -> u64 {
+        self.monc.global_id
+    }
+
+    pub fn ioctx_by_id(&self, id: i64) -> Result<IoCtx> {
+        if !self.objecter.map().pools.contains_key(&id) {
+            return Err(Error::new(2, format!("pool {id} does not exist")));
+        }
         Ok(IoCtx {
             rados: self.clone(),
             pool: id,
@@ -223,7 +240,24 @@ impl IoCtx {
 
     /// Runs a compound op on one object.
     pub async fn operate(&self, oid: &str, ops: Vec<OsdOp>) -> Result<Reply> {
+        self.submit(Request::object(oid, self.oloc(), ops)).await
+    }
+
+    /// Runs a compound op as a write (`ObjectWriteOperation`), as class
+    /// methods that write must be sent.
+    pub async fn operate_write(&self, oid: &str, ops: Vec<OsdOp>) -> Result<Reply> {
         let mut req = Request::object(oid, self.oloc(), ops);
+        req.flags = messages::osd::flags::WRITE | messages::osd::flags::ONDISK;
+        self.submit(req).await
+    }
+
+    /// A class method that writes (`rados_exec` on a write operation).
+    pub async fn exec_write(&self, oid: &str, class: &str, method: &str, input: &[u8]) -> Result<Bytes> {
+        let r = self.operate_write(oid, vec![OsdOp::call(class, method, input)]).await?;
+        Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
+    }
+
+    async fn submit(&self, mut req: Request) -> Result<Reply> {
         if req.flags & messages::osd::flags::WRITE != 0 {
             req.snapc = self.write_snapc.clone();
         } else {
@@ -575,10 +609,15 @@ impl IoCtx {
     }
 
     pub async fn unwatch(&self, w: Watch) -> Result<()> {
+        self.unwatch_cookie(&w.oid, w.cookie).await
+    }
+
+    /// Unwatch by cookie, for a watch whose event stream was handed to a task.
+    pub async fn unwatch_cookie(&self, oid: &str, cookie: u64) -> Result<()> {
         let objecter = &self.rados.objecter;
-        objecter.unlinger(w.cookie);
-        objecter.unlisten(w.cookie);
-        self.operate(&w.oid, vec![OsdOp::watch(w.cookie, messages::osd::WATCH_OP_UNWATCH, 0)]).await.map(|_| ())
+        objecter.unlinger(cookie);
+        objecter.unlisten(cookie);
+        self.operate(oid, vec![OsdOp::watch(cookie, messages::osd::WATCH_OP_UNWATCH, 0)]).await.map(|_| ())
     }
 
     /// Acknowledges a notify, optionally with a reply for the notifier.

@@ -2,9 +2,11 @@
 //! uuids and feature bits.
 
 pub mod addr;
+pub mod bit_vector;
 pub mod entity;
 pub mod features;
 pub mod osd;
+pub mod units;
 pub mod uuid;
 
 pub use addr::{AddrType, EntityAddr, EntityAddrVec};

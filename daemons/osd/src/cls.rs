@@ -87,3 +87,15 @@ fn hello(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
         _ => Err(EOPNOTSUPP),
     }
 }
+
+/// Whether a CALL op runs a method that writes (the OSD, as Ceph's
+/// `OpRequest::set_from_op`, takes this from the method, not the client's flags).
+pub fn call_writes(o: &messages::osd::OsdOp) -> bool {
+    let (cl, ml) = (o.args[0] as usize, o.args[1] as usize);
+    if o.op != messages::osd::opcode::CALL || o.data.len() < cl + ml {
+        return false;
+    }
+    let class = String::from_utf8_lossy(&o.data[..cl]);
+    let method = String::from_utf8_lossy(&o.data[cl..cl + ml]);
+    flags(&class, &method).map(|(_, w)| w).unwrap_or(false)
+}

@@ -17,11 +17,15 @@ const FEATURE_OPERATIONS: u64 = 1 << 8;
 use crate::cls_rbd_snap::FEATURES_ALL;
 const FEATURES_INCOMPATIBLE: u64 = 0x883;
 const FEATURES_RW_INCOMPATIBLE: u64 = 0xfff;
+/// exclusive-lock, object-map, fast-diff, journaling, non-primary
+const FEATURES_MUTABLE: u64 = 0x4 | 0x8 | 0x10 | 0x40 | 0x400;
+/// deep-flatten can be turned off, never on
+const FEATURES_DISABLE_ONLY: u64 = 0x20;
 
 /// Method flags (reads, writes), for capability checks.
 pub fn flags(method: &str) -> Option<(bool, bool)> {
     Some(match method {
-        "create" | "set_size" | "set_id" | "dir_add_image" | "dir_remove_image" | "trash_add" | "trash_remove" | "trash_state_set" | "mirror_image_remove" => {
+        "create" | "set_size" | "set_features" | "set_stripe_unit_count" | "set_id" | "dir_add_image" | "dir_remove_image" | "dir_rename_image" | "trash_add" | "trash_remove" | "trash_state_set" | "mirror_image_remove" => {
             (true, true)
         }
         "get_size" | "get_features" | "get_object_prefix" | "get_data_pool" | "get_flags" | "get_snapcontext" | "get_create_timestamp"
@@ -157,6 +161,17 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
                 e.u64(incompat);
             }))
         }
+        "set_features" => {
+            let features = r.u64().map_err(bad)?;
+            let mask = r.u64().map_err(bad)?;
+            let orig = get_u64(ctx, "features")?;
+            if features & mask & !FEATURES_MUTABLE != 0 || !features & mask & !(FEATURES_MUTABLE | FEATURES_DISABLE_ONLY) != 0 {
+                return Err(EINVAL);
+            }
+            let new = (orig & !mask) | (features & mask);
+            set_keys(ctx, vec![("features".into(), enc(|e| e.u64(new)))]);
+            Ok(Bytes::new())
+        }
         "get_object_prefix" => Ok(string_bytes(&get_string(ctx, "object_prefix")?)),
         "get_data_pool" => {
             let p = or_default(get_key(ctx, "data_pool_id").and_then(|v| Reader::new(v).i64().map_err(|_| EIO)), -1)?;
@@ -207,6 +222,20 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
                 e.u64(unit);
                 e.u64(count);
             }))
+        }
+        "set_stripe_unit_count" => {
+            let unit = r.u64().map_err(bad)?;
+            let count = r.u64().map_err(bad)?;
+            let features = get_u64(ctx, "features")?;
+            if features & FEATURE_STRIPINGV2 == 0 {
+                return Err(ENOEXEC);
+            }
+            let order = get_key(ctx, "order")?.first().copied().ok_or(EIO)?;
+            if unit == 0 || count == 0 || unit > 1 << order || (1u64 << order) % unit != 0 {
+                return Err(EINVAL);
+            }
+            set_keys(ctx, vec![("stripe_unit".into(), enc(|e| e.u64(unit))), ("stripe_count".into(), enc(|e| e.u64(count)))]);
+            Ok(Bytes::new())
         }
         "snapshot_get_limit" => {
             let l = or_default_u64(ctx, "snap_limit", u64::MAX)?;

@@ -75,6 +75,26 @@ pub fn call(ctx: &mut Ctx, method: &str, input: Bytes) -> Result<Bytes, i32> {
             rm_keys(ctx, &[format!("name_{name}"), format!("id_{id}")]);
             Ok(Bytes::new())
         }
+        "dir_rename_image" => {
+            let src = r.string().map_err(bad)?;
+            let dest = r.string().map_err(bad)?;
+            let id = r.string().map_err(bad)?;
+            if dest.is_empty() || !valid_id(&id) {
+                return Err(EINVAL);
+            }
+            let stored_id = get_string(ctx, &format!("name_{src}"))?;
+            if stored_id != id {
+                return Err(ESTALE);
+            }
+            match get_key(ctx, &format!("name_{dest}")) {
+                Err(e) if e == ENOENT => {}
+                Err(e) => return Err(e),
+                Ok(_) => return Err(EEXIST),
+            }
+            rm_keys(ctx, &[format!("name_{src}")]);
+            set_keys(ctx, vec![(format!("name_{dest}"), string_bytes(&id)), (format!("id_{id}"), string_bytes(&dest))]);
+            Ok(Bytes::new())
+        }
         "dir_get_id" => {
             let name = r.string().map_err(bad)?;
             Ok(string_bytes(&get_string(ctx, &format!("name_{name}"))?))

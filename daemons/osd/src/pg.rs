@@ -813,7 +813,7 @@ impl Pg {
             return;
         }
         let msg = &q.msg;
-        let is_write = msg.flags & flags::WRITE != 0 || msg.ops.iter().any(|o| opcode::is_write(o.op));
+        let is_write = msg.flags & flags::WRITE != 0 || msg.ops.iter().any(|o| opcode::is_write(o.op) || crate::cls::call_writes(o));
         // Capabilities: pool, namespace, object; class calls need class caps.
         let pool_name = self.map.pool_name.get(&(self.pgid.pool as i64)).cloned().unwrap_or_default();
         if let Some(e) = q.session.check_caps(&pool_name, &msg.oloc.nspace, &msg.oid, &msg.ops, is_write) {
