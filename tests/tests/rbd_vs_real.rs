@@ -2,12 +2,22 @@
 //! compared with the same run against a real Ceph cluster.
 
 use oxceph_tests::{run, same_as_real, OurCluster, Run};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-fn rbd_at(conf: &str, args: &[&str]) -> Run {
+const REAL_RBD: &str = "/usr/bin/rbd";
+
+fn our_rbd() -> PathBuf {
+    oxceph_tests::bin("rbd")
+}
+
+fn rbd_with(bin: &Path, conf: &str, args: &[&str]) -> Run {
     let mut a = vec!["-c", conf];
     a.extend_from_slice(args);
-    run(Path::new("/usr/bin/rbd"), &a)
+    run(bin, &a)
+}
+
+fn rbd_at(conf: &str, args: &[&str]) -> Run {
+    rbd_with(Path::new(REAL_RBD), conf, args)
 }
 
 /// librbd's log lines (`2026-12-03T06:58:12.431+0000 7f1a28e98380 -1 msg`)
@@ -55,7 +65,8 @@ fn mask(s: &str, id: &str) -> String {
 
 /// The image lifecycle sysadmins run: create, info (text and JSON), ls,
 /// resize up and down, rm. One line per step.
-fn image_workflow(conf: &str, pool: &str) -> Vec<String> {
+fn image_workflow(bin: &Path, conf: &str, pool: &str) -> Vec<String> {
+    let rbd_at = |conf: &str, args: &[&str]| rbd_with(bin, conf, args);
     let mut out = Vec::new();
     let img = format!("{pool}/vm1-image");
     let create = rbd_at(conf, &["create", &img, "--image-feature", "layering", "--size", "10G"]);
@@ -114,7 +125,7 @@ fn image_workflow(conf: &str, pool: &str) -> Vec<String> {
 #[test]
 fn real_rbd_image_lifecycle_matches_real_ceph() {
     let c = OurCluster::start(3, "");
-    let ours = same_as_real(&c, "rbdflow", 8, "rbd", |conf, pool, _, _| image_workflow(conf, pool));
+    let ours = same_as_real(&c, "rbdflow", 8, "rbd", |conf, pool, _, _| image_workflow(Path::new(REAL_RBD), conf, pool));
     assert!(ours[2].contains("size 10 GiB in 2560 objects") && ours[2].contains("features: layering"), "{}", ours[2]);
 }
 
@@ -145,12 +156,19 @@ fn mask_dates(l: &str) -> String {
     out
 }
 
+/// Set when our `rbd` is compared with the real one: librbd's own debug log
+/// lines (timestamped, from inside the library) are not CLI output.
+static DROP_LIBRBD_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Masks image ids, snapshot ids, timestamps and bench rates in a line.
 fn mask_run(s: &str) -> String {
     let mut out = Vec::new();
     // Progress output rewrites its line with '\r': where that lands relative
     // to the log lines varies, so drop it.
-    let (rest, logs) = split_logs(&s.replace('\r', ""));
+    let (rest, mut logs) = split_logs(&s.replace('\r', ""));
+    if DROP_LIBRBD_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        logs.clear();
+    }
     for l in rest.trim().lines().chain(logs.iter().map(|l| l.as_str())) {
         if l.starts_with("elapsed:") {
             out.push("elapsed: <rate>".to_string());
@@ -178,7 +196,8 @@ fn mask_run(s: &str) -> String {
 
 /// Snapshots, protection, clone, children, copy-on-write into the clone,
 /// flatten, rollback, unprotect, snap rm, with data checked at each step.
-fn snapshot_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
+fn snapshot_workflow(bin: &Path, conf: &str, pool: &str, dir: &Path) -> Vec<String> {
+    let rbd_at = |conf: &str, args: &[&str]| rbd_with(bin, conf, args);
     let parent = dir.join("parent.raw");
     std::fs::write(&parent, oxceph_tests::pattern_bytes(8 << 20, 5)).unwrap();
     let p = |n: &str| format!("{pool}/{n}");
@@ -228,7 +247,7 @@ fn snapshot_workflow(conf: &str, pool: &str, dir: &Path) -> Vec<String> {
 #[test]
 fn real_rbd_snapshots_clones_flatten_and_rollback_match_real_ceph() {
     let c = OurCluster::start(3, "");
-    let ours = same_as_real(&c, "rbdsnap", 8, "rbd", |conf, pool, dir, _| snapshot_workflow(conf, pool, dir));
+    let ours = same_as_real(&c, "rbdsnap", 8, "rbd", |conf, pool, dir, _| snapshot_workflow(Path::new(REAL_RBD), conf, pool, dir));
     assert_eq!(ours.iter().filter(|l| l.ends_with("equals the imported bytes: true")).count(), 2, "{ours:#?}");
     assert!(ours.iter().any(|l| l.contains("parent: ") && l.contains("overlap: 8 MiB")), "{ours:#?}");
 }
@@ -352,4 +371,160 @@ fn kill9_of_an_osd_during_import_and_flatten_keeps_images_intact() {
     let out = d.path().join("cl.after-recovery");
     ok(&["export", "rbd/cl", out.to_str().unwrap()]);
     assert!(std::fs::read(&out).unwrap() == want, "flattened clone differs after recovery");
+}
+
+/// Our `rbd` on our cluster against the real `rbd` on real Ceph: the image
+/// lifecycle and the snapshot/clone workflow give the same output, exit
+/// codes and data, step for step.
+#[test]
+fn our_rbd_matches_real_rbd_on_real_ceph() {
+    DROP_LIBRBD_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+    let c = OurCluster::start(3, "");
+    let ours = same_as_real(&c, "ourrbd", 8, "rbd", |conf, pool, dir, ours| {
+        let bin = if ours { our_rbd() } else { PathBuf::from(REAL_RBD) };
+        let mut v = image_workflow(&bin, conf, pool);
+        v.extend(snapshot_workflow(&bin, conf, pool, dir));
+        v
+    });
+    assert!(ours.iter().any(|l| l.contains("size 10 GiB in 2560 objects")), "{ours:#?}");
+    assert_eq!(ours.iter().filter(|l| l.ends_with("equals the imported bytes: true")).count(), 2, "{ours:#?}");
+}
+
+/// Our `rbd` against real Ceph gives what the real `rbd` gives there; and
+/// images move both ways: what the real `rbd` writes ours reads, what ours
+/// writes (including clones of the real tool's snapshots) the real one reads,
+/// on both clusters.
+#[test]
+fn our_rbd_against_real_ceph_and_images_shared_with_the_real_rbd() {
+    DROP_LIBRBD_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+    let real_conf = oxceph_tests::ref_cluster().conf().display().to_string();
+    let pid = std::process::id();
+    let (p1, p2) = (format!("ourref{pid}"), format!("realref{pid}"));
+    for p in [&p1, &p2] {
+        oxceph_tests::real_ceph(&["osd", "pool", "create", p, "8"]);
+        oxceph_tests::real_ceph(&["osd", "pool", "application", "enable", p, "rbd"]);
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (d1, d2) = (d.path().join("ours"), d.path().join("real"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let ours = snapshot_workflow(&our_rbd(), &real_conf, &p1, &d1);
+    let real = snapshot_workflow(Path::new(REAL_RBD), &real_conf, &p2, &d2);
+    for (o, r) in ours.iter().zip(&real) {
+        assert_eq!(o.replace(&p1, "<pool>"), r.replace(&p2, "<pool>"), "our rbd vs the real rbd on real Ceph");
+    }
+    assert_eq!(ours.len(), real.len());
+
+    let c = OurCluster::start(3, "");
+    c.create_pool("rbd", 8);
+    let r = c.mon.ours(&["osd", "pool", "application", "enable", "rbd", "rbd", "--yes-i-really-mean-it"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let src = d.path().join("src.raw");
+    let want = oxceph_tests::pattern_bytes(20 << 20, 17);
+    std::fs::write(&src, &want).unwrap();
+    let our = our_rbd();
+    let real = PathBuf::from(REAL_RBD);
+    for (conf, pool) in [(c.conf(), "rbd".to_string()), (real_conf.clone(), p1.clone())] {
+        let img = |n: &str| format!("{pool}/{n}");
+        for (writer, reader, name) in [(&real, &our, "byreal"), (&our, &real, "byours")] {
+            let ok = |bin: &PathBuf, args: &[&str]| {
+                let r = rbd_with(bin, &conf, args);
+                assert_eq!(r.code, 0, "{} {args:?} on {conf}: {}\n{}", bin.display(), r.stdout, r.stderr);
+                r.stdout
+            };
+            // default features: the reader must honour the writer's object map and lock
+            ok(writer, &["import", src.to_str().unwrap(), &img(name)]);
+            ok(writer, &["snap", "create", &img(&format!("{name}@s"))]);
+            ok(writer, &["snap", "protect", &img(&format!("{name}@s"))]);
+            let out = d.path().join(format!("{name}.out"));
+            let _ = std::fs::remove_file(&out);
+            ok(reader, &["export", &img(name), out.to_str().unwrap()]);
+            assert!(std::fs::read(&out).unwrap() == want, "{name} read back by the other rbd differs on {conf}");
+            // the reader clones the writer's snapshot, writes into the clone, and
+            // the writer sees the clone's data through its parent
+            ok(reader, &["clone", &img(&format!("{name}@s")), &img(&format!("{name}-cl"))]);
+            ok(reader, &["bench", &img(&format!("{name}-cl")), "--io-type", "write", "--io-size", "4K", "--io-total", "64K", "--io-pattern", "seq"]);
+            let ch = ok(writer, &["children", &img(&format!("{name}@s"))]);
+            assert_eq!(ch.trim(), img(&format!("{name}-cl")));
+            let (a, b) = (d.path().join(format!("{name}-a")), d.path().join(format!("{name}-b")));
+            let _ = std::fs::remove_file(&a);
+            let _ = std::fs::remove_file(&b);
+            ok(writer, &["export", &img(&format!("{name}-cl")), a.to_str().unwrap()]);
+            ok(reader, &["export", &img(&format!("{name}-cl")), b.to_str().unwrap()]);
+            let (a, b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+            assert!(a == b, "the clone reads differently through the two tools on {conf}");
+            assert!(a.len() == want.len() && a != want, "the bench's writes are missing from the clone on {conf}");
+            let snap = d.path().join(format!("{name}-snap"));
+            let _ = std::fs::remove_file(&snap);
+            ok(reader, &["export", &img(&format!("{name}@s")), snap.to_str().unwrap()]);
+            assert!(std::fs::read(&snap).unwrap() == want, "writes into the clone changed its parent on {conf}");
+            ok(writer, &["flatten", &img(&format!("{name}-cl"))]);
+            ok(reader, &["rm", &img(&format!("{name}-cl"))]);
+            ok(reader, &["snap", "unprotect", &img(&format!("{name}@s"))]);
+            ok(reader, &["snap", "rm", &img(&format!("{name}@s"))]);
+            ok(reader, &["rm", &img(name)]);
+        }
+    }
+    for p in [&p1, &p2] {
+        let _ = run(Path::new("/usr/bin/ceph"), &["-c", &real_conf, "osd", "pool", "rm", p, p, "--yes-i-really-really-mean-it"]);
+    }
+}
+
+/// `rbd map` without kernel RBD/NBD: a loop device over the image served
+/// through FUSE; mkfs.ext4, mount, files, unmount, unmap, map again and the
+/// files are intact; `showmapped` lists it; a snapshot maps read-only.
+#[test]
+fn our_rbd_map_gives_a_block_device_for_mkfs_and_mount() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("rbd", 8);
+    let r = c.mon.ours(&["osd", "pool", "application", "enable", "rbd", "rbd", "--yes-i-really-mean-it"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    let env = [("OXCEPH_RBD_MAP_DIR", state.to_str().unwrap())];
+    let conf = c.conf();
+    let rbd = |args: &[&str]| {
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        let r = oxceph_tests::run_env(&our_rbd(), &a, &env);
+        assert_eq!(r.code, 0, "rbd {args:?}: {}\n{}", r.stdout, r.stderr);
+        r.stdout
+    };
+    let sh = |cmd: &str, args: &[&str]| {
+        let r = run(Path::new(cmd), args);
+        assert_eq!(r.code, 0, "{cmd} {args:?}: {}\n{}", r.stdout, r.stderr);
+        r.stdout
+    };
+    rbd(&["create", "rbd/vm1-image", "--size", "256M"]);
+    let dev = rbd(&["map", "rbd/vm1-image"]).trim().to_string();
+    assert!(dev.starts_with("/dev/"), "{dev}");
+    let shown = rbd(&["showmapped"]);
+    assert!(shown.starts_with("id  pool  namespace  image      snap  device"), "{shown}");
+    assert!(shown.lines().nth(1).is_some_and(|l| l.contains("rbd") && l.contains("vm1-image") && l.contains(&dev)), "{shown}");
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mnt_s = mnt.to_str().unwrap();
+    sh("/sbin/mkfs.ext4", &["-q", &dev]);
+    sh("/bin/mount", &[&dev, mnt_s]);
+    let data = oxceph_tests::pattern_bytes(8 << 20, 3);
+    std::fs::write(mnt.join("data.bin"), &data).unwrap();
+    std::fs::write(mnt.join("hello.txt"), b"hello from oxceph\n").unwrap();
+    sh("/bin/umount", &[mnt_s]);
+    rbd(&["unmap", &dev]);
+    assert_eq!(rbd(&["showmapped"]).trim(), "");
+    // again, from scratch: what is on the image is what was written
+    let dev = rbd(&["map", "rbd/vm1-image"]).trim().to_string();
+    sh("/bin/mount", &[&dev, mnt_s]);
+    assert!(std::fs::read(mnt.join("data.bin")).unwrap() == data, "file differs after remap");
+    assert_eq!(std::fs::read(mnt.join("hello.txt")).unwrap(), b"hello from oxceph\n");
+    sh("/bin/umount", &[mnt_s]);
+    rbd(&["unmap", "rbd/vm1-image"]);
+    rbd(&["snap", "create", "rbd/vm1-image@s1"]);
+    // a snapshot maps read-only
+    let sdev = rbd(&["map", "rbd/vm1-image@s1"]).trim().to_string();
+    assert_eq!(sh("/sbin/blockdev", &["--getro", &sdev]).trim(), "1");
+    sh("/bin/mount", &["-o", "ro,noload", &sdev, mnt_s]);
+    assert!(std::fs::read(mnt.join("data.bin")).unwrap() == data, "snapshot file differs");
+    sh("/bin/umount", &[mnt_s]);
+    rbd(&["unmap", &sdev]);
 }

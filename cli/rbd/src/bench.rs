@@ -64,29 +64,35 @@ pub async fn bench(c: &Ctx, at: usize) -> i32 {
     println!("  SEC       OPS   OPS/SEC   BYTES/SEC");
     let img = Arc::new(img);
     let ops_total = total / io_size;
-    let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
-    let data = Bytes::from((0..io_size).map(|i| (i % 251) as u8 + 1).collect::<Vec<u8>>());
+    // one buffer of a single random byte, as the real bench writes
+    let data = Bytes::from(vec![rand::random::<u8>(); io_size as usize]);
     let start = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..threads.min(ops_total.max(1)) {
-        let (img, next, done, data) = (img.clone(), next.clone(), done.clone(), data.clone());
+    // as the real bench: thread t starts at t * (size / threads), sequential
+    // ops go on from there (wrapping at the end), and ops go round-robin
+    let slots = size / io_size;
+    let unit = slots / threads.max(1);
+    for t in 0..threads.min(ops_total.max(1)) {
+        let (img, done, data) = (img.clone(), done.clone(), data.clone());
+        let mine = ops_total / threads + u64::from(t < ops_total % threads);
         workers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= ops_total {
-                    return Ok::<_, rados::Error>(());
-                }
-                let slots = size / io_size;
-                let off = if rand { rand::random::<u64>() % slots * io_size } else { (i % slots) * io_size };
+            let mut off = unit * t * io_size;
+            for _ in 0..mine {
+                let at = if rand { rand::random::<u64>() % slots * io_size } else { off };
                 let read = reads_pct == 100 || (reads_pct > 0 && rand::random::<u64>() % 100 < reads_pct);
                 if read {
-                    img.read(off, io_size).await?;
+                    img.read(at, io_size).await?;
                 } else {
-                    img.write(off, data.clone()).await?;
+                    img.write(at, data.clone()).await?;
                 }
                 done.fetch_add(1, Ordering::Relaxed);
+                off += io_size;
+                if off + io_size > size {
+                    off = 0;
+                }
             }
+            Ok::<_, rados::Error>(())
         });
     }
     // one line a second: ops so far and the rate over the last 5 seconds

@@ -98,11 +98,20 @@ pub async fn import(c: &Ctx, at: usize) -> i32 {
 async fn import_data(_c: &Ctx, io: &rados::IoCtx, name: &str, input: &mut (dyn Read + Send), size: Option<u64>, p: &crate::progress::Progress) -> rbd::Result<()> {
     let mut img = Image::open(io, name, None).await?;
     img.acquire().await?;
-    let chunk = img.object_size().max(img.header.stripe_unit * img.header.stripe_count) as usize;
+    let img = Arc::new(tokio::sync::RwLock::new(img));
+    let r = write_stream(img.clone(), input, size, p).await;
+    // the lock and watch go whatever happened
+    let _ = img.write().await.release().await;
+    r
+}
+
+async fn write_stream(img_ref: Arc<tokio::sync::RwLock<Image>>, input: &mut (dyn Read + Send), size: Option<u64>, p: &crate::progress::Progress) -> rbd::Result<()> {
+    let (chunk, mut img_size) = {
+        let img = img_ref.read().await;
+        (img.object_size().max(img.header.stripe_unit * img.header.stripe_count) as usize, img.header.size)
+    };
     let mut off = 0u64;
-    let mut img_size = img.header.size;
     let mut pending = futures::stream::FuturesOrdered::new();
-    let img_ref = Arc::new(tokio::sync::RwLock::new(img));
     loop {
         let b = read_full(input, chunk).map_err(|e| rados::Error::new(e.raw_os_error().unwrap_or(5), format!("read error: {e}")))?;
         if b.is_empty() {
@@ -137,7 +146,7 @@ async fn import_data(_c: &Ctx, io: &rados::IoCtx, name: &str, input: &mut (dyn R
     if size.is_none() && off != img_size {
         img.resize(off, &rbd::NoProgress).await?;
     }
-    img.release().await
+    Ok(())
 }
 
 fn strip(s: &str) -> String {
@@ -252,7 +261,7 @@ pub async fn copy(c: &Ctx, at: usize) -> i32 {
     let r: rbd::Result<()> = async {
         let mut dst = Image::open(&dio, &d.image, None).await?;
         dst.acquire().await?;
-        {
+        let r = {
             let dst = &dst;
             let st = chunks(&src, size);
             st.try_for_each_concurrent(IN_FLIGHT, |(off, b)| async move {
@@ -261,9 +270,11 @@ pub async fn copy(c: &Ctx, at: usize) -> i32 {
                 }
                 Ok(())
             })
-            .await?;
+            .await
         }
-        dst.release().await
+        ;
+        let released = dst.release().await;
+        r.and(released)
     }
     .await;
     match r {

@@ -243,7 +243,8 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let size = a.opt("size").map(|v| parse_size(v, 1 << 20).unwrap_or_else(|m| fail(&m, 22))).unwrap_or_else(|| fail("rbd: must specify --size <M/G/T>", 22));
             let io = c.io(&s).await;
             if let Err(e) = rbd::create(&io, &s.image, &c.create_options(size)).await {
-                fail(&format!("rbd: create error: {}\n{}", e.ceph_str(), e.msg), e.errno);
+                tracing::info!("create: {}", e.msg);
+                fail(&format!("rbd: create error: {}", e.ceph_str()), e.errno);
             }
             0
         }
@@ -256,14 +257,15 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
                 fail("rbd: shrinking an image is only allowed with the --allow-shrink flag", 22);
             }
             let p = c.progress("Resizing image");
-            match img.resize(size, &p).await {
+            let r = img.resize(size, &p).await;
+            let _ = img.release().await;
+            match r {
                 Ok(()) => p.finish(),
                 Err(e) => {
                     p.fail();
                     fail_e("resize error", &e)
                 }
             }
-            let _ = img.release().await;
             0
         }
         "rm" | "remove" => {
@@ -319,11 +321,15 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let pio = c.io(&p).await;
             let cio = c.io(&d).await;
             let mut o = c.create_options(0);
-            if o.features.is_none() {
-                o.features = Some(features::DEFAULT);
+            if c.a.features.is_empty() {
+                // the parent's, unless --image-feature says otherwise
+                o.features = None;
             }
             if let Err(e) = rbd::clone(&pio, &p.image, &psnap, &cio, &d.image, &o).await {
-                fail(&format!("rbd: clone error: {}\n{}", e.ceph_str(), e.msg), e.errno);
+                if e.errno == 22 {
+                    eprintln!("rbd: {}", e.msg);
+                }
+                fail(&format!("rbd: clone error: {}", e.ceph_str()), e.errno);
             }
             0
         }
@@ -332,14 +338,15 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let s = c.spec(at);
             let mut img = c.open_rw(&s).await;
             let p = c.progress("Image flatten");
-            match img.flatten(&p).await {
+            let r = img.flatten(&p).await;
+            let _ = img.release().await;
+            match r {
                 Ok(()) => p.finish(),
                 Err(e) => {
                     p.fail();
                     fail_e("flatten error", &e)
                 }
             }
-            let _ = img.release().await;
             0
         }
         "du" | "disk-usage" => du(c, at).await,
@@ -388,10 +395,14 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let mut img = c.open(&s).await;
             let enable = cmd == "feature enable";
             let r = if img.header.features & features::EXCLUSIVE_LOCK != 0 { img.acquire().await } else { Ok(()) };
-            if let Err(e) = r.and(img.update_features(f, enable).await) {
-                fail_e(&format!("failed to update image features"), &e);
-            }
+            let r = match r {
+                Ok(()) => img.update_features(f, enable).await,
+                Err(e) => Err(e),
+            };
             let _ = img.release().await;
+            if let Err(e) = r {
+                fail_e("failed to update image features", &e);
+            }
             0
         }
         "map" | "device map" => map::map(c, at).await,
@@ -575,6 +586,7 @@ async fn snap_op(c: &Ctx, at: usize, op: &str) -> i32 {
             }
             if let Err(e) = &r {
                 if e.errno == 16 {
+                    let _ = img.release().await;
                     fail(&format!("rbd: snapshot '{snap}' is protected from removal."), 16);
                 }
             }
@@ -730,7 +742,10 @@ async fn du(c: &Ctx, at: usize) -> i32 {
             o["provisioned_size"] = json!(prov);
             o["used_size"] = json!(used);
             js.push(o);
-            tp += prov;
+            // an image is provisioned once, whatever its snapshots
+            if sn.is_none() {
+                tp += prov;
+            }
             tu += used;
         }
     }

@@ -12,7 +12,8 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(op: &'static str, on: bool) -> Progress {
-        Progress { op, on, last: AtomicI64::new(-1) }
+        // like the real tool, 0% is never printed by an update
+        Progress { op, on, last: AtomicI64::new(0) }
     }
     pub fn finish(&self) {
         if self.on {

@@ -57,6 +57,45 @@ fn new_image_id(io: &IoCtx) -> String {
     id
 }
 
+const RBD_INFO: &str = "rbd_info";
+
+/// librbd's pool validation before the first image (`ValidatePoolRequest`):
+/// a self-managed snapshot forces the pool into self-managed snapshot mode,
+/// and a write under it proves the pool allows overwrites. Done once; the
+/// result is kept in `rbd_info`.
+async fn validate_pool(io: &IoCtx) -> Result<()> {
+    let mut io = io.clone();
+    io.set_namespace("");
+    let state = match io.read(RBD_INFO, 0, 0).await {
+        Ok(b) => b,
+        Err(e) if e.errno == 2 => Bytes::new(),
+        Err(e) => return Err(e),
+    };
+    if &state[..] == b"overwrite validated" {
+        return Ok(());
+    }
+    if &state[..] != b"validate" {
+        let snap = io.selfmanaged_snap_create().await.map_err(|e| match e.errno {
+            22 => Error::new(22, "pool not configured for self-managed RBD snapshot support"),
+            _ => e,
+        })?;
+        let mut w = io.clone();
+        w.set_write_snapc(snap, vec![snap]);
+        let mut create = OsdOp::new(opcode::CREATE);
+        create.flags = 1;
+        let data = Bytes::from_static(b"validate");
+        let r = w.operate(RBD_INFO, vec![create, OsdOp::extent(opcode::WRITE, 0, data.len() as u64, data)]).await;
+        let _ = io.selfmanaged_snap_remove(snap).await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.errno == 17 => {}
+            Err(e) if e.errno == 95 => return Err(Error::new(22, "pool missing required overwrite support")),
+            Err(e) => return Err(e),
+        }
+    }
+    io.write(RBD_INFO, Bytes::from_static(b"overwrite validated"), 0).await
+}
+
 /// `rbd create`: the id object, the directory entry, the header and (with
 /// object-map) an empty object map. Returns the new image's id.
 pub async fn create(io: &IoCtx, name: &str, o: &CreateOptions) -> Result<String> {
@@ -94,6 +133,11 @@ pub async fn create(io: &IoCtx, name: &str, o: &CreateOptions) -> Result<String>
         Err(e) if e.errno == 2 => {}
         Err(e) => return Err(e),
     }
+    validate_pool(&match data_pool {
+        Some(p) => io.rados.ioctx_by_id(p)?,
+        None => io.clone(),
+    })
+    .await?;
     let id = new_image_id(io);
     let set_id = cls::op("set_id", cls::enc(|e| e.string(&id)));
     let mut create = OsdOp::new(opcode::CREATE);
@@ -252,7 +296,8 @@ pub async fn clone(pio: &IoCtx, parent: &str, snap: &str, cio: &IoCtx, child: &s
     if !s.protected {
         return Err(Error::new(22, "parent snapshot must be protected"));
     }
-    let features = o.features.unwrap_or(DEFAULT);
+    // without --image-feature a clone gets its parent's features (librbd)
+    let features = o.features.unwrap_or(p.header.features & !(DATA_POOL | OPERATIONS | STRIPINGV2));
     if features & LAYERING == 0 {
         return Err(Error::new(22, "cloning requires the layering feature"));
     }

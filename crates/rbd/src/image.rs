@@ -18,6 +18,11 @@ pub const OBJECT_EXISTS: u8 = 1;
 pub const OBJECT_PENDING: u8 = 2;
 pub const OBJECT_EXISTS_CLEAN: u8 = 3;
 
+/// `RBD_PROTECTION_STATUS_*`.
+pub const PROTECTION_UNPROTECTED: u8 = 0;
+pub const PROTECTION_UNPROTECTING: u8 = 1;
+pub const PROTECTION_PROTECTED: u8 = 2;
+
 /// The lock librbd takes on the header (`RBD_LOCK_NAME`).
 pub const RBD_LOCK_NAME: &str = "rbd_lock";
 /// The tag of librbd's managed exclusive lock.
@@ -205,7 +210,7 @@ impl Image {
             };
             let v: Vec<Bytes> = r.ops.into_iter().map(|o| o.data).collect();
             let info = cls::dec_snapshot_info(v.first().cloned().unwrap_or_default())?;
-            let protected = v.get(1).and_then(|b| b.first().copied()).unwrap_or(0) == 1;
+            let protected = v.get(1).and_then(|b| b.first().copied()).unwrap_or(0) == PROTECTION_PROTECTED;
             snaps.push(SnapInfo { id: info.id, name: info.name, size: info.size, timestamp: info.timestamp, protected, user: info.ns_type == 0 });
         }
         self.layout = Layout { object_size: 1 << order, stripe_unit: su, stripe_count: sc };
@@ -586,7 +591,6 @@ impl Image {
         let omap_oid = object_map_oid(&self.id, NOSNAP);
         if size < old {
             let old_count = self.layout.object_count(old);
-            let total = old_count - count;
             let done = std::sync::atomic::AtomicU64::new(0);
             // objects past the new end go; the last one is cut (plain layout)
             let this = &*self;
@@ -603,8 +607,9 @@ impl Image {
                             Err(e) => return Err(e),
                         }
                     }
+                    // as librbd's trim: progress over the old object count
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    progress.update(n, total);
+                    progress.update(count + n, old_count);
                     Ok::<_, Error>(())
                 }
             });
@@ -740,7 +745,7 @@ impl Image {
         if s.protected {
             return Err(Error::new(16, "snapshot is already protected"));
         }
-        self.set_protection(s.id, 1).await?;
+        self.set_protection(s.id, PROTECTION_PROTECTED).await?;
         self.refresh().await?;
         self.notify_header_update().await;
         Ok(())
@@ -761,19 +766,19 @@ impl Image {
         if !s.protected {
             return Err(Error::new(22, "snapshot is already unprotected"));
         }
-        self.set_protection(s.id, 2).await?;
+        self.set_protection(s.id, PROTECTION_UNPROTECTING).await?;
         let children = match crate::admin::children(self, s.id).await {
             Ok(c) => c,
             Err(e) => {
-                let _ = self.set_protection(s.id, 1).await;
+                let _ = self.set_protection(s.id, PROTECTION_PROTECTED).await;
                 return Err(e);
             }
         };
         if !children.is_empty() {
-            self.set_protection(s.id, 1).await?;
+            self.set_protection(s.id, PROTECTION_PROTECTED).await?;
             return Err(Error::new(16, format!("snap has {} child(ren)", children.len())));
         }
-        self.set_protection(s.id, 0).await?;
+        self.set_protection(s.id, PROTECTION_UNPROTECTED).await?;
         self.refresh().await?;
         self.notify_header_update().await;
         Ok(())
