@@ -5,7 +5,7 @@
 # size-3 pool $POOL with 32 PGs on both (application $APP), waiting until it
 # is clean.
 SHARED=${OXCEPH_SHARED:-$(cd .. && pwd)/shared}
-cargo build --release --bin ceph-mon --bin ceph-osd --bin ceph >&2
+cargo build --release --bin ceph-mon --bin ceph-osd --bin ceph --bin rbd >&2
 CEPH=/usr/bin/ceph
 REF=${OXCEPH_REF_DIR:-}
 OURS=$(mktemp -d /tmp/oxceph-bench.XXXXXX)

@@ -95,8 +95,9 @@ pub async fn import(c: &Ctx, at: usize) -> i32 {
     }
 }
 
-async fn import_data(_c: &Ctx, io: &rados::IoCtx, name: &str, input: &mut (dyn Read + Send), size: Option<u64>, p: &crate::progress::Progress) -> rbd::Result<()> {
+async fn import_data(c: &Ctx, io: &rados::IoCtx, name: &str, input: &mut (dyn Read + Send), size: Option<u64>, p: &crate::progress::Progress) -> rbd::Result<()> {
     let mut img = Image::open(io, name, None).await?;
+    img.set_write_cache(c.cache_max_dirty);
     img.acquire().await?;
     let img = Arc::new(tokio::sync::RwLock::new(img));
     let r = write_stream(img.clone(), input, size, p).await;
@@ -260,6 +261,7 @@ pub async fn copy(c: &Ctx, at: usize) -> i32 {
     let p = c.progress("Image copy");
     let r: rbd::Result<()> = async {
         let mut dst = Image::open(&dio, &d.image, None).await?;
+        dst.set_write_cache(c.cache_max_dirty);
         dst.acquire().await?;
         let r = {
             let dst = &dst;

@@ -106,6 +106,9 @@ struct Ctx {
     a: Args,
     /// `rbd_default_features` from the configuration.
     default_features: Option<String>,
+    /// Bytes of writes in flight before a write waits (librbd's writearound
+    /// cache: `rbd_cache`, `rbd_cache_policy`, `rbd_cache_max_dirty`); 0 = off.
+    cache_max_dirty: u64,
 }
 
 impl Ctx {
@@ -138,6 +141,7 @@ impl Ctx {
     }
     async fn open_rw(&self, s: &Spec) -> Image {
         let mut img = self.open(s).await;
+        img.set_write_cache(self.cache_max_dirty);
         if let Err(e) = img.acquire().await {
             fail(&format!("rbd: error opening image {}: {}\n{}", s.image, e.ceph_str(), e.msg), e.errno);
         }
@@ -206,6 +210,10 @@ async fn main() {
         conf.set_override(k, v);
     }
     let default_features = conf.get("rbd_default_features");
+    let cache_on = conf.get("rbd_cache").map(|v| !matches!(v.as_str(), "false" | "0" | "no")).unwrap_or(true);
+    let writearound = conf.get("rbd_cache_policy").map(|p| p != "writethrough").unwrap_or(true);
+    let max_dirty = conf.get("rbd_cache_max_dirty").and_then(|v| args::parse_size(&v, 1).ok()).unwrap_or(24 << 20);
+    let cache_max_dirty = if cache_on && writearound { max_dirty } else { 0 };
     let mut opts = rados::MonClientOptions::default();
     if let Some(t) = conf.get_f64("client_mount_timeout").filter(|t| *t > 0.0) {
         opts.connect_timeout = monc::secs(t, 300.0);
@@ -217,7 +225,7 @@ async fn main() {
             fail("rbd: couldn't connect to the cluster!", 1)
         }
     };
-    let c = Ctx { rados, a, default_features };
+    let c = Ctx { rados, a, default_features, cache_max_dirty };
     let w: Vec<&str> = c.a.words.iter().map(String::as_str).collect();
     // (command words, index of the first spec)
     let (cmd, at): (String, usize) = match w.as_slice() {

@@ -221,6 +221,7 @@ pub async fn serve(c: &Ctx, at: usize, id_mnt: &str) -> i32 {
     let s = c.spec(at);
     let read_only = c.a.flag("read-only") || s.snap.is_some();
     let mut img = c.open(&s).await;
+    img.set_write_cache(c.cache_max_dirty);
     if !read_only {
         if let Err(e) = img.acquire().await {
             fail_e("map failed", &e);
@@ -281,6 +282,21 @@ impl ImageFs {
 }
 
 const TTL: Duration = Duration::from_secs(3600);
+
+impl ImageFs {
+    fn sync(&self, reply: fuser::ReplyEmpty) {
+        let img = self.img.clone();
+        self.rt.spawn(async move {
+            match img.flush().await {
+                Ok(()) => reply.ok(),
+                Err(e) => {
+                    tracing::error!("flush: {}", e.msg);
+                    reply.error(libc::EIO)
+                }
+            }
+        });
+    }
+}
 
 impl Filesystem for ImageFs {
     fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
@@ -344,12 +360,13 @@ impl Filesystem for ImageFs {
     }
 
     fn flush(&mut self, _req: &Request<'_>, _ino: u64, _fh: u64, _lock: u64, reply: fuser::ReplyEmpty) {
-        // every write was acknowledged by the cluster before we replied
-        reply.ok();
+        self.sync(reply);
     }
 
     fn fsync(&mut self, _req: &Request<'_>, _ino: u64, _fh: u64, _datasync: bool, reply: fuser::ReplyEmpty) {
-        reply.ok();
+        // the loop device turns the filesystem's flushes into fsync: every
+        // write the cache completed early is acknowledged by the OSDs first
+        self.sync(reply);
     }
 
     fn readdir(&mut self, _req: &Request<'_>, ino: u64, _fh: u64, offset: i64, mut reply: ReplyDirectory) {

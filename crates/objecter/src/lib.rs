@@ -158,13 +158,22 @@ impl Objecter {
     }
 
     pub async fn submit(&self, req: Request) -> Result<Reply, Error> {
+        self.start_op(req)?.await
+    }
+
+    /// Queues `req` now, so ops keep the order they were started in, and
+    /// returns what resolves with the reply.
+    pub fn start_op(&self, req: Request) -> Result<impl std::future::Future<Output = Result<Reply, Error>> + Send + 'static, Error> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Cmd::Submit(req, tx)).map_err(|_| Error::Shutdown)?;
-        match self.op_timeout {
-            // Dropping `rx` cancels the op inside (see Task::send and the tick).
-            Some(t) => tokio::time::timeout(t, rx).await.map_err(|_| Error::TimedOut)?.map_err(|_| Error::Shutdown)?,
-            None => rx.await.map_err(|_| Error::Shutdown)?,
-        }
+        let timeout = self.op_timeout;
+        Ok(async move {
+            match timeout {
+                // Dropping `rx` cancels the op inside (see Task::send and the tick).
+                Some(t) => tokio::time::timeout(t, rx).await.map_err(|_| Error::TimedOut)?.map_err(|_| Error::Shutdown)?,
+                None => rx.await.map_err(|_| Error::Shutdown)?,
+            }
+        })
     }
 
     /// Waits until our map is at least `epoch` (after pool changes at the mon).

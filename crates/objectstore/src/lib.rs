@@ -208,9 +208,16 @@ pub struct CommitQueue {
 impl CommitQueue {
     /// Commits `t` durably; resolves once it (and whatever it was grouped with) is on disk.
     pub async fn commit(&self, t: Transaction) -> Result<()> {
+        self.submit(t)?.await
+    }
+
+    /// Queues `t` now and returns what resolves once it is on disk.
+    /// Transactions commit in the order they were submitted, so a caller can
+    /// go on submitting (pipelining) without waiting for each one.
+    pub fn submit(&self, t: Transaction) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
         let (done, wait) = tokio::sync::oneshot::channel();
         self.tx.send((t, done)).map_err(|_| Error::Db("the store commit thread has stopped".into()))?;
-        wait.await.map_err(|_| Error::Db("the store commit thread has stopped".into()))?
+        Ok(async move { wait.await.map_err(|_| Error::Db("the store commit thread has stopped".into()))? })
     }
 }
 

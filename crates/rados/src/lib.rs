@@ -257,6 +257,20 @@ impl IoCtx {
         Ok(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default())
     }
 
+    /// Starts a write now (ops on one object apply in the order they were
+    /// started) and returns what resolves when it is acknowledged.
+    pub fn start_write(&self, oid: &str, ops: Vec<OsdOp>) -> Result<impl std::future::Future<Output = Result<Reply>> + Send + 'static> {
+        let mut req = Request::object(oid, self.oloc(), ops);
+        req.flags = messages::osd::flags::WRITE | messages::osd::flags::ONDISK;
+        req.snapc = self.write_snapc.clone();
+        let f = self.rados.objecter.start_op(req)?;
+        Ok(async move {
+            let r = f.await?;
+            check(&r)?;
+            Ok(r)
+        })
+    }
+
     async fn submit(&self, mut req: Request) -> Result<Reply> {
         if req.flags & messages::osd::flags::WRITE != 0 {
             req.snapc = self.write_snapc.clone();

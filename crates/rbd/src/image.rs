@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use denc::Utime;
 use messages::osd::{opcode, OsdOp};
 use rados::{Error, IoCtx, Result};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use types::bit_vector::BitVector;
 
 pub const OBJECT_NONEXISTENT: u8 = 0;
@@ -92,6 +92,16 @@ pub struct Header {
     pub snap_ids: Vec<u64>,
 }
 
+/// librbd's default `rbd_cache_policy = writearound`: a write is complete
+/// once it is sent, up to `max_dirty` bytes not yet acknowledged by the
+/// OSDs; `flush` waits for them (and reports a failed one). Ops on one object
+/// still apply in order: they are sent in order on one session.
+struct WriteCache {
+    max_dirty: u32,
+    dirty: Arc<tokio::sync::Semaphore>,
+    error: Arc<Mutex<Option<Error>>>,
+}
+
 struct Held {
     cookie: String,
     watch_cookie: u64,
@@ -115,6 +125,7 @@ pub struct Image {
     parent_image: Option<Box<Image>>,
     held: Option<Held>,
     objmap: Option<Mutex<BitVector>>,
+    cache: Option<WriteCache>,
 }
 
 impl Image {
@@ -147,6 +158,7 @@ impl Image {
             parent_image: None,
             held: None,
             objmap: None,
+            cache: None,
         };
         img.refresh().await?;
         if let Some(s) = snap {
@@ -435,7 +447,8 @@ impl Image {
 
     /// Drops the lock, object map lock and watch (`close`).
     pub async fn release(&mut self) -> Result<()> {
-        let Some(held) = self.held.take() else { return Ok(()) };
+        let flushed = self.flush().await;
+        let Some(held) = self.held.take() else { return flushed };
         if self.objmap.take().is_some() {
             let _ = cls::unlock(&self.io, &object_map_oid(&self.id, NOSNAP), RBD_LOCK_NAME, "").await;
         }
@@ -443,7 +456,8 @@ impl Image {
             let _ = cls::unlock(&self.io, &self.header_oid, RBD_LOCK_NAME, &held.cookie).await;
         }
         held.acker.abort();
-        self.io.unwatch_cookie(&self.header_oid, held.watch_cookie).await
+        let unwatched = self.io.unwatch_cookie(&self.header_oid, held.watch_cookie).await;
+        flushed.and(unwatched)
     }
 
     pub fn is_held(&self) -> bool {
@@ -494,6 +508,26 @@ impl Image {
         Ok(())
     }
 
+    /// Completes writes once sent, with up to `max_dirty` bytes in flight
+    /// (librbd's writearound cache); 0 turns it off (writethrough).
+    pub fn set_write_cache(&mut self, max_dirty: u64) {
+        let max = max_dirty.min(u32::MAX as u64 >> 4) as u32;
+        self.cache = (max > 0).then(|| WriteCache { max_dirty: max, dirty: Arc::new(tokio::sync::Semaphore::new(max as usize)), error: Arc::new(Mutex::new(None)) });
+    }
+
+    /// Waits until every write is acknowledged; a write that failed since
+    /// the last flush is reported here.
+    pub async fn flush(&self) -> Result<()> {
+        let Some(c) = &self.cache else { return Ok(()) };
+        let all = c.dirty.acquire_many(c.max_dirty).await.map_err(|_| Error::new(108, "write cache closed"))?;
+        drop(all);
+        let failed = c.error.lock().unwrap().take();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Writes `data` at `off` (within the image size).
     pub async fn write(&self, off: u64, data: Bytes) -> Result<()> {
         self.writable()?;
@@ -522,7 +556,25 @@ impl Image {
         let len = data.len() as u64;
         let whole = e.obj_off == 0 && len == self.object_size();
         ops.push(OsdOp::extent(if whole && ops.is_empty() { opcode::WRITEFULL } else { opcode::WRITE }, e.obj_off, len, data));
-        self.data.operate(&oid, ops).await.map(|_| ())
+        let Some(c) = &self.cache else {
+            return self.data.operate_write(&oid, ops).await.map(|_| ());
+        };
+        let failed = c.error.lock().unwrap().take();
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let n = (len as u32).clamp(1, c.max_dirty);
+        let permit = c.dirty.clone().acquire_many_owned(n).await.map_err(|_| Error::new(108, "write cache closed"))?;
+        let sent = self.data.start_write(&oid, ops)?;
+        let error = c.error.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sent.await {
+                tracing::warn!("write to {oid} failed: {}", e.msg);
+                error.lock().unwrap().get_or_insert(e);
+            }
+            drop(permit);
+        });
+        Ok(())
     }
 
     /// For a clone whose object does not exist yet: the parent's bytes for
@@ -555,6 +607,7 @@ impl Image {
     /// for a clone, written as zeros so the parent no longer shows through).
     pub async fn discard(&self, off: u64, len: u64) -> Result<()> {
         self.writable()?;
+        self.flush().await?;
         let len = len.min(self.header.size.saturating_sub(off));
         let ex = self.layout.extents(off, len);
         futures::future::try_join_all(ex.iter().map(|e| async move {
@@ -586,6 +639,7 @@ impl Image {
     /// `rbd resize`: grows, or shrinks (removing and truncating objects).
     pub async fn resize(&mut self, size: u64, progress: &dyn Progress) -> Result<()> {
         self.writable()?;
+        self.flush().await?;
         let old = self.header.size;
         let count = self.layout.object_count(size);
         let omap_oid = object_map_oid(&self.id, NOSNAP);
@@ -650,6 +704,7 @@ impl Image {
     /// `rbd snap create`.
     pub async fn snap_create(&mut self, name: &str) -> Result<()> {
         self.writable()?;
+        self.flush().await?;
         if self.snap_by_name(name).is_some() {
             return Err(Error::new(17, "snapshot already exists"));
         }
@@ -787,6 +842,7 @@ impl Image {
     /// `rbd snap rollback`: every object back to its state at the snapshot.
     pub async fn snap_rollback(&mut self, name: &str, progress: &dyn Progress) -> Result<()> {
         self.writable()?;
+        self.flush().await?;
         let s = self.snap_by_name(name).cloned().ok_or_else(|| Error::new(2, "snapshot does not exist"))?;
         if self.header.size != s.size {
             let p = NoProgress;
@@ -832,6 +888,7 @@ impl Image {
     /// drops the parent link.
     pub async fn flatten(&mut self, progress: &dyn Progress) -> Result<()> {
         self.writable()?;
+        self.flush().await?;
         let Some(info) = self.parent.clone() else {
             return Err(Error::new(22, "image has no parent"));
         };

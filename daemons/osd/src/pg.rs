@@ -43,6 +43,8 @@ pub enum PgEvent {
     /// A watcher's session closed.
     SessionReset { gid: u64 },
     Tick,
+    /// A write this PG submitted to the local store is on disk (or failed).
+    LocalCommitted { version: EVersion, ok: bool },
 }
 
 /// (epoch, version): Ceph's eversion_t order.
@@ -148,6 +150,17 @@ pub struct Pg {
     next_notify: u64,
     /// The pool's removed snaps as of the last complete trim pass.
     trimmed_snaps: Option<BTreeMap<u64, u64>>,
+    /// This PG's own queue, for events it sends itself (local commits).
+    me: mpsc::WeakUnboundedSender<PgEvent>,
+    /// Writes submitted to the local store and not yet on disk, by version,
+    /// with the (head) objects they touch. Writes are pipelined: the next op
+    /// runs while earlier ones commit, except on an object with a write in
+    /// flight, whose ops wait (the store shows only committed state).
+    local: BTreeMap<(u32, u64), Vec<ObjectId>>,
+    /// Heads with writes in `local`, and how many.
+    pending: HashMap<ObjectId, u32>,
+    /// Client ops waiting for their object's writes to commit, in arrival order.
+    blocked: VecDeque<QueuedOp>,
 }
 
 pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
@@ -183,6 +196,10 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         notifies: HashMap::new(),
         next_notify: 1,
         trimmed_snaps: None,
+        me: tx.downgrade(),
+        local: BTreeMap::new(),
+        pending: HashMap::new(),
+        blocked: VecDeque::new(),
     };
     if let Err(e) = pg.load() {
         warn!(pg = %pgid, "cannot load pg state: {e}");
@@ -249,12 +266,17 @@ impl Pg {
                 PgEvent::RepOp { m, conn } => self.on_repop(m, conn).await,
                 PgEvent::RepOpReply { from, m } => self.on_repop_reply(from, m),
                 PgEvent::Query { m, conn } => self.on_query(m, conn),
-                PgEvent::Notify(n) => self.on_notify(n),
+                PgEvent::Notify(n) => {
+                    // peering may go on to recovery, which reads objects from the store
+                    self.drain_local().await;
+                    self.on_notify(n)
+                }
                 PgEvent::Pull { m, from } => self.on_pull(m, from),
                 PgEvent::Push { m, from, conn } => self.on_push(m, from, conn).await,
                 PgEvent::PushAck(a) => self.on_push_ack(a),
                 PgEvent::SessionReset { gid } => self.on_session_reset(gid),
                 PgEvent::Tick => self.on_tick(),
+                PgEvent::LocalCommitted { version, ok } => self.on_local_committed(version, ok).await,
             }
             if matches!(self.phase, Phase::Active) && self.is_primary() {
                 let removed = self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64));
@@ -697,9 +719,14 @@ impl Pg {
         self.phase = Phase::Active;
         self.recovering_objects = 0;
         debug!(pg = %self.pgid, acting = ?self.acting, "active");
-        // Writes from before the interval change are now on every acting copy.
-        for (_, f) in std::mem::take(&mut self.inflight) {
-            if let Some(p) = f.reply {
+        // Writes from before the interval change are now on every acting
+        // copy; those still committing locally are answered when they land.
+        let me = self.whoami();
+        for (k, mut f) in std::mem::take(&mut self.inflight) {
+            if self.local.contains_key(&k) {
+                f.waiting = [me].into_iter().collect();
+                self.inflight.insert(k, f);
+            } else if let Some(p) = f.reply {
                 let _ = p.conn.send(p.reply.to_raw(p.tid, PACIFIC_SUPPORTED));
             }
         }
@@ -721,14 +748,31 @@ impl Pg {
                 return;
             }
         };
-        let r = self.osd.commits.commit(txn.clone()).await;
-        if r.is_err() {
-            warn!(pg = %self.pgid, "replica apply failed");
-            let _ = conn.send(reply(-5).to_raw(0, 0));
-            return;
-        }
+        // Pipelined like the primary: the next repop may be submitted while
+        // this one commits (the store keeps their order); the primary hears
+        // back once it is on disk.
+        let committed = match self.osd.commits.submit(txn.clone()) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(pg = %self.pgid, "replica apply failed: {e}");
+                let _ = conn.send(reply(-5).to_raw(0, 0));
+                return;
+            }
+        };
         self.absorb_meta(&txn);
-        let _ = conn.send(reply(0).to_raw(0, 0));
+        let (ok, fail) = (reply(0).to_raw(0, 0), reply(-5).to_raw(0, 0));
+        let pgid = self.pgid;
+        tokio::spawn(async move {
+            match committed.await {
+                Ok(()) => {
+                    let _ = conn.send(ok);
+                }
+                Err(e) => {
+                    tracing::error!(pg = %pgid, "replica commit failed: {e}");
+                    let _ = conn.send(fail);
+                }
+            }
+        });
     }
 
     /// Mirrors the PG metadata a transaction wrote (info, log) in memory.
@@ -825,6 +869,14 @@ impl Pg {
             self.do_pg_op(q);
             return;
         }
+        // An object with a write still committing (or with ops already
+        // waiting) is served in order once the write is on disk.
+        let head = self.object_id(msg);
+        if self.pending.contains_key(&head) || self.blocked.iter().any(|b| self.object_id(&b.msg) == head) {
+            self.blocked.push_back(q);
+            return;
+        }
+        let msg = &q.msg;
         if is_write {
             if let Some((v, uv, r)) = self.dups.get(&msg.reqid).copied() {
                 debug!(pg = %self.pgid, reqid = ?msg.reqid, "resent write already applied");
@@ -1008,7 +1060,7 @@ impl Pg {
             result: 0,
         };
         entries.push(entry.clone());
-        let replicas = match self.commit_replicated(t, entries, prev).await {
+        let replicas = match self.commit_replicated(t, entries, prev) {
             Ok(r) => r,
             Err(()) => {
                 let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
@@ -1035,13 +1087,53 @@ impl Pg {
         self.apply_effects(&q, &oid, effects, user_version);
         let out_ops: Vec<OsdOp> = ops.into_iter().map(|o| OsdOp { data: if o.op == opcode::CALL { o.data } else { Bytes::new() }, ..o }).collect();
         let reply = self.reply_for(msg, 0, out_ops, version, user_version);
-        if replicas.is_empty() {
-            let _ = q.conn.send(reply.to_raw(q.tid, PACIFIC_SUPPORTED));
+        // Answered once the local commit and every replica's are in.
+        let mut waiting: HashSet<i32> = replicas.into_iter().collect();
+        waiting.insert(self.whoami());
+        self.inflight.insert(ord(version), InFlight { waiting, reply: Some(PendingReply { conn: q.conn, tid: q.tid, reply }), started: Instant::now() });
+    }
+
+    /// A local commit landed: the write's ops may go on, and it is answered
+    /// if the replicas are done too.
+    async fn on_local_committed(&mut self, version: EVersion, ok: bool) {
+        let k = ord(version);
+        for o in self.local.remove(&k).unwrap_or_default() {
+            if let Some(n) = self.pending.get_mut(&o) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pending.remove(&o);
+                }
+            }
+        }
+        if !ok {
+            // Never acknowledge what is not on disk; the client resends.
+            tracing::error!(pg = %self.pgid, ?version, "local commit failed");
+            self.inflight.remove(&k);
         } else {
-            self.inflight.insert(
-                ord(version),
-                InFlight { waiting: replicas.into_iter().collect(), reply: Some(PendingReply { conn: q.conn, tid: q.tid, reply }), started: Instant::now() },
-            );
+            let me = self.whoami();
+            let done = self.inflight.get_mut(&k).map(|f| {
+                f.waiting.remove(&me);
+                f.waiting.is_empty()
+            });
+            if done == Some(true) {
+                if let Some(p) = self.inflight.remove(&k).and_then(|f| f.reply) {
+                    let _ = p.conn.send(p.reply.to_raw(p.tid, PACIFIC_SUPPORTED));
+                }
+            }
+        }
+        if !self.blocked.is_empty() {
+            for q in std::mem::take(&mut self.blocked) {
+                self.on_client_op(q).await;
+            }
+        }
+    }
+
+    /// Waits until every write this PG submitted is on disk (before reading
+    /// many objects from the store at once).
+    async fn drain_local(&self) {
+        if !self.local.is_empty() {
+            // commits keep their order: an empty one lands after all of them
+            let _ = self.osd.commits.commit(Transaction::new()).await;
         }
     }
 
@@ -1049,7 +1141,7 @@ impl Pg {
     /// (versions after `prev`) are already built: trims the log, updates the
     /// PG info, sends the transaction to every acting replica and commits it
     /// locally. Returns the replicas whose commits are still to come.
-    async fn commit_replicated(&mut self, mut t: Transaction, entries: Vec<LogEntry>, prev: EVersion) -> Result<Vec<i32>, ()> {
+    fn commit_replicated(&mut self, mut t: Transaction, entries: Vec<LogEntry>, prev: EVersion) -> Result<Vec<i32>, ()> {
         let version = entries.last().map(|e| e.version).unwrap_or(prev);
         for e in &entries {
             t.push(Op::SetMeta { coll: self.coll.clone(), key: log_key(e.version), value: e.to_bytes(0) });
@@ -1072,11 +1164,32 @@ impl Pg {
         for r in &replicas {
             self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
         }
-        if let Err(e) = self.osd.commits.commit(t).await {
-            // The local store failed: do not acknowledge; Ceph would stop the OSD.
-            tracing::error!(pg = %self.pgid, "local commit failed: {e}");
-            return Err(());
+        let committed = match self.osd.commits.submit(t) {
+            Ok(f) => f,
+            Err(e) => {
+                // The local store failed: do not acknowledge; Ceph would stop the OSD.
+                tracing::error!(pg = %self.pgid, "local commit failed: {e}");
+                return Err(());
+            }
+        };
+        // The objects wait for this commit before their next op.
+        let heads: Vec<ObjectId> = {
+            let mut h: Vec<ObjectId> = entries.iter().filter_map(entry_oid).map(|o| ObjectId { snap: objectstore::NOSNAP, ..o }).collect();
+            h.sort();
+            h.dedup();
+            h
+        };
+        for o in &heads {
+            *self.pending.entry(o.clone()).or_default() += 1;
         }
+        self.local.insert(ord(version), heads);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let ok = committed.await.is_ok();
+            if let Some(tx) = me.upgrade() {
+                let _ = tx.send(PgEvent::LocalCommitted { version, ok });
+            }
+        });
         // In-memory mirror of what was committed.
         for _ in 0..trimmed {
             if let Some(e) = self.log.pop_front() {
@@ -1101,6 +1214,8 @@ impl Pg {
             self.trimmed_snaps = None;
             return;
         };
+        // SnapSets are read from the store: let pipelined writes land first.
+        self.drain_local().await;
         let mut heads = Vec::new();
         let mut start: Option<ObjectId> = None;
         loop {
@@ -1143,11 +1258,12 @@ impl Pg {
             }
             v = EVersion { epoch: self.map.epoch, version: v.version + 1 };
             entries.push(LogEntry { version: v, user_version: uv, op: if head_gone { LOG_DELETE } else { LOG_MODIFY }, oid: head.to_bytes(0), reqid: ReqId::default(), result: 0 });
-            match self.commit_replicated(t, entries, prev).await {
-                Ok(replicas) if !replicas.is_empty() => {
-                    self.inflight.insert(ord(v), InFlight { waiting: replicas.into_iter().collect(), reply: None, started: Instant::now() });
+            match self.commit_replicated(t, entries, prev) {
+                Ok(replicas) => {
+                    let mut waiting: HashSet<i32> = replicas.into_iter().collect();
+                    waiting.insert(self.whoami());
+                    self.inflight.insert(ord(v), InFlight { waiting, reply: None, started: Instant::now() });
                 }
-                Ok(_) => {}
                 Err(()) => return,
             }
         }
