@@ -543,3 +543,56 @@ fn our_rbd_map_gives_a_block_device_for_mkfs_and_mount() {
     sh("/bin/umount", &[mnt_s]);
     rbd(&["unmap", &sdev]);
 }
+
+/// While a real librbd client (python3-rbd) has an image open and holds its
+/// exclusive lock, our `rbd snap create` asks it for the lock (REQUEST_LOCK)
+/// as librbd does: the owner lets go, the snapshot is taken with the data the
+/// owner wrote, and the owner takes the lock back for its next write. On our
+/// cluster and on real Ceph.
+#[test]
+fn our_rbd_gets_the_lock_from_a_live_librbd_owner() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("rbd", 8);
+    let r = c.mon.ours(&["osd", "pool", "application", "enable", "rbd", "rbd", "--yes-i-really-mean-it"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pool = format!("lockreq{}", std::process::id());
+    oxceph_tests::real_ceph(&["osd", "pool", "create", &pool, "8"]);
+    oxceph_tests::real_ceph(&["osd", "pool", "application", "enable", &pool, "rbd"]);
+    let real_conf = oxceph_tests::ref_cluster().conf().display().to_string();
+    let holder = r#"
+import rados, rbd, sys, time
+c = rados.Rados(conffile=sys.argv[1]); c.connect()
+io = c.open_ioctx(sys.argv[2])
+with rbd.Image(io, "held") as img:
+    img.write(b"A" * 4096, 0)
+    print("locked", flush=True)
+    time.sleep(6)
+    img.write(b"B" * 4096, 0)
+    print("wrote again", img.read(0, 4), flush=True)
+"#;
+    for (conf, pool) in [(c.conf(), "rbd".to_string()), (real_conf, pool.clone())] {
+        let ok = |bin: &Path, args: &[&str]| {
+            let r = rbd_with(bin, &conf, args);
+            assert_eq!(r.code, 0, "{} {args:?}: {}\n{}", bin.display(), r.stdout, r.stderr);
+            r.stdout
+        };
+        ok(Path::new(REAL_RBD), &["create", &format!("{pool}/held"), "--size", "64M"]);
+        let (c2, p2, h) = (conf.clone(), pool.clone(), holder.to_string());
+        let t = std::thread::spawn(move || run(Path::new("/usr/bin/python3"), &["-c", &h, &c2, &p2]));
+        let t0 = std::time::Instant::now();
+        while !ok(Path::new(REAL_RBD), &["lock", "ls", &format!("{pool}/held")]).contains("exclusive lock") {
+            assert!(t0.elapsed().as_secs() < 20, "the python client never took the lock");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        ok(&our_rbd(), &["snap", "create", &format!("{pool}/held@s1")]);
+        assert!(!t.is_finished(), "the owner finished before the lock was requested");
+        let r = t.join().unwrap();
+        assert_eq!(r.code, 0, "holder: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("wrote again b'BBBB'"), "{}", r.stdout);
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("s1");
+        ok(&our_rbd(), &["export", &format!("{pool}/held@s1"), out.to_str().unwrap()]);
+        assert_eq!(&std::fs::read(&out).unwrap()[..4], b"AAAA");
+    }
+    let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+}

@@ -421,28 +421,60 @@ impl Image {
         Ok(())
     }
 
-    /// librbd's exclusive lock: lock the header; a lock whose owner no
-    /// longer watches the header belongs to a dead client and is broken.
+    /// librbd's exclusive lock: lock the header. A lock whose owner no
+    /// longer watches the header belongs to a dead client and is broken; a
+    /// live owner (qemu, another `rbd`) is asked to hand it over with a
+    /// REQUEST_LOCK notify, as librbd asks, and we wait for it to let go.
     async fn lock_header(&self, cookie: &str) -> Result<()> {
-        for _ in 0..3 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut last_request: Option<std::time::Instant> = None;
+        loop {
             match cls::lock(&self.io, &self.header_oid, RBD_LOCK_NAME, cls::LOCK_EXCLUSIVE, cookie, LOCK_TAG, "").await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.errno == 16 || e.errno == 17 => {}
                 Err(e) => return Err(e),
             }
-            let info = cls::get_lock_info(&self.io, &self.header_oid, RBD_LOCK_NAME).await?;
+            let info = match cls::get_lock_info(&self.io, &self.header_oid, RBD_LOCK_NAME).await {
+                Ok(i) => i,
+                Err(e) if e.errno == 2 => continue,
+                Err(e) => return Err(e),
+            };
             let watchers = self.io.list_watchers(&self.header_oid).await?;
+            let mut alive = None;
             for l in &info.lockers {
                 let cookie_num = l.cookie.strip_prefix("auto ").and_then(|c| c.parse::<u64>().ok());
-                let alive = watchers.iter().any(|w| w.name_num == l.entity.num && Some(w.cookie) == cookie_num);
-                if alive {
-                    return Err(Error::new(16, format!("the image is locked by {} (cookie '{}') which is still alive", l.entity, l.cookie)));
+                if watchers.iter().any(|w| w.name_num == l.entity.num && Some(w.cookie) == cookie_num) {
+                    alive = Some(l.clone());
+                    continue;
                 }
                 tracing::info!(locker = %l.entity, "breaking the lock of a client that is gone");
                 cls::break_lock(&self.io, &self.header_oid, RBD_LOCK_NAME, &l.entity, &l.cookie).await?;
             }
+            let Some(owner) = alive else { continue };
+            if std::time::Instant::now() > deadline {
+                return Err(Error::new(16, format!("the image is locked by {} (cookie '{}'), which did not release it", owner.entity, owner.cookie)));
+            }
+            if last_request.map_or(true, |t| t.elapsed() > std::time::Duration::from_secs(5)) {
+                let handle = cookie.strip_prefix("auto ").and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+                let payload = cls::enc(|e| {
+                    let s = e.start(7, 1);
+                    e.u32(2); // NOTIFY_OP_REQUEST_LOCK
+                    e.u64(self.io.rados.instance_id());
+                    e.u64(handle);
+                    e.u8(0); // not forced
+                    e.finish(s);
+                });
+                tracing::info!(owner = %owner.entity, "asking the lock owner to release the image");
+                let io = self.io.clone();
+                let oid = self.header_oid.clone();
+                // the owner answers after releasing; do not wait for it here
+                tokio::spawn(async move {
+                    let _ = io.notify(&oid, &payload, 5).await;
+                });
+                last_request = Some(std::time::Instant::now());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Err(Error::new(16, "could not acquire the exclusive lock"))
     }
 
     /// Drops the lock, object map lock and watch (`close`).
