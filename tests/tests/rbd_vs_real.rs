@@ -532,14 +532,24 @@ fn our_rbd_map_gives_a_block_device_for_mkfs_and_mount() {
     sh("/bin/mount", &[&dev, mnt_s]);
     assert!(std::fs::read(mnt.join("data.bin")).unwrap() == data, "file differs after remap");
     assert_eq!(std::fs::read(mnt.join("hello.txt")).unwrap(), b"hello from oxceph\n");
+    // the real `rbd` snapshots the image while we hold its lock: librbd asks
+    // the owner (our map) to snapshot, we decline, it asks for the lock, we
+    // hand it over, and take it back for the next write
+    std::fs::write(mnt.join("before.txt"), b"before the snapshot\n").unwrap();
+    sh("/bin/sync", &[]);
+    let r = rbd_with(Path::new(REAL_RBD), &conf, &["snap", "create", "rbd/vm1-image@s1"]);
+    assert_eq!(r.code, 0, "real rbd snap create of a mapped image: {}", r.stderr);
+    std::fs::write(mnt.join("after.txt"), b"after the snapshot\n").unwrap();
+    sh("/bin/sync", &[]);
     sh("/bin/umount", &[mnt_s]);
     rbd(&["unmap", "rbd/vm1-image"]);
-    rbd(&["snap", "create", "rbd/vm1-image@s1"]);
     // a snapshot maps read-only
     let sdev = rbd(&["map", "rbd/vm1-image@s1"]).trim().to_string();
     assert_eq!(sh("/sbin/blockdev", &["--getro", &sdev]).trim(), "1");
     sh("/bin/mount", &["-o", "ro,noload", &sdev, mnt_s]);
     assert!(std::fs::read(mnt.join("data.bin")).unwrap() == data, "snapshot file differs");
+    assert_eq!(std::fs::read(mnt.join("before.txt")).unwrap(), b"before the snapshot\n");
+    assert!(!mnt.join("after.txt").exists(), "a write after the snapshot shows in it");
     sh("/bin/umount", &[mnt_s]);
     rbd(&["unmap", &sdev]);
 }

@@ -96,10 +96,57 @@ pub struct Header {
 /// once it is sent, up to `max_dirty` bytes not yet acknowledged by the
 /// OSDs; `flush` waits for them (and reports a failed one). Ops on one object
 /// still apply in order: they are sent in order on one session.
+#[derive(Clone)]
 struct WriteCache {
     max_dirty: u32,
     dirty: Arc<tokio::sync::Semaphore>,
     error: Arc<Mutex<Option<Error>>>,
+}
+
+impl WriteCache {
+    async fn drain(&self) -> Result<()> {
+        let all = self.dirty.acquire_many(self.max_dirty).await.map_err(|_| Error::new(108, "write cache closed"))?;
+        drop(all);
+        let failed = self.error.lock().unwrap().take();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a watch notify on the header asks of us, if anything.
+fn notify_op(payload: &[u8]) -> Option<u32> {
+    let mut r = denc::Reader::new(Bytes::copy_from_slice(payload));
+    let (_, mut b) = r.versioned(7, "NotifyMessage").ok()?;
+    b.u32().ok()
+}
+
+/// Tells the image's watchers the lock changed hands (ACQUIRED_LOCK = 0,
+/// RELEASED_LOCK = 1, with our ClientId): librbd clients waiting for the lock
+/// retry when they hear it. Sent in the background: our own watch acks it.
+fn announce_lock(io: &IoCtx, header_oid: &str, op: u32, cookie: &str) {
+    let handle = cookie.strip_prefix("auto ").and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+    let payload = cls::enc(|e| {
+        let s = e.start(7, 1);
+        e.u32(op);
+        e.u64(io.rados.instance_id());
+        e.u64(handle);
+        e.finish(s);
+    });
+    let (io, oid) = (io.clone(), header_oid.to_string());
+    tokio::spawn(async move {
+        let _ = io.notify(&oid, &payload, 5).await;
+    });
+}
+
+/// `WatchNotify::ResponseMessage`.
+fn response(result: i32) -> Bytes {
+    cls::enc(|e| {
+        let s = e.start(1, 1);
+        e.i32(result);
+        e.finish(s);
+    })
 }
 
 struct Held {
@@ -126,6 +173,12 @@ pub struct Image {
     held: Option<Held>,
     objmap: Option<Mutex<BitVector>>,
     cache: Option<WriteCache>,
+    /// Whether we hold the exclusive lock now: writers hold it shared while
+    /// they send; handing the lock to another client takes it exclusively.
+    owner: Arc<tokio::sync::RwLock<bool>>,
+    /// The SnapContext writes carry (re-read when the lock comes back: the
+    /// client we handed it to may have taken snapshots).
+    snapc: Mutex<types::osd::SnapContext>,
 }
 
 impl Image {
@@ -159,6 +212,8 @@ impl Image {
             held: None,
             objmap: None,
             cache: None,
+            owner: Arc::new(tokio::sync::RwLock::new(false)),
+            snapc: Mutex::new(Default::default()),
         };
         img.refresh().await?;
         if let Some(s) = snap {
@@ -231,6 +286,7 @@ impl Image {
         self.data = if self.header.data_pool >= 0 { self.io.rados.ioctx_by_id(self.header.data_pool)? } else { self.io.clone() };
         self.data.set_namespace(&self.io.nspace);
         self.data.set_write_snapc(self.header.snap_seq, self.header.snap_ids.clone());
+        *self.snapc.lock().unwrap() = types::osd::SnapContext { seq: self.header.snap_seq, snaps: self.header.snap_ids.clone() };
         self.data.set_read_snap(self.snap_id);
         self.load_parent().await
     }
@@ -365,14 +421,22 @@ impl Image {
         let mut watch = self.io.watch(&self.header_oid, 30).await?;
         let watch_cookie = watch.cookie;
         // ack every notify (header updates, lock requests) so notifiers never wait
-        let io = self.io.clone();
-        let oid = self.header_oid.clone();
+        let cookie = format!("auto {watch_cookie}");
+        let handover = Handover {
+            io: self.io.clone(),
+            header_oid: self.header_oid.clone(),
+            objmap_oid: (self.header.features & OBJECT_MAP != 0).then(|| object_map_oid(&self.id, NOSNAP)),
+            cookie: cookie.clone(),
+            owner: self.owner.clone(),
+            cache: self.cache.clone(),
+            exclusive: self.header.features & EXCLUSIVE_LOCK != 0,
+        };
         let acker = tokio::spawn(async move {
             while let Some(ev) = watch.next().await {
-                let _ = io.notify_ack(&oid, ev.notify_id, ev.cookie, &[]).await;
+                let reply = handover.on_notify(notify_op(&ev.payload)).await;
+                let _ = handover.io.notify_ack(&handover.header_oid, ev.notify_id, ev.cookie, &reply).await;
             }
         });
-        let cookie = format!("auto {watch_cookie}");
         let held = Held { cookie, watch_cookie, acker };
         if self.header.features & EXCLUSIVE_LOCK != 0 {
             if let Err(e) = self.lock_header(&held.cookie).await {
@@ -381,6 +445,7 @@ impl Image {
                 return Err(e);
             }
         }
+        *self.owner.write().await = true;
         if self.header.features & OBJECT_MAP != 0 {
             let omap_oid = object_map_oid(&self.id, NOSNAP);
             let r = async {
@@ -481,13 +546,17 @@ impl Image {
     pub async fn release(&mut self) -> Result<()> {
         let flushed = self.flush().await;
         let Some(held) = self.held.take() else { return flushed };
-        if self.objmap.take().is_some() {
+        held.acker.abort();
+        let mut owner = self.owner.write().await;
+        let had = std::mem::replace(&mut *owner, false);
+        if self.objmap.take().is_some() && had {
             let _ = cls::unlock(&self.io, &object_map_oid(&self.id, NOSNAP), RBD_LOCK_NAME, "").await;
         }
-        if self.header.features & EXCLUSIVE_LOCK != 0 {
+        if self.header.features & EXCLUSIVE_LOCK != 0 && had {
             let _ = cls::unlock(&self.io, &self.header_oid, RBD_LOCK_NAME, &held.cookie).await;
+            announce_lock(&self.io, &self.header_oid, 1, &held.cookie);
         }
-        held.acker.abort();
+        drop(owner);
         let unwatched = self.io.unwatch_cookie(&self.header_oid, held.watch_cookie).await;
         flushed.and(unwatched)
     }
@@ -530,6 +599,46 @@ impl Image {
         Ok(())
     }
 
+    /// The data pool under the current SnapContext.
+    fn writer_io(&self) -> IoCtx {
+        let sc = self.snapc.lock().unwrap().clone();
+        let mut io = self.data.clone();
+        io.set_write_snapc(sc.seq, sc.snaps);
+        io
+    }
+
+    /// Holds the exclusive lock for one write (shared with other writes);
+    /// takes it back first if we handed it to another client.
+    async fn hold_lock(&self) -> Result<Option<tokio::sync::RwLockReadGuard<'_, bool>>> {
+        if self.header.features & EXCLUSIVE_LOCK == 0 || self.held.is_none() {
+            return Ok(None);
+        }
+        loop {
+            let g = self.owner.read().await;
+            if *g {
+                return Ok(Some(g));
+            }
+            drop(g);
+            let mut w = self.owner.write().await;
+            if *w {
+                continue;
+            }
+            let cookie = self.held.as_ref().map(|h| h.cookie.clone()).unwrap_or_default();
+            self.lock_header(&cookie).await?;
+            if let Some(m) = &self.objmap {
+                let omap_oid = object_map_oid(&self.id, NOSNAP);
+                cls::lock(&self.io, &omap_oid, RBD_LOCK_NAME, cls::LOCK_EXCLUSIVE, "", "", "").await?;
+                let fresh = cls::dec_bit_vector(cls::call(&self.io, &omap_oid, "object_map_load", Bytes::new()).await?)?;
+                *m.lock().unwrap() = fresh;
+            }
+            let (seq, snaps) = cls::dec_snapc(cls::call(&self.io, &self.header_oid, "get_snapcontext", Bytes::new()).await?)?;
+            *self.snapc.lock().unwrap() = types::osd::SnapContext { seq, snaps };
+            tracing::info!(image = %self.name, "took the exclusive lock back");
+            announce_lock(&self.io, &self.header_oid, 0, &cookie);
+            *w = true;
+        }
+    }
+
     fn writable(&self) -> Result<()> {
         if self.snap_id != NOSNAP {
             return Err(Error::new(30, "the image is open at a snapshot (read-only)"));
@@ -550,12 +659,8 @@ impl Image {
     /// Waits until every write is acknowledged; a write that failed since
     /// the last flush is reported here.
     pub async fn flush(&self) -> Result<()> {
-        let Some(c) = &self.cache else { return Ok(()) };
-        let all = c.dirty.acquire_many(c.max_dirty).await.map_err(|_| Error::new(108, "write cache closed"))?;
-        drop(all);
-        let failed = c.error.lock().unwrap().take();
-        match failed {
-            Some(e) => Err(e),
+        match &self.cache {
+            Some(c) => c.drain().await,
             None => Ok(()),
         }
     }
@@ -588,8 +693,10 @@ impl Image {
         let len = data.len() as u64;
         let whole = e.obj_off == 0 && len == self.object_size();
         ops.push(OsdOp::extent(if whole && ops.is_empty() { opcode::WRITEFULL } else { opcode::WRITE }, e.obj_off, len, data));
+        let _owner = self.hold_lock().await?;
+        let data = self.writer_io();
         let Some(c) = &self.cache else {
-            return self.data.operate_write(&oid, ops).await.map(|_| ());
+            return data.operate_write(&oid, ops).await.map(|_| ());
         };
         let failed = c.error.lock().unwrap().take();
         if let Some(e) = failed {
@@ -597,7 +704,7 @@ impl Image {
         }
         let n = (len as u32).clamp(1, c.max_dirty);
         let permit = c.dirty.clone().acquire_many_owned(n).await.map_err(|_| Error::new(108, "write cache closed"))?;
-        let sent = self.data.start_write(&oid, ops)?;
+        let sent = data.start_write(&oid, ops)?;
         let error = c.error.clone();
         tokio::spawn(async move {
             if let Err(e) = sent.await {
@@ -998,6 +1105,53 @@ impl Image {
         self.refresh().await?;
         self.notify_header_update().await;
         Ok(())
+    }
+}
+
+/// The lock owner's side of librbd's lock protocol, run by the header
+/// watch: a client asking for the lock (REQUEST_LOCK) gets it once our
+/// writes in flight are acknowledged; operations other clients ask the owner
+/// to run for them (snap create, resize...) are refused with EOPNOTSUPP,
+/// which makes librbd ask for the lock and run them itself.
+struct Handover {
+    io: IoCtx,
+    header_oid: String,
+    objmap_oid: Option<String>,
+    cookie: String,
+    owner: Arc<tokio::sync::RwLock<bool>>,
+    cache: Option<WriteCache>,
+    exclusive: bool,
+}
+
+impl Handover {
+    async fn on_notify(&self, op: Option<u32>) -> Bytes {
+        match op {
+            // REQUEST_LOCK
+            Some(2) if self.exclusive => {
+                let mut owner = self.owner.write().await;
+                if *owner {
+                    if let Some(c) = &self.cache {
+                        if let Err(e) = c.drain().await {
+                            tracing::warn!("a write failed before handing the lock over: {}", e.msg);
+                        }
+                    }
+                    if let Some(o) = &self.objmap_oid {
+                        let _ = cls::unlock(&self.io, o, RBD_LOCK_NAME, "").await;
+                    }
+                    let _ = cls::unlock(&self.io, &self.header_oid, RBD_LOCK_NAME, &self.cookie).await;
+                    *owner = false;
+                    announce_lock(&self.io, &self.header_oid, 1, &self.cookie);
+                    tracing::info!("handed the exclusive lock over on request");
+                }
+                response(0)
+            }
+            // QUIESCE, UNQUIESCE: nothing is cached that a snapshot would miss
+            // once the lock was handed over (which drains our writes)
+            Some(18) | Some(19) => response(0),
+            // operations proxied to the lock owner
+            Some(op) if (6..=17).contains(&op) || op == 20 => response(-95),
+            _ => Bytes::new(),
+        }
     }
 }
 
