@@ -4,7 +4,7 @@
 //! skips them (sparse, 4 KiB granularity).
 
 use crate::args::Spec;
-use crate::{fail, fail_e, Ctx};
+use crate::{conclude, fail, fail_e, Ctx};
 use bytes::{Bytes, BytesMut};
 use futures::stream::{StreamExt, TryStreamExt};
 use rbd::{Image, Progress as _};
@@ -83,16 +83,7 @@ pub async fn import(c: &Ctx, at: usize) -> i32 {
     }
     let p = c.progress("Importing image");
     let r = import_data(c, &io, &d.image, &mut input, size, &p).await;
-    match r {
-        Ok(()) => {
-            p.finish();
-            0
-        }
-        Err(e) => {
-            p.fail();
-            fail_e("import failed", &e)
-        }
-    }
+    conclude(&p, r, "import failed")
 }
 
 async fn import_data(c: &Ctx, io: &rados::IoCtx, name: &str, input: &mut (dyn Read + Send), size: Option<u64>, p: &crate::progress::Progress) -> rbd::Result<()> {
@@ -194,16 +185,7 @@ pub async fn export(c: &Ctx, at: usize) -> i32 {
         Ok(())
     }
     .await;
-    match r {
-        Ok(()) => {
-            p.finish();
-            0
-        }
-        Err(e) => {
-            p.fail();
-            fail_e("export error", &e)
-        }
-    }
+    conclude(&p, r, "export error")
 }
 
 fn io_err(e: std::io::Error) -> rados::Error {
@@ -273,22 +255,12 @@ pub async fn copy(c: &Ctx, at: usize) -> i32 {
                 Ok(())
             })
             .await
-        }
-        ;
+        };
         let released = dst.release().await;
         r.and(released)
     }
     .await;
-    match r {
-        Ok(()) => {
-            p.finish();
-            0
-        }
-        Err(e) => {
-            p.fail();
-            fail_e("copy failed", &e)
-        }
-    }
+    conclude(&p, r, "copy failed")
 }
 
 // ------------------------------------------------------------------ diffs
@@ -372,16 +344,7 @@ pub async fn export_diff(c: &Ctx, at: usize) -> i32 {
         out.flush().map_err(io_err)
     }
     .await;
-    match r {
-        Ok(()) => {
-            p.finish();
-            0
-        }
-        Err(e) => {
-            p.fail();
-            fail_e("export-diff error", &e)
-        }
-    }
+    conclude(&p, r, "export-diff error")
 }
 
 fn take<const N: usize>(r: &mut dyn Read) -> rbd::Result<[u8; N]> {

@@ -86,6 +86,16 @@ fn fail_e(prefix: &str, e: &Error) -> ! {
     fail(&format!("rbd: {prefix}: {}", e.ceph_str()), e.errno)
 }
 
+/// The end of a long operation: its progress line, then exit status 0 or
+/// the error as `rbd: WHAT: (errno) message`.
+fn conclude(p: &Progress, r: rbd::Result<()>, what: &str) -> i32 {
+    p.end(&r);
+    match r {
+        Ok(()) => 0,
+        Err(e) => fail_e(what, &e),
+    }
+}
+
 fn print_json(a: &Args, v: &Value) {
     if a.flag("pretty-format") {
         // four-space indents, as Ceph's JSONFormatter
@@ -267,14 +277,7 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let p = c.progress("Resizing image");
             let r = img.resize(size, &p).await;
             let _ = img.release().await;
-            match r {
-                Ok(()) => p.finish(),
-                Err(e) => {
-                    p.fail();
-                    fail_e("resize error", &e)
-                }
-            }
-            0
+            conclude(&p, r, "resize error")
         }
         "rm" | "remove" => {
             let s = c.spec(at);
@@ -348,14 +351,7 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let p = c.progress("Image flatten");
             let r = img.flatten(&p).await;
             let _ = img.release().await;
-            match r {
-                Ok(()) => p.finish(),
-                Err(e) => {
-                    p.fail();
-                    fail_e("flatten error", &e)
-                }
-            }
-            0
+            conclude(&p, r, "flatten error")
         }
         "du" | "disk-usage" => du(c, at).await,
         "bench" => bench::bench(c, at).await,
@@ -579,19 +575,13 @@ async fn snap_op(c: &Ctx, at: usize, op: &str) -> i32 {
             let p = c.progress("Creating snap");
             rbd::Progress::update(&p, 1, 10);
             let r = img.snap_create(&snap).await;
-            match &r {
-                Ok(()) => p.finish(),
-                Err(_) => p.fail(),
-            }
+            p.end(&r);
             r.map_err(|e| ("failed to create snapshot", e))
         }
         "rm" => {
             let p = c.progress("Removing snap");
             let r = img.snap_remove(&snap).await;
-            match &r {
-                Ok(()) => p.finish(),
-                Err(_) => p.fail(),
-            }
+            p.end(&r);
             if let Err(e) = &r {
                 if e.errno == 16 {
                     let _ = img.release().await;
@@ -605,10 +595,7 @@ async fn snap_op(c: &Ctx, at: usize, op: &str) -> i32 {
         "rollback" => {
             let p = c.progress("Rolling back to snapshot");
             let r = img.snap_rollback(&snap, &p).await;
-            match &r {
-                Ok(()) => p.finish(),
-                Err(_) => p.fail(),
-            }
+            p.end(&r);
             r.map_err(|e| ("rollback failed", e))
         }
         "rename" => {

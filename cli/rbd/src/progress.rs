@@ -20,6 +20,14 @@ impl Progress {
             eprintln!("\r{}: 100% complete...done.", self.op);
         }
     }
+    /// Ends the line for an operation's outcome: "done." or "failed.".
+    pub fn end<T, E>(&self, r: &Result<T, E>) {
+        match r {
+            Ok(_) => self.finish(),
+            Err(_) => self.fail(),
+        }
+    }
+
     pub fn fail(&self) {
         if self.on {
             eprintln!("\r{}: {}% complete...failed.", self.op, self.last.load(Ordering::Relaxed).max(0));

@@ -115,11 +115,14 @@ impl WriteCache {
     }
 }
 
-/// What a watch notify on the header asks of us, if anything.
-fn notify_op(payload: &[u8]) -> Option<u32> {
+/// What a watch notify on the header asks of us, if anything, and for lock
+/// messages the sender's ClientId (gid, watch handle).
+fn notify_op(payload: &[u8]) -> Option<(u32, Option<(u64, u64)>)> {
     let mut r = denc::Reader::new(Bytes::copy_from_slice(payload));
     let (_, mut b) = r.versioned(7, "NotifyMessage").ok()?;
-    b.u32().ok()
+    let op = b.u32().ok()?;
+    let client = if op <= 2 { b.u64().ok().zip(b.u64().ok()) } else { None };
+    Some((op, client))
 }
 
 /// Tells the image's watchers the lock changed hands (ACQUIRED_LOCK = 0,
@@ -1124,10 +1127,14 @@ struct Handover {
 }
 
 impl Handover {
-    async fn on_notify(&self, op: Option<u32>) -> Bytes {
-        match op {
+    async fn on_notify(&self, msg: Option<(u32, Option<(u64, u64)>)>) -> Bytes {
+        let me = (self.io.rados.instance_id(), self.cookie.strip_prefix("auto ").and_then(|c| c.parse::<u64>().ok()).unwrap_or(0));
+        let op = msg.map(|(op, _)| op);
+        match msg {
+            // our own request, while we take the lock back: not for us
+            Some((2, Some(from))) if from == me => response(0),
             // REQUEST_LOCK
-            Some(2) if self.exclusive => {
+            Some((2, _)) if self.exclusive => {
                 let mut owner = self.owner.write().await;
                 if *owner {
                     if let Some(c) = &self.cache {
@@ -1145,12 +1152,14 @@ impl Handover {
                 }
                 response(0)
             }
-            // QUIESCE, UNQUIESCE: nothing is cached that a snapshot would miss
-            // once the lock was handed over (which drains our writes)
-            Some(18) | Some(19) => response(0),
-            // operations proxied to the lock owner
-            Some(op) if (6..=17).contains(&op) || op == 20 => response(-95),
-            _ => Bytes::new(),
+            _ => match op {
+                // QUIESCE, UNQUIESCE: nothing is cached that a snapshot would
+                // miss once the lock was handed over (which drains our writes)
+                Some(18) | Some(19) => response(0),
+                // operations proxied to the lock owner
+                Some(op) if (6..=17).contains(&op) || op == 20 => response(-95),
+                _ => Bytes::new(),
+            },
         }
     }
 }
