@@ -606,3 +606,45 @@ with rbd.Image(io, "held") as img:
     }
     let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
 }
+
+/// `export-diff`/`import-diff` interoperate with the real `rbd`: the
+/// changes since a snapshot exported by either tool and imported by the
+/// other rebuild the same image.
+#[test]
+fn export_diff_and_import_diff_interoperate_with_the_real_rbd() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("rbd", 8);
+    let r = c.mon.ours(&["osd", "pool", "application", "enable", "rbd", "rbd", "--yes-i-really-mean-it"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let conf = c.conf();
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).display().to_string();
+    let real = PathBuf::from(REAL_RBD);
+    let ours = our_rbd();
+    let ok = |bin: &PathBuf, args: &[&str]| {
+        let r = rbd_with(bin, &conf, args);
+        assert_eq!(r.code, 0, "{} {args:?}: {}\n{}", bin.display(), r.stdout, r.stderr);
+    };
+    std::fs::write(p("base"), oxceph_tests::pattern_bytes(8 << 20, 21)).unwrap();
+    ok(&real, &["import", &p("base"), "rbd/src"]);
+    ok(&real, &["snap", "create", "rbd/src@s1"]);
+    ok(&ours, &["bench", "rbd/src", "--io-type", "write", "--io-size", "4K", "--io-total", "256K", "--io-pattern", "rand"]);
+    ok(&ours, &["export-diff", "--from-snap", "s1", "rbd/src", &p("ours.diff")]);
+    ok(&real, &["export-diff", "--from-snap", "s1", "rbd/src", &p("real.diff")]);
+    ok(&real, &["export", "rbd/src", &p("want")]);
+    assert!(std::fs::read(p("want")).unwrap() != std::fs::read(p("base")).unwrap(), "the bench changed nothing");
+    // each diff applied by the other tool onto a copy of the base snapshot
+    for (name, diff, applier) in [("a", "real.diff", &ours), ("b", "ours.diff", &real)] {
+        ok(&real, &["import", &p("base"), &format!("rbd/{name}")]);
+        ok(&real, &["snap", "create", &format!("rbd/{name}@s1")]);
+        ok(applier, &["import-diff", &p(diff), &format!("rbd/{name}")]);
+        ok(&real, &["export", &format!("rbd/{name}"), &p(name)]);
+        assert!(std::fs::read(p(name)).unwrap() == std::fs::read(p("want")).unwrap(), "{diff} applied by the other rbd differs");
+    }
+    // and a full diff (no start snapshot) of a snapshot, into a new image
+    ok(&ours, &["export-diff", "rbd/src@s1", &p("full.diff")]);
+    ok(&real, &["create", "rbd/c", "--size", "8M"]);
+    ok(&real, &["import-diff", &p("full.diff"), "rbd/c"]);
+    ok(&real, &["export", "rbd/c@s1", &p("c")]);
+    assert!(std::fs::read(p("c")).unwrap() == std::fs::read(p("base")).unwrap(), "full diff differs");
+}
