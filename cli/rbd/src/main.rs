@@ -303,7 +303,7 @@ async fn run(c: &Ctx, cmd: &str, at: usize) -> i32 {
             let s = c.spec(at);
             let d = Spec::parse(a.words.get(at + 1).map(String::as_str), a, true).unwrap_or_else(|m| fail(&m, 22));
             if d.pool != s.pool && a.words.get(at + 1).is_some_and(|x| x.contains('/')) {
-                fail("rbd: mv/rename across pools not supported\nsource pool: {} dest pool: {}", 22);
+                fail(&format!("rbd: mv/rename across pools not supported\nsource pool: {} dest pool: {}", s.pool, d.pool), 22);
             }
             let io = c.io(&s).await;
             if let Err(e) = rbd::rename(&io, &s.image, &d.image).await {

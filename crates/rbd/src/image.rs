@@ -762,7 +762,9 @@ impl Image {
             }
             let whole = e.obj_off == 0 && e.len == self.object_size();
             let op = if whole { OsdOp::new(opcode::DELETE) } else { OsdOp::extent(opcode::ZERO, e.obj_off, e.len, Bytes::new()) };
-            match self.data.operate(&oid, vec![op]).await {
+            // like writes: under the lock (taken back if handed over) and the current snap context
+            let _owner = self.hold_lock().await?;
+            match self.writer_io().operate_write(&oid, vec![op]).await {
                 Ok(_) => {}
                 Err(err) if err.errno == 2 => {}
                 Err(err) => return Err(err),
