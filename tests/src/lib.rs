@@ -467,3 +467,30 @@ pub fn same_as_real(c: &OurCluster, prefix: &str, pg_num: u32, app: &str, workfl
     assert_eq!(ours.len(), real.len());
     ours
 }
+
+/// Ceph libraries' log lines (`2026-12-03T06:58:12.431+0000 7f1a28e98380 -1 msg`)
+/// land in stderr at any point, even inside the CLI's own line: returns the
+/// text without them, and their messages sorted.
+pub fn split_logs(s: &str) -> (String, Vec<String>) {
+    let mut rest = String::new();
+    let mut logs = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        let is_stamp = b.len() >= i + 29 && b[i..].starts_with(b"20") && b[i + 4] == b'-' && b[i + 10] == b'T' && s[i + 23..].starts_with("+0000 ");
+        if is_stamp {
+            if let Some(k) = s[i..].find(" -1 ") {
+                let start = i + k + 4;
+                let end = s[start..].find('\n').map_or(s.len(), |e| start + e + 1);
+                logs.push(s[start..end].trim().to_string());
+                i = end;
+                continue;
+            }
+        }
+        let c = s[i..].chars().next().expect("char");
+        rest.push(c);
+        i += c.len_utf8();
+    }
+    logs.sort();
+    (rest, logs)
+}

@@ -1,7 +1,7 @@
 //! RBD: the real `rbd` CLI (librbd) against our mon + OSDs, every step
 //! compared with the same run against a real Ceph cluster.
 
-use oxceph_tests::{run, same_as_real, OurCluster, Run};
+use oxceph_tests::{run, same_as_real, split_logs, OurCluster, Run};
 use std::path::{Path, PathBuf};
 
 const REAL_RBD: &str = "/usr/bin/rbd";
@@ -18,33 +18,6 @@ fn rbd_with(bin: &Path, conf: &str, args: &[&str]) -> Run {
 
 fn rbd_at(conf: &str, args: &[&str]) -> Run {
     rbd_with(Path::new(REAL_RBD), conf, args)
-}
-
-/// librbd's log lines (`2026-12-03T06:58:12.431+0000 7f1a28e98380 -1 msg`)
-/// land in stderr at any point, even inside the CLI's own line: returns the
-/// text without them, and their messages sorted.
-fn split_logs(s: &str) -> (String, Vec<String>) {
-    let mut rest = String::new();
-    let mut logs = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < s.len() {
-        let is_stamp = b.len() >= i + 29 && b[i..].starts_with(b"20") && b[i + 4] == b'-' && b[i + 10] == b'T' && s[i + 23..].starts_with("+0000 ");
-        if is_stamp {
-            if let Some(k) = s[i..].find(" -1 ") {
-                let start = i + k + 4;
-                let end = s[start..].find('\n').map_or(s.len(), |e| start + e + 1);
-                logs.push(s[start..end].trim().to_string());
-                i = end;
-                continue;
-            }
-        }
-        let c = s[i..].chars().next().expect("char");
-        rest.push(c);
-        i += c.len_utf8();
-    }
-    logs.sort();
-    (rest, logs)
 }
 
 /// Masks what differs between clusters and runs: image ids, timestamps, and
