@@ -48,10 +48,10 @@ if [ $down = 1 ]; then
   echo "oxceph cluster in $dir stopped"
   exit 0
 fi
-if [ "$mons" != 1 ]; then
-  echo "vstart: --mons $mons: only one monitor is supported until the quorum work lands" >&2
-  exit 2
-fi
+case "$mons" in
+  [1-9]) ;;
+  *) echo "vstart: --mons takes 1 to 9" >&2; exit 2 ;;
+esac
 case "$osds" in
   ''|*[!0-9]*) echo "vstart: --osds needs a number" >&2; exit 2 ;;
 esac
@@ -64,18 +64,24 @@ if [ ! -x "$bin/ceph-mon" ] || [ ! -x "$bin/ceph-osd" ] || [ ! -x "$bin/ceph" ];
 fi
 
 stop_all
-rm -rf "$dir/mon.a" "$dir"/osd.* "$dir/log" "$dir/run"
+rm -rf "$dir"/mon.* "$dir"/osd.* "$dir/log" "$dir/run"
 mkdir -p "$dir/log" "$dir/run"
 genkey() {
   # A CryptoKey as Ceph encodes it: le16 type (1 = AES), utime created, le16 length, 16 random bytes.
   python3 -c 'import os,struct,base64,time; print(base64.b64encode(struct.pack("<HIIH",1,int(time.time()),0,16)+os.urandom(16)).decode())'
 }
 fsid=$(cat /proc/sys/kernel/random/uuid)
+# Mons a, b, c... on ports 3300, 3301, ... (their quorum ports are 1000 above).
+names=() hosts=()
+for i in $(seq 0 $((mons - 1))); do
+  names+=("$(printf "\\$(printf %o $((97 + i)))")")
+  hosts+=("[v2:$ip:$((3300 + i))]")
+done
 cat > "$dir/ceph.conf" <<EOF
 [global]
 fsid = $fsid
-mon_initial_members = a
-mon_host = [v2:$ip:3300]
+mon_initial_members = $(IFS=,; echo "${names[*]}")
+mon_host = $(IFS=,; echo "${hosts[*]}")
 public_addr = $ip
 auth_cluster_required = cephx
 auth_service_required = cephx
@@ -113,8 +119,12 @@ cat > "$dir/keyring" <<EOF
 	caps mon = "allow *"
 	caps osd = "allow *"
 EOF
-"$bin/ceph-mon" -c "$dir/ceph.conf" --mkfs -i a --keyring "$dir/keyring" >/dev/null
-"$bin/ceph-mon" -c "$dir/ceph.conf" -i a
+for m in "${names[@]}"; do
+  "$bin/ceph-mon" -c "$dir/ceph.conf" --mkfs -i "$m" --keyring "$dir/keyring" >/dev/null
+done
+for m in "${names[@]}"; do
+  "$bin/ceph-mon" -c "$dir/ceph.conf" -i "$m"
+done
 ceph() { "$bin/ceph" -c "$dir/ceph.conf" --connect-timeout 5 "$@"; }
 for _ in $(seq 200); do
   ceph health >/dev/null 2>&1 && break
@@ -135,7 +145,7 @@ done
 for _ in $(seq 300); do
   up=$(ceph osd stat --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["num_up_osds"])' 2>/dev/null || echo -1)
   if [ "$up" = "$osds" ]; then
-    echo "oxceph cluster up in $dir: mon.a on v2:$ip:3300 (mgr built in), $osds osds"
+    echo "oxceph cluster up in $dir: mons ${names[*]} on $(IFS=,; echo "${hosts[*]}") (mgr built in), $osds osds"
     echo "try:  $bin/ceph -c $dir/ceph.conf -s      (or the real ceph: ceph -c $dir/ceph.conf -s)"
     echo "stop: $0 --dir $dir --down"
     exit 0

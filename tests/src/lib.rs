@@ -182,7 +182,9 @@ pub fn parse_json(s: &str) -> Value {
 pub struct OurMon {
     pub dir: tempfile::TempDir,
     pub ip: String,
-    child: Option<std::process::Child>,
+    /// Mon names (a, b, c...), mon i on port 3300 + i.
+    pub names: Vec<String>,
+    children: Vec<Option<std::process::Child>>,
 }
 
 fn gen_key() -> String {
@@ -192,19 +194,27 @@ fn gen_key() -> String {
 impl OurMon {
     /// A fresh single-mon cluster. `extra` lines go into `[global]`.
     pub fn start_with(extra: &str) -> OurMon {
+        Self::start_mons(1, extra)
+    }
+
+    /// A fresh cluster of `n` mons (a quorum when n > 1).
+    pub fn start_mons(n: usize, extra: &str) -> OurMon {
         let pid = std::process::id();
         let ip = format!("127.{}.{}.{}", 40 + (pid >> 16 & 0x7f), pid >> 8 & 0xff, (pid & 0xff).clamp(1, 254));
         let dir = tempfile::Builder::new().prefix("oxceph-mon-").tempdir().unwrap();
         let d = dir.path().display().to_string();
+        let names: Vec<String> = (0..n).map(|i| ((b'a' + i as u8) as char).to_string()).collect();
         std::fs::write(
             dir.path().join("ceph.conf"),
             format!(
-                "[global]\nfsid = {}\nmon_initial_members = a\nmon_host = [v2:{ip}:3300]\npublic_addr = {ip}\n\
+                "[global]\nfsid = {}\nmon_initial_members = {}\nmon_host = {}\npublic_addr = {ip}\n\
                  auth_cluster_required = cephx\nauth_service_required = cephx\nauth_client_required = cephx\n\
                  keyring = {d}/keyring\nosd_pool_default_size = 3\nosd_pool_default_min_size = 1\n\
                  osd_crush_chooseleaf_type = 0\nosd_pool_default_pg_autoscale_mode = off\nmon_allow_pool_delete = true\n{extra}\n\
                  [mon]\nmon_data = {d}/mon.$id\nlog_file = {d}/mon.$id.log\n",
-                std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim()
+                std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim(),
+                names.join(","),
+                (0..n).map(|i| format!("[v2:{ip}:{}]", 3300 + i)).collect::<Vec<_>>().join(","),
             ),
         )
         .unwrap();
@@ -218,9 +228,12 @@ impl OurMon {
         )
         .unwrap();
         let conf = format!("{d}/ceph.conf");
-        let r = run(&bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", "a", "--keyring", &format!("{d}/keyring")]);
-        assert_eq!(r.code, 0, "mkfs: {}", r.stderr);
-        let mut m = OurMon { dir, ip, child: None };
+        for name in &names {
+            let r = run(&bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", name, "--keyring", &format!("{d}/keyring")]);
+            assert_eq!(r.code, 0, "mkfs: {}", r.stderr);
+        }
+        let children = names.iter().map(|_| None).collect();
+        let mut m = OurMon { dir, ip, names, children };
         m.restart();
         m
     }
@@ -238,10 +251,40 @@ impl OurMon {
         self.restart_with(&[]);
     }
 
-    /// As [`OurMon::restart`] with extra daemon flags.
+    /// As [`OurMon::restart`] with extra daemon flags (every mon not running).
     pub fn restart_with(&mut self, extra: &[&str]) {
-        let child = Command::new(bin("ceph-mon")).args(["-c", &self.conf(), "-i", "a", "-f"]).args(extra).stdin(Stdio::null()).spawn().unwrap();
-        self.child = Some(child);
+        for i in 0..self.names.len() {
+            if self.children[i].is_none() {
+                self.spawn_mon(i, extra);
+            }
+        }
+        self.wait_health();
+    }
+
+    fn spawn_mon(&mut self, i: usize, extra: &[&str]) {
+        let child = Command::new(bin("ceph-mon")).args(["-c", &self.conf(), "-i", &self.names[i], "-f"]).args(extra).stdin(Stdio::null()).spawn().unwrap();
+        self.children[i] = Some(child);
+    }
+
+    /// Starts mon `name` again (without waiting).
+    pub fn start_mon(&mut self, name: &str) {
+        let i = self.names.iter().position(|n| n == name).expect("a mon of this cluster");
+        if self.children[i].is_none() {
+            self.spawn_mon(i, &[]);
+        }
+    }
+
+    /// SIGKILL one mon.
+    pub fn kill9_mon(&mut self, name: &str) {
+        let i = self.names.iter().position(|n| n == name).expect("a mon of this cluster");
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits until the mons answer `health`.
+    pub fn wait_health(&self) {
         let t0 = std::time::Instant::now();
         loop {
             let r = self.ours(&["--connect-timeout", "2", "health"]);
@@ -253,16 +296,19 @@ impl OurMon {
         }
     }
 
-    /// SIGKILL, as a crash.
+    /// SIGKILL every mon, as a crash.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        for c in self.children.iter_mut() {
+            if let Some(mut c) = c.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
         }
     }
 
+    /// The first mon's pid.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+        self.children.first().and_then(|c| c.as_ref()).map(|c| c.id()).unwrap_or(0)
     }
 
     /// The real `ceph` CLI against this mon.
@@ -302,7 +348,12 @@ pub const FAST_OSD_CONF: &str = "mon_osd_reporter_subtree_level = osd\nosd_heart
 impl OurCluster {
     /// Starts a mon and `n` OSDs and waits until all are up. `extra` goes into `[global]`.
     pub fn start(n: usize, extra: &str) -> OurCluster {
-        let mon = OurMon::start_with(&format!("{FAST_OSD_CONF}{extra}\n[osd]\nosd_data = {d}/osd.$id\nkeyring = {d}/osd.$id/keyring\nlog_file = {d}/osd.$id.log\n", d = "@DIR@"));
+        Self::start_with_mons(1, n, extra)
+    }
+
+    /// As [`OurCluster::start`] with `mons` monitors.
+    pub fn start_with_mons(mons: usize, n: usize, extra: &str) -> OurCluster {
+        let mon = OurMon::start_mons(mons, &format!("{FAST_OSD_CONF}{extra}\n[osd]\nosd_data = {d}/osd.$id\nkeyring = {d}/osd.$id/keyring\nlog_file = {d}/osd.$id.log\n", d = "@DIR@"));
         // The data dir is only known once the mon exists: patch it in.
         let conf = std::fs::read_to_string(mon.conf()).unwrap().replace("@DIR@", &mon.dir.path().display().to_string());
         std::fs::write(mon.conf(), conf).unwrap();

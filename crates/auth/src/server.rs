@@ -351,6 +351,25 @@ pub fn new_challenge() -> (u64, Bytes) {
 
 /// Checks only the proof in a `CEPHX_GET_AUTH_SESSION_KEY` request, so the mon
 /// can refuse impostors before spending a global id on them.
+/// The global id a client reconnecting to another mon may keep: the one in
+/// the still-valid AUTH ticket it presents (`old_ticket`), if that ticket is
+/// `name`'s and names the id it claims (Ceph's global id reclaim).
+pub fn reclaimable_global_id(ks: &KeyServer, name: &EntityName, claimed: u64, payload: &Bytes) -> Option<u64> {
+    if claimed == 0 {
+        return None;
+    }
+    let mut r = Reader::new(payload.clone());
+    if r.u16().ok()? != CEPHX_GET_AUTH_SESSION_KEY {
+        return None;
+    }
+    let req = Authenticate::decode(&mut r).ok()?;
+    if req.old_ticket.blob.is_empty() {
+        return None;
+    }
+    let info = ks.open_ticket(EntityType::AUTH.0, &req.old_ticket).ok()?;
+    (&info.ticket.name == name && info.ticket.global_id == claimed).then_some(claimed)
+}
+
 pub fn check_authenticate_proof(ks: &KeyServer, name: &EntityName, server_challenge: u64, payload: &Bytes) -> std::result::Result<(), (i32, String)> {
     let mut r = Reader::new(payload.clone());
     if r.u16().map_err(|e| (-22, e.to_string()))? != CEPHX_GET_AUTH_SESSION_KEY {

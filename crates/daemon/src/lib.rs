@@ -137,7 +137,7 @@ pub fn daemonize() -> Result<(), String> {
 /// Logs (via `tracing`, filter from `OXCEPH_LOG`) to `log_file`, or to stderr
 /// with `-d` or when there is none.
 pub fn init_logging(args: &CommonArgs, cfg: &config::Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OXCEPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OXCEPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
     match cfg.get("log_file").filter(|_| !args.debug_stderr).filter(|f| !f.is_empty()) {
         Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(&path) {

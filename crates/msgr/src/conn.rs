@@ -84,7 +84,31 @@ pub struct Connection {
 /// Messages arriving on a session; `None` from `recv` means it closed.
 pub type Incoming = mpsc::UnboundedReceiver<RawMessage>;
 
+/// What was sent on a [`Connection::capture`] connection.
+pub struct Captured(mpsc::UnboundedReceiver<Out>);
+
+impl Captured {
+    pub fn drain(&mut self) -> Vec<RawMessage> {
+        let mut out = Vec::new();
+        while let Ok(o) = self.0.try_recv() {
+            if let Out::Msg(m) = o {
+                out.push(m);
+            }
+        }
+        out
+    }
+}
+
 impl Connection {
+    /// A connection that goes nowhere: what is sent on it is kept for
+    /// [`Captured::drain`]. A mon runs a message another mon forwarded on one
+    /// and sends back what it answered.
+    pub fn capture(info: PeerInfo, target: EntityAddr) -> (Connection, Captured) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let conn = Connection { tx, info: Arc::new(info), target, closed_reason: Arc::new(Mutex::new(None)), last_rx_ms: Arc::new(AtomicU64::new(0)), started: std::time::Instant::now() };
+        (conn, Captured(rx))
+    }
+
     /// Queues a message. Sequence numbers and acks are filled in by the writer.
     pub fn send(&self, m: RawMessage) -> Result<()> {
         self.tx.send(Out::Msg(m)).map_err(|_| Error::Closed)

@@ -44,6 +44,11 @@ pub trait AuthServer: Send + Sync + 'static {
     fn auth_request(&self, st: &mut Self::State, peer_type: EntityType, method: u32, modes: &[u32], payload: &Bytes) -> AuthStep<Self::Identity>;
     /// AUTH_REQUEST_MORE.
     fn auth_more(&self, st: &mut Self::State, payload: &Bytes) -> AuthStep<Self::Identity>;
+    /// Whether to take new sessions now (a mon out of quorum hangs up, so
+    /// clients hunt for another).
+    fn accepting(&self) -> bool {
+        true
+    }
 }
 
 /// Picks the first of the peer's preferred modes that we allow (`AuthRegistry::pick_mode`).
@@ -92,6 +97,11 @@ where
                     continue;
                 }
             };
+            if !auth.accepting() {
+                debug!(%peer, "not taking sessions now");
+                drop(sock);
+                continue;
+            }
             let opts = opts.clone();
             let auth = auth.clone();
             let on_session = on_session.clone();

@@ -292,10 +292,12 @@ fn status(inner: &Inner) -> Status {
     let fresh = |id: u64, leader: u64| alive.get(&id).map(|(t, l)| t.elapsed() < QUORUM_GRACE && *l == Some(leader)).unwrap_or(false);
     let mut st = Status { me: inner.name.clone(), leader: m.current_leader.map(name_of), term: m.current_term, in_quorum: false, quorum: vec![] };
     if m.state == ServerState::Leader {
-        let acked = m.millis_since_quorum_ack.map(|ms| ms < QUORUM_GRACE.as_millis() as u64).unwrap_or(voters.len() <= 1);
-        st.in_quorum = acked;
-        if acked {
-            let mut q: Vec<u64> = voters.iter().copied().filter(|&id| id == inner.me || fresh(id, inner.me)).collect();
+        // A leader cut off from the others keeps its role in Raft until it
+        // hears of a newer term; it is in quorum only while a majority of the
+        // voters answers it as their leader.
+        let mut q: Vec<u64> = voters.iter().copied().filter(|&id| id == inner.me || fresh(id, inner.me)).collect();
+        if q.len() * 2 > voters.len() {
+            st.in_quorum = true;
             q.sort_by_key(|&id| name_of(id));
             st.quorum = q.into_iter().map(name_of).collect();
         }

@@ -380,6 +380,17 @@ pub struct HealthCheck {
 
 pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
     let mut out = Vec::new();
+    let qv = quorum_view(mon, cl);
+    let down: Vec<(usize, &maps::monmap::MonInfo)> = cl.monmap.by_rank().filter(|(_, m)| !qv.names().contains(&m.name)).collect();
+    if !down.is_empty() {
+        out.push(HealthCheck {
+            code: "MON_DOWN",
+            severity: "HEALTH_WARN",
+            summary: format!("{}/{} mons down, quorum {}", down.len(), cl.monmap.mon_info.len(), qv.names().join(",")),
+            count: down.len() as u64,
+            detail: down.iter().map(|(r, m)| format!("mon.{} (rank {r}) addr {} is down (out of quorum)", m.name, m.public_addrs)).collect(),
+        });
+    }
     let num_osds = cl.osdmap.osd_state.iter().filter(|s| *s & maps::osdmap::OSD_EXISTS != 0).count() as u64;
     let def_size = mon.settings.get_u64("osd_pool_default_size", 3);
     if num_osds < def_size {
@@ -499,22 +510,64 @@ fn osd_counts(cl: &Cluster) -> (usize, usize, usize) {
     (exists, up, inn)
 }
 
+/// The quorum as the leader sees it, in Ceph's terms.
+pub struct QuorumView {
+    /// (rank, name) of the mons in quorum, by rank.
+    pub members: Vec<(usize, String)>,
+    pub leader: String,
+    pub leader_rank: usize,
+    /// Ceph's election epoch is odd while electing and even once done: twice
+    /// the Raft term.
+    pub election_epoch: u64,
+    pub age: u64,
+}
+
+impl QuorumView {
+    pub fn ranks(&self) -> Vec<usize> {
+        self.members.iter().map(|(r, _)| *r).collect()
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.members.iter().map(|(_, n)| n.clone()).collect()
+    }
+}
+
+pub fn quorum_view(mon: &Mon, cl: &Cluster) -> QuorumView {
+    let st = mon.quorum.status();
+    let mut names = st.quorum.clone();
+    if names.is_empty() {
+        names.push(mon.settings.name.clone());
+    }
+    let mut members: Vec<(usize, String)> = names.iter().filter_map(|n| cl.monmap.rank_of(n).map(|r| (r, n.clone()))).collect();
+    members.sort();
+    let leader = st.leader.unwrap_or_else(|| mon.settings.name.clone());
+    let leader_rank = cl.monmap.rank_of(&leader).unwrap_or(0);
+    let age = {
+        let mut q = mon.quorum_since.lock().unwrap_or_else(|p| p.into_inner());
+        let now: Vec<String> = members.iter().map(|(_, n)| n.clone()).collect();
+        if q.0 != now {
+            *q = (now, std::time::Instant::now());
+        }
+        q.1.elapsed().as_secs()
+    };
+    QuorumView { members, leader, leader_rank, election_epoch: st.term.max(1) * 2, age }
+}
+
 fn status(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
     let checks = health_checks(&cl, c.mon);
     let health = health_json(&checks, false);
     let (n, up, inn) = osd_counts(&cl);
     let pgs: u64 = cl.osdmap.pools.values().map(|p| p.pg_num as u64).sum();
-    let quorum_age = cl.started.elapsed().as_secs();
-    let name = c.mon.settings.name.clone();
+    let qv = quorum_view(c.mon, &cl);
+    let quorum_age = qv.age;
     let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
     let pgs_by_state: Vec<Value> = sum.by_state.iter().map(|(st, n)| json!({"state_name": st, "count": n})).collect();
     let v = json!({
         "fsid": c.mon.fsid.to_string(),
         "health": health,
-        "election_epoch": cl.election_epoch,
-        "quorum": [c.mon.settings.rank],
-        "quorum_names": [name],
+        "election_epoch": qv.election_epoch,
+        "quorum": qv.ranks(),
+        "quorum_names": qv.names(),
         "quorum_age": quorum_age,
         "monmap": {"epoch": cl.monmap.epoch, "min_mon_release_name": maps::monmap::release_name(cl.monmap.min_mon_release), "num_mons": cl.monmap.mon_info.len()},
         "osdmap": {"epoch": cl.osdmap.epoch, "num_osds": n, "num_up_osds": up, "osd_up_since": cl.osdmap.last_up_change.sec, "num_in_osds": inn, "osd_in_since": cl.osdmap.last_in_change.sec, "num_remapped_pgs": 0},
@@ -535,7 +588,12 @@ fn status(c: &Ctx) -> CmdReply {
             s += &format!("            {}\n", ch.summary);
         }
         s += " \n  services:\n";
-        s += &format!("    mon: 1 daemons, quorum {} (age {})\n", name, age(quorum_age));
+        let out: Vec<String> = cl.monmap.by_rank().map(|(_, m)| m.name.clone()).filter(|n| !qv.names().contains(n)).collect();
+        s += &format!("    mon: {} daemons, quorum {} (age {})", cl.monmap.mon_info.len(), qv.names().join(","), age(quorum_age));
+        if !out.is_empty() {
+            s += &format!(", out of quorum: {}", out.join(", "));
+        }
+        s += "\n";
         if cl.mgrmap.available {
             let since = Utime::now().sec.saturating_sub(mgr_since.sec) as u64;
             s += &format!("    mgr: {}(active, since {})\n", cl.mgrmap.active_name, age(since));
@@ -574,31 +632,47 @@ fn status(c: &Ctx) -> CmdReply {
 
 fn mon_dump(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
-    let v = cl.monmap.to_json(&[c.mon.settings.rank]);
+    let qv = quorum_view(c.mon, &cl);
+    let v = cl.monmap.to_json(&qv.ranks());
     ok(format!("dumped monmap epoch {}", cl.monmap.epoch), c.out(&v, || cl.monmap.print()))
 }
 
 fn mon_stat(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
-    let name = &c.mon.settings.name;
-    let v = json!({"epoch": cl.monmap.epoch, "min_mon_release_name": maps::monmap::release_name(cl.monmap.min_mon_release), "num_mons": cl.monmap.mon_info.len(), "leader": name, "quorum": [{"rank": c.mon.settings.rank, "name": name}]});
-    let addrs = cl.monmap.mon_info.get(name).map(|m| m.public_addrs.to_string()).unwrap_or_default();
-    ok("", c.out(&v, || format!("e{}: 1 mons at {{{name}={addrs}}} removed_ranks: {{}}, election epoch {}, leader {} {name}, quorum {} {name}\n", cl.monmap.epoch, cl.election_epoch, c.mon.settings.rank, c.mon.settings.rank)))
+    let qv = quorum_view(c.mon, &cl);
+    let quorum: Vec<Value> = qv.members.iter().map(|(r, n)| json!({"rank": r, "name": n})).collect();
+    let v = json!({"epoch": cl.monmap.epoch, "min_mon_release_name": maps::monmap::release_name(cl.monmap.min_mon_release), "num_mons": cl.monmap.mon_info.len(), "leader": qv.leader, "quorum": quorum});
+    let mons: Vec<String> = cl.monmap.by_rank().map(|(_, m)| format!("{}={}", m.name, m.public_addrs)).collect();
+    let ranks: Vec<String> = qv.ranks().iter().map(|r| r.to_string()).collect();
+    ok("", c.out(&v, || {
+        format!(
+            "e{}: {} mons at {{{}}} removed_ranks: {{}}, election epoch {}, leader {} {}, quorum {} {}\n",
+            cl.monmap.epoch,
+            cl.monmap.mon_info.len(),
+            mons.join(","),
+            qv.election_epoch,
+            qv.leader_rank,
+            qv.leader,
+            ranks.join(","),
+            qv.names().join(",")
+        )
+    }))
 }
 
 fn quorum_status(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
+    let qv = quorum_view(c.mon, &cl);
     let mut mm = cl.monmap.to_json(&[]);
     if let Some(o) = mm.as_object_mut() {
         o.remove("quorum");
     }
     let persistent = mm["features"]["persistent"].clone();
     let v = json!({
-        "election_epoch": cl.election_epoch,
-        "quorum": [c.mon.settings.rank],
-        "quorum_names": [c.mon.settings.name],
-        "quorum_leader_name": c.mon.settings.name,
-        "quorum_age": cl.started.elapsed().as_secs(),
+        "election_epoch": qv.election_epoch,
+        "quorum": qv.ranks(),
+        "quorum_names": qv.names(),
+        "quorum_leader_name": qv.leader,
+        "quorum_age": qv.age,
         "features": {"quorum_con": PACIFIC_SUPPORTED.to_string(), "quorum_mon": persistent},
         "monmap": mm,
     });

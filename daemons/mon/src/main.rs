@@ -232,8 +232,56 @@ fn running_config(args: &Args, cfg: &config::Config, id: &str) -> BTreeMap<Strin
     out
 }
 
+/// The quorum port of each mon: its v2 address with the port moved by
+/// `mon_quorum_port_offset` (default 1000: 3300 → 4300).
+fn quorum_members(monmap: &MonMap, offset: u16) -> Vec<quorum::Member> {
+    monmap
+        .mon_info
+        .values()
+        .filter_map(|m| {
+            let mut sa = m.public_addrs.v2()?.addr?;
+            sa.set_port(sa.port().wrapping_add(offset));
+            Some(quorum::Member { name: m.name.clone(), addr: sa })
+        })
+        .collect()
+}
+
 async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path) -> Result<(), String> {
     let store = Store::open(mon_data, false)?;
+    let monmap = match store.get("monmap") {
+        Some(b) => MonMap::from_bytes(bytes::Bytes::from(b)).map_err(|e| format!("monmap: {e}"))?,
+        None => Cluster::mkfs_monmap(&store)?,
+    };
+    let ttls = auth::server::Ttls {
+        auth: cfg.get_f64("auth_mon_ticket_ttl").unwrap_or(43200.0),
+        service: cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0),
+    };
+    // Mons prove themselves to each other with the mon. key they all share.
+    let keyring = config::Keyring::read(&mon_data.join("keyring")).map_err(|e| e.to_string())?;
+    let secret = keyring
+        .entries
+        .iter()
+        .find(|(n, _)| n.ty == EntityType::MON)
+        .map(|(_, e)| e.key.clone().into_bytes())
+        .ok_or_else(|| format!("{} has no mon. key", mon_data.join("keyring").display()))?;
+    let offset = cfg.get_u64("mon_quorum_port_offset").unwrap_or(1000) as u16;
+    let members = quorum_members(&monmap, offset);
+    let me = members.iter().find(|m| m.name == id).cloned().ok_or_else(|| format!("mon.{id} is not in the monmap (or has no v2 address)"))?;
+    let q = quorum::Quorum::start(store.db(), me, members, secret)?;
+    store.attach(q.clone());
+    // A new cluster's first leader creates its state; the others receive it.
+    while !Cluster::initialized(&store) {
+        let st = q.status();
+        if st.leader.as_deref() == Some(id) && st.in_quorum {
+            let t = Cluster::initial_txn(&store, ttls)?;
+            match store.commit(t) {
+                Ok(()) => tracing::info!("created the cluster's initial state"),
+                Err(e) => tracing::debug!("initial state: {e}"),
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.set_version(quorum::store::state_version(&store.db()));
     let cluster = Cluster::load(store)?;
     let fsid = cluster.monmap.fsid;
     let Some(rank) = cluster.monmap.rank_of(id) else {
@@ -262,11 +310,7 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     };
     let settings = MonSettings {
         name: id.to_string(),
-        rank,
-        ttls: auth::server::Ttls {
-            auth: cfg.get_f64("auth_mon_ticket_ttl").unwrap_or(43200.0),
-            service: cfg.get_f64("auth_service_ticket_ttl").unwrap_or(3600.0),
-        },
+        ttls,
         auth_methods: methods(&cfg.get("auth_service_required").unwrap_or_else(|| "cephx".into())),
         con_modes: {
             let m = auth::parse_con_modes(&cfg.get("ms_mon_service_mode").unwrap_or_else(|| "secure crc".into()));
@@ -276,16 +320,31 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
         running: running_config(args, cfg, id),
     };
     let (tx, _) = tokio::sync::watch::channel(0u64);
-    let mon = Arc::new(Mon { cluster: std::sync::Mutex::new(cluster), settings, fsid, changed: tx, sessions: Default::default(), osd_runtime: Default::default() });
-    {
-        let mut c = mon.lock();
-        let ttls = mon.settings.ttls;
-        let mut ks = c.keys.clone();
-        if ks.rotate_with(Utime::now(), ttls) {
-            c.commit_keys(ks, store::Txn::default())?;
+    let mon = Arc::new(Mon {
+        cluster: std::sync::Mutex::new(cluster),
+        settings,
+        fsid,
+        changed: tx,
+        sessions: Default::default(),
+        osd_runtime: Default::default(),
+        quorum: q.clone(),
+        quorum_since: std::sync::Mutex::new((vec![], std::time::Instant::now())),
+    });
+    let main_rt = tokio::runtime::Handle::current();
+    let m5 = mon.clone();
+    q.set_forward_handler(Arc::new(move |payload| {
+        let (m, h) = (m5.clone(), main_rt.clone());
+        Box::pin(async move { h.spawn(service::handle_forwarded(m, payload)).await.map_err(|e| e.to_string())? })
+    }));
+    // What other mons commit reaches our sessions' subscriptions.
+    let m6 = mon.clone();
+    tokio::spawn(async move {
+        let mut applied = m6.quorum.applied();
+        while applied.changed().await.is_ok() {
+            drop(m6.lock());
+            m6.notify();
         }
-        c.clog(&format!("mon.{id}"), "[INF]", format!("mon.{id} is new leader, mons {id} in quorum (ranks {rank})"));
-    }
+    });
     let opts = msgr::server::ServerOptions {
         my_type: EntityType::MON,
         my_addrs: EntityAddrVec::single(EntityAddr { nonce: 0, ..v2 }),
@@ -300,33 +359,8 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
         .await
         .map_err(|e| format!("cannot bind {sa}: {e}"))?;
     tracing::info!(%sa, "mon.{id} listening (fsid {fsid})");
-    mgr::start(mon.clone(), sa.ip()).await?;
-    // Rotating service secrets: keep previous/current/next valid.
-    let m3 = mon.clone();
-    tokio::spawn(async move {
-        let ttls = m3.settings.ttls;
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs_f64((ttls.service / 4.0).max(1.0))).await;
-            let mut c = m3.lock();
-            let mut ks = c.keys.clone();
-            if ks.rotate_with(Utime::now(), ttls) {
-                if let Err(e) = c.commit_keys(ks, store::Txn::default()) {
-                    tracing::warn!("rotating keys: {e}");
-                }
-            }
-        }
-    });
-    // OSD failure grace and down → out timers.
-    let m4 = mon.clone();
-    tokio::spawn(async move {
-        let mut t = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            t.tick().await;
-            if osdmon::tick(&m4) {
-                m4.notify();
-            }
-        }
-    });
+    let mgr_addr = mgr::start(mon.clone(), sa.ip()).await?;
+    tokio::spawn(leader_duties(mon.clone(), mgr_addr));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -334,4 +368,56 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     }
     tracing::info!("mon.{id} shutting down");
     Ok(())
+}
+
+/// What only the leader does, once a second: publish its mgr as active,
+/// rotate service secrets, and run the OSD failure and down → out timers.
+async fn leader_duties(mon: Arc<Mon>, mgr_addr: EntityAddr) {
+    let mut t = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut was_leader = false;
+    let mut last_rotation: Option<std::time::Instant> = None;
+    let id = mon.settings.name.clone();
+    loop {
+        t.tick().await;
+        let leader = mon.is_leader();
+        if !leader {
+            was_leader = false;
+            continue;
+        }
+        if !was_leader {
+            if let Err(e) = mon.quorum.linearize().await {
+                tracing::debug!("linearize: {e}");
+                continue;
+            }
+            let st = mon.quorum.status();
+            let mut c = mon.lock();
+            let ranks: Vec<String> = st.quorum.iter().filter_map(|n| c.monmap.rank_of(n)).map(|r| r.to_string()).collect();
+            c.clog(&format!("mon.{id}"), "[INF]", format!("mon.{id} is new leader, mons {} in quorum (ranks {})", st.quorum.join(","), ranks.join(",")));
+            tracing::info!(term = st.term, "mon.{id} is the leader");
+            was_leader = true;
+        }
+        let (active, addrs) = {
+            let c = mon.lock();
+            (c.mgrmap.active_name.clone(), c.mgrmap.active_addrs.clone())
+        };
+        if active != id || addrs != EntityAddrVec::single(mgr_addr) {
+            if let Err(e) = mgr::publish(&mon, mgr_addr) {
+                tracing::warn!("publishing the mgr: {e}");
+            }
+        }
+        let ttls = mon.settings.ttls;
+        if last_rotation.map(|l| l.elapsed().as_secs_f64() >= (ttls.service / 4.0).max(1.0)).unwrap_or(true) {
+            let mut c = mon.lock();
+            let mut ks = c.keys.clone();
+            if ks.rotate_with(Utime::now(), ttls) {
+                if let Err(e) = c.commit_keys(ks, store::Txn::default()) {
+                    tracing::warn!("rotating keys: {e}");
+                }
+            }
+            last_rotation = Some(std::time::Instant::now());
+        }
+        if osdmon::tick(&mon) {
+            mon.notify();
+        }
+    }
 }

@@ -38,7 +38,8 @@ pub fn si_bytes(n: u64) -> String {
 }
 
 /// Binds the mgr listener on `ip` (first free port of 6800-7300, as Ceph's
-/// daemons pick theirs), then publishes a MgrMap naming it active.
+/// daemons pick theirs). The leader publishes a MgrMap naming its own active
+/// ([`publish`]).
 pub async fn start(mon: Arc<Mon>, ip: std::net::IpAddr) -> Result<EntityAddr, String> {
     let nonce: u32 = rand::random::<u32>() & 0x7fff_ffff;
     let auth = Arc::new(MonAuth { mon: mon.clone(), service: Some(EntityType::MGR) });
@@ -57,7 +58,6 @@ pub async fn start(mon: Arc<Mon>, ip: std::net::IpAddr) -> Result<EntityAddr, St
         let m2 = mon.clone();
         match msgr::server::listen(sa, opts, auth.clone(), move |a| serve(m2.clone(), a.conn, a.incoming, a.identity)).await {
             Ok(_task) => {
-                publish(&mon, addr)?;
                 info!(%addr, "mgr service listening");
                 return Ok(addr);
             }
@@ -67,7 +67,7 @@ pub async fn start(mon: Arc<Mon>, ip: std::net::IpAddr) -> Result<EntityAddr, St
     Err(format!("no free port for the mgr service in 6800-7300 on {ip}: {last_err}"))
 }
 
-fn publish(mon: &Mon, addr: EntityAddr) -> Result<(), String> {
+pub fn publish(mon: &Mon, addr: EntityAddr) -> Result<(), String> {
     let mut c = mon.lock();
     let gid = c.alloc_global_id()?;
     let mut m = c.mgrmap.clone();

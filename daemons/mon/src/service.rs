@@ -22,7 +22,6 @@ use types::{EntityName, EntityType, Uuid};
 #[derive(Clone)]
 pub struct MonSettings {
     pub name: String,
-    pub rank: usize,
     /// `auth_mon_ticket_ttl` / `auth_service_ticket_ttl`.
     pub ttls: auth::server::Ttls,
     /// Methods we accept from clients (`auth_service_required`), as AUTH_* numbers.
@@ -53,15 +52,26 @@ pub struct Mon {
     /// Bumped whenever a map or the config changes; sessions re-check their subscriptions.
     pub changed: watch::Sender<u64>,
     pub sessions: std::sync::atomic::AtomicUsize,
-    /// OSD failure reports, down/out timers and PG stats (not persisted).
+    /// OSD failure reports, down/out timers and PG stats (not persisted; the
+    /// leader's count, as OSD messages are forwarded there).
     pub osd_runtime: Mutex<crate::osdmon::OsdRuntime>,
+    pub quorum: quorum::Quorum,
+    /// The quorum as last reported, and since when (`quorum_age`).
+    pub quorum_since: Mutex<(Vec<String>, std::time::Instant)>,
 }
 
 impl Mon {
+    /// The cluster state, brought up to date with what the quorum applied.
     pub fn lock(&self) -> MutexGuard<'_, Cluster> {
         // State is only replaced whole after a successful commit, so a panic
         // elsewhere cannot leave it half-written: keep serving.
-        self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+        let mut c = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        c.refresh();
+        c
+    }
+    pub fn is_leader(&self) -> bool {
+        let st = self.quorum.status();
+        st.in_quorum && st.leader.as_deref() == Some(self.settings.name.as_str())
     }
     pub fn osd_rt(&self) -> MutexGuard<'_, crate::osdmon::OsdRuntime> {
         self.osd_runtime.lock().unwrap_or_else(|p| p.into_inner())
@@ -84,6 +94,8 @@ pub struct Identity {
 pub struct HandshakeState {
     name: Option<EntityName>,
     challenge: Option<u64>,
+    /// The global id the client had with another mon (0 for a new client).
+    claimed_gid: u64,
     authorizer_challenge: Option<u64>,
     modes: Vec<u32>,
 }
@@ -105,6 +117,11 @@ impl MonAuth {
 impl AuthServer for MonAuth {
     type State = HandshakeState;
     type Identity = Identity;
+
+    fn accepting(&self) -> bool {
+        // Out of quorum, a mon serves no one (clients hunt for another mon).
+        self.mon.quorum.status().in_quorum
+    }
 
     fn auth_request(&self, st: &mut HandshakeState, _peer: EntityType, method: u32, modes: &[u32], payload: &Bytes) -> AuthStep<Identity> {
         st.modes = modes.to_vec();
@@ -131,6 +148,7 @@ impl AuthServer for MonAuth {
                     return self.reject(-22, "malformed cephx request".into());
                 };
                 st.name = Some(name);
+                st.claimed_gid = r.u64().unwrap_or(0);
                 let (c, p) = new_challenge();
                 st.challenge = Some(c);
                 let _ = mode;
@@ -168,7 +186,9 @@ impl AuthServer for MonAuth {
             info!("refused authentication of {name}: {why}");
             return self.reject(errno, why);
         }
-        let gid = match c.alloc_global_id() {
+        // A client moving between mons keeps its id when its ticket proves it.
+        let reclaimed = auth::server::reclaimable_global_id(&c.keys, &name, st.claimed_gid, payload);
+        let gid = match reclaimed.map(Ok).unwrap_or_else(|| c.alloc_global_id()) {
             Ok(g) => g,
             Err(e) => return self.reject(-5, e),
         };
@@ -204,12 +224,35 @@ pub async fn serve_session(mon: Arc<Mon>, conn: msgr::Connection, mut incoming: 
     let features = conn.info.features;
     let peer_type = conn.info.peer_type;
     debug!(name = %who.name, gid = who.global_id, "session open");
+    let mut quorum_check = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
             m = incoming.recv() => {
                 let Some(m) = m else { break };
+                if leader_bound(m.header.ty) {
+                    tokio::select! {
+                        replies = on_leader(&mon, &who, &conn.info, m) => {
+                            for r in replies {
+                                let _ = conn.send(r);
+                            }
+                        }
+                        _ = lost_quorum(&mon) => {
+                            // The client resends to the mon it hunts next.
+                            debug!(name = %who.name, "out of quorum while waiting for the leader: closing session");
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 if let Err(e) = handle(&mon, &conn, &who, peer_type, features, &mut subs, m) {
                     debug!(name = %who.name, "dropping session: {e}");
+                    break;
+                }
+            }
+            _ = quorum_check.tick() => {
+                if !mon.quorum.status().in_quorum {
+                    // As a Ceph mon leaving quorum: drop clients so they hunt.
+                    debug!(name = %who.name, "out of quorum: closing session");
                     break;
                 }
             }
@@ -337,6 +380,165 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
         }
     }
     Ok(())
+}
+
+/// Returns once this mon is out of quorum.
+async fn lost_quorum(mon: &Mon) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if !mon.quorum.status().in_quorum {
+            return;
+        }
+    }
+}
+
+/// Messages that change the cluster or need the leader's counts (PG stats,
+/// failure reports): the leader handles them; other mons forward them there,
+/// as Ceph's peons do with MForward.
+fn leader_bound(ty: u16) -> bool {
+    matches!(
+        ty,
+        messages::types::MON_COMMAND
+            | 49
+            | 58
+            | messages::types::STATFS
+            | messages::types::LOG
+            | messages::osd_mon::MSG_OSD_BOOT
+            | messages::osd_mon::MSG_OSD_FAILURE
+            | messages::osd_mon::MSG_OSD_MARK_ME_DOWN
+            | messages::osd_peer::MSG_PG_STATS
+    )
+}
+
+/// A client message as one mon forwards it to the leader.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ForwardedMsg {
+    name: String,
+    global_id: u64,
+    challenge: Option<u64>,
+    peer_type: u32,
+    peer_addrs: quorum::B64,
+    peer_gid: i64,
+    features: u64,
+    msg: WireMsg,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WireMsg {
+    ty: u16,
+    tid: u64,
+    version: u16,
+    compat_version: u16,
+    priority: u16,
+    front: quorum::B64,
+    middle: quorum::B64,
+    data: quorum::B64,
+}
+
+impl WireMsg {
+    fn from_raw(m: &RawMessage) -> WireMsg {
+        let h = &m.header;
+        WireMsg {
+            ty: h.ty,
+            tid: h.tid,
+            version: h.version,
+            compat_version: h.compat_version,
+            priority: h.priority,
+            front: quorum::B64(m.front.to_vec()),
+            middle: quorum::B64(m.middle.to_vec()),
+            data: quorum::B64(m.data.to_vec()),
+        }
+    }
+    fn into_raw(self) -> RawMessage {
+        let header = messages::MsgHeader { ty: self.ty, tid: self.tid, version: self.version, compat_version: self.compat_version, priority: self.priority, ..Default::default() };
+        RawMessage { header, front: Bytes::from(self.front.0), middle: Bytes::from(self.middle.0), data: Bytes::from(self.data.0) }
+    }
+}
+
+/// Runs a leader-bound message: here if this mon leads, else on the leader.
+/// Returns the replies for the client.
+async fn on_leader(mon: &Arc<Mon>, who: &Identity, info: &msgr::conn::PeerInfo, m: RawMessage) -> Vec<RawMessage> {
+    if mon.is_leader() {
+        return run_as_leader(mon, who, info.clone(), m).await;
+    }
+    let fwd = ForwardedMsg {
+        name: who.name.to_string(),
+        global_id: who.global_id,
+        challenge: who.challenge,
+        peer_type: info.peer_type.0,
+        peer_addrs: quorum::B64(denc::Encode::to_bytes(&info.peer_addrs, PACIFIC_SUPPORTED).to_vec()),
+        peer_gid: info.peer_gid,
+        features: info.features,
+        msg: WireMsg::from_raw(&m),
+    };
+    let payload = match serde_json::to_vec(&fwd) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("cannot forward a message: {e}");
+            return vec![];
+        }
+    };
+    // Clients wait while there is no leader (as with Ceph's elections).
+    match mon.quorum.forward(payload, std::time::Duration::from_secs(120)).await {
+        Ok(b) => match serde_json::from_slice::<Vec<WireMsg>>(&b) {
+            Ok(v) => v.into_iter().map(WireMsg::into_raw).collect(),
+            Err(e) => {
+                warn!("bad answer from the leader: {e}");
+                vec![]
+            }
+        },
+        Err(e) => {
+            warn!(name = %who.name, ty = m.header.ty, "forwarding to the leader failed: {e}");
+            vec![]
+        }
+    }
+}
+
+/// The leader's side of a forwarded message (Ceph's `Monitor::handle_forward`).
+pub async fn handle_forwarded(mon: Arc<Mon>, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+    let f: ForwardedMsg = serde_json::from_slice(&payload).map_err(|e| format!("bad forwarded message: {e}"))?;
+    let name: EntityName = f.name.parse().map_err(|_| format!("bad entity name '{}'", f.name))?;
+    let addrs = <types::EntityAddrVec as Decode>::decode(&mut Reader::new(Bytes::from(f.peer_addrs.0))).map_err(|e| format!("bad addrs: {e}"))?;
+    let who = Identity { name, global_id: f.global_id, challenge: f.challenge };
+    let info = msgr::conn::PeerInfo {
+        peer_type: EntityType(f.peer_type),
+        peer_addrs: addrs,
+        peer_gid: f.peer_gid,
+        features: f.features,
+        my_addr: Default::default(),
+        global_id: f.global_id,
+        con_mode: 0,
+    };
+    if !mon.is_leader() {
+        return Err("not the leader".into());
+    }
+    let replies = run_as_leader(&mon, &who, info, f.msg.into_raw()).await;
+    serde_json::to_vec(&replies.iter().map(WireMsg::from_raw).collect::<Vec<_>>()).map_err(|e| e.to_string())
+}
+
+async fn run_as_leader(mon: &Arc<Mon>, who: &Identity, info: msgr::conn::PeerInfo, m: RawMessage) -> Vec<RawMessage> {
+    if m.header.ty != messages::osd_peer::MSG_PG_STATS {
+        // A new leader first catches up with everything committed before it.
+        if let Err(e) = mon.quorum.linearize().await {
+            debug!("linearize: {e}");
+        }
+    }
+    let mut attempt = 0;
+    loop {
+        let (conn, mut captured) = msgr::Connection::capture(info.clone(), Default::default());
+        mon.lock().store.take_conflicted();
+        let mut subs = Subs { what: BTreeMap::new(), config_sent: None };
+        if let Err(e) = handle(mon, &conn, who, info.peer_type, info.features, &mut subs, m.clone()) {
+            debug!(name = %who.name, "bad message: {e}");
+        }
+        attempt += 1;
+        // A write computed from a stale view was refused: run it again on the
+        // state as it is now.
+        if mon.lock().store.take_conflicted() && attempt < 3 {
+            continue;
+        }
+        return captured.drain();
+    }
 }
 
 pub fn reply_header(ty: u16, tid: u64, version: u16) -> messages::MsgHeader {

@@ -74,8 +74,6 @@ pub struct Cluster {
     next_global_id: u64,
     global_id_reserved: u64,
     pub fsmap_epoch: u32,
-    pub election_epoch: u32,
-    pub started: std::time::Instant,
 }
 
 fn osdmap_key(e: u32) -> String {
@@ -152,8 +150,32 @@ pub fn initial_osdmap(fsid: Uuid, chooseleaf_type: u32) -> OsdMap {
 }
 
 impl Cluster {
-    /// Writes a brand-new store (`ceph-mon --mkfs`).
+    /// Writes what `ceph-mon --mkfs` was given into this mon's own keys; the
+    /// first leader builds the cluster's initial state from it.
     pub fn mkfs(store: &Store, monmap: &MonMap, keys: &KeyServer, chooseleaf_type: u32) -> Result<(), String> {
+        store.put_local("local/mkfs/monmap", &monmap.to_bytes(PACIFIC_SUPPORTED))?;
+        store.put_local("local/mkfs/auth", &keys.to_bytes(0))?;
+        store.put_local("local/mkfs/chooseleaf_type", chooseleaf_type.to_string().as_bytes())
+    }
+
+    /// The monmap this mon was made with.
+    pub fn mkfs_monmap(store: &Store) -> Result<MonMap, String> {
+        let b = store.get("local/mkfs/monmap").ok_or("store has no mkfs monmap (incomplete --mkfs?)")?;
+        MonMap::from_bytes(Bytes::from(b)).map_err(|e| format!("mkfs monmap: {e}"))
+    }
+
+    /// Whether the replicated state exists yet (a new cluster's first leader creates it).
+    pub fn initialized(store: &Store) -> bool {
+        store.get("monmap").is_some()
+    }
+
+    /// A new cluster's state, as its first leader creates it
+    /// (`Monitor::create_initial` of each service).
+    pub fn initial_txn(store: &Store, ttls: auth::server::Ttls) -> Result<Txn, String> {
+        let monmap = Self::mkfs_monmap(store)?;
+        let mut keys = KeyServer::from_bytes(Bytes::from(store.get("local/mkfs/auth").ok_or("store has no mkfs keyring")?)).map_err(|e| format!("mkfs keyring: {e}"))?;
+        keys.rotate_with(Utime::now(), ttls);
+        let chooseleaf_type = store.get("local/mkfs/chooseleaf_type").and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(1);
         let mut t = Txn::default();
         t.put("monmap", monmap.to_bytes(PACIFIC_SUPPORTED).to_vec());
         let om = initial_osdmap(monmap.fsid, chooseleaf_type);
@@ -165,90 +187,127 @@ impl Cluster {
         t.put("auth", keys.to_bytes(0).to_vec());
         t.put("global_id", b"4100".to_vec());
         t.put("fsmap_epoch", b"1".to_vec());
-        t.put("election_epoch", b"1".to_vec());
         t.put("created", format!("{}", Utime::now().sec).into_bytes());
-        store.commit(t)
+        Ok(t)
     }
 
     pub fn load(store: Store) -> Result<Cluster, String> {
+        let mut c = Cluster {
+            store,
+            monmap: MonMap::default(),
+            osdmap: initial_osdmap(Uuid::default(), 0),
+            osdmap_first: 1,
+            osdmap_cache: BTreeMap::new(),
+            inc_cache: BTreeMap::new(),
+            mgrmap: MgrMap::default(),
+            keys: KeyServer::default(),
+            config: BTreeMap::new(),
+            config_key: BTreeMap::new(),
+            log: VecDeque::new(),
+            log_seq: 0,
+            next_global_id: 0,
+            global_id_reserved: 0,
+            fsmap_epoch: 1,
+        };
+        c.reload(None)?;
+        Ok(c)
+    }
+
+    /// Brings the in-memory state up to what the quorum has applied here
+    /// (changes other mons made, or this one made through another path).
+    pub fn refresh(&mut self) {
+        let Some(q) = self.store.quorum() else { return };
+        for ch in q.take_changes() {
+            if ch.version <= self.store.version() {
+                continue;
+            }
+            if let Err(e) = self.reload(ch.keys.as_deref()) {
+                tracing::error!("reloading state at version {}: {e}", ch.version);
+            }
+            self.store.set_version(ch.version);
+        }
+    }
+
+    /// Reloads the parts of the state `keys` touch (all of it for None).
+    fn reload(&mut self, keys: Option<&[String]>) -> Result<(), String> {
+        let touched = |p: &str| keys.map(|ks| ks.iter().any(|k| k == p || (p.ends_with('/') && k.starts_with(p)))).unwrap_or(true);
+        let store = &self.store;
         let get = |k: &str| store.get(k).ok_or_else(|| format!("store is missing '{k}' (incomplete --mkfs?)"));
         let num = |k: &str| -> Result<u64, String> {
             String::from_utf8_lossy(&get(k)?).trim().parse::<u64>().map_err(|e| format!("store key '{k}': {e}"))
         };
-        let monmap = MonMap::from_bytes(Bytes::from(get("monmap")?)).map_err(|e| format!("monmap: {e}"))?;
-        let last = num("osdmap/last")? as u32;
-        let first = num("osdmap/first")? as u32;
-        let raw = Bytes::from(get(&osdmap_key(last))?);
-        let osdmap = OsdMap::from_bytes(raw.clone()).map_err(|e| format!("osdmap {last}: {e}"))?;
-        let mgrmap = MgrMap::from_bytes(Bytes::from(get("mgrmap")?)).map_err(|e| format!("mgrmap: {e}"))?;
-        let keys = KeyServer::from_bytes(Bytes::from(get("auth")?)).map_err(|e| format!("auth database: {e}"))?;
-        let mut config = BTreeMap::new();
-        for (k, v) in store.scan("config/") {
-            let rest = &k["config/".len()..];
-            if let Some((who, name)) = rest.split_once('/') {
-                config.insert((who.to_string(), name.to_string()), String::from_utf8_lossy(&v).into_owned());
+        if touched("monmap") {
+            self.monmap = MonMap::from_bytes(Bytes::from(get("monmap")?)).map_err(|e| format!("monmap: {e}"))?;
+        }
+        if touched("osdmap/last") || touched("osdmap/first") {
+            let last = num("osdmap/last")? as u32;
+            self.osdmap_first = num("osdmap/first")? as u32;
+            if last != self.osdmap.epoch || keys.is_none() {
+                let raw = Bytes::from(get(&osdmap_key(last))?);
+                self.osdmap = OsdMap::from_bytes(raw.clone()).map_err(|e| format!("osdmap {last}: {e}"))?;
+                self.osdmap_cache.insert(last, raw);
+            }
+            self.osdmap_cache.retain(|e, _| *e >= self.osdmap_first && *e <= last);
+            self.inc_cache.retain(|e, _| *e > self.osdmap_first && *e <= last);
+        }
+        if touched("mgrmap") {
+            self.mgrmap = MgrMap::from_bytes(Bytes::from(get("mgrmap")?)).map_err(|e| format!("mgrmap: {e}"))?;
+        }
+        if touched("auth") {
+            self.keys = KeyServer::from_bytes(Bytes::from(get("auth")?)).map_err(|e| format!("auth database: {e}"))?;
+        }
+        if touched("config/") {
+            self.config.clear();
+            for (k, v) in self.store.scan("config/") {
+                let rest = &k["config/".len()..];
+                if let Some((who, name)) = rest.split_once('/') {
+                    self.config.insert((who.to_string(), name.to_string()), String::from_utf8_lossy(&v).into_owned());
+                }
             }
         }
-        let mut config_key = BTreeMap::new();
-        for (k, v) in store.scan("config-key/") {
-            config_key.insert(k["config-key/".len()..].to_string(), Bytes::from(v));
-        }
-        let mut log = VecDeque::new();
-        let mut log_seq = 0;
-        for (_, v) in store.scan("log/") {
-            if let Ok(j) = serde_json::from_slice::<Value>(&v) {
-                let e = LogEntry {
-                    seq: j["seq"].as_u64().unwrap_or(0),
-                    stamp: Utime { sec: j["sec"].as_u64().unwrap_or(0) as u32, nsec: j["nsec"].as_u64().unwrap_or(0) as u32 },
-                    name: j["name"].as_str().unwrap_or("").into(),
-                    channel: j["channel"].as_str().unwrap_or("cluster").into(),
-                    priority: j["priority"].as_str().unwrap_or("[INF]").into(),
-                    message: j["message"].as_str().unwrap_or("").into(),
-                };
-                log_seq = log_seq.max(e.seq);
-                log.push_back(e);
+        if touched("config-key/") {
+            self.config_key.clear();
+            for (k, v) in self.store.scan("config-key/") {
+                self.config_key.insert(k["config-key/".len()..].to_string(), Bytes::from(v));
             }
         }
-        let next_global_id = num("global_id")?;
-        let fsmap_epoch = num("fsmap_epoch").unwrap_or(1) as u32;
-        let election_epoch = num("election_epoch").unwrap_or(1) as u32;
-        let mut c = Cluster {
-            store,
-            monmap,
-            osdmap,
-            osdmap_first: first,
-            osdmap_cache: BTreeMap::new(),
-            inc_cache: BTreeMap::new(),
-            mgrmap,
-            keys,
-            config,
-            config_key,
-            log,
-            log_seq,
-            next_global_id,
-            global_id_reserved: next_global_id,
-            fsmap_epoch,
-            election_epoch,
-            started: std::time::Instant::now(),
-        };
-        c.osdmap_cache.insert(last, raw);
-        // Each start is a new election in Ceph's terms (odd while electing, even when won).
-        c.election_epoch += 2;
-        let mut t = Txn::default();
-        t.put("election_epoch", c.election_epoch.to_string().into_bytes());
-        c.store.commit(t)?;
-        Ok(c)
+        if touched("log/") {
+            let from = format!("log/{:016}", self.log_seq + 1);
+            for (k, v) in self.store.scan("log/") {
+                if k < from {
+                    continue;
+                }
+                if let Ok(j) = serde_json::from_slice::<Value>(&v) {
+                    let e = LogEntry {
+                        seq: j["seq"].as_u64().unwrap_or(0),
+                        stamp: Utime { sec: j["sec"].as_u64().unwrap_or(0) as u32, nsec: j["nsec"].as_u64().unwrap_or(0) as u32 },
+                        name: j["name"].as_str().unwrap_or("").into(),
+                        channel: j["channel"].as_str().unwrap_or("cluster").into(),
+                        priority: j["priority"].as_str().unwrap_or("[INF]").into(),
+                        message: j["message"].as_str().unwrap_or("").into(),
+                    };
+                    self.log_seq = self.log_seq.max(e.seq);
+                    self.log.push_back(e);
+                }
+            }
+            while self.log.len() > 10_000 {
+                self.log.pop_front();
+            }
+        }
+        if touched("fsmap_epoch") {
+            self.fsmap_epoch = num("fsmap_epoch").unwrap_or(1) as u32;
+        }
+        Ok(())
     }
 
-    /// A new global id for a session. Ids are reserved in blocks in the store so
-    /// none is handed out twice across restarts.
+    /// A new global id for a session. Each mon reserves blocks of ids from a
+    /// counter the quorum keeps, so no id is handed out twice by any mon,
+    /// across restarts too.
     pub fn alloc_global_id(&mut self) -> Result<u64, String> {
         if self.next_global_id >= self.global_id_reserved {
-            let reserve = self.next_global_id + 100;
-            let mut t = Txn::default();
-            t.put("global_id", reserve.to_string().into_bytes());
-            self.store.commit(t)?;
-            self.global_id_reserved = reserve;
+            let start = self.store.reserve("global_id", 100)?;
+            self.next_global_id = start;
+            self.global_id_reserved = start + 100;
         }
         let id = self.next_global_id;
         self.next_global_id += 1;
