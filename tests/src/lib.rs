@@ -266,6 +266,26 @@ impl OurMon {
         self.children[i] = Some(child);
     }
 
+    /// Starts a mon that is not one of the founders (made with
+    /// `ceph-mon --mkfs -i NAME --monmap ...`), as the next one: port 3300 + index.
+    pub fn start_new_mon(&mut self, name: &str) {
+        self.names.push(name.to_string());
+        self.children.push(None);
+        self.spawn_mon(self.names.len() - 1, &[]);
+    }
+
+    /// Whether mon `name`'s process has exited (and reaps it).
+    pub fn mon_exited(&mut self, name: &str) -> bool {
+        let i = self.names.iter().position(|n| n == name).expect("a mon of this cluster");
+        match self.children[i].as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(_))) | None => {
+                self.children[i] = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Starts mon `name` again (without waiting).
     pub fn start_mon(&mut self, name: &str) {
         let i = self.names.iter().position(|n| n == name).expect("a mon of this cluster");

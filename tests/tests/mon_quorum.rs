@@ -147,8 +147,14 @@ fn a_minority_refuses_writes_until_the_majority_returns() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     m.kill9_mon("a");
     m.kill9_mon("b");
-    // mon.c alone is not a quorum: it takes no clients and commits nothing.
+    // mon.c alone is not a quorum: once it notices (a few seconds), it takes
+    // no clients and commits nothing.
     let lone = conf_for_one(&m, "c");
+    let t0 = Instant::now();
+    while run(Path::new("/usr/bin/timeout"), &["4", "/usr/bin/ceph", "-c", &lone, "--connect-timeout", "2", "health"]).code == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "mon.c kept serving without a quorum");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let r = run(Path::new("/usr/bin/timeout"), &["8", "/usr/bin/ceph", "-c", &lone, "--connect-timeout", "5", "osd", "pool", "create", "refused", "8"]);
     assert_ne!(r.code, 0, "a lone mon accepted a write: {}", r.stdout);
     assert!(!r.stdout.contains("created") && !r.stderr.contains("created"), "{}", r.stderr);
@@ -196,4 +202,56 @@ fn five_mons_stay_writable_after_losing_two() {
     assert!(pools(&conf).contains(&"five".to_string()));
     let h = real_ceph(&conf, &["health"]);
     assert!(!h.stdout.contains("MON_DOWN") && !h.stdout.contains("mons down"), "{}", h.stdout);
+}
+
+#[test]
+fn mon_add_then_a_new_mon_joins_and_mon_remove_retires_one() {
+    let mut m = OurMon::start_mons(3, "");
+    let conf = m.conf();
+    wait_quorum(&conf, &["a", "b", "c"], 30);
+    let addr = format!("{}:3303", m.ip);
+    let r = real_ceph(&conf, &["mon", "add", "d", &addr]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Ceph's message, and the new mon counts as down until it runs.
+    assert_eq!(r.stderr.trim(), format!("adding mon.d at v2:{addr}/0"));
+    let h = real_ceph(&conf, &["health"]);
+    assert!(h.stdout.contains("1/4 mons down, quorum a,b,c"), "{}", h.stdout);
+    let again = real_ceph(&conf, &["mon", "add", "d", &format!("{}:3304", m.ip)]);
+    assert_eq!(again.code, 17, "{}", again.stderr);
+    assert!(again.stderr.contains(&format!("mon.d already exists at address v2:{addr}/0")), "{}", again.stderr);
+    // The new mon is made from the cluster's map, as Ceph's docs say.
+    let map = m.dir.path().join("monmap");
+    let r = real_ceph(&conf, &["mon", "getmap", "-o", map.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let keyring = m.dir.path().join("keyring");
+    let r = run(&oxceph_tests::bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", "d", "--monmap", map.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    m.start_new_mon("d");
+    let v = wait_quorum(&conf, &["a", "b", "c", "d"], 60);
+    assert_eq!(v["monmap"]["epoch"], 2);
+    // mon.d has the whole state.
+    let r = real_ceph(&conf, &["osd", "pool", "create", "withd", "8"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let only_d = conf_for_one(&m, "d");
+    let t0 = Instant::now();
+    while !pools(&only_d).contains(&"withd".to_string()) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "mon.d did not catch up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let r = real_ceph(&conf, &["mon", "remove", "a"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("removing mon.a at v2:{}:3300/0, there will be 3 monitors", m.ip)), "{}", r.stderr);
+    let v = wait_quorum(&conf, &["b", "c", "d"], 30);
+    assert_eq!(v["monmap"]["epoch"], 3);
+    let t0 = Instant::now();
+    while !m.mon_exited("a") {
+        assert!(t0.elapsed() < Duration::from_secs(20), "mon.a kept running after its removal");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let h = real_ceph(&conf, &["health"]);
+    assert!(!h.stdout.contains("mons down"), "{}", h.stdout);
+    let gone = real_ceph(&conf, &["mon", "remove", "a"]);
+    assert_eq!(gone.code, 0);
+    assert!(gone.stderr.contains("mon.a does not exist or has already been removed"), "{}", gone.stderr);
 }

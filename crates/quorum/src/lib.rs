@@ -127,12 +127,14 @@ struct Inner {
     me: u64,
     name: String,
     secret: Vec<u8>,
-    members: RwLock<BTreeMap<u64, Member>>,
+    members: Arc<RwLock<BTreeMap<u64, Member>>>,
     changes: Arc<Mutex<Vec<Change>>>,
     applied: tokio::sync::watch::Receiver<u64>,
     forward: OnceLock<ForwardFn>,
     /// Idle connections to peers for proposals, forwards and pings.
     pool: Mutex<BTreeMap<u64, Vec<Conn>>>,
+    /// The leader removed this member from the group.
+    retired: std::sync::atomic::AtomicBool,
     /// Last answer from each peer: when, and whom it follows.
     alive: Mutex<BTreeMap<u64, (Instant, Option<u64>)>>,
 }
@@ -170,7 +172,9 @@ fn run_on<T: Send + 'static>(rt: &tokio::runtime::Handle, f: impl std::future::F
 impl Quorum {
     /// Opens the group member `me` on `db` and listens on its quorum port.
     /// `secret` is the `mon.` key every member shares.
-    pub fn start(db: Arc<rocksdb::DB>, me: Member, members: Vec<Member>, secret: Vec<u8>) -> Result<Quorum, String> {
+    /// `initial`: this member founds the group with `members` (a new
+    /// cluster's mons); otherwise it waits for the leader to add it.
+    pub fn start(db: Arc<rocksdb::DB>, me: Member, members: Vec<Member>, secret: Vec<u8>, initial: bool) -> Result<Quorum, String> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("quorum").enable_all().build().map_err(|e| e.to_string())?;
         let handle = rt.handle().clone();
         let my_id = node_id(&me.name);
@@ -182,7 +186,8 @@ impl Quorum {
             async move { tokio::net::TcpListener::bind(addr).await }
         })
         .map_err(|e| format!("cannot bind the quorum port {}: {e}", me.addr))?;
-        let net = NetFactory { me: my_id, secret: secret.clone(), members: Arc::new(RwLock::new(member_map.clone())) };
+        let shared_members = Arc::new(RwLock::new(member_map.clone()));
+        let net = NetFactory { me: my_id, secret: secret.clone(), members: shared_members.clone() };
         let log = store::LogStore { db: db.clone() };
         let sm = store::StateMachine { db: db.clone(), changes: changes.clone(), notify, snapshot_idx: 0 };
         let cfg = Arc::new(raft_config().validate().map_err(|e| e.to_string())?);
@@ -194,19 +199,21 @@ impl Quorum {
             me: my_id,
             name: me.name.clone(),
             secret,
-            members: RwLock::new(member_map.clone()),
+            members: shared_members,
             changes,
             applied,
             forward: OnceLock::new(),
             pool: Mutex::new(BTreeMap::new()),
             alive: Mutex::new(BTreeMap::new()),
+            retired: Default::default(),
         });
         // A new group starts with the members it was made with (every member
         // may call this with the same set; Raft ignores all but the first).
+        // A mon joining an existing group waits to be added instead.
         let init: BTreeMap<u64, BasicNode> = member_map.iter().map(|(id, m)| (*id, BasicNode { addr: m.addr.to_string() })).collect();
         let r2 = inner.raft.clone();
         let initialized = run_on(&handle, async move { r2.is_initialized().await }).map_err(|e| e.to_string())?;
-        if !initialized {
+        if !initialized && initial {
             let r2 = inner.raft.clone();
             if let Err(e) = run_on(&handle, async move { r2.initialize(init).await }) {
                 debug!("raft initialize: {e}");
@@ -276,6 +283,64 @@ impl Quorum {
         let r = self.inner.raft.clone();
         let j = self.inner.rt.spawn(async move { r.ensure_linearizable().await.map(|_| ()).map_err(|e| e.to_string()) });
         j.await.map_err(|e| e.to_string())?
+    }
+
+    /// Who the members are (as the monmap says): names and quorum addresses.
+    pub fn set_members(&self, members: Vec<Member>) {
+        let mut m = self.inner.members.write().unwrap_or_else(|p| p.into_inner());
+        let me = m.get(&self.inner.me).cloned();
+        *m = members.into_iter().map(|x| (node_id(&x.name), x)).collect();
+        if let Some(me) = me {
+            m.entry(self.inner.me).or_insert(me);
+        }
+    }
+
+    /// As leader: makes `m` a voting member. It joins as a learner (Raft sends
+    /// it the state) and votes once the change commits; until it runs, it
+    /// counts as a member that is down.
+    pub fn add_member(&self, m: Member, timeout: Duration) -> Result<(), String> {
+        let id = node_id(&m.name);
+        self.inner.members.write().unwrap_or_else(|p| p.into_inner()).insert(id, m.clone());
+        let r = self.inner.raft.clone();
+        let node = BasicNode { addr: m.addr.to_string() };
+        run_on(&self.inner.rt, async move {
+            tokio::time::timeout(timeout, async {
+                r.add_learner(id, node, false).await.map_err(|e| e.to_string())?;
+                r.change_membership(openraft::ChangeMembers::AddVoterIds([id].into_iter().collect()), false).await.map_err(|e| e.to_string())?;
+                Ok(())
+            })
+            .await
+            .unwrap_or_else(|_| Err("no quorum: the membership change did not commit in time".into()))
+        })
+    }
+
+    /// Whether the leader removed this member from the group.
+    pub fn retired(&self) -> bool {
+        self.inner.retired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// As leader: removes member `name` from the group, and tells it so (it
+    /// no longer hears from the group otherwise).
+    pub fn remove_member(&self, name: &str, timeout: Duration) -> Result<(), String> {
+        let id = node_id(name);
+        let inner = self.inner.clone();
+        let r = self.inner.raft.clone();
+        let res = run_on(&self.inner.rt, async move {
+            tokio::time::timeout(timeout, r.change_membership(openraft::ChangeMembers::RemoveVoters([id].into_iter().collect()), false))
+                .await
+                .map_err(|_| "no quorum: the membership change did not commit in time".to_string())?
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        if res.is_ok() {
+            if id != self.inner.me {
+                let _ = run_on(&self.inner.rt, async move { call(&inner, id, &Request::Retire, Duration::from_secs(2)).await });
+            } else {
+                self.inner.retired.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            self.inner.members.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        }
+        res
     }
 
     pub fn members(&self) -> Vec<Member> {
@@ -443,6 +508,13 @@ async fn handle(inner: &Arc<Inner>, from: u64, req: Request) -> Response {
             }
             None => Response::Forwarded(Err("this mon does not take forwarded messages yet".into()), 0),
         },
+        Request::Retire => {
+            // Only from a peer holding the mon. key (the transport checks).
+            let _ = from;
+            warn!("the leader removed this mon from the quorum");
+            inner.retired.store(true, std::sync::atomic::Ordering::SeqCst);
+            Response::Retired
+        }
         Request::Ping { .. } => {
             let _ = from;
             let m = inner.raft.metrics().borrow().clone();

@@ -34,6 +34,8 @@ pub enum Request {
     /// A client message another mon received, for the leader to handle (Ceph's MForward).
     Forward(B64),
     Ping { from: u64 },
+    /// The leader to a mon it removed from the group: stop serving.
+    Retire,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -45,6 +47,7 @@ pub enum Response {
     /// The leader's answer, and its state version after handling the message.
     Forwarded(Result<B64, String>, u64),
     Pong { leader: Option<u64>, term: u64 },
+    Retired,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -32,7 +32,7 @@ impl Sim {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             // The port may still be held for a moment by the member just killed.
-            match Quorum::start(self.dbs[i].clone(), self.members[i].clone(), self.members.clone(), SECRET.to_vec()) {
+            match Quorum::start(self.dbs[i].clone(), self.members[i].clone(), self.members.clone(), SECRET.to_vec(), true) {
                 Ok(q) => {
                     self.nodes[i] = Some(q);
                     return;

@@ -195,6 +195,8 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         "status" => status(c),
         "health" => health_cmd(c),
         "mon dump" => mon_dump(c),
+        "mon add" => changed(mon_add(c)),
+        "mon remove" | "mon rm" => changed(mon_remove(c)),
         "mon stat" => mon_stat(c),
         "mon getmap" => {
             let cl = c.mon.lock();
@@ -635,6 +637,89 @@ fn mon_dump(c: &Ctx) -> CmdReply {
     let qv = quorum_view(c.mon, &cl);
     let v = cl.monmap.to_json(&qv.ranks());
     ok(format!("dumped monmap epoch {}", cl.monmap.epoch), c.out(&v, || cl.monmap.print()))
+}
+
+const MEMBERSHIP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `mon add NAME ADDR` (`MonmapMonitor::prepare_command`): the mon joins the
+/// quorum's Raft group as a voter, then the monmap names it.
+fn mon_add(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let addrstr = c.s("addr").unwrap_or_default();
+    let bare = addrstr.trim_start_matches("v2:");
+    let Some(mut sa) = types::addr::parse_host_port(bare, Some(0)) else {
+        return err(EINVAL, format!("addr {addrstr}does not parse"));
+    };
+    use types::{AddrType, EntityAddr, EntityAddrVec};
+    // As Ceph: no port (or the old 6789) means both default ports.
+    let addrs = if sa.port() == 0 || sa.port() == 6789 {
+        sa.set_port(3300);
+        let mut v1 = sa;
+        v1.set_port(6789);
+        EntityAddrVec(vec![EntityAddr::new(AddrType::Msgr2, sa, 0), EntityAddr::new(AddrType::Legacy, v1, 0)])
+    } else {
+        EntityAddrVec::single(EntityAddr::new(AddrType::Msgr2, sa, 0))
+    };
+    let mut cl = c.mon.lock();
+    if let Some(m) = cl.monmap.mon_info.get(&name) {
+        if m.public_addrs == addrs {
+            return ok(format!("mon.{name} at {addrs} already exists"), Bytes::new());
+        }
+        return err(EEXIST, format!("mon.{name} already exists at address {}", m.public_addrs));
+    }
+    if let Some(m) = cl.monmap.mon_info.values().find(|m| m.public_addrs == addrs) {
+        return err(EEXIST, format!("mon.{} already exists at address {}", m.name, sa));
+    }
+    let info = maps::monmap::MonInfo { name: name.clone(), public_addrs: addrs.clone(), ..Default::default() };
+    let offset = c.mon.settings.get_u64("mon_quorum_port_offset", 1000) as u16;
+    let Some(member) = crate::service::quorum_member(&info, offset) else {
+        return err(EINVAL, format!("addr {addrstr}does not parse"));
+    };
+    if let Err(e) = c.mon.quorum.add_member(member, MEMBERSHIP_TIMEOUT) {
+        return err(-11, format!("adding mon.{name} to the quorum: {e}"));
+    }
+    let mut mm = cl.monmap.clone();
+    mm.mon_info.insert(name.clone(), info.clone());
+    mm.epoch += 1;
+    mm.last_changed = Utime::now();
+    mm.calc_ranks();
+    let mut t = Txn::default();
+    t.put("monmap", denc::Encode::to_bytes(&mm, PACIFIC_SUPPORTED).to_vec());
+    if let Err(e) = cl.store.commit(t) {
+        return err(-5, e);
+    }
+    cl.monmap = mm;
+    ok(format!("adding mon.{name} at {addrs}"), Bytes::new())
+}
+
+/// `mon remove NAME` / `mon rm NAME`.
+fn mon_remove(c: &Ctx) -> CmdReply {
+    let name = c.s("name").unwrap_or_default();
+    let mut cl = c.mon.lock();
+    let Some(info) = cl.monmap.mon_info.get(&name).cloned() else {
+        return ok(format!("mon.{name} does not exist or has already been removed"), Bytes::new());
+    };
+    if cl.monmap.mon_info.len() == 1 {
+        return err(EINVAL, format!("error: refusing removal of last monitor {name}"));
+    }
+    // The monmap first: the mon removed may be this one, the leader, which
+    // commits nothing once out of the group.
+    let mut mm = cl.monmap.clone();
+    mm.mon_info.remove(&name);
+    mm.epoch += 1;
+    mm.last_changed = Utime::now();
+    mm.calc_ranks();
+    let n = mm.mon_info.len();
+    let mut t = Txn::default();
+    t.put("monmap", denc::Encode::to_bytes(&mm, PACIFIC_SUPPORTED).to_vec());
+    if let Err(e) = cl.store.commit(t) {
+        return err(-5, e);
+    }
+    cl.monmap = mm;
+    if let Err(e) = c.mon.quorum.remove_member(&name, MEMBERSHIP_TIMEOUT) {
+        return err(-11, format!("removing mon.{name} from the quorum: {e}"));
+    }
+    ok(format!("removing mon.{name} at {}, there will be {n} monitors", info.public_addrs), Bytes::new())
 }
 
 fn mon_stat(c: &Ctx) -> CmdReply {

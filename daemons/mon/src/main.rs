@@ -79,7 +79,8 @@ fn die(msg: impl std::fmt::Display) -> ! {
     daemon::die("ceph-mon", msg)
 }
 
-const CONF_KEYS: [&str; 18] = [
+const CONF_KEYS: [&str; 19] = [
+    "mon_quorum_port_offset",
     "mon_osd_min_down_reporters",
     "mon_osd_reporter_subtree_level",
     "osd_heartbeat_grace",
@@ -153,6 +154,10 @@ fn mkfs(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path)
     if monmap.fsid.is_zero() {
         monmap.fsid = Uuid::random();
     }
+    // A monmap of a new cluster (from mon_host, or monmaptool: epoch 0) makes
+    // a founding mon; one fetched from a running cluster makes a joining one.
+    let initial_members = cfg.get("mon_initial_members").map(|m| config::split_list(&m)).unwrap_or_default();
+    let initial = monmap.epoch == 0 || initial_members.iter().any(|m| m == id);
     if monmap.epoch == 0 {
         monmap.epoch = 1;
     }
@@ -164,7 +169,10 @@ fn mkfs(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path)
         monmap.strategy = 1;
     }
     if !monmap.mon_info.contains_key(id) {
-        die(format!("mon.{id} is not in the monmap (names: {:?}); check mon_initial_members/mon_host", monmap.mon_info.keys().collect::<Vec<_>>()));
+        die(format!(
+            "mon.{id} is not in the monmap (names: {:?}); check mon_initial_members/mon_host, or add it to the running cluster first (ceph mon add {id} ADDR) and use its map (ceph mon getmap -o FILE; --monmap FILE)",
+            monmap.mon_info.keys().collect::<Vec<_>>()
+        ));
     }
     let kpath = args.common.keyring.clone().or_else(|| cfg.keyring_paths().into_iter().find(|p| p.exists()));
     let Some(kpath) = kpath else { die("no keyring given (--keyring FILE): it must hold the mon. key") };
@@ -188,6 +196,7 @@ fn mkfs(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path)
     let store = Store::open(mon_data, true).unwrap_or_else(|e| die(e));
     let chooseleaf = cfg.get_u64("osd_crush_chooseleaf_type").unwrap_or(1) as u32;
     Cluster::mkfs(&store, &monmap, &ks, chooseleaf).unwrap_or_else(|e| die(e));
+    store.put_local("local/mkfs/initial", if initial { b"1" } else { b"0" }).unwrap_or_else(|e| die(e));
     let _ = std::fs::write(mon_data.join("keyring"), kr.to_text());
     println!("ceph-mon: created monfs at {} for mon.{id}", mon_data.display());
 }
@@ -232,20 +241,6 @@ fn running_config(args: &Args, cfg: &config::Config, id: &str) -> BTreeMap<Strin
     out
 }
 
-/// The quorum port of each mon: its v2 address with the port moved by
-/// `mon_quorum_port_offset` (default 1000: 3300 → 4300).
-fn quorum_members(monmap: &MonMap, offset: u16) -> Vec<quorum::Member> {
-    monmap
-        .mon_info
-        .values()
-        .filter_map(|m| {
-            let mut sa = m.public_addrs.v2()?.addr?;
-            sa.set_port(sa.port().wrapping_add(offset));
-            Some(quorum::Member { name: m.name.clone(), addr: sa })
-        })
-        .collect()
-}
-
 async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::Path) -> Result<(), String> {
     let store = Store::open(mon_data, false)?;
     let monmap = match store.get("monmap") {
@@ -265,9 +260,12 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
         .map(|(_, e)| e.key.clone().into_bytes())
         .ok_or_else(|| format!("{} has no mon. key", mon_data.join("keyring").display()))?;
     let offset = cfg.get_u64("mon_quorum_port_offset").unwrap_or(1000) as u16;
-    let members = quorum_members(&monmap, offset);
+    let members = service::quorum_members(&monmap, offset);
     let me = members.iter().find(|m| m.name == id).cloned().ok_or_else(|| format!("mon.{id} is not in the monmap (or has no v2 address)"))?;
-    let q = quorum::Quorum::start(store.db(), me, members, secret)?;
+    // The mons of a new cluster found the group; a mon added later waits to
+    // be let in by the leader (`ceph mon add`).
+    let initial = store.get("local/mkfs/initial").map(|v| v == b"1").unwrap_or(true);
+    let q = quorum::Quorum::start(store.db(), me, members, secret, initial)?;
     store.attach(q.clone());
     // A new cluster's first leader creates its state; the others receive it.
     while !Cluster::initialized(&store) {
@@ -340,8 +338,22 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     let m6 = mon.clone();
     tokio::spawn(async move {
         let mut applied = m6.quorum.applied();
+        let mut monmap_epoch = 0;
         while applied.changed().await.is_ok() {
-            drop(m6.lock());
+            let mm = {
+                let c = m6.lock();
+                (c.monmap.epoch != monmap_epoch).then(|| c.monmap.clone())
+            };
+            if let Some(mm) = mm {
+                if !mm.mon_info.contains_key(&m6.settings.name) {
+                    // As a Ceph mon removed from the monmap: leave.
+                    tracing::warn!("mon.{} is no longer in the monmap (epoch {}): shutting down", m6.settings.name, mm.epoch);
+                    std::process::exit(0);
+                }
+                // Mons added or removed: whom to ask and name in quorum reports.
+                monmap_epoch = mm.epoch;
+                m6.quorum.set_members(service::quorum_members(&mm, offset));
+            }
             m6.notify();
         }
     });
@@ -379,6 +391,11 @@ async fn leader_duties(mon: Arc<Mon>, mgr_addr: EntityAddr) {
     let id = mon.settings.name.clone();
     loop {
         t.tick().await;
+        if mon.quorum.retired() {
+            // As a Ceph mon removed from the monmap: leave.
+            tracing::warn!("mon.{id} was removed from the monmap: shutting down");
+            std::process::exit(0);
+        }
         let leader = mon.is_leader();
         if !leader {
             was_leader = false;

@@ -382,6 +382,18 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
     Ok(())
 }
 
+/// The quorum port of each mon: its v2 address with the port moved by
+/// `mon_quorum_port_offset` (default 1000: 3300 → 4300).
+pub fn quorum_members(monmap: &maps::monmap::MonMap, offset: u16) -> Vec<quorum::Member> {
+    monmap.mon_info.values().filter_map(|m| quorum_member(m, offset)).collect()
+}
+
+pub fn quorum_member(m: &maps::monmap::MonInfo, offset: u16) -> Option<quorum::Member> {
+    let mut sa = m.public_addrs.v2()?.addr?;
+    sa.set_port(sa.port().wrapping_add(offset));
+    Some(quorum::Member { name: m.name.clone(), addr: sa })
+}
+
 /// Returns once this mon is out of quorum.
 async fn lost_quorum(mon: &Mon) {
     loop {
@@ -518,9 +530,19 @@ pub async fn handle_forwarded(mon: Arc<Mon>, payload: Vec<u8>) -> Result<Vec<u8>
 
 async fn run_as_leader(mon: &Arc<Mon>, who: &Identity, info: msgr::conn::PeerInfo, m: RawMessage) -> Vec<RawMessage> {
     if m.header.ty != messages::osd_peer::MSG_PG_STATS {
-        // A new leader first catches up with everything committed before it.
-        if let Err(e) = mon.quorum.linearize().await {
-            debug!("linearize: {e}");
+        // A new leader first catches up with everything committed before it;
+        // a leader a majority no longer answers starts no write (the client
+        // resends to the mon it finds next).
+        match tokio::time::timeout(std::time::Duration::from_secs(5), mon.quorum.linearize()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                debug!("not handling a message: cannot confirm leadership: {e}");
+                return vec![];
+            }
+            Err(_) => {
+                debug!("not handling a message: no majority answered in time");
+                return vec![];
+            }
         }
     }
     let mut attempt = 0;
