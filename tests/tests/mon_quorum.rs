@@ -136,6 +136,24 @@ fn leader_killed_during_rados_bench_and_pool_creates_loses_nothing() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     c.wait_clean(90);
+    // The real rbd sees nothing different on a quorum.
+    let rbd = |args: &[&str]| {
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/rbd"), &a)
+    };
+    let r = rbd(&["create", "--size", "16", "qbench/img"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = rbd(&["info", "qbench/img"]);
+    assert!(r.stdout.contains("size 16 MiB in 4 objects"), "{}", r.stdout);
+    let r = rbd(&["snap", "create", "qbench/img@s1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = rbd(&["rm", "--no-progress", "qbench/img"]);
+    assert_ne!(r.code, 0, "an image with snapshots is not removed");
+    let r = rbd(&["snap", "purge", "--no-progress", "qbench/img"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = rbd(&["rm", "--no-progress", "qbench/img"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]
@@ -206,7 +224,9 @@ fn five_mons_stay_writable_after_losing_two() {
 
 #[test]
 fn mon_add_then_a_new_mon_joins_and_mon_remove_retires_one() {
-    let mut m = OurMon::start_mons(3, "");
+    // Snapshots every few entries and a short log: the new mon gets the state
+    // as a snapshot, as one joining a long-lived cluster would.
+    let mut m = OurMon::start_mons(3, "mon_quorum_snapshot_every = 5\nmon_quorum_keep_logs = 2");
     let conf = m.conf();
     wait_quorum(&conf, &["a", "b", "c"], 30);
     let addr = format!("{}:3303", m.ip);
@@ -238,6 +258,9 @@ fn mon_add_then_a_new_mon_joins_and_mon_remove_retires_one() {
         assert!(t0.elapsed() < Duration::from_secs(20), "mon.d did not catch up");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    let log = std::fs::read_to_string(m.dir.path().join("mon.d.log")).unwrap_or_default();
+    assert!(log.contains("installed a snapshot of the state"), "mon.d did not start from a snapshot:\n{log}");
 
     let r = real_ceph(&conf, &["mon", "remove", "a"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -145,17 +145,31 @@ pub struct Quorum {
     runtime: Arc<Mutex<Option<tokio::runtime::Runtime>>>,
 }
 
+/// How often the state is snapshotted and how much log is kept behind a
+/// snapshot (a mon further behind gets the snapshot).
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub snapshot_every: u64,
+    pub keep_logs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { snapshot_every: 2000, keep_logs: 500 }
+    }
+}
+
 /// Raft timing: mons are few and talk over a LAN; a lost leader is replaced
 /// within a couple of seconds.
-pub fn raft_config() -> openraft::Config {
+pub fn raft_config(o: Options) -> openraft::Config {
     openraft::Config {
         cluster_name: "ceph-mon".into(),
         heartbeat_interval: 200,
         election_timeout_min: 1000,
         election_timeout_max: 2000,
         install_snapshot_timeout: 10_000,
-        max_in_snapshot_log_to_keep: 500,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(2000),
+        max_in_snapshot_log_to_keep: o.keep_logs,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(o.snapshot_every.max(1)),
         ..Default::default()
     }
 }
@@ -174,7 +188,7 @@ impl Quorum {
     /// `secret` is the `mon.` key every member shares.
     /// `initial`: this member founds the group with `members` (a new
     /// cluster's mons); otherwise it waits for the leader to add it.
-    pub fn start(db: Arc<rocksdb::DB>, me: Member, members: Vec<Member>, secret: Vec<u8>, initial: bool) -> Result<Quorum, String> {
+    pub fn start(db: Arc<rocksdb::DB>, me: Member, members: Vec<Member>, secret: Vec<u8>, initial: bool, opts: Options) -> Result<Quorum, String> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("quorum").enable_all().build().map_err(|e| e.to_string())?;
         let handle = rt.handle().clone();
         let my_id = node_id(&me.name);
@@ -190,7 +204,7 @@ impl Quorum {
         let net = NetFactory { me: my_id, secret: secret.clone(), members: shared_members.clone() };
         let log = store::LogStore { db: db.clone() };
         let sm = store::StateMachine { db: db.clone(), changes: changes.clone(), notify, snapshot_idx: 0 };
-        let cfg = Arc::new(raft_config().validate().map_err(|e| e.to_string())?);
+        let cfg = Arc::new(raft_config(opts).validate().map_err(|e| e.to_string())?);
         let raft = run_on(&handle, async move { Raft::new(my_id, cfg, net, log, sm).await }).map_err(|e| format!("starting raft: {e}"))?;
         let inner = Arc::new(Inner {
             raft,

@@ -45,6 +45,14 @@ fn synced() -> WriteOptions {
     o
 }
 
+static SNAPSHOTS_INSTALLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many snapshots this process has installed (members that caught up
+/// from a snapshot rather than the log).
+pub fn snapshots_installed() -> u64 {
+    SNAPSHOTS_INSTALLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The replicated state's version: the log index of the last applied write
 /// that changed it (0 before the first).
 pub fn state_version(db: &DB) -> u64 {
@@ -349,6 +357,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         b.put(b"raft/membership", serde_json::to_vec(&meta.last_membership).map_err(write_err)?);
         self.db.write_opt(b, &synced()).map_err(write_err)?;
         let version = state_version(&self.db);
+        SNAPSHOTS_INSTALLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(version, "installed a snapshot of the state");
         self.publish(Change { version, keys: None });
         Ok(())
     }

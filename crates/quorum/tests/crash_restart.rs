@@ -4,11 +4,14 @@
 //! epochs with the same bytes, the epochs have no gaps, and every acknowledged
 //! epoch is there with what was acknowledged.
 
-use quorum::{store::state_version, Applied, Member, Quorum, Write, B64};
+use quorum::{store::state_version, Applied, Member, Options, Quorum, Write, B64};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// Snapshots every few entries and a short log, so members that were down
+// catch up from snapshots and logs are purged under the schedule too.
+const OPTS: Options = Options { snapshot_every: 4, keep_logs: 2 };
 const SECRET: &[u8] = b"AQBsimulationkeyAAAAAAAAAAAAAAAAAAAAAA==";
 
 fn free_port(ip: &str) -> u16 {
@@ -32,7 +35,7 @@ impl Sim {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             // The port may still be held for a moment by the member just killed.
-            match Quorum::start(self.dbs[i].clone(), self.members[i].clone(), self.members.clone(), SECRET.to_vec(), true) {
+            match Quorum::start(self.dbs[i].clone(), self.members[i].clone(), self.members.clone(), SECRET.to_vec(), true, OPTS) {
                 Ok(q) => {
                     self.nodes[i] = Some(q);
                     return;
@@ -131,6 +134,7 @@ fn run(seed: u64, steps: usize) {
         assert_eq!(sim.dbs[0].get(k.as_bytes()).unwrap().as_deref(), Some(&body[..]), "seed {seed}: acknowledged epoch {e} lost or replaced");
     }
     assert!(acked.len() > 1, "seed {seed}: nothing was acknowledged");
+    assert!((0..3).any(|i| sim.dbs[i].get(b"raft/purged").unwrap().is_some()), "seed {seed}: no log was ever purged behind a snapshot");
     eprintln!("seed {seed}: {} epochs, {} acknowledged", last, acked.len());
     for i in 0..3 {
         sim.kill(i);
@@ -146,4 +150,5 @@ fn no_divergent_epochs_under_random_crashes() {
     for seed in seeds {
         run(seed, 40);
     }
+    eprintln!("snapshots installed: {}", quorum::store::snapshots_installed());
 }

@@ -265,7 +265,11 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
     // The mons of a new cluster found the group; a mon added later waits to
     // be let in by the leader (`ceph mon add`).
     let initial = store.get("local/mkfs/initial").map(|v| v == b"1").unwrap_or(true);
-    let q = quorum::Quorum::start(store.db(), me, members, secret, initial)?;
+    let opts = quorum::Options {
+        snapshot_every: cfg.get_u64("mon_quorum_snapshot_every").unwrap_or(2000),
+        keep_logs: cfg.get_u64("mon_quorum_keep_logs").unwrap_or(500),
+    };
+    let q = quorum::Quorum::start(store.db(), me, members, secret, initial, opts)?;
     store.attach(q.clone());
     // A new cluster's first leader creates its state; the others receive it.
     while !Cluster::initialized(&store) {
