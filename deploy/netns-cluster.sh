@@ -71,6 +71,7 @@ esac
 
 target=${CARGO_TARGET_DIR:-$here/target}
 bin=$target/release
+. "$here/deploy/lib.sh"
 if [ ! -x "$bin/ceph-mon" ] || [ ! -x "$bin/ceph-osd" ] || [ ! -x "$bin/ceph" ]; then
   (cd "$here" && cargo build --release --bins -q)
 fi
@@ -94,9 +95,6 @@ for i in $(seq 1 "$hosts"); do
   ip netns exec "$ns" ip route add default via "$net.1"
 done
 
-genkey() {
-  python3 -c 'import os,struct,base64,time; print(base64.b64encode(struct.pack("<HIIH",1,int(time.time()),0,16)+os.urandom(16)).decode())'
-}
 names=() hosts_v2=()
 for i in $(seq 1 "$mons"); do
   names+=("$(printf "\\$(printf %o $((96 + i)))")")
@@ -136,50 +134,24 @@ done
     printf '[osd.%s]\npublic_addr = %s\n' "$((i - 1))" "$net.$((10 + i))"
   done
 } > "$dir/ceph.conf"
-cat > "$dir/keyring" <<EOF
-[mon.]
-	key = $(genkey)
-	caps mon = "allow *"
-[client.admin]
-	key = $(genkey)
-	caps mds = "allow *"
-	caps mgr = "allow *"
-	caps mon = "allow *"
-	caps osd = "allow *"
-EOF
+write_keyring
 on() { local h=$1; shift; ip netns exec "oxceph-h$h" "$@"; }
 for i in $(seq 1 "$mons"); do
   m=${names[$((i - 1))]}
   "$bin/ceph-mon" -c "$dir/ceph.conf" --mkfs -i "$m" --keyring "$dir/keyring" >/dev/null
   on "$i" "$bin/ceph-mon" -c "$dir/ceph.conf" -i "$m"
 done
-ceph() { "$bin/ceph" -c "$dir/ceph.conf" --connect-timeout 5 "$@"; }
-for _ in $(seq 300); do
-  ceph health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_mons || true
 for i in $(seq 1 "$osds"); do
-  id=$((i - 1))
-  uuid=$(cat /proc/sys/kernel/random/uuid)
-  key=$(genkey)
-  mkdir -p "$dir/osd.$id"
-  printf '{"cephx_secret": "%s"}' "$key" > "$dir/osd.$id/secret.json"
-  ceph osd new "$uuid" "$id" -i "$dir/osd.$id/secret.json" >/dev/null
-  printf '[osd.%s]\n\tkey = %s\n' "$id" "$key" > "$dir/osd.$id/keyring"
-  rm -f "$dir/osd.$id/secret.json"
-  "$bin/ceph-osd" -c "$dir/ceph.conf" --mkfs -i "$id" --osd-uuid "$uuid" >/dev/null
-  on "$i" "$bin/ceph-osd" -c "$dir/ceph.conf" -i "$id"
+  make_osd "$((i - 1))"
+  on "$i" "$bin/ceph-osd" -c "$dir/ceph.conf" -i "$((i - 1))"
 done
-for _ in $(seq 300); do
-  up=$(ceph osd stat --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["num_up_osds"])' 2>/dev/null || echo -1)
-  if [ "$up" = "$osds" ]; then
-    echo "oxceph netns cluster up in $dir: $hosts hosts on $net.11-$net.$((10 + hosts)), mons ${names[*]}, $osds osds"
-    echo "try:   $bin/ceph -c $dir/ceph.conf -s"
-    echo "split: $0 --dir $dir --cut 1   (then --heal 1)"
-    echo "stop:  $0 --dir $dir --down"
-    exit 0
-  fi
-  sleep 0.1
-done
+if up=$(wait_osds_up "$osds"); then
+  echo "oxceph netns cluster up in $dir: $hosts hosts on $net.11-$net.$((10 + hosts)), mons ${names[*]}, $osds osds"
+  echo "try:   $bin/ceph -c $dir/ceph.conf -s"
+  echo "split: $0 --dir $dir --cut 1   (then --heal 1)"
+  echo "stop:  $0 --dir $dir --down"
+  exit 0
+fi
 echo "netns-cluster: the cluster did not come up ($up of $osds osds up); see $dir/log/" >&2
 exit 1

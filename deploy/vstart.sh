@@ -58,6 +58,7 @@ esac
 
 target=${CARGO_TARGET_DIR:-$here/target}
 bin=$target/release
+. "$here/deploy/lib.sh"
 if [ ! -x "$bin/ceph-mon" ] || [ ! -x "$bin/ceph-osd" ] || [ ! -x "$bin/ceph" ]; then
   echo "building oxceph (cargo build --release) ..."
   (cd "$here" && cargo build --release --bins -q)
@@ -66,10 +67,6 @@ fi
 stop_all
 rm -rf "$dir"/mon.* "$dir"/osd.* "$dir/log" "$dir/run"
 mkdir -p "$dir/log" "$dir/run"
-genkey() {
-  # A CryptoKey as Ceph encodes it: le16 type (1 = AES), utime created, le16 length, 16 random bytes.
-  python3 -c 'import os,struct,base64,time; print(base64.b64encode(struct.pack("<HIIH",1,int(time.time()),0,16)+os.urandom(16)).decode())'
-}
 fsid=$(cat /proc/sys/kernel/random/uuid)
 # Mons a, b, c... on ports 3300, 3301, ... (their quorum ports are 1000 above).
 names=() hosts=()
@@ -108,49 +105,24 @@ osd_data = $dir/osd.\$id
 keyring = $dir/osd.\$id/keyring
 log_file = $dir/log/\$name.log
 EOF
-cat > "$dir/keyring" <<EOF
-[mon.]
-	key = $(genkey)
-	caps mon = "allow *"
-[client.admin]
-	key = $(genkey)
-	caps mds = "allow *"
-	caps mgr = "allow *"
-	caps mon = "allow *"
-	caps osd = "allow *"
-EOF
+write_keyring
 for m in "${names[@]}"; do
   "$bin/ceph-mon" -c "$dir/ceph.conf" --mkfs -i "$m" --keyring "$dir/keyring" >/dev/null
 done
 for m in "${names[@]}"; do
   "$bin/ceph-mon" -c "$dir/ceph.conf" -i "$m"
 done
-ceph() { "$bin/ceph" -c "$dir/ceph.conf" --connect-timeout 5 "$@"; }
-for _ in $(seq 200); do
-  ceph health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_mons || true
 # OSDs the way Ceph deploys them: register (osd new), mkfs, start.
 for i in $(seq 0 $((osds - 1))); do
-  uuid=$(cat /proc/sys/kernel/random/uuid)
-  key=$(genkey)
-  mkdir -p "$dir/osd.$i"
-  printf '{"cephx_secret": "%s"}' "$key" > "$dir/osd.$i/secret.json"
-  ceph osd new "$uuid" "$i" -i "$dir/osd.$i/secret.json" >/dev/null
-  printf '[osd.%s]\n\tkey = %s\n' "$i" "$key" > "$dir/osd.$i/keyring"
-  rm -f "$dir/osd.$i/secret.json"
-  "$bin/ceph-osd" -c "$dir/ceph.conf" --mkfs -i "$i" --osd-uuid "$uuid" >/dev/null
+  make_osd "$i"
   "$bin/ceph-osd" -c "$dir/ceph.conf" -i "$i"
 done
-for _ in $(seq 300); do
-  up=$(ceph osd stat --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["num_up_osds"])' 2>/dev/null || echo -1)
-  if [ "$up" = "$osds" ]; then
-    echo "oxceph cluster up in $dir: mons ${names[*]} on $(IFS=,; echo "${hosts[*]}") (mgr built in), $osds osds"
-    echo "try:  $bin/ceph -c $dir/ceph.conf -s      (or the real ceph: ceph -c $dir/ceph.conf -s)"
-    echo "stop: $0 --dir $dir --down"
-    exit 0
-  fi
-  sleep 0.1
-done
+if up=$(wait_osds_up "$osds"); then
+  echo "oxceph cluster up in $dir: mons ${names[*]} on $(IFS=,; echo "${hosts[*]}") (mgr built in), $osds osds"
+  echo "try:  $bin/ceph -c $dir/ceph.conf -s      (or the real ceph: ceph -c $dir/ceph.conf -s)"
+  echo "stop: $0 --dir $dir --down"
+  exit 0
+fi
 echo "vstart: the cluster did not come up ($up of $osds osds up); see $dir/log/" >&2
 exit 1
