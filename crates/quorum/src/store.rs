@@ -372,3 +372,50 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         build(&self.db, self.snapshot_idx).map(Some)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A snapshot blob from a peer is parsed totally: hostile bytes give an
+        /// error, never a panic or a key outside the replicated state.
+        #[test]
+        fn snapshot_blobs_parse_totally(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(kv) = parse_state(&b) {
+                prop_assert!(kv.iter().all(|(k, _)| is_state_key(k)));
+            }
+        }
+
+        /// What a snapshot holds comes back exactly.
+        #[test]
+        fn snapshot_blobs_round_trip(kv in proptest::collection::btree_map("[a-z]{1,8}/[a-z0-9]{0,8}", proptest::collection::vec(any::<u8>(), 0..64), 0..20)) {
+            let kv: Vec<(Vec<u8>, Vec<u8>)> = kv.into_iter().filter(|(k, _)| is_state_key(k.as_bytes())).map(|(k, v)| (k.into_bytes(), v)).collect();
+            let mut blob = Vec::new();
+            for (k, v) in &kv {
+                blob.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                blob.extend_from_slice(k);
+                blob.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                blob.extend_from_slice(v);
+            }
+            prop_assert_eq!(parse_state(&blob).unwrap(), kv);
+            if !blob.is_empty() {
+                prop_assert!(parse_state(&blob[..blob.len() - 1]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_snapshot_cannot_carry_raft_or_local_keys() {
+        let mut blob = Vec::new();
+        for k in [&b"raft/vote"[..], b"local/mkfs/initial"] {
+            blob.clear();
+            blob.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            blob.extend_from_slice(k);
+            blob.extend_from_slice(&1u32.to_le_bytes());
+            blob.push(b'x');
+            assert!(parse_state(&blob).is_err());
+        }
+    }
+}
