@@ -233,6 +233,17 @@ impl Quorum {
                 debug!("raft initialize: {e}");
             }
         }
+        // Alone in the group (a single-mon cluster), there is no one to wait
+        // for: take office now rather than after an election timeout.
+        let r2 = inner.raft.clone();
+        let me_id = my_id;
+        let _ = run_on(&handle, async move {
+            let voters: Vec<u64> = r2.metrics().borrow().membership_config.membership().voter_ids().collect();
+            if voters == [me_id] {
+                let _ = r2.trigger().elect().await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), r2.metrics().wait_for(|m| m.state == ServerState::Leader)).await;
+            }
+        });
         handle.spawn(serve(inner.clone(), listener));
         handle.spawn(pinger(inner.clone()));
         info!(me = %me.name, members = member_map.len(), "quorum member started");
