@@ -262,19 +262,24 @@ fn mon_add_then_a_new_mon_joins_and_mon_remove_retires_one() {
     let log = std::fs::read_to_string(m.dir.path().join("mon.d.log")).unwrap_or_default();
     assert!(log.contains("installed a snapshot of the state"), "mon.d did not start from a snapshot:\n{log}");
 
-    let r = real_ceph(&conf, &["mon", "remove", "a"]);
+    // Remove the leader itself (the hardest case: it answers, then leaves).
+    let v = quorum_status(&conf).unwrap();
+    let leader = v["quorum_leader_name"].as_str().unwrap().to_string();
+    let li = m.names.iter().position(|n| *n == leader).unwrap();
+    let r = real_ceph(&conf, &["mon", "remove", &leader]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("removing mon.a at v2:{}:3300/0, there will be 3 monitors", m.ip)), "{}", r.stderr);
-    let v = wait_quorum(&conf, &["b", "c", "d"], 30);
+    assert!(r.stderr.contains(&format!("removing mon.{leader} at v2:{}:{}/0, there will be 3 monitors", m.ip, 3300 + li)), "{}", r.stderr);
+    let rest: Vec<&str> = ["a", "b", "c", "d"].into_iter().filter(|n| *n != leader).collect();
+    let v = wait_quorum(&conf, &rest, 30);
     assert_eq!(v["monmap"]["epoch"], 3);
     let t0 = Instant::now();
-    while !m.mon_exited("a") {
-        assert!(t0.elapsed() < Duration::from_secs(20), "mon.a kept running after its removal");
+    while !m.mon_exited(&leader) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "mon.{leader} kept running after its removal");
         std::thread::sleep(Duration::from_millis(200));
     }
     let h = real_ceph(&conf, &["health"]);
     assert!(!h.stdout.contains("mons down"), "{}", h.stdout);
-    let gone = real_ceph(&conf, &["mon", "remove", "a"]);
+    let gone = real_ceph(&conf, &["mon", "remove", &leader]);
     assert_eq!(gone.code, 0);
-    assert!(gone.stderr.contains("mon.a does not exist or has already been removed"), "{}", gone.stderr);
+    assert!(gone.stderr.contains(&format!("mon.{leader} does not exist or has already been removed")), "{}", gone.stderr);
 }

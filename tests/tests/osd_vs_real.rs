@@ -314,6 +314,17 @@ fn removed_snapshots_are_trimmed() {
         assert!(t0.elapsed().as_secs() < 30, "clone 2 not trimmed");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // Once every PG reports them trimmed, the mon takes the snaps out of
+    // removed_snaps_queue (naming them in new_purged_snaps), as Ceph's does.
+    let t0 = std::time::Instant::now();
+    loop {
+        let d = oxceph_tests::parse_json(&c.mon.real(&["osd", "dump", "--format", "json"]).stdout);
+        if d["removed_snaps_queue"].as_array().is_some_and(|q| q.is_empty()) {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "removed_snaps_queue never purged: {}", d["removed_snaps_queue"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
     // Every copy agrees: with any one OSD down the object has no clones.
     let mut c = c;
     c.kill9_osd(0);

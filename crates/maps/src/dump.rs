@@ -283,9 +283,17 @@ impl OsdMap {
         m.insert("blocklist".into(), Value::Object(bl));
         m.insert("range_blocklist".into(), json!({}));
         m.insert("erasure_code_profiles".into(), json!(self.erasure_code_profiles));
-        m.insert("removed_snaps_queue".into(), json!([]));
-        m.insert("new_removed_snaps".into(), json!([]));
-        m.insert("new_purged_snaps".into(), json!([]));
+        // Ceph's OSDMap::dump: [{"pool": N, "snaps": [{"begin", "length"}]}].
+        let snap_sets = |sets: &std::collections::BTreeMap<i64, std::collections::BTreeMap<u64, u64>>| -> Value {
+            Value::Array(
+                sets.iter()
+                    .map(|(pool, s)| json!({"pool": pool, "snaps": s.iter().map(|(b, l)| json!({"begin": b, "length": l})).collect::<Vec<_>>()}))
+                    .collect(),
+            )
+        };
+        m.insert("removed_snaps_queue".into(), snap_sets(&self.osd.removed_snaps_queue));
+        m.insert("new_removed_snaps".into(), snap_sets(&self.new_removed_snaps));
+        m.insert("new_purged_snaps".into(), snap_sets(&self.new_purged_snaps));
         m.insert("crush_node_flags".into(), json!({}));
         m.insert("device_class_flags".into(), json!({}));
         let s = self.osd.stretch.unwrap_or_default();

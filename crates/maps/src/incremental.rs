@@ -277,7 +277,7 @@ fn union_into(dst: &mut BTreeMap<u64, u64>, src: &BTreeMap<u64, u64>) {
     }
 }
 
-fn subtract_from(dst: &mut BTreeMap<u64, u64>, sub: &BTreeMap<u64, u64>) {
+pub fn subtract_from(dst: &mut BTreeMap<u64, u64>, sub: &BTreeMap<u64, u64>) {
     let mut out = BTreeMap::new();
     for (s, l) in dst.iter() {
         let mut pieces = vec![(*s, s + l)];

@@ -10,6 +10,7 @@
 use crate::Message;
 use bytes::Bytes;
 use denc::{Decode, Encode, Encoder, Reader, Result};
+use std::collections::BTreeMap;
 use types::osd::{EVersion, PgId, ReqId};
 
 pub const MSG_REPOP: u16 = 0x7e01;
@@ -484,10 +485,13 @@ pub struct PgStat {
     pub log_size: u64,
     /// Seconds since the epoch of the last state change.
     pub last_change: u64,
+    /// Snaps of `removed_snaps_queue` this PG has trimmed (start → length),
+    /// as the primary reports them (Ceph's `pg_stat_t::purged_snaps`).
+    pub purged_snaps: BTreeMap<u64, u64>,
 }
 impl Encode for PgStat {
     fn encode(&self, e: &mut Encoder) {
-        e.u8(1);
+        e.u8(2);
         self.pgid.encode(e);
         e.u64(self.state);
         e.u32(self.reported_epoch);
@@ -511,11 +515,12 @@ impl Encode for PgStat {
         ] {
             e.u64(v);
         }
+        self.purged_snaps.encode(e);
     }
 }
 impl Decode for PgStat {
     fn decode(r: &mut Reader) -> Result<Self> {
-        r.u8()?;
+        let v = r.u8()?;
         Ok(PgStat {
             pgid: r.decode()?,
             state: r.u64()?,
@@ -536,6 +541,7 @@ impl Decode for PgStat {
             num_wr_kb: r.u64()?,
             log_size: r.u64()?,
             last_change: r.u64()?,
+            purged_snaps: if v >= 2 { r.decode()? } else { BTreeMap::new() },
         })
     }
 }

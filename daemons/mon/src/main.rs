@@ -350,9 +350,7 @@ async fn run(args: &Args, cfg: &config::Config, id: &str, mon_data: &std::path::
             };
             if let Some(mm) = mm {
                 if !mm.mon_info.contains_key(&m6.settings.name) {
-                    // As a Ceph mon removed from the monmap: leave.
-                    tracing::warn!("mon.{} is no longer in the monmap (epoch {}): shutting down", m6.settings.name, mm.epoch);
-                    std::process::exit(0);
+                    leave(&format!("mon.{} is no longer in the monmap (epoch {})", m6.settings.name, mm.epoch));
                 }
                 // Mons added or removed: whom to ask and name in quorum reports.
                 monmap_epoch = mm.epoch;
@@ -396,9 +394,7 @@ async fn leader_duties(mon: Arc<Mon>, mgr_addr: EntityAddr) {
     loop {
         t.tick().await;
         if mon.quorum.retired() {
-            // As a Ceph mon removed from the monmap: leave.
-            tracing::warn!("mon.{id} was removed from the monmap: shutting down");
-            std::process::exit(0);
+            leave(&format!("mon.{id} was removed from the monmap"));
         }
         let leader = mon.is_leader();
         if !leader {
@@ -441,4 +437,18 @@ async fn leader_duties(mon: Arc<Mon>, mgr_addr: EntityAddr) {
             mon.notify();
         }
     }
+}
+
+/// As a Ceph mon removed from the monmap: leave, after a moment so the answer
+/// to the `mon remove` (perhaps handled here) reaches its client.
+fn leave(why: &str) {
+    static LEAVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if LEAVING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    tracing::warn!("{why}: shutting down");
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        std::process::exit(0);
+    });
 }

@@ -322,7 +322,60 @@ pub fn tick(mon: &Mon) -> bool {
             Err(e) => warn!("marking out: {e}"),
         }
     }
+    let purged = {
+        let c = mon.lock();
+        let p = purged_snaps(&c.osdmap, &mon.osd_rt());
+        p
+    };
+    if !purged.is_empty() {
+        let mut c = mon.lock();
+        let next = c.next_osdmap(|m| m.new_purged_snaps = purged.clone());
+        match c.commit_osdmap(next, Txn::default()) {
+            Ok(()) => changed = true,
+            Err(e) => warn!("pruning purged snaps: {e}"),
+        }
+    }
     changed
+}
+
+/// Snaps every PG of a pool has trimmed, by pool (Ceph's
+/// `try_prune_purged_snaps`): each PG's primary must report them, active, and
+/// every PG of the pool must have reported.
+pub fn purged_snaps(map: &maps::OsdMap, rt: &OsdRuntime) -> BTreeMap<i64, BTreeMap<u64, u64>> {
+    let mut out = BTreeMap::new();
+    for (pool, queue) in &map.osd.removed_snaps_queue {
+        let Some(p) = map.pools.get(pool) else { continue };
+        let mut best: BTreeMap<u32, &messages::osd_peer::PgStat> = BTreeMap::new();
+        for (osd, (_, rep)) in &rt.reports {
+            if !map.is_up(*osd) {
+                continue;
+            }
+            for st in &rep.pgs {
+                if st.pgid.pool as i64 != *pool || st.pgid.seed >= p.pg_num || st.acting.first() != Some(osd) {
+                    continue;
+                }
+                if best.get(&st.pgid.seed).map(|b| st.reported_epoch > b.reported_epoch).unwrap_or(true) {
+                    best.insert(st.pgid.seed, st);
+                }
+            }
+        }
+        if best.len() != p.pg_num as usize || best.values().any(|st| st.state & pg_state::ACTIVE == 0) {
+            continue;
+        }
+        let inside = |set: &BTreeMap<u64, u64>, id: u64| set.range(..=id).next_back().is_some_and(|(s, l)| id < s + l);
+        let mut ids = BTreeMap::new();
+        for (&start, &len) in queue {
+            for id in start..start.saturating_add(len) {
+                if best.values().all(|st| inside(&st.purged_snaps, id)) {
+                    crate::commands::add_removed(&mut ids, id);
+                }
+            }
+        }
+        if !ids.is_empty() {
+            out.insert(*pool, ids);
+        }
+    }
+    out
 }
 
 /// The PG map as the mgr would digest it from OSD reports.

@@ -356,6 +356,15 @@ impl Cluster {
                 }
             }
         }
+        // Snaps every PG trimmed leave the queue (as `apply_incremental` does).
+        for (pool, s) in m.new_purged_snaps.clone() {
+            if let Some(q) = m.osd.removed_snaps_queue.get_mut(&pool) {
+                maps::incremental::subtract_from(q, &s);
+                if q.is_empty() {
+                    m.osd.removed_snaps_queue.remove(&pool);
+                }
+            }
+        }
         m
     }
 

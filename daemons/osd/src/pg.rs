@@ -1554,6 +1554,11 @@ impl Pg {
             num_wr_kb: self.num_wr_kb,
             log_size: self.log.len() as u64,
             last_change: self.state_since.sec as u64,
+            // Trimmed once the trim pass's writes have all committed.
+            purged_snaps: match (&self.trimmed_snaps, self.is_primary() && self.inflight.is_empty()) {
+                (Some(t), true) => t.clone(),
+                _ => BTreeMap::new(),
+            },
             ..Default::default()
         }
     }
