@@ -283,3 +283,29 @@ fn mon_add_then_a_new_mon_joins_and_mon_remove_retires_one() {
     assert_eq!(gone.code, 0);
     assert!(gone.stderr.contains(&format!("mon.{leader} does not exist or has already been removed")), "{}", gone.stderr);
 }
+
+/// A one-mon cluster stays writable while a mon added to it is not running
+/// yet: the newcomer only votes once it has caught up.
+#[test]
+fn a_single_mon_stays_writable_while_its_new_peer_starts() {
+    let mut m = OurMon::start_mons(1, "");
+    let conf = m.conf();
+    let addr = format!("{}:3301", m.ip);
+    let r = real_ceph(&conf, &["mon", "add", "b", &addr]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = real_ceph(&conf, &["osd", "pool", "create", "still-writable", "8"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let map = m.dir.path().join("monmap");
+    let r = real_ceph(&conf, &["mon", "getmap", "-o", map.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let keyring = m.dir.path().join("keyring");
+    let r = run(&oxceph_tests::bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", "b", "--monmap", map.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    m.start_new_mon("b");
+    wait_quorum(&conf, &["a", "b"], 60);
+    let r = real_ceph(&conf, &["osd", "pool", "create", "with-b", "8"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let only_b = conf_for_one(&m, "b");
+    let ls = pools(&only_b);
+    assert!(ls.contains(&"still-writable".to_string()) && ls.contains(&"with-b".to_string()), "{ls:?}");
+}

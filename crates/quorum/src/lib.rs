@@ -320,23 +320,50 @@ impl Quorum {
         }
     }
 
-    /// As leader: makes `m` a voting member. It joins as a learner (Raft sends
-    /// it the state) and votes once the change commits; until it runs, it
-    /// counts as a member that is down.
+    /// As leader: lets `m` into the group as a learner (Raft sends it the
+    /// state). It becomes a voter once it has caught up
+    /// ([`Quorum::promote_caught_up`]), so a mon that is not running yet never
+    /// counts toward (or against) a majority.
     pub fn add_member(&self, m: Member, timeout: Duration) -> Result<(), String> {
         let id = node_id(&m.name);
         self.inner.members.write().unwrap_or_else(|p| p.into_inner()).insert(id, m.clone());
         let r = self.inner.raft.clone();
         let node = BasicNode { addr: m.addr.to_string() };
         run_on(&self.inner.rt, async move {
-            tokio::time::timeout(timeout, async {
-                r.add_learner(id, node, false).await.map_err(|e| e.to_string())?;
-                r.change_membership(openraft::ChangeMembers::AddVoterIds([id].into_iter().collect()), false).await.map_err(|e| e.to_string())?;
-                Ok(())
-            })
-            .await
-            .unwrap_or_else(|_| Err("no quorum: the membership change did not commit in time".into()))
+            tokio::time::timeout(timeout, r.add_learner(id, node, false))
+                .await
+                .map_err(|_| "no quorum: the membership change did not commit in time".to_string())?
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
+    }
+
+    /// As leader, now and then: makes learners that have caught up with the
+    /// log voters (one joint-consensus change each).
+    pub fn promote_caught_up(&self) {
+        let m = self.inner.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            return;
+        }
+        let last = m.last_log_index.unwrap_or(0);
+        let matched = m.replication.clone().unwrap_or_default();
+        let ready: BTreeSet<u64> = m
+            .membership_config
+            .membership()
+            .learner_ids()
+            .filter(|id| matched.get(id).and_then(|l| l.map(|l| l.index)).is_some_and(|i| i + 5 >= last))
+            .collect();
+        if ready.is_empty() {
+            return;
+        }
+        let r = self.inner.raft.clone();
+        let _ = run_on(&self.inner.rt, async move {
+            match tokio::time::timeout(Duration::from_secs(10), r.change_membership(openraft::ChangeMembers::AddVoterIds(ready.clone()), false)).await {
+                Ok(Ok(_)) => info!(?ready, "caught-up members now vote"),
+                Ok(Err(e)) => debug!("promoting members: {e}"),
+                Err(_) => debug!("promoting members: timed out"),
+            }
+        });
     }
 
     /// Whether the leader removed this member from the group.
@@ -350,8 +377,10 @@ impl Quorum {
         let id = node_id(name);
         let inner = self.inner.clone();
         let r = self.inner.raft.clone();
+        let voter = self.inner.raft.metrics().borrow().membership_config.membership().voter_ids().any(|v| v == id);
+        let change = if voter { openraft::ChangeMembers::RemoveVoters([id].into_iter().collect()) } else { openraft::ChangeMembers::RemoveNodes([id].into_iter().collect()) };
         let res = run_on(&self.inner.rt, async move {
-            tokio::time::timeout(timeout, r.change_membership(openraft::ChangeMembers::RemoveVoters([id].into_iter().collect()), false))
+            tokio::time::timeout(timeout, r.change_membership(change, false))
                 .await
                 .map_err(|_| "no quorum: the membership change did not commit in time".to_string())?
                 .map(|_| ())
@@ -436,7 +465,7 @@ async fn forward(inner: &Arc<Inner>, payload: Vec<u8>) -> Result<Vec<u8>, String
                 let f = inner.forward.get().cloned().ok_or("no forward handler")?;
                 return f(payload).await;
             }
-            Some(l) => match call(inner, l, &Request::Forward(B64(payload.clone())), Duration::from_secs(30)).await {
+            Some(l) => match call(inner, l, &Request::Forward(B64(payload.clone())), Duration::from_secs(120)).await {
                 Ok(Response::Forwarded(Ok(b), version)) => {
                     // The leader's reply may name what it just changed (a new map
                     // epoch): answer once this mon has it too.

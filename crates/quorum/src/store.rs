@@ -143,34 +143,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), SErr> {
-        let (_, last) = last_index(&self.db)?;
         let mut b = WriteBatch::default();
-        for i in log_id.index..=last.unwrap_or(0).max(log_id.index) {
-            b.delete(log_key(i).as_bytes());
-        }
+        b.delete_range(log_key(log_id.index).as_bytes(), b"raft/log/\xff");
         self.db.write_opt(b, &synced()).map_err(write_err)
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), SErr> {
-        let prev: Option<LogId<u64>> = get_json(&self.db, "raft/purged")?;
         let mut b = WriteBatch::default();
         b.put(b"raft/purged", serde_json::to_vec(&log_id).map_err(write_err)?);
-        for i in prev.map(|p| p.index + 1).unwrap_or(0)..=log_id.index {
-            b.delete(log_key(i).as_bytes());
-        }
+        // One range tombstone, however far behind a new member starts.
+        b.delete_range(log_key(0).as_bytes(), log_key(log_id.index + 1).as_bytes());
         self.db.write_opt(b, &synced()).map_err(write_err)
     }
-}
-
-fn last_index(db: &DB) -> Result<(Option<u64>, Option<u64>), SErr> {
-    let mut it = db.iterator(rocksdb::IteratorMode::From(b"raft/log/\xff", rocksdb::Direction::Reverse));
-    if let Some(item) = it.next() {
-        let (k, _) = item.map_err(read_err)?;
-        if let Some(rest) = k.strip_prefix(b"raft/log/") {
-            return Ok((None, String::from_utf8_lossy(rest).parse().ok()));
-        }
-    }
-    Ok((None, None))
 }
 
 /// Applies committed writes to the store and tells the mon what changed.
@@ -189,9 +173,20 @@ impl StateMachine {
     }
 }
 
-/// The replicated state as one blob: `[u32 klen][key][u32 vlen][value]...`.
-fn dump_state(db: &DB) -> Result<Vec<u8>, SErr> {
+/// The replicated state as one blob: `[u32 klen][key][u32 vlen][value]...`,
+/// with the applied log id and membership it corresponds to, all read from
+/// one RocksDB snapshot (applies go on meanwhile).
+fn dump_state(db: &DB) -> Result<(Vec<u8>, Option<LogId<u64>>, StoredMembership<u64, BasicNode>), SErr> {
     let snap = db.snapshot();
+    let json = |k: &[u8]| -> Result<Option<Vec<u8>>, SErr> { snap.get(k).map_err(read_err) };
+    let applied: Option<LogId<u64>> = match json(b"raft/applied")? {
+        Some(v) => serde_json::from_slice(&v).map_err(read_err)?,
+        None => None,
+    };
+    let mem: StoredMembership<u64, BasicNode> = match json(b"raft/membership")? {
+        Some(v) => serde_json::from_slice(&v).map_err(read_err)?,
+        None => StoredMembership::default(),
+    };
     let mut out = Vec::new();
     for item in snap.iterator(rocksdb::IteratorMode::Start) {
         let (k, v) = item.map_err(read_err)?;
@@ -203,7 +198,7 @@ fn dump_state(db: &DB) -> Result<Vec<u8>, SErr> {
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
         out.extend_from_slice(&v);
     }
-    Ok(out)
+    Ok((out, applied, mem))
 }
 
 /// Parses [`dump_state`]'s blob; a truncated or hostile blob is an error.
@@ -250,13 +245,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 }
 
 fn build(db: &DB, idx: u64) -> Result<Snapshot<TypeConfig>, SErr> {
-    // Applied state and data are read from one RocksDB snapshot so they agree.
-    let (applied, mem) = applied_meta(db)?;
-    let data = dump_state(db)?;
-    let (applied2, _) = applied_meta(db)?;
-    if applied2 != applied {
-        return Err(read_err("state changed while building a snapshot"));
-    }
+    let (data, applied, mem) = dump_state(db)?;
     let meta = SnapshotMeta {
         last_log_id: applied,
         last_membership: mem,

@@ -436,6 +436,8 @@ async fn leader_duties(mon: Arc<Mon>, mgr_addr: EntityAddr) {
         if osdmon::tick(&mon) {
             mon.notify();
         }
+        // Mons added with `mon add` vote once they have caught up.
+        mon.quorum.promote_caught_up();
     }
 }
 

@@ -232,6 +232,11 @@ pub async fn serve_session(mon: Arc<Mon>, conn: msgr::Connection, mut incoming: 
                 if leader_bound(m.header.ty) {
                     tokio::select! {
                         replies = on_leader(&mon, &who, &conn.info, m) => {
+                            let Some(replies) = replies else {
+                                // Not handled: the client resends to the mon it hunts next.
+                                debug!(name = %who.name, "no leader handled a message: closing session");
+                                break;
+                            };
                             for r in replies {
                                 let _ = conn.send(r);
                             }
@@ -469,7 +474,7 @@ impl WireMsg {
 
 /// Runs a leader-bound message: here if this mon leads, else on the leader.
 /// Returns the replies for the client.
-async fn on_leader(mon: &Arc<Mon>, who: &Identity, info: &msgr::conn::PeerInfo, m: RawMessage) -> Vec<RawMessage> {
+async fn on_leader(mon: &Arc<Mon>, who: &Identity, info: &msgr::conn::PeerInfo, m: RawMessage) -> Option<Vec<RawMessage>> {
     if mon.is_leader() {
         return run_as_leader(mon, who, info.clone(), m).await;
     }
@@ -487,21 +492,21 @@ async fn on_leader(mon: &Arc<Mon>, who: &Identity, info: &msgr::conn::PeerInfo, 
         Ok(p) => p,
         Err(e) => {
             warn!("cannot forward a message: {e}");
-            return vec![];
+            return None;
         }
     };
     // Clients wait while there is no leader (as with Ceph's elections).
     match mon.quorum.forward(payload, std::time::Duration::from_secs(120)).await {
         Ok(b) => match serde_json::from_slice::<Vec<WireMsg>>(&b) {
-            Ok(v) => v.into_iter().map(WireMsg::into_raw).collect(),
+            Ok(v) => Some(v.into_iter().map(WireMsg::into_raw).collect()),
             Err(e) => {
                 warn!("bad answer from the leader: {e}");
-                vec![]
+                None
             }
         },
         Err(e) => {
             warn!(name = %who.name, ty = m.header.ty, "forwarding to the leader failed: {e}");
-            vec![]
+            None
         }
     }
 }
@@ -524,42 +529,44 @@ pub async fn handle_forwarded(mon: Arc<Mon>, payload: Vec<u8>) -> Result<Vec<u8>
     if !mon.is_leader() {
         return Err("not the leader".into());
     }
-    let replies = run_as_leader(&mon, &who, info, f.msg.into_raw()).await;
+    let replies = run_as_leader(&mon, &who, info, f.msg.into_raw()).await.ok_or("leadership not confirmed")?;
     serde_json::to_vec(&replies.iter().map(WireMsg::from_raw).collect::<Vec<_>>()).map_err(|e| e.to_string())
 }
 
-async fn run_as_leader(mon: &Arc<Mon>, who: &Identity, info: msgr::conn::PeerInfo, m: RawMessage) -> Vec<RawMessage> {
+/// Runs a leader-bound message here, as the leader; None if it could not
+/// be run (leadership not confirmed), so the sender tries again elsewhere.
+async fn run_as_leader(mon: &Arc<Mon>, who: &Identity, info: msgr::conn::PeerInfo, m: RawMessage) -> Option<Vec<RawMessage>> {
     if m.header.ty != messages::osd_peer::MSG_PG_STATS {
         // A new leader first catches up with everything committed before it;
-        // a leader a majority no longer answers starts no write (the client
-        // resends to the mon it finds next).
+        // a leader a majority no longer answers starts no write.
         match tokio::time::timeout(std::time::Duration::from_secs(5), mon.quorum.linearize()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 debug!("not handling a message: cannot confirm leadership: {e}");
-                return vec![];
+                return None;
             }
             Err(_) => {
                 debug!("not handling a message: no majority answered in time");
-                return vec![];
+                return None;
             }
         }
     }
     let mut attempt = 0;
     loop {
         let (conn, mut captured) = msgr::Connection::capture(info.clone(), Default::default());
-        mon.lock().store.take_conflicted();
         let mut subs = Subs { what: BTreeMap::new(), config_sent: None };
+        // Synchronous on this thread, so the conflict flag is this request's.
+        crate::store::Store::take_conflicted();
         if let Err(e) = handle(mon, &conn, who, info.peer_type, info.features, &mut subs, m.clone()) {
             debug!(name = %who.name, "bad message: {e}");
         }
         attempt += 1;
         // A write computed from a stale view was refused: run it again on the
         // state as it is now.
-        if mon.lock().store.take_conflicted() && attempt < 3 {
+        if crate::store::Store::take_conflicted() && attempt < 3 {
             continue;
         }
-        return captured.drain();
+        return Some(captured.drain());
     }
 }
 

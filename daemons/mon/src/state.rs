@@ -221,8 +221,11 @@ impl Cluster {
             if ch.version <= self.store.version() {
                 continue;
             }
-            if let Err(e) = self.reload(ch.keys.as_deref()) {
+            if let Err(e) = self.reload(ch.keys.as_deref()).or_else(|_| self.reload(None)) {
+                // Keep the older version: writes from this view conflict
+                // rather than land on stale state.
                 tracing::error!("reloading state at version {}: {e}", ch.version);
+                continue;
             }
             self.store.set_version(ch.version);
         }
@@ -430,7 +433,10 @@ impl Cluster {
             }
         }
         if let Err(err) = self.store.commit(t) {
+            // Not logged: the sequence number stays free.
             tracing::warn!("cluster log write failed: {err}");
+            self.log_seq -= 1;
+            return;
         }
         self.log.push_back(e);
     }

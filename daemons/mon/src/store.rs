@@ -9,7 +9,7 @@
 
 use quorum::{Applied, Quorum, Write, B64};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -19,8 +19,12 @@ pub struct Store {
     /// The state version the mon's in-memory state reflects; writes are
     /// computed from it and refused by the quorum if the state moved on.
     version: AtomicU64,
-    /// Set when a write was refused for that reason (the caller's view was stale).
-    conflicted: AtomicBool,
+}
+
+thread_local! {
+    /// Set when a write made on this thread was refused as stale. Handlers
+    /// run synchronously on one thread, so this is per request.
+    static CONFLICTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A set of changes committed atomically.
@@ -59,7 +63,7 @@ impl Store {
         let db = rocksdb::DB::open(&o, &path).map_err(|e| format!("opening {}: {e}", path.display()))?;
         let db = Arc::new(db);
         let version = quorum::store::state_version(&db);
-        Ok(Store { db, quorum: OnceLock::new(), version: AtomicU64::new(version), conflicted: AtomicBool::new(false) })
+        Ok(Store { db, quorum: OnceLock::new(), version: AtomicU64::new(version) })
     }
 
     pub fn db(&self) -> Arc<rocksdb::DB> {
@@ -83,9 +87,10 @@ impl Store {
         self.version.store(v, Ordering::SeqCst);
     }
 
-    /// Whether a write was refused as stale since the flag was last taken.
-    pub fn take_conflicted(&self) -> bool {
-        self.conflicted.swap(false, Ordering::SeqCst)
+    /// Whether a write made on this thread was refused as stale since the
+    /// flag was last taken.
+    pub fn take_conflicted() -> bool {
+        CONFLICTED.with(|c| c.replace(false))
     }
 
     pub fn get(&self, k: &str) -> Option<Vec<u8>> {
@@ -113,7 +118,7 @@ impl Store {
                 Ok(())
             }
             Applied::Conflict { version } => {
-                self.conflicted.store(true, Ordering::SeqCst);
+                CONFLICTED.with(|c| c.set(true));
                 Err(format!("the cluster state changed meanwhile (now at version {version}); try again"))
             }
             other => Err(format!("unexpected quorum answer {other:?}")),
