@@ -726,3 +726,100 @@ fn pipelined_writes_apply_in_order_like_real_ceph() {
     }
     let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
 }
+
+/// Writes (`put`) or checks (`check`) objects NAME=SEED with python3-rados,
+/// one client for all of them; contents are derived from name and seed.
+const PY_OBJECTS: &str = r#"
+import rados, sys
+conf, pool, mode, specs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+def content(name, seed):
+    return (("%s:%s;" % (name, seed)) * 1000).encode()[: 6000 + len(name) * 100]
+c = rados.Rados(conffile=conf)
+c.connect()
+io = c.open_ioctx(pool)
+for spec in specs:
+    name, seed = spec.split("=")
+    if mode == "put":
+        io.write_full(name, content(name, seed))
+    else:
+        got = io.read(name, 1 << 20)
+        assert got == content(name, seed), "%s: %d bytes, not seed %s" % (name, len(got), seed)
+print("OK")
+"#;
+
+fn py_objects(c: &OurCluster, pool: &str, mode: &str, specs: &[String]) {
+    let d = tempfile::tempdir().unwrap();
+    let script = d.path().join("objects.py");
+    std::fs::write(&script, PY_OBJECTS).unwrap();
+    let conf = c.conf();
+    let mut args = vec![script.to_str().unwrap(), conf.as_str(), pool, mode];
+    args.extend(specs.iter().map(|s| s.as_str()));
+    let r = run(Path::new("/usr/bin/python3"), &args);
+    assert!(r.code == 0 && r.stdout.contains("OK"), "python3-rados {mode}: {}\n{}", r.stdout, r.stderr);
+}
+
+/// PG states by pgid, from `ceph pg ls`.
+fn pg_states(c: &OurCluster) -> std::collections::HashMap<String, String> {
+    let r = c.mon.real(&["pg", "ls", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+    v["pg_stats"].as_array().map(|a| a.iter().map(|p| (p["pgid"].as_str().unwrap_or("").to_string(), p["state"].as_str().unwrap_or("").to_string())).collect()).unwrap_or_default()
+}
+
+/// A PG whose replica is catching up serves reads and writes meanwhile, as
+/// Ceph's active+recovering PGs do, and the replica ends up with every
+/// write, including writes to objects it had not been sent yet.
+#[test]
+fn ops_are_served_while_a_replica_recovers() {
+    // Each push carries one object and is followed by a 0.2 s pause, so
+    // recovering ~50 objects per PG takes about ten seconds.
+    let mut c = OurCluster::start(3, "osd_recovery_sleep = 0.2\n");
+    c.create_pool("rec", 4);
+    let m = c.mon.real(&["osd", "map", "rec", "probe", "--format", "json"]);
+    let pool_id = serde_json::from_str::<serde_json::Value>(m.stdout.trim()).unwrap()["pool_id"].as_u64().expect("pool_id");
+    let pg_of = |name: &str| format!("{pool_id}.{:x}", maps::pool::ceph_str_hash_rjenkins(name.as_bytes()) & 3);
+    let names: Vec<String> = (0..200).map(|i| format!("o{i}")).collect();
+    let mut seeds: std::collections::BTreeMap<String, u32> = names.iter().map(|n| (n.clone(), 1)).collect();
+    let specs = |seeds: &std::collections::BTreeMap<String, u32>, which: &[String]| -> Vec<String> { which.iter().map(|n| format!("{n}={}", seeds[n])).collect() };
+    py_objects(&c, "rec", "put", &specs(&seeds, &names));
+    // osd.2 misses a new version of every object.
+    c.kill9_osd(2);
+    c.wait_up(2);
+    for s in seeds.values_mut() {
+        *s = 2;
+    }
+    py_objects(&c, "rec", "put", &specs(&seeds, &names));
+    c.start_osd(2);
+    let t0 = std::time::Instant::now();
+    let pg = loop {
+        let states = pg_states(&c);
+        if let Some((pg, _)) = states.iter().find(|(_, s)| s.starts_with("active") && s.contains("recovering")) {
+            break pg.clone();
+        }
+        if t0.elapsed().as_secs() >= 60 {
+            let logs: String = (0..3).map(|i| c.log(&format!("osd.{i}")).lines().filter(|l| l.contains("recover") || l.contains("pull") || l.contains("peer")).map(|l| format!("osd.{i}: {l}\n")).collect::<String>()).collect();
+            panic!("no pg became active+recovering: {states:?}\n{logs}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // In that PG, while it recovers: overwrite half its objects (most not
+    // pushed yet) and read the other half back.
+    let in_pg: Vec<String> = names.iter().filter(|n| pg_of(n) == pg).cloned().collect();
+    assert!(in_pg.len() > 10, "only {} objects in {pg}", in_pg.len());
+    let rewrite: Vec<String> = in_pg.iter().step_by(2).cloned().collect();
+    let read: Vec<String> = in_pg.iter().skip(1).step_by(2).cloned().collect();
+    for n in &rewrite {
+        seeds.insert(n.clone(), 3);
+    }
+    py_objects(&c, "rec", "put", &specs(&seeds, &rewrite));
+    py_objects(&c, "rec", "check", &specs(&seeds, &read));
+    let after = pg_states(&c);
+    assert!(after[&pg].contains("recovering"), "{pg} finished recovering before the ops did ({}), so this shows nothing", after[&pg]);
+    c.wait_clean(180);
+    // osd.2's copies are whole: with the other two down, everything reads back.
+    let r = c.mon.ours(&["osd", "pool", "set", "rec", "min_size", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.kill9_osd(0);
+    c.kill9_osd(1);
+    c.wait_up(1);
+    py_objects(&c, "rec", "check", &specs(&seeds, &names));
+}

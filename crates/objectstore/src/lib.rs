@@ -12,10 +12,18 @@
 //! through RocksDB: like BlueStore's big writes they land once in a block file
 //! (`block`), always in freshly allocated slots (copy-on-write, never over
 //! live data), which is synced before the batch that points at them commits.
-//! Partial-block writes stay inline in RocksDB, like BlueStore's deferred
-//! writes. Slots are freed only after the batch that drops them commits, and
-//! the free list is rebuilt from the `E` keys when the store opens, so a crash
-//! at any point leaks nothing and exposes no half-written data. Callers must
+//! Slots are freed only after the batch that drops them commits, and the free
+//! list is rebuilt from the `E` keys when the store opens, so a crash at any
+//! point leaks nothing and exposes no half-written data.
+//!
+//! Small writes are BlueStore's deferred writes: part of a block already in
+//! the block file is committed as a `W` record (slot, offset, bytes) in the
+//! batch and written in place once the batch is durable; a later batch that
+//! syncs the block file deletes the records, and records found on open are
+//! written again. A slot stays allocated while a record names it. A partial
+//! block with no slot stays inline in RocksDB while it is small, and moves to
+//! a slot once it grows, so a 4 KiB overwrite costs 4 KiB of WAL rather than
+//! rewriting the block. Callers must
 //! not read an object while a transaction on that same object is applying
 //! (the OSD serializes each PG's ops).
 //!
@@ -31,6 +39,8 @@
 //! - `P` coll key           → collection metadata
 //! - `C` coll               → collection exists
 //! - `S` key                → store-wide metadata (the OSD superblock)
+//! - `W` seq(u64 BE)        → deferred write: slot (u64 LE), offset in the
+//!   slot (u64 LE), bytes
 
 mod txn;
 
@@ -46,6 +56,17 @@ use std::sync::Mutex;
 /// Data block size: big enough for few keys per 4 MiB object, small enough
 /// that a 4 KiB overwrite rewrites little.
 pub const BLOCK: u64 = 64 * 1024;
+
+/// A partial block up to this size stays inline in RocksDB (small objects,
+/// the start of an append); a bigger one moves to a block-file slot, where
+/// later small writes go in place (deferred).
+const INLINE_MAX: usize = 16 * 1024;
+
+/// Deferred-write records are deleted in batches of about this many: each
+/// deletion needs a block-file sync first.
+const DEFERRED_BATCH: usize = 64;
+
+static ZEROS: [u8; BLOCK as usize] = [0; BLOCK as usize];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -231,6 +252,40 @@ pub struct Store {
     /// where the filesystem refuses O_DIRECT (tmpfs).
     blocks_direct: Option<File>,
     slots: Mutex<Slots>,
+    /// Deferred writes done in place whose records are still in RocksDB:
+    /// (record seq, slot).
+    deferred_done: Mutex<Vec<(u64, u64)>>,
+    next_deferred: std::sync::atomic::AtomicU64,
+    /// Tests: leave deferred writes unapplied, as a crash right after the
+    /// commit would.
+    #[cfg(test)]
+    pub(crate) skip_in_place: std::sync::atomic::AtomicBool,
+}
+
+/// A small write into a committed slot, written in place after its batch commits.
+struct DeferredWrite {
+    seq: u64,
+    slot: u64,
+    off: u64,
+    data: Bytes,
+}
+
+fn deferred_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![b'W'];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// (slot, offset in the slot, bytes) of a `W` record.
+fn parse_deferred(v: &[u8]) -> Result<(u64, u64, &[u8])> {
+    let bad = || Error::Corrupt("bad deferred write record".into());
+    let slot = u64::from_le_bytes(v.get(..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let off = u64::from_le_bytes(v.get(8..16).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let data = &v[16..];
+    if off.checked_add(data.len() as u64).is_none_or(|e| e > BLOCK) {
+        return Err(bad());
+    }
+    Ok((slot, off, data))
 }
 
 /// The block file's allocator (in memory; rebuilt from the `E` keys on open).
@@ -239,6 +294,12 @@ struct Slots {
     free: BTreeSet<u64>,
     /// First slot never handed out.
     next: u64,
+    /// Slots named by deferred-write records still in RocksDB (how many):
+    /// replaying a record after a crash writes into its slot, so the slot is
+    /// not reused until its records are gone.
+    pinned: HashMap<u64, u32>,
+    /// Unreferenced slots waiting for their records to go.
+    held: HashSet<u64>,
 }
 
 impl Slots {
@@ -251,7 +312,26 @@ impl Slots {
     fn give_back(&mut self, slots: impl IntoIterator<Item = u64>) {
         for s in slots {
             debug_assert!(s < self.next && !self.free.contains(&s), "slot {s} freed twice");
-            self.free.insert(s);
+            if self.pinned.contains_key(&s) {
+                self.held.insert(s);
+            } else {
+                self.free.insert(s);
+            }
+        }
+    }
+    fn pin(&mut self, s: u64) {
+        *self.pinned.entry(s).or_default() += 1;
+    }
+    fn unpin(&mut self, s: u64) {
+        match self.pinned.get_mut(&s) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.pinned.remove(&s);
+                if self.held.remove(&s) {
+                    self.free.insert(s);
+                }
+            }
+            None => {}
         }
     }
 }
@@ -369,6 +449,17 @@ struct Overlay<'a> {
     /// from the first; a slice of the op's buffer, never a copy.
     pending: Option<(u64, Bytes, std::ops::Range<usize>)>,
     wrote_blocks: bool,
+    /// Small writes into committed slots, for after the commit.
+    deferred: Vec<DeferredWrite>,
+    /// Deferred-write records (seq, slot) this batch deletes.
+    cleaned: Vec<(u64, u64)>,
+}
+
+impl Overlay<'_> {
+    /// Whether the block-file write not yet issued covers `slot`.
+    fn pending_covers(&self, slot: u64) -> bool {
+        self.pending.as_ref().is_some_and(|(f, _, r)| slot >= *f && slot < f + (r.end - r.start) as u64 / BLOCK)
+    }
 }
 
 impl<'a> Overlay<'a> {
@@ -478,6 +569,21 @@ impl Store {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_DIRECT).open(dir.join("block")).ok()
         };
+        // Deferred writes whose in-place copy may not be on disk: write them
+        // again (in order; doing so twice is harmless), then drop the records.
+        let mut replayed = rocksdb::WriteBatch::default();
+        for item in bounded(&db, b"W", b"X".to_vec()) {
+            let (k, v) = item?;
+            let (slot, off, data) = parse_deferred(&v)?;
+            blocks.write_all_at(data, slot * BLOCK + off).map_err(|e| Error::Db(format!("replaying a deferred write: {e}")))?;
+            replayed.delete(k);
+        }
+        if !replayed.is_empty() {
+            blocks.sync_data().map_err(|e| Error::Db(format!("syncing block file: {e}")))?;
+            let mut wo = rocksdb::WriteOptions::default();
+            wo.set_sync(true);
+            db.write_opt(replayed, &wo)?;
+        }
         // Every slot an `E` key names is in use; the rest below the highest is free.
         let mut used = BTreeSet::new();
         for item in bounded(&db, b"E", b"F".to_vec()) {
@@ -489,17 +595,27 @@ impl Store {
         }
         let next = used.last().map_or(0, |s| s + 1);
         let free = (0..next).filter(|s| !used.contains(s)).collect();
-        Ok(Store { db, blocks, blocks_direct, slots: Mutex::new(Slots { free, next }) })
+        Ok(Store {
+            db,
+            blocks,
+            blocks_direct,
+            slots: Mutex::new(Slots { free, next, ..Default::default() }),
+            deferred_done: Mutex::new(Vec::new()),
+            next_deferred: Default::default(),
+            #[cfg(test)]
+            skip_in_place: Default::default(),
+        })
     }
 
     fn read_slot(&self, slot: u64, out: &mut [u8]) -> Result<()> {
         self.blocks.read_exact_at(out, slot * BLOCK).map_err(|e| Error::Db(format!("reading block file slot {slot}: {e}")))
     }
 
-    /// Block-file slots in use and free (for tests and `ceph osd df`-style accounting).
+    /// Block-file slots in use and free (for tests and `ceph osd df`-style
+    /// accounting); slots waiting for deferred-write records count as neither.
     pub fn slot_usage(&self) -> (u64, u64) {
         let s = self.slots.lock().expect("slots lock");
-        (s.next - s.free.len() as u64, s.free.len() as u64)
+        (s.next - s.free.len() as u64 - s.held.len() as u64, s.free.len() as u64)
     }
 
     pub fn get_super(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -752,16 +868,73 @@ impl Store {
             scratch: Vec::new(),
             pending: None,
             wrote_blocks: false,
+            deferred: Vec::new(),
+            cleaned: Vec::new(),
         };
         let r = self.apply_in(&mut ov, ts, sync);
         let mut slots = self.slots.lock().expect("slots lock");
+        if r.is_ok() {
+            // Pins first: a slot this batch both writes deferred and drops waits for its record.
+            for d in &ov.deferred {
+                slots.pin(d.slot);
+            }
+            for (_, slot) in &ov.cleaned {
+                slots.unpin(*slot);
+            }
+        }
         slots.give_back(std::mem::take(&mut ov.scratch));
         match r {
-            Ok(()) => slots.give_back(ov.dropped),
-            // Nothing committed: what we took is unreferenced again.
-            Err(_) => slots.give_back(ov.taken),
+            Ok(()) => slots.give_back(std::mem::take(&mut ov.dropped)),
+            // Nothing committed: what we took is unreferenced again, and the
+            // records we meant to delete are still there.
+            Err(_) => {
+                slots.give_back(std::mem::take(&mut ov.taken));
+                self.deferred_done.lock().expect("deferred lock").append(&mut ov.cleaned);
+            }
+        }
+        drop(slots);
+        if r.is_ok() && !ov.deferred.is_empty() {
+            self.write_deferred(ov.deferred);
         }
         r
+    }
+
+    /// Writes committed deferred writes in place.
+    fn write_deferred(&self, ds: Vec<DeferredWrite>) {
+        #[cfg(test)]
+        if self.skip_in_place.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut done = Vec::with_capacity(ds.len());
+        for d in ds {
+            if let Err(e) = self.write_at(d.slot * BLOCK + d.off, &d.data) {
+                // The batch is committed but the block is stale, so reads
+                // would return old data. Like BlueStore on an I/O error, stop;
+                // the record is written again when the store next opens.
+                eprintln!("object store: writing a committed deferred write in place failed: {e}; aborting");
+                std::process::abort();
+            }
+            done.push((d.seq, d.slot));
+        }
+        self.deferred_done.lock().expect("deferred lock").extend(done);
+    }
+
+    /// Writes `buf` at block-file offset `at`: O_DIRECT where it is aligned
+    /// (through a bounce buffer if only the memory is not), else buffered.
+    fn write_at(&self, at: u64, buf: &[u8]) -> Result<()> {
+        let r = match &self.blocks_direct {
+            Some(f) if is_aligned(at) && is_aligned(buf.len() as u64) => {
+                if buf.as_ptr() as usize % DIRECT_ALIGN == 0 {
+                    f.write_all_at(buf, at)
+                } else {
+                    let mut a = AlignedBuf::to_fill(buf.len());
+                    a.copy_from_slice(buf);
+                    f.write_all_at(&a, at)
+                }
+            }
+            _ => self.blocks.write_all_at(buf, at),
+        };
+        r.map_err(|e| Error::Db(format!("writing block file: {e}")))
     }
 
     /// Starts a commit thread for this store: transactions handed to the
@@ -802,7 +975,19 @@ impl Store {
             self.apply_op(ov, op)?;
         }
         self.flush_pending(ov)?;
-        if ov.wrote_blocks && sync {
+        // Records of deferred writes already in place go once the block-file
+        // sync below has made those writes durable: with a sync we do anyway,
+        // or when enough have gathered.
+        {
+            let mut done = self.deferred_done.lock().expect("deferred lock");
+            if sync && (done.len() >= DEFERRED_BATCH || (ov.wrote_blocks && !done.is_empty())) {
+                ov.cleaned = std::mem::take(&mut *done);
+            }
+        }
+        for i in 0..ov.cleaned.len() {
+            ov.del(deferred_key(ov.cleaned[i].0));
+        }
+        if (ov.wrote_blocks || !ov.cleaned.is_empty()) && sync {
             // The data must be durable before any key points at it.
             self.blocks.sync_data().map_err(|e| Error::Db(format!("syncing block file: {e}")))?;
         }
@@ -837,32 +1022,45 @@ impl Store {
 
     fn flush_pending(&self, ov: &mut Overlay) -> Result<()> {
         if let Some((first, d, r)) = ov.pending.take() {
-            let buf = &d[r];
-            let at = first * BLOCK;
-            let r = match &self.blocks_direct {
-                Some(f) if buf.as_ptr() as usize % DIRECT_ALIGN == 0 => f.write_all_at(buf, at),
-                // O_DIRECT needs an aligned source: copy through a bounce buffer.
-                Some(f) => {
-                    let mut a = AlignedBuf::to_fill(buf.len());
-                    a.copy_from_slice(buf);
-                    f.write_all_at(&a, at)
-                }
-                None => self.blocks.write_all_at(buf, at),
-            };
-            r.map_err(|e| Error::Db(format!("writing block file: {e}")))?;
+            self.write_at(first * BLOCK, &d[r])?;
             ov.wrote_blocks = true;
         }
         Ok(())
     }
 
-    /// The bytes of block-file `slot`, including writes this transaction has not issued yet.
+    /// The bytes of block-file `slot`, including writes this batch has not issued yet.
     fn slot_bytes(&self, ov: &mut Overlay, slot: u64) -> Result<Vec<u8>> {
-        if ov.taken.contains(&slot) {
+        if ov.pending_covers(slot) {
             self.flush_pending(ov)?;
         }
         let mut v = vec![0u8; BLOCK as usize];
         self.read_slot(slot, &mut v)?;
+        for d in ov.deferred.iter().filter(|d| d.slot == slot) {
+            v[d.off as usize..d.off as usize + d.data.len()].copy_from_slice(&d.data);
+        }
         Ok(v)
+    }
+
+    /// Writes `data` at `off` within block-file `slot`. A slot this batch
+    /// took (no committed key names it yet) is written now; a committed one
+    /// gets a deferred-write record in the batch and is written after it.
+    fn write_in_slot(&self, ov: &mut Overlay, slot: u64, off: u64, data: Bytes) -> Result<()> {
+        if ov.taken.contains(&slot) {
+            if ov.pending_covers(slot) {
+                self.flush_pending(ov)?;
+            }
+            self.write_at(slot * BLOCK + off, &data)?;
+            ov.wrote_blocks = true;
+            return Ok(());
+        }
+        let seq = self.next_deferred.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut rec = Vec::with_capacity(16 + data.len());
+        rec.extend_from_slice(&slot.to_le_bytes());
+        rec.extend_from_slice(&off.to_le_bytes());
+        rec.extend_from_slice(&data);
+        ov.put(deferred_key(seq), rec);
+        ov.deferred.push(DeferredWrite { seq, slot, off, data });
+        Ok(())
     }
 
     /// Drops all data blocks of `o` (inline and in the block file).
@@ -1076,7 +1274,7 @@ impl Store {
                         }
                         None => self.take_slot(ov),
                     };
-                    if ov.pending.as_ref().is_some_and(|(f, _, r)| slot >= *f && slot < f + (r.end - r.start) as u64 / BLOCK) {
+                    if ov.pending_covers(slot) {
                         self.flush_pending(ov)?;
                     }
                     self.write_slot(ov, slot, data, (ws - off) as usize..(we - off) as usize)?;
@@ -1088,28 +1286,40 @@ impl Store {
                     }
                     continue;
                 }
-                // Part of a block: inline, merged with what the block holds.
+                // Part of a block in the block file: in place (deferred). A
+                // slot's bytes past the object's end are zeros, so a gap
+                // this write leaves reads as zeros.
+                if let Some(s) = old_slot {
+                    self.write_in_slot(ov, s, ws - bs, data.slice((ws - off) as usize..(we - off) as usize))?;
+                    continue;
+                }
+                // Otherwise inline, merged with what the block holds.
+                let had_inline = inline.is_some();
                 let mut blk = if ws == bs && we >= size.max(bs) {
                     // The write covers the whole block as far as data exists.
                     Vec::new()
-                } else if let Some(s) = old_slot {
-                    let mut v = self.slot_bytes(ov, s)?;
-                    // A block stores bytes up to the object's end within it.
-                    v.truncate((size.max(bs) - bs).min(BLOCK) as usize);
-                    v
                 } else {
                     inline.unwrap_or_default()
                 };
-                if let Some(s) = old_slot {
-                    ov.drop_slot(s);
-                    ov.del(ek);
-                }
                 let need = (we - bs) as usize;
                 if blk.len() < need {
                     blk.resize(need, 0);
                 }
                 blk[(ws - bs) as usize..need].copy_from_slice(src);
-                ov.put(dk, blk);
+                if blk.len() <= INLINE_MAX {
+                    ov.put(dk, blk);
+                    continue;
+                }
+                // Grown past inline size: the whole block (zero-padded) to a
+                // fresh slot, where the next small writes go in place.
+                let mut whole = AlignedBuf::zeroed(BLOCK as usize);
+                whole[..blk.len()].copy_from_slice(&blk);
+                let slot = self.take_slot(ov);
+                self.write_slot(ov, slot, &Bytes::from_owner(whole), 0..BLOCK as usize)?;
+                ov.put(ek, slot.to_le_bytes().to_vec());
+                if had_inline {
+                    ov.del(dk);
+                }
             }
         }
         self.set_size(ov, coll, o, size.max(end));
@@ -1142,17 +1352,12 @@ impl Store {
                 }
                 continue;
             }
-            // Part of a block: it becomes (or stays) inline.
-            let old = match old_slot {
-                Some(slot) => {
-                    let v = self.slot_bytes(ov, slot)?;
-                    ov.drop_slot(slot);
-                    ov.del(ek);
-                    Some(v)
-                }
-                None => inline.get(&k).cloned(),
-            };
-            if let Some(mut blk) = old {
+            // Part of a block in the block file: zeros in place (deferred).
+            if let Some(slot) = old_slot {
+                self.write_in_slot(ov, slot, s - bs, Bytes::from_static(&ZEROS[..(e - s) as usize]))?;
+                continue;
+            }
+            if let Some(mut blk) = inline.get(&k).cloned() {
                 let ls = (s - bs) as usize;
                 let le = ((e - bs) as usize).min(blk.len());
                 if ls < le {

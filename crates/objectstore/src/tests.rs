@@ -137,6 +137,35 @@ proptest! {
         prop_assert_eq!(Store::open(d.path(), false).unwrap().slot_usage().0, 0);
     }
 
+    /// A crash after a batch commits but before its deferred writes reach
+    /// the block file (and before their records are deleted) loses nothing:
+    /// opening the store writes them again.
+    #[test]
+    fn deferred_writes_survive_a_crash_before_they_are_in_place(ops in proptest::collection::vec(arb_op(), 1..10), last in proptest::collection::vec(arb_op(), 1..4)) {
+        let (d, s) = open();
+        let o = oid("obj");
+        let mut model: Option<Vec<u8>> = None;
+        for op in &ops {
+            model_apply(&mut model, op);
+            let mut t = Transaction::new();
+            t.push(to_op(&o, op));
+            s.apply(&t).unwrap();
+        }
+        // The crash: committed, never written in place.
+        s.skip_in_place.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut t = Transaction::new();
+        for op in &last {
+            model_apply(&mut model, op);
+            t.push(to_op(&o, op));
+        }
+        s.apply(&t).unwrap();
+        drop(s);
+        let s = Store::open(d.path(), false).unwrap();
+        let want = model.unwrap_or_default();
+        prop_assert!(s.read("1.0", &o, 0, u64::MAX).unwrap()[..] == want[..]);
+        prop_assert!(s.db.prefix_iterator(b"W").next().is_none_or(|r| !r.unwrap().0.starts_with(b"W")), "records left after replay");
+    }
+
     #[test]
     fn transactions_round_trip_and_hostile_bytes_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = Transaction::from_bytes(Bytes::from(bytes.clone()));
@@ -236,4 +265,64 @@ fn reused_read_buffers_never_show_old_data_in_holes() {
         want[2 * BLOCK as usize..3 * BLOCK as usize].fill(7);
         assert!(r[..] == want[..], "sparse object read back wrong");
     }
+}
+
+/// Small overwrites of a block in the block file go in place through
+/// deferred-write records; a slot named by a record is not reused until the
+/// record is gone, even after its object is removed.
+#[test]
+fn deferred_writes_go_in_place_and_pin_their_slot() {
+    let (_d, s) = open();
+    let w = |o: &str, off: u64, data: Vec<u8>| {
+        let mut t = Transaction::new();
+        t.push(Op::Write { coll: "1.0".into(), oid: oid(o), off, data: Bytes::from(data) });
+        s.apply(&t).unwrap();
+    };
+    let records = || s.db.prefix_iterator(b"W").filter(|r| r.as_ref().unwrap().0.starts_with(b"W")).count();
+    w("a", 0, vec![1u8; BLOCK as usize]);
+    assert_eq!(s.slot_usage(), (1, 0));
+    w("a", 4096, vec![2u8; 4096]);
+    w("a", 100, b"xyz".to_vec());
+    // Still one slot (no copy-on-write for small writes), two records.
+    assert_eq!(s.slot_usage(), (1, 0));
+    assert_eq!(records(), 2);
+    let mut want = vec![1u8; BLOCK as usize];
+    want[4096..8192].fill(2);
+    want[100..103].copy_from_slice(b"xyz");
+    assert!(s.read("1.0", &oid("a"), 0, BLOCK).unwrap()[..] == want[..]);
+    // Removed: the slot waits for its records, so the next block goes elsewhere.
+    let mut t = Transaction::new();
+    t.push(Op::Remove { coll: "1.0".into(), oid: oid("a") });
+    s.apply(&t).unwrap();
+    assert_eq!(s.slot_usage(), (0, 0));
+    // This batch syncs the block file, so it also deletes the records.
+    w("b", 0, vec![3u8; BLOCK as usize]);
+    assert_eq!(records(), 0);
+    assert_eq!(s.slot_usage(), (1, 1));
+    assert!(s.read("1.0", &oid("b"), 0, BLOCK).unwrap().iter().all(|c| *c == 3));
+}
+
+/// A partial block stays inline while small and moves to the block file once
+/// it grows, after which small writes no longer rewrite it.
+#[test]
+fn a_growing_partial_block_moves_to_the_block_file() {
+    let (_d, s) = open();
+    let mut t = Transaction::new();
+    t.push(Op::Write { coll: "1.0".into(), oid: oid("a"), off: 0, data: Bytes::from(vec![5u8; 4096]) });
+    s.apply(&t).unwrap();
+    assert_eq!(s.slot_usage(), (0, 0));
+    let mut t = Transaction::new();
+    t.push(Op::Write { coll: "1.0".into(), oid: oid("a"), off: 40960, data: Bytes::from(vec![6u8; 4096]) });
+    s.apply(&t).unwrap();
+    assert_eq!(s.slot_usage(), (1, 0));
+    let r = s.read("1.0", &oid("a"), 0, u64::MAX).unwrap();
+    assert_eq!(r.len(), 45056);
+    assert!(r[..4096].iter().all(|c| *c == 5) && r[4096..40960].iter().all(|c| *c == 0) && r[40960..].iter().all(|c| *c == 6));
+    // Truncating into the block zeroes the cut bytes, so growing again shows zeros.
+    let mut t = Transaction::new();
+    t.push(Op::Truncate { coll: "1.0".into(), oid: oid("a"), size: 2048 });
+    t.push(Op::Truncate { coll: "1.0".into(), oid: oid("a"), size: BLOCK });
+    s.apply(&t).unwrap();
+    let r = s.read("1.0", &oid("a"), 0, u64::MAX).unwrap();
+    assert!(r[..2048].iter().all(|c| *c == 5) && r[2048..].iter().all(|c| *c == 0));
 }

@@ -45,6 +45,8 @@ pub enum PgEvent {
     Tick,
     /// A write this PG submitted to the local store is on disk (or failed).
     LocalCommitted { version: EVersion, ok: bool },
+    /// `osd_recovery_sleep` has passed: push the next object to this peer.
+    RecoveryWake { target: i32, interval: u32 },
 }
 
 /// (epoch, version): Ceph's eversion_t order.
@@ -89,18 +91,28 @@ enum Phase {
     Follower,
     Peering { waiting: HashSet<i32>, notifies: HashMap<i32, PgNotify>, started: Instant },
     Pulling { from: i32, started: Instant, notifies: HashMap<i32, PgNotify> },
-    Recovering { targets: HashSet<i32>, started: Instant },
+    Recovering { targets: HashSet<i32> },
     Active,
 }
 
 /// Pushes in progress to one peer: the objects still to send.
 struct PushState {
     todo: VecDeque<ObjectId>,
+    /// What `todo` holds (writes during recovery add objects once).
+    queued: HashSet<ObjectId>,
     reset: bool,
     seq: u32,
     unacked: u32,
     done: bool,
     sent_objects: u64,
+    /// Nothing could be sent: the objects left have writes committing.
+    stalled: bool,
+    /// All objects sent but writes are committing: client ops wait until
+    /// they land, then the last push (with the log) goes.
+    finishing: bool,
+    /// Waiting out `osd_recovery_sleep`.
+    sleeping: bool,
+    last_progress: Instant,
 }
 
 struct Watcher {
@@ -135,8 +147,11 @@ pub struct Pg {
     waiting: Vec<QueuedOp>,
     inflight: BTreeMap<(u32, u64), InFlight>,
     pushes: HashMap<i32, PushState>,
-    /// Objects still to recover per target (for the degraded count).
-    recovering_objects: u64,
+    /// Acting replicas being recovered while the PG serves I/O. Writes skip
+    /// them (each object written is queued to be pushed again instead) until
+    /// their last push, which carries the log; writes after it replicate
+    /// to them as usual.
+    recovering_peers: HashSet<i32>,
     num_objects: u64,
     num_bytes: u64,
     num_rd: u64,
@@ -183,7 +198,7 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         waiting: vec![],
         inflight: BTreeMap::new(),
         pushes: HashMap::new(),
-        recovering_objects: 0,
+        recovering_peers: HashSet::new(),
         num_objects: 0,
         num_bytes: 0,
         num_rd: 0,
@@ -277,11 +292,25 @@ impl Pg {
                 PgEvent::SessionReset { gid } => self.on_session_reset(gid),
                 PgEvent::Tick => self.on_tick(),
                 PgEvent::LocalCommitted { version, ok } => self.on_local_committed(version, ok).await,
+                PgEvent::RecoveryWake { target, interval } => {
+                    if let Some(ps) = self.pushes.get_mut(&target) {
+                        if interval == self.interval && ps.sleeping {
+                            ps.sleeping = false;
+                            self.push_next(target);
+                        }
+                    }
+                }
             }
             if matches!(self.phase, Phase::Active) && self.is_primary() {
                 let removed = self.map.osd.removed_snaps_queue.get(&(self.pgid.pool as i64));
                 if removed != self.trimmed_snaps.as_ref() {
                     self.trim_snaps().await;
+                }
+            }
+            // Ops held while a recovery finished, once nothing is committing.
+            if matches!(self.phase, Phase::Active) && !self.blocked.is_empty() && self.local.is_empty() && !self.pushes.values().any(|p| p.finishing) {
+                for q in std::mem::take(&mut self.blocked) {
+                    self.on_client_op(q).await;
                 }
             }
             if matches!(self.phase, Phase::Active) && !self.waiting.is_empty() {
@@ -347,6 +376,9 @@ impl Pg {
     // ------------------------------------------------------------- peering
 
     fn start_peering(&mut self) {
+        // Peering decides recovery afresh.
+        self.recovering_peers.clear();
+        self.pushes.clear();
         let me = self.whoami();
         let mut waiting = HashSet::new();
         for o in 0..self.map.max_osd {
@@ -457,8 +489,7 @@ impl Pg {
 
     fn recover_replicas(&mut self, notifies: HashMap<i32, PgNotify>) {
         let me = self.whoami();
-        let mut targets = HashSet::new();
-        self.recovering_objects = 0;
+        let mut targets: Vec<(i32, Option<EVersion>)> = Vec::new();
         for &r in &self.acting.clone() {
             if r == me || r < 0 {
                 continue;
@@ -477,15 +508,39 @@ impl Pg {
                 }
                 _ => None,
             };
-            info!(pg = %self.pgid, target = r, ?since, "recovering replica");
-            self.start_push(r, since);
-            targets.insert(r);
+            targets.push((r, since));
         }
         if targets.is_empty() {
             self.activate();
-        } else {
-            self.phase = Phase::Recovering { targets, started: Instant::now() };
+            return;
         }
+        // With enough complete copies the PG serves I/O while the others
+        // catch up, as Ceph's active+recovering PGs do; otherwise it waits.
+        let complete = self.acting.iter().filter(|o| **o >= 0 && !targets.iter().any(|(t, _)| t == *o)).count();
+        let min_size = self.pool().map(|p| p.min_size as usize).unwrap_or(1).max(1);
+        let serve = complete >= min_size;
+        if serve {
+            // Before the pushes start: a peer with nothing to catch up gets
+            // its last push at once and leaves this set again.
+            self.recovering_peers = targets.iter().map(|(t, _)| *t).collect();
+        }
+        for &(r, since) in &targets {
+            info!(pg = %self.pgid, target = r, ?since, "recovering replica");
+            self.start_push(r, since);
+        }
+        if serve {
+            if !self.recovering_peers.is_empty() {
+                info!(pg = %self.pgid, peers = ?self.recovering_peers, "active while recovering");
+            }
+            self.activate();
+        } else {
+            self.phase = Phase::Recovering { targets: targets.iter().map(|(t, _)| *t).collect() };
+        }
+    }
+
+    /// Objects still to push (for the degraded count).
+    fn recovering_objects(&self) -> u64 {
+        self.pushes.iter().filter(|(t, _)| self.acting.contains(t)).map(|(_, p)| p.todo.len() as u64).sum()
     }
 
     /// The objects changed after `since` (by the log), or all of them.
@@ -527,11 +582,26 @@ impl Pg {
 
     fn start_push(&mut self, target: i32, since: Option<EVersion>) {
         let todo = self.objects_since(since);
-        self.recovering_objects += todo.len() as u64;
-        self.pushes.insert(target, PushState { todo, reset: since.is_none(), seq: 0, unacked: 0, done: false, sent_objects: 0 });
-        // Two batches in flight per target.
+        let queued = todo.iter().cloned().collect();
+        let ps = PushState {
+            todo,
+            queued,
+            reset: since.is_none(),
+            seq: 0,
+            unacked: 0,
+            done: false,
+            sent_objects: 0,
+            stalled: false,
+            finishing: false,
+            sleeping: false,
+            last_progress: Instant::now(),
+        };
+        self.pushes.insert(target, ps);
+        // Two batches in flight per target (one when pacing with osd_recovery_sleep).
         self.push_next(target);
-        self.push_next(target);
+        if self.osd.conf.recovery_sleep.is_zero() {
+            self.push_next(target);
+        }
     }
 
     /// Builds the transaction that recreates `o` (or removes it) on a peer.
@@ -563,23 +633,42 @@ impl Pg {
 
     fn push_next(&mut self, target: i32) {
         const BATCH_BYTES: u64 = 8 << 20;
-        const BATCH_OBJECTS: usize = 64;
+        let batch_objects = if self.osd.conf.recovery_sleep.is_zero() { 64 } else { 1 };
         let Some(mut ps) = self.pushes.remove(&target) else { return };
-        if ps.done {
+        if ps.done || ps.sleeping {
             self.pushes.insert(target, ps);
             return;
         }
         let mut t = Transaction::new();
         let (mut n, mut bytes) = (0u32, 0u64);
-        while let Some(o) = ps.todo.front().cloned() {
-            if n as usize >= BATCH_OBJECTS || bytes >= BATCH_BYTES {
+        // Objects with a write still committing are pushed after it lands
+        // (the store shows only committed data).
+        let mut later = Vec::new();
+        for _ in 0..ps.todo.len() {
+            if n as usize >= batch_objects || bytes >= BATCH_BYTES {
                 break;
             }
-            ps.todo.pop_front();
+            let Some(o) = ps.todo.pop_front() else { break };
+            if self.pending.contains_key(&ObjectId { snap: objectstore::NOSNAP, ..o.clone() }) {
+                later.push(o);
+                continue;
+            }
+            ps.queued.remove(&o);
             bytes += self.object_txn(&mut t, &o);
             n += 1;
         }
-        let last = ps.todo.is_empty();
+        ps.todo.extend(later);
+        // The last push carries the log and info, so it must show every
+        // write they list: it waits until none is committing.
+        let last = ps.todo.is_empty() && self.local.is_empty();
+        if n == 0 && !last {
+            ps.stalled = true;
+            ps.finishing = ps.todo.is_empty();
+            self.pushes.insert(target, ps);
+            return;
+        }
+        ps.stalled = false;
+        ps.finishing = false;
         let m = PgPush {
             pgid: self.pgid,
             interval: self.interval,
@@ -596,9 +685,34 @@ impl Pg {
         ps.unacked += 1;
         ps.sent_objects += n as u64;
         ps.done = last;
-        self.recovering_objects = self.recovering_objects.saturating_sub(n as u64);
         self.pushes.insert(target, ps);
         self.osd.send_osd(target, m.to_raw(0, 0));
+        if last && self.recovering_peers.remove(&target) {
+            // It now holds everything up to our last_update: later writes
+            // replicate to it (arriving after this push, in order).
+            info!(pg = %self.pgid, target, "recovered; replicating to it again");
+        }
+    }
+
+    /// Pushes that waited for writes to commit go on.
+    fn resume_stalled_pushes(&mut self) {
+        let stalled: Vec<i32> = self.pushes.iter().filter(|(_, p)| p.stalled && p.unacked == 0).map(|(t, _)| *t).collect();
+        for t in stalled {
+            self.push_next(t);
+        }
+    }
+
+    /// Objects written while `recovering_peers` miss them go (again) into
+    /// their push queues.
+    fn requeue_for_recovery(&mut self, entries: &[LogEntry]) {
+        for t in self.recovering_peers.clone() {
+            let Some(ps) = self.pushes.get_mut(&t) else { continue };
+            for o in entries.iter().filter_map(entry_oid) {
+                if ps.queued.insert(o.clone()) {
+                    ps.todo.push_back(o);
+                }
+            }
+        }
     }
 
     fn on_pull(&mut self, m: PgPull, from: i32) {
@@ -685,6 +799,7 @@ impl Pg {
     fn on_push_ack(&mut self, a: PgPushAck) {
         let Some(ps) = self.pushes.get_mut(&a.from) else { return };
         ps.unacked = ps.unacked.saturating_sub(1);
+        ps.last_progress = Instant::now();
         if a.result != 0 {
             warn!(pg = %self.pgid, peer = a.from, result = a.result, "push refused; re-peering");
             self.pushes.remove(&a.from);
@@ -694,7 +809,19 @@ impl Pg {
             return;
         }
         if !ps.done {
-            self.push_next(a.from);
+            let pause = self.osd.conf.recovery_sleep;
+            if pause.is_zero() {
+                self.push_next(a.from);
+            } else if !ps.sleeping {
+                ps.sleeping = true;
+                let (me, target, interval) = (self.me.clone(), a.from, self.interval);
+                tokio::spawn(async move {
+                    tokio::time::sleep(pause).await;
+                    if let Some(tx) = me.upgrade() {
+                        let _ = tx.send(PgEvent::RecoveryWake { target, interval });
+                    }
+                });
+            }
             return;
         }
         if ps.unacked > 0 {
@@ -717,7 +844,6 @@ impl Pg {
             warn!(pg = %self.pgid, "saving pg info: {e}");
         }
         self.phase = Phase::Active;
-        self.recovering_objects = 0;
         debug!(pg = %self.pgid, acting = ?self.acting, "active");
         // Writes from before the interval change are now on every acting
         // copy; those still committing locally are answered when they land.
@@ -854,6 +980,12 @@ impl Pg {
         }
         if !matches!(self.phase, Phase::Active) {
             self.waiting.push(q);
+            return;
+        }
+        // A recovered peer's last push waits for the writes in flight to
+        // land: new ops wait behind them, in order.
+        if self.pushes.values().any(|p| p.finishing) {
+            self.blocked.push_back(q);
             return;
         }
         let msg = &q.msg;
@@ -1121,6 +1253,7 @@ impl Pg {
                 }
             }
         }
+        self.resume_stalled_pushes();
         if !self.blocked.is_empty() {
             for q in std::mem::take(&mut self.blocked) {
                 self.on_client_op(q).await;
@@ -1159,7 +1292,8 @@ impl Pg {
             trimmed += 1;
         }
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
-        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0).collect();
+        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0 && !self.recovering_peers.contains(o)).collect();
+        self.requeue_for_recovery(&entries);
         let txn_bytes = t.to_bytes(0);
         for r in &replicas {
             self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
@@ -1487,8 +1621,10 @@ impl Pg {
         let stuck = Duration::from_secs(self.osd.conf.peering_retry_secs);
         if self.is_primary() {
             let restart = match &self.phase {
-                Phase::Peering { started, .. } | Phase::Pulling { started, .. } | Phase::Recovering { started, .. } => started.elapsed() > stuck,
-                Phase::Active => self.inflight.values().any(|f| f.started.elapsed() > stuck),
+                Phase::Peering { started, .. } | Phase::Pulling { started, .. } => started.elapsed() > stuck,
+                // Recovery is stuck when a push goes unanswered, however long it runs.
+                Phase::Recovering { .. } => self.pushes_stuck(stuck),
+                Phase::Active => self.inflight.values().any(|f| f.started.elapsed() > stuck) || self.pushes_stuck(stuck),
                 Phase::Follower => true,
             };
             if restart {
@@ -1514,11 +1650,19 @@ impl Pg {
         }
     }
 
+    fn pushes_stuck(&self, stuck: Duration) -> bool {
+        self.pushes.values().any(|p| p.unacked > 0 && p.last_progress.elapsed() > stuck)
+    }
+
     fn state(&self) -> u64 {
         use messages::osd_peer::pg_state::*;
         let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
         let acting = self.acting.iter().filter(|o| **o >= 0).count();
         match &self.phase {
+            Phase::Active if !self.recovering_peers.is_empty() => {
+                let backfill = self.recovering_peers.iter().any(|t| self.pushes.get(t).is_some_and(|p| p.reset));
+                ACTIVE | DEGRADED | if backfill { BACKFILLING } else { RECOVERING } | if acting < size { UNDERSIZED } else { 0 }
+            }
             Phase::Active => {
                 let mut s = ACTIVE;
                 if acting < size {
@@ -1537,7 +1681,7 @@ impl Pg {
     fn stat(&self, state: u64) -> PgStat {
         let size = self.pool().map(|p| p.size as u64).unwrap_or(0);
         let acting = self.acting.iter().filter(|o| **o >= 0).count() as u64;
-        let degraded = self.num_objects * size.saturating_sub(acting) + self.recovering_objects;
+        let degraded = self.num_objects * size.saturating_sub(acting) + self.recovering_objects();
         PgStat {
             pgid: self.pgid,
             state,

@@ -30,6 +30,9 @@ pub struct OsdConf {
     pub watch_timeout: u32,
     pub notify_timeout: u32,
     pub peering_retry_secs: u64,
+    /// Pause between recovery pushes (`osd_recovery_sleep`); when set, each
+    /// push carries one object, as Ceph's recovery ops do.
+    pub recovery_sleep: Duration,
     pub heartbeat_interval: Duration,
     pub heartbeat_grace: Duration,
     pub report_interval: Duration,
