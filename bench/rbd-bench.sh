@@ -14,7 +14,7 @@ POOL=oxrbdbench
 APP=rbd
 . bench/clusters.sh
 RBD=/usr/bin/rbd
-OUR_RBD=$(pwd)/target/release/rbd
+OUR_RBD=${CARGO_TARGET_DIR:-$(pwd)/target}/release/rbd
 for d in "$REF" "$OURS"; do
     $RBD -c "$d/ceph.conf" create $POOL/img --size 1G
 done

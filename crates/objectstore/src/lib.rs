@@ -32,7 +32,10 @@
 //! - `O` coll obj           → onode (size)
 //! - `D` coll obj block(u64 BE) → up to [`BLOCK`] bytes of data, inline
 //! - `E` coll obj block(u64 BE) → slot (u64 LE) in the block file holding the
-//!   whole block (a block is in `D` or `E` or neither, which reads as zeros)
+//!   block, then optionally a u16 LE mask of the 4 KiB sub-blocks written so
+//!   far (absent: all); the others read as zeros, so a first small write into
+//!   a fresh slot writes 4 KiB, not 64. A block is in `D` or `E` or neither,
+//!   which reads as zeros.
 //! - `X` coll obj name      → xattr value
 //! - `M` coll obj key       → omap value
 //! - `H` coll obj           → omap header
@@ -424,14 +427,68 @@ impl Drop for AlignedBuf {
     }
 }
 
+/// Reads `buf.len()` bytes at `at`; past the end of the file reads zeros (a
+/// new last slot holds only the sub-blocks written so far).
+fn read_to_fill(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], at + done as u64) {
+            Ok(0) => {
+                buf[done..].fill(0);
+                break;
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn is_aligned(x: u64) -> bool {
     x % DIRECT_ALIGN as u64 == 0
 }
 
 
+/// Sub-block granularity of an extent's written mask.
+const SUB: u64 = 4096;
+const FULL: u16 = u16::MAX;
+
 fn slot_of(v: &[u8]) -> Result<u64> {
-    let b: [u8; 8] = v.try_into().map_err(|_| Error::Corrupt("bad extent record".into()))?;
-    Ok(u64::from_le_bytes(b))
+    extent_of(v).map(|(slot, _)| slot)
+}
+
+/// (slot, mask of written sub-blocks) of an `E` value.
+fn extent_of(v: &[u8]) -> Result<(u64, u16)> {
+    let bad = || Error::Corrupt("bad extent record".into());
+    let slot = u64::from_le_bytes(v.get(..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    match v.len() {
+        8 => Ok((slot, FULL)),
+        10 => Ok((slot, u16::from_le_bytes([v[8], v[9]]))),
+        _ => Err(bad()),
+    }
+}
+
+fn extent_value(slot: u64, mask: u16) -> Vec<u8> {
+    let mut v = slot.to_le_bytes().to_vec();
+    if mask != FULL {
+        v.extend_from_slice(&mask.to_le_bytes());
+    }
+    v
+}
+
+/// The mask bits of sub-blocks [from, to) (offsets within a block).
+fn sub_bits(from: u64, to: u64) -> u16 {
+    if from >= to {
+        return 0;
+    }
+    let (a, b) = (from / SUB, (to - 1) / SUB);
+    (a..=b).fold(0u16, |m, i| m | (1 << i))
+}
+
+/// Byte ranges (within a block) of the sub-blocks `mask` leaves unwritten.
+fn unwritten(mask: u16) -> impl Iterator<Item = (u64, u64)> {
+    (0..(BLOCK / SUB)).filter(move |i| mask & (1 << i) == 0).map(|i| (i * SUB, (i + 1) * SUB))
 }
 
 /// A transaction's pending view of keys: what it wrote so far (None = deleted),
@@ -608,7 +665,7 @@ impl Store {
     }
 
     fn read_slot(&self, slot: u64, out: &mut [u8]) -> Result<()> {
-        self.blocks.read_exact_at(out, slot * BLOCK).map_err(|e| Error::Db(format!("reading block file slot {slot}: {e}")))
+        read_to_fill(&self.blocks, out, slot * BLOCK).map_err(|e| Error::Db(format!("reading block file slot {slot}: {e}")))
     }
 
     /// Block-file slots in use and free (for tests and `ceph osd df`-style
@@ -687,12 +744,18 @@ impl Store {
         let mut out = AlignedBuf::to_fill((end - off) as usize);
         // Block-file blocks are read in runs of consecutive slots.
         let mut run: Option<(u64, u64, u64)> = None; // (file offset, start, end) in object offsets
+        // Blocks with unwritten sub-blocks, zeroed after the reads.
+        let mut masked: Vec<(u64, u16)> = Vec::new();
         for (i, (d, x)) in inline.into_iter().zip(extents).enumerate() {
             let bs = (first + i as u64) * BLOCK;
             let s = off.max(bs);
             let e = end.min(bs + BLOCK);
             if let Some(v) = x? {
-                let at = slot_of(&v)? * BLOCK + (s - bs);
+                let (slot, mask) = extent_of(&v)?;
+                if mask != FULL {
+                    masked.push((bs, mask));
+                }
+                let at = slot * BLOCK + (s - bs);
                 match &mut run {
                     Some((rat, rs, re)) if *re == s && *rat + (*re - *rs) == at => *re = e,
                     _ => {
@@ -715,6 +778,14 @@ impl Store {
         if let Some(r) = run {
             self.read_run(&mut out, off, r)?;
         }
+        for (bs, mask) in masked {
+            for (us, ue) in unwritten(mask) {
+                let (s, e) = ((bs + us).max(off), (bs + ue).min(end));
+                if s < e {
+                    out[(s - off) as usize..(e - off) as usize].fill(0);
+                }
+            }
+        }
         Ok(Bytes::from_owner(out))
     }
 
@@ -723,8 +794,8 @@ impl Store {
         let dst = &mut out[(s - off) as usize..(e - off) as usize];
         let r = match &self.blocks_direct {
             // One large read straight into the reply, like BlueStore's.
-            Some(f) if is_aligned(at) && is_aligned(s - off) && is_aligned(e - s) => f.read_exact_at(dst, at),
-            _ => self.blocks.read_exact_at(dst, at),
+            Some(f) if is_aligned(at) && is_aligned(s - off) && is_aligned(e - s) => read_to_fill(f, dst, at),
+            _ => read_to_fill(&self.blocks, dst, at),
         };
         r.map_err(|e| Error::Db(format!("reading block file: {e}")))
     }
@@ -737,7 +808,8 @@ impl Store {
         if off >= end {
             return Ok(out);
         }
-        // Blocks holding data, with how many bytes each holds.
+        // Ranges holding data: inline blocks up to their length, block-file
+        // blocks by written sub-block.
         let mut blocks: BTreeMap<u64, u64> = BTreeMap::new();
         for kind in [b'D', b'E'] {
             let p = obj_prefix(kind, coll, o);
@@ -751,12 +823,19 @@ impl Store {
                 if b * BLOCK >= end {
                     break;
                 }
-                blocks.insert(b, if kind == b'E' { BLOCK } else { v.len() as u64 });
+                if kind == b'E' {
+                    let (_, mask) = extent_of(&v)?;
+                    for i in (0..BLOCK / SUB).filter(|i| mask & (1 << i) != 0) {
+                        blocks.insert(b * BLOCK + i * SUB, SUB);
+                    }
+                } else {
+                    blocks.insert(b * BLOCK, v.len() as u64);
+                }
             }
         }
-        for (b, n) in blocks {
-            let s = (b * BLOCK).max(off);
-            let e = (b * BLOCK + n).min(end);
+        for (at, n) in blocks {
+            let s = at.max(off);
+            let e = (at + n).min(end);
             if s >= end {
                 break;
             }
@@ -907,7 +986,10 @@ impl Store {
         }
         let mut done = Vec::with_capacity(ds.len());
         for d in ds {
-            if let Err(e) = self.write_at(d.slot * BLOCK + d.off, &d.data) {
+            // Through the page cache: the record is the durable copy, and the
+            // block-file sync before the records go flushes these writes, so
+            // the commit thread need not wait for the disk here.
+            if let Err(e) = self.blocks.write_all_at(&d.data, d.slot * BLOCK + d.off) {
                 // The batch is committed but the block is stale, so reads
                 // would return old data. Like BlueStore on an I/O error, stop;
                 // the record is written again when the store next opens.
@@ -1028,8 +1110,9 @@ impl Store {
         Ok(())
     }
 
-    /// The bytes of block-file `slot`, including writes this batch has not issued yet.
-    fn slot_bytes(&self, ov: &mut Overlay, slot: u64) -> Result<Vec<u8>> {
+    /// The bytes of a block-file block, including writes this batch has not
+    /// issued yet; unwritten sub-blocks read as zeros.
+    fn slot_bytes(&self, ov: &mut Overlay, slot: u64, mask: u16) -> Result<Vec<u8>> {
         if ov.pending_covers(slot) {
             self.flush_pending(ov)?;
         }
@@ -1037,6 +1120,9 @@ impl Store {
         self.read_slot(slot, &mut v)?;
         for d in ov.deferred.iter().filter(|d| d.slot == slot) {
             v[d.off as usize..d.off as usize + d.data.len()].copy_from_slice(&d.data);
+        }
+        for (s, e) in unwritten(mask) {
+            v[s as usize..e as usize].fill(0);
         }
         Ok(v)
     }
@@ -1188,7 +1274,8 @@ impl Store {
                 let sp = obj_prefix(b'E', coll, src);
                 let dp = obj_prefix(b'E', coll, dst);
                 for (k, v) in ov.entries_between(&sp, &prefix_end(&sp))? {
-                    let data = Bytes::from(self.slot_bytes(ov, slot_of(&v)?)?);
+                    let (from, mask) = extent_of(&v)?;
+                    let data = Bytes::from(self.slot_bytes(ov, from, mask)?);
                     let slot = self.take_slot(ov);
                     self.write_slot(ov, slot, &data, 0..data.len())?;
                     let mut nk = dp.clone();
@@ -1260,7 +1347,8 @@ impl Store {
                 let ek = extent_key(coll, o, b);
                 // Point lookups (bloom-filtered), cheaper than an iterator.
                 let inline = ov.get(&dk)?;
-                let old_slot = ov.get(&ek)?.map(|v| slot_of(&v)).transpose()?;
+                let old = ov.get(&ek)?.map(|v| extent_of(&v)).transpose()?;
+                let old_slot = old.map(|(s, _)| s);
                 let ws = off.max(bs);
                 let we = end.min(bs + BLOCK);
                 let src = &data[(ws - off) as usize..(we - off) as usize];
@@ -1278,8 +1366,8 @@ impl Store {
                         self.flush_pending(ov)?;
                     }
                     self.write_slot(ov, slot, data, (ws - off) as usize..(we - off) as usize)?;
-                    if old_slot != Some(slot) {
-                        ov.put(ek, slot.to_le_bytes().to_vec());
+                    if old != Some((slot, FULL)) {
+                        ov.put(ek, extent_value(slot, FULL));
                     }
                     if inline.is_some() {
                         ov.del(dk);
@@ -1289,8 +1377,8 @@ impl Store {
                 // Part of a block in the block file: in place (deferred). A
                 // slot's bytes past the object's end are zeros, so a gap
                 // this write leaves reads as zeros.
-                if let Some(s) = old_slot {
-                    self.write_in_slot(ov, s, ws - bs, data.slice((ws - off) as usize..(we - off) as usize))?;
+                if let Some((s, mask)) = old {
+                    self.write_part(ov, &ek, s, mask, ws - bs, data.slice((ws - off) as usize..(we - off) as usize))?;
                     continue;
                 }
                 // Otherwise inline, merged with what the block holds.
@@ -1310,19 +1398,44 @@ impl Store {
                     ov.put(dk, blk);
                     continue;
                 }
-                // Grown past inline size: the whole block (zero-padded) to a
-                // fresh slot, where the next small writes go in place.
-                let mut whole = AlignedBuf::zeroed(BLOCK as usize);
-                whole[..blk.len()].copy_from_slice(&blk);
+                // Grown past inline size: to a fresh slot, where the next
+                // small writes go in place. Only the sub-blocks holding data
+                // are written (zero-padded); the mask says which.
+                let lo = if had_inline { 0 } else { (ws - bs) / SUB * SUB };
+                let hi = (need as u64).div_ceil(SUB) * SUB;
+                let mut win = AlignedBuf::zeroed((hi - lo) as usize);
+                win[..need - lo as usize].copy_from_slice(&blk[lo as usize..]);
                 let slot = self.take_slot(ov);
-                self.write_slot(ov, slot, &Bytes::from_owner(whole), 0..BLOCK as usize)?;
-                ov.put(ek, slot.to_le_bytes().to_vec());
+                self.write_in_slot(ov, slot, lo, Bytes::from_owner(win))?;
+                ov.put(ek, extent_value(slot, sub_bits(lo, hi)));
                 if had_inline {
                     ov.del(dk);
                 }
             }
         }
         self.set_size(ov, coll, o, size.max(end));
+        Ok(())
+    }
+
+    /// Writes `data` at `off` in the block whose extent key is `ek` (in
+    /// `slot`, written sub-blocks `mask`). A sub-block written for the first
+    /// time is written whole, zero-padded, since the slot may hold old bytes there.
+    fn write_part(&self, ov: &mut Overlay, ek: &[u8], slot: u64, mask: u16, off: u64, data: Bytes) -> Result<()> {
+        let end = off + data.len() as u64;
+        let lo = if mask & sub_bits(off, off + 1) == 0 { off / SUB * SUB } else { off };
+        let hi = if mask & sub_bits(end - 1, end) == 0 { end.div_ceil(SUB) * SUB } else { end };
+        let data = if (lo, hi) == (off, end) {
+            data
+        } else {
+            let mut v = AlignedBuf::zeroed((hi - lo) as usize);
+            v[(off - lo) as usize..(end - lo) as usize].copy_from_slice(&data);
+            Bytes::from_owner(v)
+        };
+        self.write_in_slot(ov, slot, lo, data)?;
+        let new = mask | sub_bits(lo, hi);
+        if new != mask {
+            ov.put(ek.to_vec(), extent_value(slot, new));
+        }
         Ok(())
     }
 
