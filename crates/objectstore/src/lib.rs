@@ -322,6 +322,32 @@ impl Slots {
             }
         }
     }
+    /// The first of `k` consecutive slots: the lowest free run of that
+    /// length, else fresh ones at the end. Big writes then stay one
+    /// sequential write instead of scattering over freed slots.
+    fn take_run(&mut self, k: u64) -> u64 {
+        if k <= 1 {
+            return self.take();
+        }
+        let (mut start, mut len, mut prev) = (0, 0, None);
+        // Bounded scan: a huge, fragmented free list is not worth walking.
+        for &s in self.free.iter().take(1 << 16) {
+            if prev.is_some_and(|p| p + 1 == s) {
+                len += 1;
+            } else {
+                (start, len) = (s, 1);
+            }
+            prev = Some(s);
+            if len == k {
+                for x in start..start + k {
+                    self.free.remove(&x);
+                }
+                return start;
+            }
+        }
+        self.next += k;
+        self.next - k
+    }
     fn pin(&mut self, s: u64) {
         *self.pinned.entry(s).or_default() += 1;
     }
@@ -1329,6 +1355,13 @@ impl Store {
         Ok(())
     }
 
+    /// `k` consecutive slots for this batch (see [`Slots::take_run`]).
+    fn take_run(&self, ov: &mut Overlay, k: u64) -> std::ops::Range<u64> {
+        let first = self.slots.lock().expect("slots lock").take_run(k);
+        ov.taken.extend(first..first + k);
+        first..first + k
+    }
+
     fn take_slot(&self, ov: &mut Overlay) -> u64 {
         let slot = self.slots.lock().expect("slots lock").take();
         ov.taken.insert(slot);
@@ -1341,6 +1374,9 @@ impl Store {
         if !data.is_empty() {
             let first = off / BLOCK;
             let last = (end - 1) / BLOCK;
+            // Slots for the whole blocks this write covers, in one run.
+            let (wf, wl) = (off.div_ceil(BLOCK), end / BLOCK);
+            let mut run = if wl > wf + 1 { self.take_run(ov, wl - wf) } else { 0..0 };
             for b in first..=last {
                 let bs = b * BLOCK;
                 let dk = block_key(coll, o, b);
@@ -1358,9 +1394,9 @@ impl Store {
                         Some(s) if ov.taken.contains(&s) => s,
                         Some(s) => {
                             ov.drop_slot(s);
-                            self.take_slot(ov)
+                            run.next().unwrap_or_else(|| self.take_slot(ov))
                         }
-                        None => self.take_slot(ov),
+                        None => run.next().unwrap_or_else(|| self.take_slot(ov)),
                     };
                     if ov.pending_covers(slot) {
                         self.flush_pending(ov)?;
@@ -1411,6 +1447,10 @@ impl Store {
                 if had_inline {
                     ov.del(dk);
                 }
+            }
+            // Run slots a block did not need (it had a fresh slot already).
+            for s in run {
+                ov.drop_slot(s);
             }
         }
         self.set_size(ov, coll, o, size.max(end));

@@ -363,3 +363,16 @@ fn unwritten_sub_blocks_of_a_reused_slot_read_as_zeros() {
     s.apply(&t).unwrap();
     assert!(s.read("1.0", &oid("copy"), 0, u64::MAX).unwrap()[..] == want[..]);
 }
+
+/// Big writes get runs of consecutive slots: the lowest free run long
+/// enough, else fresh slots at the end, never a scatter of freed ones.
+#[test]
+fn slot_runs_come_from_the_lowest_long_enough_free_run() {
+    let mut s = Slots { free: [1, 2, 5, 6, 7, 9].into_iter().collect(), next: 10, ..Default::default() };
+    assert_eq!(s.take_run(3), 5);
+    assert_eq!(s.take_run(3), 10);
+    assert_eq!(s.next, 13);
+    assert_eq!(s.take_run(2), 1);
+    assert_eq!(s.take_run(1), 9);
+    assert!(s.free.is_empty());
+}

@@ -734,6 +734,12 @@ impl Pg {
         if m.interval < self.interval {
             return;
         }
+        // A pull that keeps delivering is not stalled, however long it takes.
+        if let Phase::Pulling { started, from: f, .. } = &mut self.phase {
+            if *f == from {
+                *started = Instant::now();
+            }
+        }
         let txn = match Transaction::from_bytes(m.txn.clone()) {
             Ok(t) => t,
             Err(e) => {
