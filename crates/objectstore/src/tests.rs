@@ -6,6 +6,13 @@ fn oid(name: &str) -> ObjectId {
     ObjectId::head(0x1234, "", "", name)
 }
 
+/// Writes `data` at `off` of object `o` in its own synced transaction.
+fn write_one(s: &Store, o: &str, off: u64, data: Vec<u8>) {
+    let mut t = Transaction::new();
+    t.push(Op::Write { coll: "1.0".into(), oid: oid(o), off, data: Bytes::from(data) });
+    s.apply(&t).unwrap();
+}
+
 fn open() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
     let s = Store::open(d.path(), true).unwrap();
@@ -273,11 +280,7 @@ fn reused_read_buffers_never_show_old_data_in_holes() {
 #[test]
 fn deferred_writes_go_in_place_and_pin_their_slot() {
     let (_d, s) = open();
-    let w = |o: &str, off: u64, data: Vec<u8>| {
-        let mut t = Transaction::new();
-        t.push(Op::Write { coll: "1.0".into(), oid: oid(o), off, data: Bytes::from(data) });
-        s.apply(&t).unwrap();
-    };
+    let w = |o: &str, off: u64, data: Vec<u8>| write_one(&s, o, off, data);
     let records = || s.db.prefix_iterator(b"W").filter(|r| r.as_ref().unwrap().0.starts_with(b"W")).count();
     w("a", 0, vec![1u8; BLOCK as usize]);
     assert_eq!(s.slot_usage(), (1, 0));
@@ -333,11 +336,7 @@ fn a_growing_partial_block_moves_to_the_block_file() {
 #[test]
 fn unwritten_sub_blocks_of_a_reused_slot_read_as_zeros() {
     let (_d, s) = open();
-    let w = |o: &str, off: u64, data: Vec<u8>| {
-        let mut t = Transaction::new();
-        t.push(Op::Write { coll: "1.0".into(), oid: oid(o), off, data: Bytes::from(data) });
-        s.apply(&t).unwrap();
-    };
+    let w = |o: &str, off: u64, data: Vec<u8>| write_one(&s, o, off, data);
     w("old", 0, vec![0xaa; BLOCK as usize]);
     let mut t = Transaction::new();
     t.push(Op::Remove { coll: "1.0".into(), oid: oid("old") });
