@@ -426,6 +426,13 @@ impl OurCluster {
         }
     }
 
+    /// Sends `signal` (e.g. "STOP", "CONT") to osd.i.
+    pub fn signal_osd(&self, i: usize, signal: &str) {
+        let pid = self.osds[i].as_ref().expect("osd running").id().to_string();
+        let r = run(Path::new("/bin/kill"), &["-s", signal, &pid]);
+        assert_eq!(r.code, 0, "kill -s {signal} {pid}: {}", r.stderr);
+    }
+
     pub fn osd_count(&self) -> usize {
         self.osds.len()
     }

@@ -823,3 +823,20 @@ fn ops_are_served_while_a_replica_recovers() {
     c.wait_up(1);
     py_objects(&c, "rec", "check", &specs(&seeds, &names));
 }
+
+/// An OSD that stops sending beacons is marked down after
+/// `mon_osd_report_timeout`, even with no peer to report it (one OSD here),
+/// with Ceph's log line; once it runs again it sees itself down and boots.
+#[test]
+fn a_silent_osd_is_marked_down_after_the_report_timeout() {
+    let c = OurCluster::start(1, "mon_osd_report_timeout = 4\nosd_beacon_report_interval = 1\n");
+    // Beacons keep it up well past the timeout.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    assert_eq!(c.status()["osdmap"]["num_up_osds"], 1, "an osd sending beacons was marked down");
+    c.signal_osd(0, "STOP");
+    c.wait_for(30, "the silent osd marked down", |s| s["osdmap"]["num_up_osds"] == 0);
+    let log = c.mon.real(&["log", "last", "20"]);
+    c.signal_osd(0, "CONT");
+    assert!(log.stdout.contains("osd.0 marked down after no beacon for"), "{}", log.stdout);
+    c.wait_up(1);
+}

@@ -1,5 +1,5 @@
 //! OSD → monitor messages (Pacific encodings): MOSDBoot, MOSDFailure,
-//! MOSDMarkMeDown. Layouts from `src/messages/MOSD*.h`.
+//! MOSDMarkMeDown, MOSDBeacon. Layouts from `src/messages/MOSD*.h`.
 
 use crate::mon::PaxosHeader;
 use crate::Message;
@@ -11,6 +11,7 @@ use types::{EntityAddrVec, Uuid};
 pub const MSG_OSD_BOOT: u16 = 71;
 pub const MSG_OSD_FAILURE: u16 = 72;
 pub const MSG_OSD_MARK_ME_DOWN: u16 = 74;
+pub const MSG_OSD_BEACON: u16 = 79;
 
 /// `OSDSuperblock` v9 (compat 5).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -251,10 +252,58 @@ impl Message for OsdMarkMeDown {
     }
 }
 
+/// MOSDBeacon (v3, compat 1): an up OSD's periodic "still here", with the
+/// PGs it leads; the mon marks down OSDs silent for `mon_osd_report_timeout`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OsdBeacon {
+    pub version: u64,
+    pub pgs: Vec<types::osd::PgId>,
+    pub min_last_epoch_clean: u32,
+    pub last_purged_snaps_scrub: Utime,
+    pub report_interval: i32,
+}
+
+impl Message for OsdBeacon {
+    const TYPE: u16 = MSG_OSD_BEACON;
+    const VERSION: u16 = 3;
+    const COMPAT: u16 = 1;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        let mut e = Encoder::new(f);
+        PaxosHeader { version: self.version }.encode(&mut e);
+        e.u32(self.pgs.len() as u32);
+        for pg in &self.pgs {
+            pg.encode(&mut e);
+        }
+        e.u32(self.min_last_epoch_clean);
+        self.last_purged_snaps_scrub.encode(&mut e);
+        e.i32(self.report_interval);
+        (e.into_bytes(), Bytes::new())
+    }
+    fn decode_payload(v: u16, front: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(front);
+        let version = PaxosHeader::decode(&mut r)?.version;
+        let pgs = r.decode()?;
+        let min_last_epoch_clean = r.u32()?;
+        let last_purged_snaps_scrub = if v >= 2 { r.decode()? } else { Utime::default() };
+        let report_interval = if v >= 3 { r.i32()? } else { 0 };
+        Ok(OsdBeacon { version, pgs, min_last_epoch_clean, last_purged_snaps_scrub, report_interval })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn beacon_round_trips_in_cephs_layout() {
+        let b = OsdBeacon { version: 9, pgs: vec![types::osd::PgId { pool: 1, seed: 3 }], min_last_epoch_clean: 7, last_purged_snaps_scrub: Utime { sec: 5, nsec: 6 }, report_interval: 300 };
+        let raw = b.to_raw(1, u64::MAX);
+        assert_eq!(OsdBeacon::from_raw(&raw).unwrap(), b);
+        // paxos header (8 + 2 + 8), one pg_t (count 4 + 17), lec, utime, interval
+        assert_eq!(raw.front.len(), 18 + 4 + 17 + 4 + 8 + 4);
+        assert!(OsdBeacon::decode_payload(3, raw.front.slice(..raw.front.len() - 1), Bytes::new()).is_err());
+    }
 
     #[test]
     fn boot_round_trips() {
@@ -282,7 +331,8 @@ mod tests {
             let f = Bytes::from(front);
             let _ = OsdBoot::decode_payload(v + 3, f.clone(), Bytes::new());
             let _ = OsdFailure::decode_payload(v + 2, f.clone(), Bytes::new());
-            let _ = OsdMarkMeDown::decode_payload(v + 2, f, Bytes::new());
+            let _ = OsdMarkMeDown::decode_payload(v + 2, f.clone(), Bytes::new());
+            let _ = OsdBeacon::decode_payload(v, f, Bytes::new());
         }
     }
 }

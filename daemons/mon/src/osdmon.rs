@@ -34,6 +34,8 @@ pub struct OsdRuntime {
     auto_out: HashSet<i32>,
     /// Latest report of each OSD.
     pub reports: HashMap<i32, (Instant, PgStats)>,
+    /// Last beacon (or boot) of each up OSD, as this leader saw it.
+    beacons: HashMap<i32, Instant>,
 }
 
 fn osd_of(name: &EntityName) -> Option<i32> {
@@ -256,6 +258,41 @@ pub fn handle_mark_me_down(mon: &Mon, who: &EntityName, m: &RawMessage) -> Resul
     mark_down(mon, &[d.target_osd], "marked itself down")
 }
 
+/// MOSDBeacon: an up OSD is still there (beacons from OSDs the map has down
+/// are ignored, as Ceph's `prepare_beacon` does).
+pub fn handle_beacon(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<(), String> {
+    OsdBeacon::from_raw(m).map_err(|e| e.to_string())?;
+    let Some(osd) = osd_of(who) else { return Ok(()) };
+    if mon.lock().osdmap.is_up(osd) {
+        mon.osd_rt().beacons.insert(osd, Instant::now());
+    }
+    Ok(())
+}
+
+/// Up OSDs with no beacon for `mon_osd_report_timeout` (Ceph's
+/// `handle_osd_timeouts`); an OSD first seen up starts its clock then.
+fn check_beacons(mon: &Mon) -> Result<bool, String> {
+    let timeout = mon.settings.get("mon_osd_report_timeout").and_then(|v| v.parse::<f64>().ok()).unwrap_or(900.0);
+    let silent: Vec<(i32, f64)> = {
+        let c = mon.lock();
+        let mut rt = mon.osd_rt();
+        let now = Instant::now();
+        rt.beacons.retain(|o, _| c.osdmap.is_up(*o));
+        (0..c.osdmap.max_osd)
+            .filter(|o| c.osdmap.is_up(*o))
+            .filter_map(|o| {
+                let age = now.duration_since(*rt.beacons.entry(o).or_insert(now)).as_secs_f64();
+                (timeout > 0.0 && age > timeout).then_some((o, age))
+            })
+            .collect()
+    };
+    let mut changed = false;
+    for (o, age) in silent {
+        changed |= mark_down(mon, &[o], &format!("marked down after no beacon for {age:.6} seconds"))?;
+    }
+    Ok(changed)
+}
+
 pub fn handle_pg_stats(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<(), String> {
     let s = PgStats::from_raw(m).map_err(|e| e.to_string())?;
     if osd_of(who) != Some(s.osd) {
@@ -269,6 +306,10 @@ pub fn handle_pg_stats(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<()
 pub fn tick(mon: &Mon) -> bool {
     let mut changed = check_failures(mon).unwrap_or_else(|e| {
         warn!("checking failures: {e}");
+        false
+    });
+    changed |= check_beacons(mon).unwrap_or_else(|e| {
+        warn!("checking beacons: {e}");
         false
     });
     let interval = mon.settings.get("mon_osd_down_out_interval").and_then(|v| v.parse::<f64>().ok()).unwrap_or(600.0);

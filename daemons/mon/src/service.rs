@@ -361,7 +361,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
             let caps = mon_caps(mon, &who.name);
             commands::handle_log(mon, who, &caps, &m, conn, features);
         }
-        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_peer::MSG_PG_STATS => {
+        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_mon::MSG_OSD_BEACON | messages::osd_peer::MSG_PG_STATS => {
             // OSD traffic needs the osd profile (or equivalent) on the mon.
             let caps = mon_caps(mon, &who.name);
             if who.name.ty != EntityType::OSD || !caps.is_capable("osd", "", &BTreeMap::new(), auth::caps::R | auth::caps::W | auth::caps::X) {
@@ -372,6 +372,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
                 messages::osd_mon::MSG_OSD_BOOT => crate::osdmon::handle_boot(mon, conn, &who.name, &m),
                 messages::osd_mon::MSG_OSD_FAILURE => crate::osdmon::handle_failure(mon, &who.name, &m),
                 messages::osd_mon::MSG_OSD_MARK_ME_DOWN => crate::osdmon::handle_mark_me_down(mon, &who.name, &m),
+                messages::osd_mon::MSG_OSD_BEACON => crate::osdmon::handle_beacon(mon, &who.name, &m).map(|_| false),
                 _ => crate::osdmon::handle_pg_stats(mon, &who.name, &m).map(|_| false),
             };
             match r {
@@ -423,6 +424,7 @@ fn leader_bound(ty: u16) -> bool {
             | messages::osd_mon::MSG_OSD_BOOT
             | messages::osd_mon::MSG_OSD_FAILURE
             | messages::osd_mon::MSG_OSD_MARK_ME_DOWN
+            | messages::osd_mon::MSG_OSD_BEACON
             | messages::osd_peer::MSG_PG_STATS
     )
 }

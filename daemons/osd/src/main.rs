@@ -28,7 +28,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
-use messages::osd_mon::{OsdBoot, OsdMarkMeDown, OsdSuperblock};
+use messages::osd_mon::{OsdBeacon, OsdBoot, OsdMarkMeDown, OsdSuperblock};
 use messages::Message;
 use objectstore::{Op, Store, Transaction};
 use service::{Osd, OsdAuth, OsdConf};
@@ -353,6 +353,26 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
                         }
                     }
                 }
+            }
+        });
+    }
+    // MOSDBeacon every osd_beacon_report_interval while up: the mon marks
+    // down an OSD silent for mon_osd_report_timeout, even with no peers to
+    // report it.
+    {
+        let osd = osd.clone();
+        let every = conf_secs(&cfg, "osd_beacon_report_interval", 300.0).max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                t.tick().await;
+                let map = osd.map();
+                if !map.is_up(whoami) {
+                    continue;
+                }
+                let b = OsdBeacon { version: map.epoch as u64, min_last_epoch_clean: map.epoch, report_interval: every.as_secs() as i32, ..Default::default() };
+                let _ = osd.monc.send_raw(b.to_raw(0, PACIFIC_SUPPORTED), None);
             }
         });
     }
