@@ -239,14 +239,7 @@ fn mon_add_then_a_new_mon_joins_and_mon_remove_retires_one() {
     let again = real_ceph(&conf, &["mon", "add", "d", &format!("{}:3304", m.ip)]);
     assert_eq!(again.code, 17, "{}", again.stderr);
     assert!(again.stderr.contains(&format!("mon.d already exists at address v2:{addr}/0")), "{}", again.stderr);
-    // The new mon is made from the cluster's map, as Ceph's docs say.
-    let map = m.dir.path().join("monmap");
-    let r = real_ceph(&conf, &["mon", "getmap", "-o", map.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let keyring = m.dir.path().join("keyring");
-    let r = run(&oxceph_tests::bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", "d", "--monmap", map.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    m.start_new_mon("d");
+    join_new_mon(&mut m, "d");
     let v = wait_quorum(&conf, &["a", "b", "c", "d"], 60);
     assert_eq!(v["monmap"]["epoch"], 2);
     // mon.d has the whole state.
@@ -295,17 +288,24 @@ fn a_single_mon_stays_writable_while_its_new_peer_starts() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = real_ceph(&conf, &["osd", "pool", "create", "still-writable", "8"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let map = m.dir.path().join("monmap");
-    let r = real_ceph(&conf, &["mon", "getmap", "-o", map.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let keyring = m.dir.path().join("keyring");
-    let r = run(&oxceph_tests::bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", "b", "--monmap", map.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    m.start_new_mon("b");
+    join_new_mon(&mut m, "b");
     wait_quorum(&conf, &["a", "b"], 60);
     let r = real_ceph(&conf, &["osd", "pool", "create", "with-b", "8"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let only_b = conf_for_one(&m, "b");
     let ls = pools(&only_b);
     assert!(ls.contains(&"still-writable".to_string()) && ls.contains(&"with-b".to_string()), "{ls:?}");
+}
+
+/// Makes and starts mon `name` from the cluster's map, as Ceph's docs say:
+/// `ceph mon getmap`, then `ceph-mon --mkfs --monmap`.
+fn join_new_mon(m: &mut OurMon, name: &str) {
+    let conf = m.conf();
+    let map = m.dir.path().join("monmap");
+    let r = real_ceph(&conf, &["mon", "getmap", "-o", map.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let keyring = m.dir.path().join("keyring");
+    let r = run(&oxceph_tests::bin("ceph-mon"), &["-c", &conf, "--mkfs", "-i", name, "--monmap", map.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    m.start_new_mon(name);
 }

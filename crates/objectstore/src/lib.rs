@@ -285,7 +285,7 @@ fn parse_deferred(v: &[u8]) -> Result<(u64, u64, &[u8])> {
     let slot = u64::from_le_bytes(v.get(..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
     let off = u64::from_le_bytes(v.get(8..16).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
     let data = &v[16..];
-    if off.checked_add(data.len() as u64).is_none_or(|e| e > BLOCK) {
+    if slot > MAX_SLOT || off.checked_add(data.len() as u64).is_none_or(|e| e > BLOCK) {
         return Err(bad());
     }
     Ok((slot, off, data))
@@ -478,6 +478,8 @@ fn is_aligned(x: u64) -> bool {
 
 /// Sub-block granularity of an extent's written mask.
 const SUB: u64 = 4096;
+/// Highest slot whose byte offset fits a u64 (a corrupt record must not overflow).
+const MAX_SLOT: u64 = u64::MAX / BLOCK - 1;
 const FULL: u16 = u16::MAX;
 
 fn slot_of(v: &[u8]) -> Result<u64> {
@@ -488,6 +490,9 @@ fn slot_of(v: &[u8]) -> Result<u64> {
 fn extent_of(v: &[u8]) -> Result<(u64, u16)> {
     let bad = || Error::Corrupt("bad extent record".into());
     let slot = u64::from_le_bytes(v.get(..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    if slot > MAX_SLOT {
+        return Err(bad());
+    }
     match v.len() {
         8 => Ok((slot, FULL)),
         10 => Ok((slot, u16::from_le_bytes([v[8], v[9]]))),

@@ -13,6 +13,18 @@ fn write_one(s: &Store, o: &str, off: u64, data: Vec<u8>) {
     s.apply(&t).unwrap();
 }
 
+/// Applies each op to `o` in a transaction of its own; returns the model's result.
+fn apply_each(s: &Store, o: &ObjectId, ops: &[M], sync: bool) -> Option<Vec<u8>> {
+    let mut model = None;
+    for op in ops {
+        model_apply(&mut model, op);
+        let mut t = Transaction::new();
+        t.push(to_op(o, op));
+        s.apply_opts(&t, sync).unwrap();
+    }
+    model
+}
+
 fn open() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
     let s = Store::open(d.path(), true).unwrap();
@@ -117,13 +129,7 @@ proptest! {
         let (d, s) = open();
         let o = oid("obj");
         let copy = oid("copy");
-        let mut model: Option<Vec<u8>> = None;
-        for op in &ops {
-            model_apply(&mut model, op);
-            let mut t = Transaction::new();
-            t.push(to_op(&o, op));
-            s.apply_opts(&t, false).unwrap();
-        }
+        let model = apply_each(&s, &o, &ops, false);
         let mut t = Transaction::new();
         t.push(Op::Touch { coll: "1.0".into(), oid: o.clone() });
         t.push(Op::Clone { coll: "1.0".into(), src: o.clone(), dst: copy.clone() });
@@ -151,13 +157,7 @@ proptest! {
     fn deferred_writes_survive_a_crash_before_they_are_in_place(ops in proptest::collection::vec(arb_op(), 1..10), last in proptest::collection::vec(arb_op(), 1..4)) {
         let (d, s) = open();
         let o = oid("obj");
-        let mut model: Option<Vec<u8>> = None;
-        for op in &ops {
-            model_apply(&mut model, op);
-            let mut t = Transaction::new();
-            t.push(to_op(&o, op));
-            s.apply(&t).unwrap();
-        }
+        let mut model = apply_each(&s, &o, &ops, true);
         // The crash: committed, never written in place.
         s.skip_in_place.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut t = Transaction::new();
@@ -374,4 +374,21 @@ fn slot_runs_come_from_the_lowest_long_enough_free_run() {
     assert_eq!(s.take_run(2), 1);
     assert_eq!(s.take_run(1), 9);
     assert!(s.free.is_empty());
+}
+
+/// Corrupt extent and deferred-write records are errors, not panics or
+/// overflowing offsets.
+#[test]
+fn corrupt_extent_and_deferred_records_are_errors() {
+    assert!(extent_of(&[1; 9]).is_err());
+    assert!(extent_of(&u64::MAX.to_le_bytes()).is_err());
+    assert_eq!(extent_of(&extent_value(5, 0b101)).unwrap(), (5, 0b101));
+    assert!(parse_deferred(&[0; 15]).is_err());
+    let mut rec = u64::MAX.to_le_bytes().to_vec();
+    rec.extend_from_slice(&0u64.to_le_bytes());
+    assert!(parse_deferred(&rec).is_err(), "slot past any file offset");
+    let mut rec = 1u64.to_le_bytes().to_vec();
+    rec.extend_from_slice(&(BLOCK - 1).to_le_bytes());
+    rec.extend_from_slice(b"ab");
+    assert!(parse_deferred(&rec).is_err(), "write past the block");
 }

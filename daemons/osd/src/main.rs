@@ -371,7 +371,9 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
                 if !map.is_up(whoami) {
                     continue;
                 }
-                let b = OsdBeacon { version: map.epoch as u64, min_last_epoch_clean: map.epoch, report_interval: every.as_secs() as i32, ..Default::default() };
+                // No PG list or min_last_epoch_clean: we do not track
+                // last_epoch_clean, and 0 never lets a mon trim maps on it.
+                let b = OsdBeacon { version: map.epoch as u64, report_interval: every.as_secs() as i32, ..Default::default() };
                 let _ = osd.monc.send_raw(b.to_raw(0, PACIFIC_SUPPORTED), None);
             }
         });

@@ -705,6 +705,9 @@ impl Pg {
     /// Objects written while `recovering_peers` miss them go (again) into
     /// their push queues.
     fn requeue_for_recovery(&mut self, entries: &[LogEntry]) {
+        if self.recovering_peers.is_empty() {
+            return;
+        }
         for t in self.recovering_peers.clone() {
             let Some(ps) = self.pushes.get_mut(&t) else { continue };
             for o in entries.iter().filter_map(entry_oid) {
