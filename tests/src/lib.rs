@@ -389,7 +389,8 @@ impl OurCluster {
         self.mon.conf()
     }
 
-    fn osd_dir(&self, i: usize) -> PathBuf {
+    /// osd.i's data directory (`osd_data`).
+    pub fn osd_dir(&self, i: usize) -> PathBuf {
         self.mon.dir.path().join(format!("osd.{i}"))
     }
 

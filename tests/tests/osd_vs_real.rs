@@ -840,3 +840,189 @@ fn a_silent_osd_is_marked_down_after_the_report_timeout() {
     assert!(log.stdout.contains("osd.0 marked down after no beacon for"), "{}", log.stdout);
     c.wait_up(1);
 }
+
+/// The acting set of the PG that holds `obj` in `pool`.
+fn acting_of(c: &OurCluster, pool: &str, obj: &str) -> (String, Vec<i32>) {
+    let r = c.mon.real(&["osd", "map", pool, obj, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("osd map: {e}: {}", r.stdout));
+    let acting = v["acting"].as_array().expect("acting").iter().map(|o| o.as_i64().unwrap() as i32).collect();
+    (v["pgid"].as_str().unwrap().to_string(), acting)
+}
+
+/// Writes `body` to pool/obj with the real `rados` (waits as long as the PG
+/// needs to become active).
+fn put(c: &OurCluster, pool: &str, obj: &str, body: &[u8]) {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), body).unwrap();
+    let r = c.rados(&["-p", pool, "put", obj, &f.path().display().to_string()]);
+    assert_eq!(r.code, 0, "put {obj}: {}", r.stderr);
+}
+
+/// Reads pool/obj with the real `rados`, giving up after `timeout` seconds.
+fn get(c: &OurCluster, pool: &str, obj: &str, timeout: u32) -> Result<Vec<u8>, String> {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    let t = timeout.to_string();
+    let r = c.rados(&["--rados_osd_op_timeout", &t, "-p", pool, "get", obj, &f.path().display().to_string()]);
+    if r.code != 0 {
+        return Err(r.stderr);
+    }
+    Ok(std::fs::read(f.path()).unwrap())
+}
+
+/// Ceph's PriorSet rule: when the only OSD that may hold a PG's newest writes
+/// is down, the PG is `down` (blocked by that OSD) and serves nothing rather
+/// than the stale copy; it recovers the newest writes once that OSD is
+/// back. `ceph osd lost` lets an admin give up on the OSD instead, after
+/// which the surviving copy is authoritative, even when the lost OSD
+/// returns (its newer writes are divergent), as in Ceph.
+#[test]
+fn a_pg_whose_newest_copy_is_down_waits_for_it_or_for_osd_lost() {
+    let mut c = OurCluster::start(3, "");
+    let ours = |args: &[&str]| {
+        let r = c.mon.ours(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r
+    };
+    ours(&["osd", "pool", "create", "pi", "1"]);
+    ours(&["osd", "pool", "set", "pi", "size", "2"]);
+    ours(&["osd", "pool", "set", "pi", "min_size", "1"]);
+    ours(&["osd", "pool", "application", "enable", "pi", "rados"]);
+    c.wait_clean(60);
+    let (pg, acting) = acting_of(&c, "pi", "obj");
+    assert_eq!(acting.len(), 2, "{acting:?}");
+    let (a, b) = (acting[0] as usize, acting[1] as usize);
+    let dump = |c: &OurCluster| -> serde_json::Value {
+        let r = c.mon.real(&["pg", "dump", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+        v["pg_map"]["pg_stats"].as_array().and_then(|a| a.iter().find(|p| p["pgid"] == pg.as_str()).cloned()).unwrap_or_default()
+    };
+
+    for (round, (v_old, v_new)) in [(b"one".as_slice(), b"two".as_slice()), (b"two", b"three")].into_iter().enumerate() {
+        put(&c, "pi", "obj", v_old);
+        // b misses the newest write, then a (the only copy of it) goes down.
+        c.kill9_osd(b);
+        c.wait_up(2);
+        put(&c, "pi", "obj", v_new);
+        c.kill9_osd(a);
+        c.wait_up(1);
+        c.start_osd(b);
+        c.wait_up(2);
+        c.wait_for(60, "the pg down, blocked by the osd with the newest writes", |_| {
+            let p = dump(&c);
+            p["state"] == "down" && p["blocked_by"] == serde_json::json!([a])
+        });
+        let h = c.mon.real(&["health", "detail"]);
+        assert!(h.stdout.contains(&format!("pg {pg} is down")), "{}", h.stdout);
+        assert!(h.stdout.contains("Reduced data availability: 1 pg inactive, 1 pg down"), "{}", h.stdout);
+        // Nothing is served from b's stale copy.
+        let e = get(&c, "pi", "obj", 5).expect_err("a read from a down pg must not succeed");
+        assert!(e.contains("timed out"), "{e}");
+        if round == 0 {
+            // a comes back: its newest writes are recovered.
+            c.start_osd(a);
+            c.wait_clean(120);
+            assert_eq!(get(&c, "pi", "obj", 30).unwrap(), v_new);
+        } else {
+            // The admin gives up on a: b's copy serves as it is.
+            let r = c.mon.real(&["osd", "lost", &a.to_string()]);
+            assert_ne!(r.code, 0);
+            assert!(r.stderr.contains("are you SURE?"), "{}", r.stderr);
+            let r = c.mon.real(&["osd", "lost", &b.to_string(), "--yes-i-really-mean-it"]);
+            assert!(r.stderr.contains(&format!("osd.{b} is not down")), "{}", r.stderr);
+            let r = c.mon.real(&["osd", "lost", &a.to_string(), "--yes-i-really-mean-it"]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            assert!(r.stderr.contains("marked osd lost in epoch"), "{}", r.stderr);
+            assert_eq!(get(&c, "pi", "obj", 60).unwrap(), v_old);
+            // a returns with writes the cluster gave up on: b's history wins.
+            c.start_osd(a);
+            c.wait_clean(120);
+            assert_eq!(get(&c, "pi", "obj", 30).unwrap(), v_old);
+        }
+    }
+}
+
+/// Copies left on an OSD that leaves a PG (here: marked out) are deleted once
+/// the PG is clean without it, and the OSD gets them back by backfill when it
+/// returns.
+#[test]
+fn stray_copies_are_deleted_once_the_pg_is_clean() {
+    let mut c = OurCluster::start(3, "");
+    let r = c.mon.ours(&["osd", "pool", "create", "st", "8"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = c.mon.ours(&["osd", "pool", "set", "st", "size", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = c.mon.ours(&["osd", "pool", "application", "enable", "st", "rados"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.wait_clean(60);
+    let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        put(&c, "st", n, &data(70_000, i as u64));
+    }
+    // Objects bigger than one recovery push (8 MiB) go in pieces.
+    let big: Vec<String> = (0..3).map(|i| format!("big{i}")).collect();
+    for (i, n) in big.iter().enumerate() {
+        put(&c, "st", n, &data(12 << 20, 100 + i as u64));
+    }
+    let pool_id = {
+        let m = c.mon.real(&["osd", "map", "st", "x", "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(m.stdout.trim()).unwrap()["pool_id"].as_u64().unwrap()
+    };
+    let tool = |c: &OurCluster, i: usize, op: &str| -> Vec<String> {
+        let r = run(&bin("ceph-objectstore-tool"), &["--data-path", &c.osd_dir(i).display().to_string(), "--op", op]);
+        assert_eq!(r.code, 0, "ceph-objectstore-tool --op {op}: {}", r.stderr);
+        r.stdout.lines().map(str::to_string).filter(|l| l.starts_with(&format!("{pool_id}.")) || l.starts_with(&format!("[\"{pool_id}."))).collect()
+    };
+    // osd.2 holds copies of this pool's PGs; while it runs, the tool is refused.
+    let r = run(&bin("ceph-objectstore-tool"), &["--data-path", &c.osd_dir(2).display().to_string(), "--op", "list-pgs"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("stop it first"), "{}", r.stderr);
+    let held: usize = {
+        let r = c.mon.real(&["pg", "ls", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("pg ls: {e}: {}", r.stdout));
+        let ours = |p: &&serde_json::Value| p["pgid"].as_str().unwrap_or("").starts_with(&format!("{pool_id}."));
+        v["pg_stats"].as_array().expect("pg_stats").iter().filter(ours).filter(|p| p["acting"].as_array().unwrap().iter().any(|o| o == 2)).count()
+    };
+    assert!(held > 0, "osd.2 holds none of the pool's pgs");
+    let r = c.mon.ours(&["osd", "out", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.wait_clean(120);
+    // Once clean, the primaries tell osd.2 to delete its copies.
+    let t0 = std::time::Instant::now();
+    loop {
+        let log = c.log("osd.2");
+        if log.matches("deleting stray copy").count() >= held {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 60, "osd.2 deleted fewer than {held} stray copies:\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    c.kill9_osd(2);
+    assert_eq!(tool(&c, 2, "list-pgs"), Vec::<String>::new(), "stray pgs left on osd.2");
+    // Every object reads back from the copies that stayed.
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(get(&c, "st", n, 30).unwrap(), data(70_000, i as u64), "{n}");
+    }
+    for (i, n) in big.iter().enumerate() {
+        assert!(get(&c, "st", n, 30).unwrap() == data(12 << 20, 100 + i as u64), "{n} differs");
+    }
+    // Back in: it is backfilled and holds objects of the pool again.
+    c.start_osd(2);
+    c.wait_up(3);
+    let r = c.mon.ours(&["osd", "in", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.wait_clean(120);
+    let on_2: Vec<usize> = (0..big.len()).filter(|i| acting_of(&c, "st", &big[*i]).1.contains(&2)).collect();
+    assert!(!on_2.is_empty(), "no big object maps to osd.2");
+    c.kill9_osd(2);
+    let objs = tool(&c, 2, "list");
+    assert!(!objs.is_empty(), "osd.2 has no objects after backfill");
+    assert!(objs.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{objs:?}");
+    // Its backfilled copies of the big objects are whole.
+    for i in on_2 {
+        let line = objs.iter().find(|l| l.contains(&format!("\"oid\":\"{}\"", big[i]))).unwrap_or_else(|| panic!("{} not on osd.2: {objs:?}", big[i]));
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let r = run(&bin("ceph-objectstore-tool"), &["--data-path", &c.osd_dir(2).display().to_string(), line, "get-bytes", &out.path().display().to_string()]);
+        assert_eq!(r.code, 0, "get-bytes: {}", r.stderr);
+        assert!(std::fs::read(out.path()).unwrap() == data(12 << 20, 100 + i as u64), "osd.2's copy of {} differs", big[i]);
+    }
+}

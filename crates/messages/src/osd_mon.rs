@@ -1,5 +1,5 @@
 //! OSD → monitor messages (Pacific encodings): MOSDBoot, MOSDFailure,
-//! MOSDMarkMeDown, MOSDBeacon. Layouts from `src/messages/MOSD*.h`.
+//! MOSDMarkMeDown, MOSDBeacon, MOSDAlive. Layouts from `src/messages/MOSD*.h`.
 
 use crate::mon::PaxosHeader;
 use crate::Message;
@@ -10,6 +10,7 @@ use types::{EntityAddrVec, Uuid};
 
 pub const MSG_OSD_BOOT: u16 = 71;
 pub const MSG_OSD_FAILURE: u16 = 72;
+pub const MSG_OSD_ALIVE: u16 = 73;
 pub const MSG_OSD_MARK_ME_DOWN: u16 = 74;
 pub const MSG_OSD_BEACON: u16 = 79;
 
@@ -290,6 +291,33 @@ impl Message for OsdBeacon {
     }
 }
 
+/// MOSDAlive (v1): a primary about to go active asks the mon to record
+/// that it was alive in the current interval (`up_thru >= want`), so later
+/// peering knows that interval may have accepted writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OsdAlive {
+    /// The sender's osdmap epoch (the paxos version).
+    pub version: u64,
+    pub want: u32,
+}
+
+impl Message for OsdAlive {
+    const TYPE: u16 = MSG_OSD_ALIVE;
+    const VERSION: u16 = 1;
+    const COMPAT: u16 = 1;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        let mut e = Encoder::new(f);
+        PaxosHeader { version: self.version }.encode(&mut e);
+        e.u32(self.want);
+        (e.into_bytes(), Bytes::new())
+    }
+    fn decode_payload(_: u16, front: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(front);
+        let version = PaxosHeader::decode(&mut r)?.version;
+        Ok(OsdAlive { version, want: r.u32()? })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +331,17 @@ mod tests {
         // paxos header (8 + 2 + 8), one pg_t (count 4 + 17), lec, utime, interval
         assert_eq!(raw.front.len(), 18 + 4 + 17 + 4 + 8 + 4);
         assert!(OsdBeacon::decode_payload(3, raw.front.slice(..raw.front.len() - 1), Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn alive_round_trips_in_cephs_layout() {
+        let a = OsdAlive { version: 12, want: 11 };
+        let raw = a.to_raw(1, u64::MAX);
+        assert_eq!(raw.header.ty, 73);
+        // paxos header (version 8, deprecated session mon 2, tid 8), want
+        assert_eq!(&raw.front[..], &[12, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0][..]);
+        assert_eq!(OsdAlive::from_raw(&raw).unwrap(), a);
+        assert!(OsdAlive::decode_payload(1, raw.front.slice(..20), Bytes::new()).is_err());
     }
 
     #[test]
@@ -332,6 +371,7 @@ mod tests {
             let _ = OsdBoot::decode_payload(v + 3, f.clone(), Bytes::new());
             let _ = OsdFailure::decode_payload(v + 2, f.clone(), Bytes::new());
             let _ = OsdMarkMeDown::decode_payload(v + 2, f.clone(), Bytes::new());
+            let _ = OsdAlive::decode_payload(v, f.clone(), Bytes::new());
             let _ = OsdBeacon::decode_payload(v, f, Bytes::new());
         }
     }

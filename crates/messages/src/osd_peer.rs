@@ -22,6 +22,7 @@ pub const MSG_PG_PUSH: u16 = 0x7e06;
 pub const MSG_PG_PUSH_ACK: u16 = 0x7e07;
 pub const MSG_PING: u16 = 0x7e08;
 pub const MSG_PG_STATS: u16 = 0x7e09;
+pub const MSG_PG_REMOVE: u16 = 0x7e0a;
 
 /// One PG log entry: which object a write changed, at which version, for which request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -232,6 +233,33 @@ impl Message for PgNotify {
     fn decode_payload(_: u16, f: Bytes, _: Bytes) -> Result<Self> {
         let mut r = Reader::new(f);
         Ok(PgNotify { pgid: r.decode()?, interval: r.u32()?, from: r.i32()?, exists: r.bool()?, info: r.decode()?, log: read_list(&mut r, 20)? })
+    }
+}
+
+/// Primary → a stray (an OSD outside the PG's up and acting sets that
+/// still holds a copy): the PG is clean without you, delete your copy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PgRemove {
+    pub pgid: PgId,
+    /// The primary's map epoch when it sent this.
+    pub epoch: u32,
+}
+impl Message for PgRemove {
+    const TYPE: u16 = MSG_PG_REMOVE;
+    const VERSION: u16 = 1;
+    const COMPAT: u16 = 1;
+    fn encode_payload(&self, _: u64) -> (Bytes, Bytes) {
+        (
+            front(|e| {
+                self.pgid.encode(e);
+                e.u32(self.epoch);
+            }),
+            Bytes::new(),
+        )
+    }
+    fn decode_payload(_: u16, f: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(f);
+        Ok(PgRemove { pgid: r.decode()?, epoch: r.u32()? })
     }
 }
 
@@ -488,10 +516,12 @@ pub struct PgStat {
     /// Snaps of `removed_snaps_queue` this PG has trimmed (start → length),
     /// as the primary reports them (Ceph's `pg_stat_t::purged_snaps`).
     pub purged_snaps: BTreeMap<u64, u64>,
+    /// Down OSDs a `down` PG waits for (Ceph's `pg_stat_t::blocked_by`).
+    pub blocked_by: Vec<i32>,
 }
 impl Encode for PgStat {
     fn encode(&self, e: &mut Encoder) {
-        e.u8(2);
+        e.u8(3);
         self.pgid.encode(e);
         e.u64(self.state);
         e.u32(self.reported_epoch);
@@ -516,6 +546,7 @@ impl Encode for PgStat {
             e.u64(v);
         }
         self.purged_snaps.encode(e);
+        self.blocked_by.encode(e);
     }
 }
 impl Decode for PgStat {
@@ -542,6 +573,7 @@ impl Decode for PgStat {
             log_size: r.u64()?,
             last_change: r.u64()?,
             purged_snaps: if v >= 2 { r.decode()? } else { BTreeMap::new() },
+            blocked_by: if v >= 3 { r.decode()? } else { Vec::new() },
         })
     }
 }
@@ -621,11 +653,14 @@ mod tests {
         let b = PgNotify::from_raw(&n.to_raw(1, 0)).unwrap();
         assert_eq!(b.log, n.log);
         assert_eq!(b.info, n.info);
-        let s = PgStats { osd: 1, pgs: vec![PgStat { state: pg_state::ACTIVE | pg_state::CLEAN, num_objects: 4, ..Default::default() }], ..Default::default() };
+        let s = PgStats { osd: 1, pgs: vec![PgStat { state: pg_state::ACTIVE | pg_state::CLEAN, num_objects: 4, blocked_by: vec![2], ..Default::default() }], ..Default::default() };
         let b = PgStats::from_raw(&s.to_raw(1, 0)).unwrap();
         assert_eq!(b.pgs, s.pgs);
         assert_eq!(pg_state::to_string(b.pgs[0].state), "active+clean");
         assert_eq!(pg_state::to_string(pg_state::ACTIVE | pg_state::UNDERSIZED | pg_state::DEGRADED), "active+undersized+degraded");
+        assert_eq!(pg_state::to_string(pg_state::PEERED | pg_state::UNDERSIZED | pg_state::DEGRADED), "undersized+degraded+peered");
+        let r = PgRemove { pgid: PgId { pool: 2, seed: 1 }, epoch: 40 };
+        assert_eq!(PgRemove::from_raw(&r.to_raw(1, 0)).unwrap(), r);
     }
 
     proptest! {
@@ -640,6 +675,7 @@ mod tests {
             let _ = PgPush::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgPushAck::decode_payload(1, f.clone(), Bytes::new());
             let _ = Ping::decode_payload(1, f.clone(), Bytes::new());
+            let _ = PgRemove::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgStats::decode_payload(1, f, Bytes::new());
         }
     }

@@ -277,6 +277,7 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         }
         "osd new" | "osd create" => osd_new(c, prefix == "osd new"),
         "osd rm" | "osd in" | "osd out" | "osd down" => osd_state_change(c, prefix),
+        "osd lost" => osd_lost(c),
         "osd crush rule create-replicated" => crush_rule_create(c),
         "osd crush rule rm" => crush_rule_rm(c),
         "osd setcrushmap" => set_crushmap(c),
@@ -417,13 +418,25 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
     }
     let sum = crate::osdmon::summary(m, &mon.osd_rt());
     let peering = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::PEERING != 0).count() as u64;
+    let down = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::DOWN != 0).count() as u64;
     let inactive = sum.inactive + sum.unknown;
     if inactive > 0 {
-        let mut msg = format!("Reduced data availability: {inactive} pgs inactive");
-        if peering > 0 {
-            msg += &format!(", {peering} pgs peering");
+        let pgs = |n: u64| if n == 1 { "pg" } else { "pgs" };
+        let mut msg = format!("Reduced data availability: {inactive} {} inactive", pgs(inactive));
+        if down > 0 {
+            msg += &format!(", {down} {} down", pgs(down));
         }
-        out.push(HealthCheck { code: "PG_AVAILABILITY", severity: "HEALTH_WARN", summary: msg, count: inactive, detail: vec![] });
+        if peering > 0 {
+            msg += &format!(", {peering} {} peering", pgs(peering));
+        }
+        // As Ceph's PGMap: "pg 2.0 is down, acting [1]".
+        let detail = sum
+            .stats
+            .values()
+            .filter(|s| s.state & messages::osd_peer::pg_state::DOWN != 0)
+            .map(|s| format!("pg {} is {}, acting [{}]", s.pgid, messages::osd_peer::pg_state::to_string(s.state), s.acting.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",")))
+            .collect();
+        out.push(HealthCheck { code: "PG_AVAILABILITY", severity: "HEALTH_WARN", summary: msg, count: inactive, detail });
     }
     let degraded_pgs = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::DEGRADED != 0).count() as u64;
     let undersized = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::UNDERSIZED != 0).count() as u64;
@@ -1186,6 +1199,29 @@ fn osd_state_change(c: &Ctx, prefix: &str) -> CmdReply {
     let rs = msgs.concat();
     let rs = if prefix == "osd rm" { rs } else { rs.trim_end().to_string() };
     commit_osd(&mut cl, m, ok(rs, Bytes::new()))
+}
+
+/// `osd lost ID --yes-i-really-mean-it`: peering stops waiting for a down
+/// OSD's copies (Ceph records `lost_at` = the epoch it went down).
+fn osd_lost(c: &Ctx) -> CmdReply {
+    let Some(id) = c.args.get("id").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim_start_matches("osd.").parse().ok()))) else {
+        return err(EINVAL, "unable to parse osd id value".to_string());
+    };
+    if !c.b("yes_i_really_mean_it") {
+        return err(EPERM, "are you SURE?  this might mean real, permanent data loss.  pass --yes-i-really-mean-it if you really do.".to_string());
+    }
+    let mut cl = c.mon.lock();
+    if id < 0 || !cl.osdmap.exists(id as i32) {
+        return err(ENOENT, format!("osd.{id} does not exist"));
+    }
+    if cl.osdmap.is_up(id as i32) {
+        return err(-16, format!("osd.{id} is not down"));
+    }
+    let e = cl.osdmap.osd.osd_info.get(id as usize).map(|i| i.down_at).unwrap_or(0);
+    let m = cl.next_osdmap(|m| {
+        m.osd.osd_info[id as usize].lost_at = e;
+    });
+    commit_osd(&mut cl, m, ok(format!("marked osd lost in epoch {e}"), Bytes::new()))
 }
 
 fn crush_rule_create(c: &Ctx) -> CmdReply {

@@ -215,6 +215,7 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                     stats.push(json!({
                         "pgid": pg.to_string(), "version": version, "reported_seq": 0, "reported_epoch": st.map(|s| s.reported_epoch).unwrap_or(0), "state": state,
                         "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary,
+                        "blocked_by": st.map(|s| s.blocked_by.clone()).unwrap_or_default(),
                         "stat_sum": {"num_bytes": st.map(|s| s.num_bytes).unwrap_or(0), "num_objects": st.map(|s| s.num_objects).unwrap_or(0), "num_objects_degraded": st.map(|s| s.num_objects_degraded).unwrap_or(0), "num_read": st.map(|s| s.num_rd).unwrap_or(0), "num_write": st.map(|s| s.num_wr).unwrap_or(0)},
                     }));
                 }

@@ -258,6 +258,33 @@ pub fn handle_mark_me_down(mon: &Mon, who: &EntityName, m: &RawMessage) -> Resul
     mark_down(mon, &[d.target_osd], "marked itself down")
 }
 
+/// MOSDAlive: a primary needs the map to show it alive in its current
+/// interval before it goes active (Ceph's `prepare_alive` records the
+/// OSD's map epoch as its `up_thru`).
+pub fn handle_alive(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &RawMessage) -> Result<bool, String> {
+    let a = OsdAlive::from_raw(m).map_err(|e| e.to_string())?;
+    let Some(id) = osd_of(who) else { return Ok(false) };
+    let mut c = mon.lock();
+    let map = &c.osdmap;
+    if !map.is_up(id) || map.client_addrs.get(id as usize) != Some(&conn.info.peer_addrs) {
+        debug!(id, "alive from an osd the map has down ignored");
+        return Ok(false);
+    }
+    let have = map.osd.osd_info.get(id as usize).map(|i| i.up_thru).unwrap_or(0);
+    if have >= a.want {
+        return Ok(false);
+    }
+    // Never past the current epoch: the OSD cannot have seen a later one.
+    let thru = (a.version.min(map.epoch as u64) as u32).max(a.want.min(map.epoch + 1));
+    let next = c.next_osdmap(|m| {
+        m.osd.osd_info[id as usize].up_thru = thru;
+    });
+    let epoch = next.epoch;
+    c.commit_osdmap(next, Txn::default())?;
+    debug!(id, want = a.want, thru, epoch, "up_thru");
+    Ok(true)
+}
+
 /// MOSDBeacon: an up OSD is still there (beacons from OSDs the map has down
 /// are ignored, as Ceph's `prepare_beacon` does).
 pub fn handle_beacon(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<(), String> {

@@ -361,7 +361,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
             let caps = mon_caps(mon, &who.name);
             commands::handle_log(mon, who, &caps, &m, conn, features);
         }
-        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_mon::MSG_OSD_BEACON | messages::osd_peer::MSG_PG_STATS => {
+        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_mon::MSG_OSD_BEACON | messages::osd_mon::MSG_OSD_ALIVE | messages::osd_peer::MSG_PG_STATS => {
             // OSD traffic needs the osd profile (or equivalent) on the mon.
             let caps = mon_caps(mon, &who.name);
             if who.name.ty != EntityType::OSD || !caps.is_capable("osd", "", &BTreeMap::new(), auth::caps::R | auth::caps::W | auth::caps::X) {
@@ -373,6 +373,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
                 messages::osd_mon::MSG_OSD_FAILURE => crate::osdmon::handle_failure(mon, &who.name, &m),
                 messages::osd_mon::MSG_OSD_MARK_ME_DOWN => crate::osdmon::handle_mark_me_down(mon, &who.name, &m),
                 messages::osd_mon::MSG_OSD_BEACON => crate::osdmon::handle_beacon(mon, &who.name, &m).map(|_| false),
+                messages::osd_mon::MSG_OSD_ALIVE => crate::osdmon::handle_alive(mon, conn, &who.name, &m),
                 _ => crate::osdmon::handle_pg_stats(mon, &who.name, &m).map(|_| false),
             };
             match r {
@@ -425,6 +426,7 @@ fn leader_bound(ty: u16) -> bool {
             | messages::osd_mon::MSG_OSD_FAILURE
             | messages::osd_mon::MSG_OSD_MARK_ME_DOWN
             | messages::osd_mon::MSG_OSD_BEACON
+            | messages::osd_mon::MSG_OSD_ALIVE
             | messages::osd_peer::MSG_PG_STATS
     )
 }
@@ -607,11 +609,17 @@ fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, f
                 if (last as u64) >= next {
                     let mut maps = BTreeMap::new();
                     let mut incs = BTreeMap::new();
-                    let first = if next == 0 || last as u64 - next >= 40 { last } else { next as u32 };
+                    // A new subscriber gets the newest full map; one asking
+                    // from an epoch gets every epoch from there, at most
+                    // `osd_map_message_max` (40) per message, and asks again
+                    // while `newest_map` is ahead (OSDs keep every epoch:
+                    // peering reads past intervals from them).
+                    let first = if next == 0 { last } else { (next as u32).max(c.osdmap_first) };
+                    let upto = if next == 0 { last } else { last.min(first.saturating_add(39)) };
                     // Incrementals when the client has the previous epoch and every
                     // step has one (as OSDMonitor::send_incremental); else full maps.
                     if next > 0 && first == next as u32 {
-                        for e in first..=last {
+                        for e in first..=upto {
                             match c.osdmap_inc_bytes(e) {
                                 Some(b) => {
                                     incs.insert(e, b);
@@ -624,7 +632,7 @@ fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, f
                         }
                     }
                     if incs.is_empty() {
-                        for e in first..=last {
+                        for e in first..=upto {
                             if let Some(b) = c.osdmap_bytes(e) {
                                 maps.insert(e, b);
                             }
@@ -633,7 +641,7 @@ fn push_subscriptions(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, f
                     let msg = OsdMapMsg { fsid: mon.fsid, incremental_maps: incs, maps, oldest_map: c.osdmap_first, newest_map: last };
                     drop(c);
                     send(conn, &msg, 0, features);
-                    Some(last as u64)
+                    Some(upto as u64)
                 } else {
                     None
                 }

@@ -10,6 +10,7 @@ mod cls_rbd;
 mod cls_rbd_dir;
 mod cls_rbd_objmap;
 mod cls_rbd_snap;
+mod history;
 mod ops;
 mod pg;
 mod service;
@@ -246,12 +247,14 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         }
     }
 
+    let history = history::MapHistory::open(store.clone())?;
     // The first map (a full one: ask again if what we hold is only incrementals).
     let mut maps = mc.osdmap.clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let m0 = loop {
         let cur = maps.borrow_and_update().clone();
         if let Some(msg) = cur {
+            history.absorb(&msg);
             if let (Some(m), _) = monc::advance_osdmap(None, &msg) {
                 break m;
             }
@@ -263,7 +266,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
             Err(_) => return Err("no osdmap from the monitors in 60 s".into()),
         }
     };
-    let osd = Osd::new(whoami, fsid, store.clone(), conf, mc.clone(), my_addrs.clone(), m0.clone());
+    let osd = Osd::new(whoami, fsid, store.clone(), conf, mc.clone(), my_addrs.clone(), m0.clone(), history);
     if let Some(r) = rot.borrow().clone() {
         osd.set_rotating((*r).clone());
     }
@@ -326,6 +329,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
                         if r.is_err() { return }
                         let msg = maps.borrow_and_update().clone();
                         let Some(msg) = msg else { continue };
+                        osd.history.absorb(&msg);
                         let cur = osd.map();
                         let (new, behind) = monc::advance_osdmap(Some(&cur), &msg);
                         if let Some(m) = new {
@@ -344,6 +348,10 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
                         }
                         if behind {
                             let _ = osd.monc.subscribe("osdmap", osd.map().epoch as u64 + 1, false);
+                        } else if let Some(gap) = osd.history.first_missing(osd.map().epoch) {
+                            // Epochs we skipped (a restart, or maps that came
+                            // faster than we read them): peering needs them.
+                            osd.want_maps(gap);
                         }
                     }
                     r = rot.changed() => {

@@ -3,16 +3,22 @@
 //! (as primary), replicated writes (as replica), peering and recovery.
 //!
 //! Peering, simplified from Ceph's: on every new interval (the acting set or
-//! primary changed) the primary asks every up OSD what it holds of the PG
-//! (info + log). The copy with the newest `last_update` (epoch first) is
-//! authoritative; the primary pulls from it if it is not itself, then
-//! brings each acting replica up to date: from its log when the replica's
-//! `last_update` is still in it, otherwise by backfill (a full copy). Only
-//! then does the PG go active; ops wait meanwhile. A write is acknowledged
-//! once the primary and every acting replica have committed it.
+//! primary changed) the primary asks the OSDs of the past intervals that
+//! may have accepted writes, and the current up and acting ones, what they
+//! hold of the PG (info + log). If some such interval has no OSD up, the
+//! PG is `down` until one comes back or is marked lost. The copy with the
+//! newest `last_update` (epoch first) is authoritative; the primary pulls
+//! from it if it is not itself, then brings each acting replica up to date:
+//! from its log when the replica's `last_update` is still in it, otherwise
+//! by backfill (a full copy). With at least `min_size` complete copies, and
+//! once the mon has recorded the primary alive in this interval (up_thru),
+//! the PG goes active. A write is acknowledged once the primary and every
+//! acting replica have committed it. Copies left on OSDs outside the PG
+//! (strays) are deleted once it is clean.
 
 use crate::ops::{self, Ctx, Effect, ObjectInfo};
 use crate::service::{ClientSession, Osd};
+use crate::history;
 use crate::snaps;
 use bytes::Bytes;
 use denc::{Decode, Encode, Encoder, Utime};
@@ -47,6 +53,8 @@ pub enum PgEvent {
     LocalCommitted { version: EVersion, ok: bool },
     /// `osd_recovery_sleep` has passed: push the next object to this peer.
     RecoveryWake { target: i32, interval: u32 },
+    /// The primary says our (stray) copy is no longer needed.
+    Remove { m: PgRemove, from: i32 },
 }
 
 /// (epoch, version): Ceph's eversion_t order.
@@ -56,6 +64,11 @@ fn ord(v: EVersion) -> (u32, u64) {
 
 fn log_key(v: EVersion) -> String {
     format!("log/{:010}.{:020}", v.epoch, v.version)
+}
+
+/// When `o` was marked lost (0: never).
+fn lost_at(map: &OsdMap, o: i32) -> u32 {
+    map.osd.osd_info.get(o as usize).map(|i| i.lost_at).unwrap_or(0)
 }
 
 pub fn coll_name(pgid: PgId) -> String {
@@ -92,6 +105,12 @@ enum Phase {
     Peering { waiting: HashSet<i32>, notifies: HashMap<i32, PgNotify>, started: Instant },
     Pulling { from: i32, started: Instant, notifies: HashMap<i32, PgNotify> },
     Recovering { targets: HashSet<i32> },
+    /// Recovered, waiting for the mon to record us alive in this interval.
+    WaitUpThru,
+    /// Fewer acting copies than the pool's min_size: no I/O.
+    Peered,
+    /// An interval that may have accepted writes has no OSD up.
+    Down { blocked_by: Vec<i32> },
     Active,
 }
 
@@ -112,6 +131,9 @@ struct PushState {
     finishing: bool,
     /// Waiting out `osd_recovery_sleep`.
     sleeping: bool,
+    /// An object sent in pieces (bigger than a push): it and the offset its
+    /// next piece starts at.
+    partial: Option<(ObjectId, u64)>,
     last_progress: Instant,
 }
 
@@ -176,6 +198,9 @@ pub struct Pg {
     pending: HashMap<ObjectId, u32>,
     /// Client ops waiting for their object's writes to commit, in arrival order.
     blocked: VecDeque<QueuedOp>,
+    /// OSDs outside up and acting that said they hold a copy: deleted once
+    /// the PG is clean.
+    strays: HashSet<i32>,
 }
 
 pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
@@ -215,6 +240,7 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         local: BTreeMap::new(),
         pending: HashMap::new(),
         blocked: VecDeque::new(),
+        strays: HashSet::new(),
     };
     if let Err(e) = pg.load() {
         warn!(pg = %pgid, "cannot load pg state: {e}");
@@ -292,6 +318,7 @@ impl Pg {
                 PgEvent::SessionReset { gid } => self.on_session_reset(gid),
                 PgEvent::Tick => self.on_tick(),
                 PgEvent::LocalCommitted { version, ok } => self.on_local_committed(version, ok).await,
+                PgEvent::Remove { m, from } => self.on_remove(m, from),
                 PgEvent::RecoveryWake { target, interval } => {
                     if let Some(ps) = self.pushes.get_mut(&target) {
                         if interval == self.interval && ps.sleeping {
@@ -317,6 +344,9 @@ impl Pg {
                 for q in std::mem::take(&mut self.waiting) {
                     self.on_client_op(q).await;
                 }
+            }
+            if !self.strays.is_empty() && self.is_clean() {
+                self.purge_strays();
             }
         }
     }
@@ -346,6 +376,12 @@ impl Pg {
         let (up, acting, primary) = (m.up, m.acting, m.acting_primary);
         let changed = acting != self.acting || primary != self.primary || up != self.up || self.interval == 0;
         if !changed {
+            match self.phase {
+                // An OSD may have come back, or been marked lost.
+                Phase::Down { .. } => self.start_peering(),
+                Phase::WaitUpThru if self.up_thru_ok() => self.go_active(),
+                _ => {}
+            }
             return;
         }
         let was_primary = self.primary == self.whoami();
@@ -366,6 +402,15 @@ impl Pg {
                 self.watchers.clear();
             }
             self.phase = Phase::Follower;
+            let me = self.whoami();
+            if self.exists && self.primary >= 0 && !self.up.contains(&me) && !self.acting.contains(&me) {
+                // A stray: tell the primary we hold a copy (it deletes it
+                // once the PG is clean without us).
+                let mut n = self.my_notify();
+                n.interval = 0;
+                n.log.clear();
+                self.osd.send_osd(self.primary, n.to_raw(0, 0));
+            }
         }
     }
 
@@ -380,12 +425,19 @@ impl Pg {
         self.recovering_peers.clear();
         self.pushes.clear();
         let me = self.whoami();
-        let mut waiting = HashSet::new();
-        for o in 0..self.map.max_osd {
-            if o != me && self.map.is_up(o) {
-                waiting.insert(o);
+        let map = self.map.clone();
+        // Whom to ask: the up OSDs of every interval since our copy last went
+        // active that may have accepted writes, plus the up and acting sets.
+        // Without a copy (or the maps to tell), every up OSD.
+        let prior = if self.exists { self.osd.history.past_intervals(self.pgid, map.epoch, self.info.last_epoch_started).ok() } else { None };
+        let mut waiting: HashSet<i32> = match &prior {
+            Some((intervals, _)) => {
+                let p = history::prior(intervals, |o| map.is_up(o), |o| map.exists(o).then(|| lost_at(&map, o)));
+                p.probe.into_iter().chain(self.up.iter().copied()).chain(self.acting.iter().copied()).collect()
             }
-        }
+            None => (0..map.max_osd).collect(),
+        };
+        waiting.retain(|o| *o != me && map.is_up(*o));
         for o in &waiting {
             self.osd.send_osd(*o, PgQuery { pgid: self.pgid, interval: self.interval }.to_raw(0, 0));
         }
@@ -411,6 +463,9 @@ impl Pg {
     }
 
     fn on_notify(&mut self, n: PgNotify) {
+        if n.exists && !self.up.contains(&n.from) && !self.acting.contains(&n.from) {
+            self.strays.insert(n.from);
+        }
         if n.interval != self.interval {
             return;
         }
@@ -429,12 +484,42 @@ impl Pg {
         if !waiting.is_empty() {
             return;
         }
+        // Every interval since the newest activation any copy knows of that
+        // may have accepted writes must have an OSD here to tell what it
+        // holds; otherwise the PG is down (Ceph's PriorSet).
+        let les = notifies.values().filter(|n| n.exists).map(|n| n.info.last_epoch_started).chain(self.exists.then_some(self.info.last_epoch_started)).max().unwrap_or(0);
+        let intervals = match self.osd.history.past_intervals(self.pgid, map.epoch, les) {
+            Ok((iv, _)) => iv,
+            Err(missing) => {
+                // Peering goes on once the maps are in (next tick).
+                debug!(pg = %self.pgid, missing, "waiting for past osdmaps");
+                self.osd.want_maps(missing);
+                return;
+            }
+        };
+        let prior = history::prior(&intervals, |o| map.is_up(o), |o| map.exists(o).then(|| lost_at(&map, o)));
+        if prior.pg_down {
+            let blocked_by: Vec<i32> = prior.blocked_by.into_iter().collect();
+            warn!(pg = %self.pgid, ?blocked_by, "pg is down: an interval that may have accepted writes has no osd up; bring one back or mark it lost ('ceph osd lost')");
+            self.phase = Phase::Down { blocked_by };
+            return;
+        }
+        let Phase::Peering { notifies, .. } = &mut self.phase else { return };
         let notifies = std::mem::take(notifies);
-        // The authoritative copy: newest last_update; ties prefer us, then the acting set.
-        let me = self.whoami();
-        let mut best: Option<(i32, (u32, u64))> = if self.exists { Some((me, ord(self.info.last_update))) } else { None };
         for (o, n) in &notifies {
-            if !n.exists {
+            if n.exists && !self.up.contains(o) && !self.acting.contains(o) {
+                self.strays.insert(*o);
+            }
+        }
+        // The authoritative copy, as Ceph's find_best_info: among the copies
+        // that went active most recently (newest last_epoch_started), the
+        // newest last_update; ties prefer us, then the acting set. A copy
+        // with an older start holds writes of an interval that a later one
+        // superseded (say, after `ceph osd lost`), which are divergent.
+        let me = self.whoami();
+        let mut best: Option<(i32, (u32, u64))> = if self.exists && self.info.last_epoch_started >= les { Some((me, ord(self.info.last_update))) } else { None };
+        for (o, n) in &notifies {
+            if !n.exists || n.info.last_epoch_started < les {
                 continue;
             }
             let k = ord(n.info.last_update);
@@ -594,6 +679,7 @@ impl Pg {
             stalled: false,
             finishing: false,
             sleeping: false,
+            partial: None,
             last_progress: Instant::now(),
         };
         self.pushes.insert(target, ps);
@@ -604,16 +690,43 @@ impl Pg {
         }
     }
 
-    /// Builds the transaction that recreates `o` (or removes it) on a peer.
-    fn object_txn(&self, t: &mut Transaction, o: &ObjectId) -> u64 {
+    /// Adds to `t` what recreates `o` on a peer from byte `from` on, with
+    /// about `budget` bytes of data at most (at least one 64 KiB piece).
+    /// The first piece removes the peer's old object; the last sets size,
+    /// xattrs and omap. Returns the bytes added, and the offset to go on
+    /// from when the object is not finished. A big object thus goes in
+    /// several pushes, never whole in memory; if it changes meanwhile, the
+    /// write queues it to be pushed again from the start.
+    fn object_txn(&self, t: &mut Transaction, o: &ObjectId, from: u64, budget: u64) -> (u64, Option<u64>) {
+        const PIECE_MIN: u64 = 64 << 10;
         let st = &self.osd.store;
         let coll = self.coll.clone();
-        t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
-        let Ok(Some(size)) = st.stat(&coll, o) else { return 0 };
-        t.push(Op::Touch { coll: coll.clone(), oid: o.clone() });
-        for (off, len) in st.data_extents(&coll, o, 0, size).unwrap_or_default() {
-            if let Ok(d) = st.read(&coll, o, off, len) {
-                t.push(Op::Write { coll: coll.clone(), oid: o.clone(), off, data: d });
+        if from == 0 {
+            t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
+        }
+        let Ok(Some(size)) = st.stat(&coll, o) else {
+            if from > 0 {
+                t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
+            }
+            return (0, None);
+        };
+        if from == 0 {
+            t.push(Op::Touch { coll: coll.clone(), oid: o.clone() });
+        }
+        let mut bytes = 0u64;
+        for (off, len) in st.data_extents(&coll, o, from, size.saturating_sub(from)).unwrap_or_default() {
+            let end = off + len;
+            let mut pos = off.max(from);
+            while pos < end {
+                if bytes >= budget {
+                    return (bytes, Some(pos));
+                }
+                let l = (end - pos).min((budget - bytes).max(PIECE_MIN));
+                if let Ok(d) = st.read(&coll, o, pos, l) {
+                    t.push(Op::Write { coll: coll.clone(), oid: o.clone(), off: pos, data: d });
+                }
+                bytes += l;
+                pos += l;
             }
         }
         t.push(Op::Truncate { coll: coll.clone(), oid: o.clone(), size });
@@ -628,7 +741,7 @@ impl Pg {
         if !kv.is_empty() {
             t.push(Op::OmapSet { coll, oid: o.clone(), kv });
         }
-        size
+        (bytes, None)
     }
 
     fn push_next(&mut self, target: i32) {
@@ -644,26 +757,47 @@ impl Pg {
         // Objects with a write still committing are pushed after it lands
         // (the store shows only committed data).
         let mut later = Vec::new();
-        for _ in 0..ps.todo.len() {
+        let committing = |pg: &Self, o: &ObjectId| pg.pending.contains_key(&ObjectId { snap: objectstore::NOSNAP, ..o.clone() });
+        loop {
             if n as usize >= batch_objects || bytes >= BATCH_BYTES {
                 break;
             }
-            let Some(o) = ps.todo.pop_front() else { break };
-            if self.pending.contains_key(&ObjectId { snap: objectstore::NOSNAP, ..o.clone() }) {
-                later.push(o);
-                continue;
+            let (o, from) = match ps.partial.take() {
+                Some((o, _)) if committing(self, &o) => {
+                    // Changed under us: the write queued it again, to go
+                    // whole once it lands.
+                    debug!(pg = %self.pgid, target, "object changed during a piecewise push");
+                    continue;
+                }
+                Some(p) => p,
+                None => {
+                    let Some(o) = ps.todo.pop_front() else { break };
+                    if committing(self, &o) {
+                        later.push(o);
+                        if ps.todo.is_empty() {
+                            break;
+                        }
+                        continue;
+                    }
+                    ps.queued.remove(&o);
+                    (o, 0)
+                }
+            };
+            let (b, next) = self.object_txn(&mut t, &o, from, BATCH_BYTES - bytes);
+            bytes += b;
+            if let Some(next) = next {
+                ps.partial = Some((o, next));
+                break;
             }
-            ps.queued.remove(&o);
-            bytes += self.object_txn(&mut t, &o);
             n += 1;
         }
         ps.todo.extend(later);
         // The last push carries the log and info, so it must show every
         // write they list: it waits until none is committing.
-        let last = ps.todo.is_empty() && self.local.is_empty();
-        if n == 0 && !last {
+        let last = ps.todo.is_empty() && ps.partial.is_none() && self.local.is_empty();
+        if t.ops.is_empty() && !last {
             ps.stalled = true;
-            ps.finishing = ps.todo.is_empty();
+            ps.finishing = ps.todo.is_empty() && ps.partial.is_none();
             self.pushes.insert(target, ps);
             return;
         }
@@ -845,7 +979,31 @@ impl Pg {
         }
     }
 
+    fn up_thru_ok(&self) -> bool {
+        let me = self.whoami();
+        self.map.osd.osd_info.get(me as usize).map(|i| i.up_thru).unwrap_or(0) >= self.interval
+    }
+
+    /// Recovery (of the copies that must be complete first) is done: the PG
+    /// serves I/O once it has min_size acting copies and the mon has us
+    /// alive in this interval, so later peering knows it may have taken writes.
     fn activate(&mut self) {
+        let acting = self.acting.iter().filter(|o| **o >= 0).count();
+        let min_size = self.pool().map(|p| p.min_size as usize).unwrap_or(1).max(1);
+        if acting < min_size {
+            info!(pg = %self.pgid, acting = ?self.acting, min_size, "fewer acting copies than min_size: peered, no I/O");
+            self.phase = Phase::Peered;
+            return;
+        }
+        if !self.up_thru_ok() {
+            self.osd.want_up_thru(self.interval);
+            self.phase = Phase::WaitUpThru;
+            return;
+        }
+        self.go_active();
+    }
+
+    fn go_active(&mut self) {
         self.info.last_epoch_started = self.interval;
         let mut t = Transaction::new();
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: self.info.to_bytes(0) });
@@ -865,6 +1023,46 @@ impl Pg {
                 let _ = p.conn.send(p.reply.to_raw(p.tid, PACIFIC_SUPPORTED));
             }
         }
+    }
+
+    /// Active, every acting copy complete and as many as the pool's size.
+    fn is_clean(&self) -> bool {
+        let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
+        matches!(self.phase, Phase::Active) && self.is_primary() && self.recovering_peers.is_empty() && self.pushes.is_empty() && self.acting.iter().filter(|o| **o >= 0).count() >= size
+    }
+
+    /// Tells OSDs outside the PG that hold a copy to delete it (Ceph's
+    /// `purge_strays`, once clean).
+    fn purge_strays(&mut self) {
+        for o in std::mem::take(&mut self.strays) {
+            if self.up.contains(&o) || self.acting.contains(&o) || !self.map.is_up(o) {
+                continue;
+            }
+            info!(pg = %self.pgid, stray = o, "clean: removing the stray copy");
+            self.osd.send_osd(o, PgRemove { pgid: self.pgid, epoch: self.map.epoch }.to_raw(0, 0));
+        }
+    }
+
+    /// A stray deletes its copy, unless its own map has it back in the PG.
+    fn on_remove(&mut self, m: PgRemove, from: i32) {
+        let me = self.whoami();
+        if !self.exists || self.up.contains(&me) || self.acting.contains(&me) || m.epoch < self.interval {
+            debug!(pg = %self.pgid, from, "keeping our copy: still in the pg, or the request is stale");
+            return;
+        }
+        info!(pg = %self.pgid, primary = from, "deleting stray copy");
+        let mut t = Transaction::new();
+        t.push(Op::RmColl { coll: self.coll.clone() });
+        if let Err(e) = self.osd.store.apply(&t) {
+            warn!(pg = %self.pgid, "removing stray copy: {e}");
+            return;
+        }
+        self.exists = false;
+        self.info = PgInfo { pgid: self.pgid, ..Default::default() };
+        self.log.clear();
+        self.dups.clear();
+        self.num_objects = 0;
+        self.num_bytes = 0;
     }
 
     // ------------------------------------------------------------- replica
@@ -1629,11 +1827,21 @@ impl Pg {
     fn on_tick(&mut self) {
         let stuck = Duration::from_secs(self.osd.conf.peering_retry_secs);
         if self.is_primary() {
+            // Peering that waited for past maps goes on.
+            if matches!(&self.phase, Phase::Peering { waiting, .. } if waiting.is_empty()) {
+                self.maybe_finish_peering();
+            }
             let restart = match &self.phase {
                 Phase::Peering { started, .. } | Phase::Pulling { started, .. } => started.elapsed() > stuck,
                 // Recovery is stuck when a push goes unanswered, however long it runs.
                 Phase::Recovering { .. } => self.pushes_stuck(stuck),
                 Phase::Active => self.inflight.values().any(|f| f.started.elapsed() > stuck) || self.pushes_stuck(stuck),
+                Phase::WaitUpThru => {
+                    self.osd.want_up_thru(self.interval);
+                    self.pushes_stuck(stuck)
+                }
+                // Both wait for a map (an OSD back, or marked lost).
+                Phase::Peered | Phase::Down { .. } => false,
                 Phase::Follower => true,
             };
             if restart {
@@ -1682,7 +1890,9 @@ impl Pg {
                 s
             }
             Phase::Recovering { .. } => PEERING | RECOVERING | DEGRADED,
-            Phase::Pulling { .. } | Phase::Peering { .. } => PEERING,
+            Phase::Pulling { .. } | Phase::Peering { .. } | Phase::WaitUpThru => PEERING,
+            Phase::Peered => PEERED | DEGRADED | if acting < size { UNDERSIZED } else { 0 },
+            Phase::Down { .. } => DOWN,
             Phase::Follower => 0,
         }
     }
@@ -1711,6 +1921,10 @@ impl Pg {
             purged_snaps: match (&self.trimmed_snaps, self.is_primary() && self.inflight.is_empty()) {
                 (Some(t), true) => t.clone(),
                 _ => BTreeMap::new(),
+            },
+            blocked_by: match &self.phase {
+                Phase::Down { blocked_by } => blocked_by.clone(),
+                _ => vec![],
             },
             ..Default::default()
         }

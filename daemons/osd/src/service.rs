@@ -104,6 +104,12 @@ pub struct Osd {
     stats: Mutex<HashMap<PgId, PgStat>>,
     hb: Mutex<HashMap<i32, HbPeer>>,
     nonce: u32,
+    /// Every osdmap epoch we have seen (peering reads past intervals from it).
+    pub history: crate::history::MapHistory,
+    /// The up_thru we asked the mon for, and when.
+    alive: Mutex<(u32, Option<Instant>)>,
+    /// The oldest epoch we asked the mon to send again, and when.
+    maps_wanted: Mutex<Option<(u32, Instant)>>,
 }
 
 struct HbPeer {
@@ -112,7 +118,7 @@ struct HbPeer {
 }
 
 impl Osd {
-    pub fn new(whoami: i32, fsid: Uuid, store: Arc<Store>, conf: OsdConf, monc: MonClient, my_addrs: EntityAddrVec, map: OsdMap) -> Arc<Osd> {
+    pub fn new(whoami: i32, fsid: Uuid, store: Arc<Store>, conf: OsdConf, monc: MonClient, my_addrs: EntityAddrVec, map: OsdMap, history: crate::history::MapHistory) -> Arc<Osd> {
         let map = Arc::new(map);
         let (map_tx, _) = watch::channel(map.clone());
         Arc::new(Osd {
@@ -131,7 +137,41 @@ impl Osd {
             keys: RwLock::new(KeyServer::default()),
             stats: Mutex::new(HashMap::new()),
             hb: Mutex::new(HashMap::new()),
+            history,
+            alive: Mutex::new((0, None)),
+            maps_wanted: Mutex::new(None),
         })
+    }
+
+    /// A primary needs the map to show us alive in an interval starting at
+    /// `epoch` before it goes active: MOSDAlive, once per wanted epoch
+    /// (again after a few seconds if no map came of it).
+    pub fn want_up_thru(&self, epoch: u32) {
+        let map = self.map();
+        let have = map.osd.osd_info.get(self.whoami as usize).map(|i| i.up_thru).unwrap_or(0);
+        if have >= epoch || !map.is_up(self.whoami) {
+            return;
+        }
+        let mut a = self.alive.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = a.1.is_some_and(|t| t.elapsed() < Duration::from_secs(3));
+        if a.0 >= epoch && fresh {
+            return;
+        }
+        *a = (a.0.max(epoch), Some(Instant::now()));
+        debug!(want = a.0, have, "asking the mon for up_thru");
+        let m = OsdAlive { version: map.epoch as u64, want: a.0 };
+        let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+    }
+
+    /// Asks the mon for the maps from `from` on (a hole in our history).
+    pub fn want_maps(&self, from: u32) {
+        let mut w = self.maps_wanted.lock().unwrap_or_else(|p| p.into_inner());
+        if w.is_some_and(|(e, t)| e == from && t.elapsed() < Duration::from_secs(3)) {
+            return;
+        }
+        *w = Some((from, Instant::now()));
+        debug!(from, "asking the mon for past osdmaps");
+        let _ = self.monc.subscribe("osdmap", from as u64, false);
     }
 
     pub fn map(&self) -> Arc<OsdMap> {
@@ -277,6 +317,10 @@ impl Osd {
                 MSG_PG_PUSH_ACK => {
                     let a = PgPushAck::from_raw(&m)?;
                     self.to_pg(a.pgid, PgEvent::PushAck(a), false);
+                }
+                MSG_PG_REMOVE => {
+                    let r = PgRemove::from_raw(&m)?;
+                    self.to_pg(r.pgid, PgEvent::Remove { m: r, from }, false);
                 }
                 other => debug!(ty = other, from, "ignoring message"),
             }
@@ -425,6 +469,9 @@ impl Osd {
             let pgs: Vec<mpsc::UnboundedSender<PgEvent>> = self.pgs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
             for tx in pgs {
                 let _ = tx.send(PgEvent::Tick);
+            }
+            if let Some(gap) = self.history.first_missing(self.map().epoch) {
+                self.want_maps(gap);
             }
             if last_report.elapsed() >= self.conf.report_interval {
                 last_report = Instant::now();
