@@ -351,6 +351,11 @@ impl OurMon {
 impl Drop for OurMon {
     fn drop(&mut self) {
         self.kill9();
+        // OXCEPH_KEEP_FAILED=1 keeps a failed test's cluster directory (logs, stores).
+        if std::thread::panicking() && std::env::var_os("OXCEPH_KEEP_FAILED").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+            eprintln!("kept the cluster directory: {}", dir.keep().display());
+        }
     }
 }
 
@@ -452,13 +457,21 @@ impl OurCluster {
         self.wait_for(60, &format!("{n} osds up"), |s| s["osdmap"]["num_up_osds"].as_u64() == Some(n as u64));
     }
 
-    /// Waits until every PG is active+clean and health is OK.
+    /// Waits until every PG is active+clean and health is OK, as reported by
+    /// primaries that have seen the osdmap of now (not stats from before a
+    /// change the caller just made).
     pub fn wait_clean(&self, secs: u64) {
-        self.wait_for(secs, "all pgs active+clean and HEALTH_OK", |s| {
+        let epoch = self.status()["osdmap"]["epoch"].as_u64().unwrap_or(0);
+        let current = || {
+            let r = self.mon.real(&["pg", "dump", "--format", "json"]);
+            let v: Value = serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null);
+            v["pg_map"]["pg_stats"].as_array().is_some_and(|a| a.iter().all(|p| p["reported_epoch"].as_u64().unwrap_or(0) >= epoch))
+        };
+        self.wait_for(secs, &format!("all pgs active+clean and HEALTH_OK as of epoch {epoch}"), |s| {
             let pg = &s["pgmap"];
             let total = pg["num_pgs"].as_u64().unwrap_or(0);
             let clean = pg["pgs_by_state"].as_array().map(|a| a.iter().filter(|x| x["state_name"] == "active+clean").map(|x| x["count"].as_u64().unwrap_or(0)).sum::<u64>()).unwrap_or(0);
-            total > 0 && clean == total && s["health"]["status"] == "HEALTH_OK"
+            total > 0 && clean == total && s["health"]["status"] == "HEALTH_OK" && current()
         });
     }
 

@@ -976,28 +976,41 @@ fn stray_copies_are_deleted_once_the_pg_is_clean() {
     let r = run(&bin("ceph-objectstore-tool"), &["--data-path", &c.osd_dir(2).display().to_string(), "--op", "list-pgs"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("stop it first"), "{}", r.stderr);
-    let held: usize = {
+    let held: std::collections::BTreeSet<String> = {
         let r = c.mon.real(&["pg", "ls", "--format", "json"]);
         let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("pg ls: {e}: {}", r.stdout));
         let ours = |p: &&serde_json::Value| p["pgid"].as_str().unwrap_or("").starts_with(&format!("{pool_id}."));
-        v["pg_stats"].as_array().expect("pg_stats").iter().filter(ours).filter(|p| p["acting"].as_array().unwrap().iter().any(|o| o == 2)).count()
+        v["pg_stats"].as_array().expect("pg_stats").iter().filter(ours).filter(|p| p["acting"].as_array().unwrap().iter().any(|o| o == 2)).map(|p| p["pgid"].as_str().unwrap().to_string()).collect()
     };
-    assert!(held > 0, "osd.2 holds none of the pool's pgs");
+    assert!(!held.is_empty(), "osd.2 holds none of the pool's pgs");
+    // (Copies left over from the pool's creation may be deleted before this.)
+    let log_from = c.log("osd.2").len();
     let r = c.mon.ours(&["osd", "out", "2"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    c.wait_clean(120);
     // Once clean, the primaries tell osd.2 to delete its copies.
     let t0 = std::time::Instant::now();
     loop {
         let log = c.log("osd.2");
-        if log.matches("deleting stray copy").count() >= held {
+        let deleted: std::collections::BTreeSet<String> = log[log_from.min(log.len())..]
+            .lines()
+            .filter(|l| l.contains("deleting stray copy"))
+            .filter_map(|l| l.split("pg=").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string))
+            .collect();
+        if held.is_subset(&deleted) {
+            c.wait_clean(60);
             break;
         }
-        assert!(t0.elapsed().as_secs() < 60, "osd.2 deleted fewer than {held} stray copies:\n{log}");
+        assert!(t0.elapsed().as_secs() < 60, "osd.2 deleted {deleted:?}, not all of {held:?}:\n{log}");
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
     c.kill9_osd(2);
-    assert_eq!(tool(&c, 2, "list-pgs"), Vec::<String>::new(), "stray pgs left on osd.2");
+    let left = tool(&c, 2, "list-pgs");
+    if !left.is_empty() {
+        let logs: String = (0..3)
+            .map(|i| c.log(&format!("osd.{i}")).lines().filter(|l| left.iter().any(|pg| l.contains(&format!("pg={pg} ")) || l.contains(&format!("pg={pg}:")))).map(|l| format!("osd.{i}: {l}\n")).collect::<String>())
+            .collect();
+        panic!("stray pgs left on osd.2: {left:?}\n{logs}");
+    }
     // Every object reads back from the copies that stayed.
     for (i, n) in names.iter().enumerate() {
         assert_eq!(get(&c, "st", n, 30).unwrap(), data(70_000, i as u64), "{n}");
@@ -1024,5 +1037,76 @@ fn stray_copies_are_deleted_once_the_pg_is_clean() {
         let r = run(&bin("ceph-objectstore-tool"), &["--data-path", &c.osd_dir(2).display().to_string(), line, "get-bytes", &out.path().display().to_string()]);
         assert_eq!(r.code, 0, "get-bytes: {}", r.stderr);
         assert!(std::fs::read(out.path()).unwrap() == data(12 << 20, 100 + i as u64), "osd.2's copy of {} differs", big[i]);
+    }
+}
+
+/// The python helper's object content, for checking copies byte for byte.
+fn py_content(name: &str, seed: u32) -> Vec<u8> {
+    let mut b = format!("{name}:{seed};").repeat(1000).into_bytes();
+    b.truncate(6000 + name.len() * 100);
+    b
+}
+
+/// A new OSD that CRUSH puts in a PG gets its copy by backfill while the
+/// OSDs with complete copies act for the PG through a pg_temp (Ceph's
+/// `active+remapped+backfilling`): reads and writes go on meanwhile,
+/// the pg_temp goes once the backfill is done, and the new OSD's copy holds
+/// the writes made during it.
+#[test]
+fn a_new_osd_is_backfilled_while_complete_copies_serve_through_pg_temp() {
+    let mut c = OurCluster::start(3, "osd_recovery_sleep = 0.1\n");
+    for args in [&["osd", "pool", "create", "tmp", "8"][..], &["osd", "pool", "set", "tmp", "size", "2"], &["osd", "pool", "application", "enable", "tmp", "rados"]] {
+        let r = c.mon.ours(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    c.wait_clean(60);
+    let m = c.mon.real(&["osd", "map", "tmp", "probe", "--format", "json"]);
+    let pool_id = serde_json::from_str::<serde_json::Value>(m.stdout.trim()).unwrap()["pool_id"].as_u64().expect("pool_id");
+    let pg_of = |name: &str| format!("{pool_id}.{:x}", maps::pool::ceph_str_hash_rjenkins(name.as_bytes()) & 7);
+    let names: Vec<String> = (0..240).map(|i| format!("t{i}")).collect();
+    let mut seeds: std::collections::BTreeMap<String, u32> = names.iter().map(|n| (n.clone(), 1)).collect();
+    let specs = |seeds: &std::collections::BTreeMap<String, u32>, which: &[String]| -> Vec<String> { which.iter().map(|n| format!("{n}={}", seeds[n])).collect() };
+    py_objects(&c, "tmp", "put", &specs(&seeds, &names));
+    let pg_temp = |c: &OurCluster| -> Vec<String> {
+        let r = c.mon.real(&["osd", "dump", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+        v["pg_temp"].as_array().map(|a| a.iter().map(|p| p["pgid"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    };
+    c.add_osd(3);
+    c.wait_up(4);
+    let t0 = std::time::Instant::now();
+    let pg = loop {
+        let states = pg_states(&c);
+        let temps = pg_temp(&c);
+        let found = states.iter().find(|(pg, s)| s.starts_with("active") && s.contains("remapped") && s.contains("backfilling") && temps.contains(pg) && pg.starts_with(&format!("{pool_id}.")));
+        if let Some((pg, _)) = found {
+            break pg.clone();
+        }
+        assert!(t0.elapsed().as_secs() < 60, "no pg became active+remapped+backfilling with a pg_temp: {states:?} pg_temp {temps:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let in_pg: Vec<String> = names.iter().filter(|n| pg_of(n) == pg).cloned().collect();
+    assert!(in_pg.len() > 10, "only {} objects in {pg}", in_pg.len());
+    let rewrite: Vec<String> = in_pg.iter().step_by(2).cloned().collect();
+    let read: Vec<String> = in_pg.iter().skip(1).step_by(2).cloned().collect();
+    for n in &rewrite {
+        seeds.insert(n.clone(), 2);
+    }
+    py_objects(&c, "tmp", "put", &specs(&seeds, &rewrite));
+    py_objects(&c, "tmp", "check", &specs(&seeds, &read));
+    let after = pg_states(&c);
+    assert!(after[&pg].contains("remapped"), "{pg} finished backfilling before the ops did ({}), so this shows nothing", after[&pg]);
+    c.wait_clean(180);
+    assert_eq!(pg_temp(&c), Vec::<String>::new(), "pg_temp left behind");
+    py_objects(&c, "tmp", "check", &specs(&seeds, &names));
+    // The new OSD's copy of that PG is whole, writes made during the backfill included.
+    let (_, acting) = acting_of(&c, "tmp", &in_pg[0]);
+    assert!(acting.contains(&3), "{pg} no longer maps to osd.3: {acting:?}");
+    c.kill9_osd(3);
+    for n in &in_pg {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let r = run(&bin("ceph-objectstore-tool"), &["--data-path", &c.osd_dir(3).display().to_string(), "--pgid", &pg, n, "get-bytes", &out.path().display().to_string()]);
+        assert_eq!(r.code, 0, "get-bytes {n}: {}", r.stderr);
+        assert!(std::fs::read(out.path()).unwrap() == py_content(n, seeds[n]), "osd.3's copy of {n} is not seed {}", seeds[n]);
     }
 }

@@ -663,6 +663,29 @@ impl Incremental {
             if old.osd.osd_xinfo.get(i) != Some(&new.osd.osd_xinfo[i]) {
                 inc.new_xinfo.insert(o, new.osd.osd_xinfo[i]);
             }
+            let (oi, ni) = (old.osd.osd_info.get(i).cloned().unwrap_or_default(), new.osd.osd_info.get(i).cloned().unwrap_or_default());
+            if oi.up_thru != ni.up_thru {
+                inc.new_up_thru.insert(o, ni.up_thru);
+            }
+            if oi.lost_at != ni.lost_at {
+                inc.new_lost.insert(o, ni.lost_at);
+            }
+        }
+        for (pg, v) in &new.pg_temp {
+            if old.pg_temp.get(pg) != Some(v) {
+                inc.new_pg_temp.insert(*pg, v.clone());
+            }
+        }
+        for pg in old.pg_temp.keys().filter(|pg| !new.pg_temp.contains_key(pg)) {
+            inc.new_pg_temp.insert(*pg, Vec::new());
+        }
+        for (pg, p) in &new.primary_temp {
+            if old.primary_temp.get(pg) != Some(p) {
+                inc.new_primary_temp.insert(*pg, *p);
+            }
+        }
+        for pg in old.primary_temp.keys().filter(|pg| !new.primary_temp.contains_key(pg)) {
+            inc.new_primary_temp.insert(*pg, -1);
         }
         inc
     }

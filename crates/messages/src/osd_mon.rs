@@ -1,5 +1,5 @@
 //! OSD → monitor messages (Pacific encodings): MOSDBoot, MOSDFailure,
-//! MOSDMarkMeDown, MOSDBeacon, MOSDAlive. Layouts from `src/messages/MOSD*.h`.
+//! MOSDMarkMeDown, MOSDBeacon, MOSDAlive, MOSDPGTemp. Layouts from `src/messages/MOSD*.h`.
 
 use crate::mon::PaxosHeader;
 use crate::Message;
@@ -12,6 +12,7 @@ pub const MSG_OSD_BOOT: u16 = 71;
 pub const MSG_OSD_FAILURE: u16 = 72;
 pub const MSG_OSD_ALIVE: u16 = 73;
 pub const MSG_OSD_MARK_ME_DOWN: u16 = 74;
+pub const MSG_OSD_PGTEMP: u16 = 78;
 pub const MSG_OSD_BEACON: u16 = 79;
 
 /// `OSDSuperblock` v9 (compat 5).
@@ -318,6 +319,40 @@ impl Message for OsdAlive {
     }
 }
 
+/// MOSDPGTemp (v2, compat 1): a primary asks the mon for a temporary
+/// acting set (`pg_temp`) for PGs whose CRUSH mapping names OSDs without a
+/// complete copy, so complete copies serve while the new ones backfill; an
+/// empty list removes the entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OsdPgTemp {
+    pub version: u64,
+    pub map_epoch: u32,
+    pub pg_temp: BTreeMap<types::osd::PgId, Vec<i32>>,
+    pub forced: bool,
+}
+
+impl Message for OsdPgTemp {
+    const TYPE: u16 = MSG_OSD_PGTEMP;
+    const VERSION: u16 = 2;
+    const COMPAT: u16 = 1;
+    fn encode_payload(&self, f: u64) -> (Bytes, Bytes) {
+        let mut e = Encoder::new(f);
+        PaxosHeader { version: self.version }.encode(&mut e);
+        e.u32(self.map_epoch);
+        self.pg_temp.encode(&mut e);
+        e.bool(self.forced);
+        (e.into_bytes(), Bytes::new())
+    }
+    fn decode_payload(v: u16, front: Bytes, _: Bytes) -> Result<Self> {
+        let mut r = Reader::new(front);
+        let version = PaxosHeader::decode(&mut r)?.version;
+        let map_epoch = r.u32()?;
+        let pg_temp = r.decode()?;
+        let forced = if v >= 2 { r.bool()? } else { false };
+        Ok(OsdPgTemp { version, map_epoch, pg_temp, forced })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +377,18 @@ mod tests {
         assert_eq!(&raw.front[..], &[12, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0][..]);
         assert_eq!(OsdAlive::from_raw(&raw).unwrap(), a);
         assert!(OsdAlive::decode_payload(1, raw.front.slice(..20), Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn pg_temp_round_trips_in_cephs_layout() {
+        let m = OsdPgTemp { version: 20, map_epoch: 20, pg_temp: [(types::osd::PgId { pool: 2, seed: 5 }, vec![1, 0])].into_iter().collect(), forced: false };
+        let raw = m.to_raw(1, u64::MAX);
+        assert_eq!(raw.header.ty, 78);
+        // paxos header 18, epoch 4, map count 4, pg_t 17, vector 4 + 2 * 4, forced 1
+        assert_eq!(raw.front.len(), 18 + 4 + 4 + 17 + 12 + 1);
+        assert_eq!(&raw.front[raw.front.len() - 9..raw.front.len() - 1], &[1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(OsdPgTemp::from_raw(&raw).unwrap(), m);
+        assert!(OsdPgTemp::decode_payload(2, raw.front.slice(..30), Bytes::new()).is_err());
     }
 
     #[test]
@@ -372,6 +419,7 @@ mod tests {
             let _ = OsdFailure::decode_payload(v + 2, f.clone(), Bytes::new());
             let _ = OsdMarkMeDown::decode_payload(v + 2, f.clone(), Bytes::new());
             let _ = OsdAlive::decode_payload(v, f.clone(), Bytes::new());
+            let _ = OsdPgTemp::decode_payload(v, f.clone(), Bytes::new());
             let _ = OsdBeacon::decode_payload(v, f, Bytes::new());
         }
     }

@@ -285,6 +285,55 @@ pub fn handle_alive(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &Ra
     Ok(true)
 }
 
+/// MOSDPGTemp: set or clear temporary acting sets (Ceph's `prepare_pgtemp`;
+/// entries naming a down OSD, or for PGs that do not exist, are ignored).
+/// Also records the sender alive, so it need not ask for up_thru again.
+pub fn handle_pg_temp(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &RawMessage) -> Result<bool, String> {
+    let t = OsdPgTemp::from_raw(m).map_err(|e| e.to_string())?;
+    let Some(id) = osd_of(who) else { return Ok(false) };
+    let mut c = mon.lock();
+    let map = &c.osdmap;
+    if !map.is_up(id) || map.client_addrs.get(id as usize) != Some(&conn.info.peer_addrs) {
+        return Ok(false);
+    }
+    let mut changes = Vec::new();
+    for (pg, osds) in &t.pg_temp {
+        let Some(pool) = map.pools.get(&(pg.pool as i64)) else { continue };
+        if pg.seed >= pool.pg_num {
+            continue;
+        }
+        if let Some(o) = osds.iter().find(|o| !map.is_up(**o)) {
+            debug!(%pg, osd = *o, "pg_temp naming a down osd ignored");
+            continue;
+        }
+        let cur = map.pg_temp.get(pg);
+        if cur.map(|v| v == osds).unwrap_or(osds.is_empty()) {
+            continue;
+        }
+        changes.push((*pg, osds.clone()));
+    }
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let thru = t.map_epoch.min(map.epoch);
+    let next = c.next_osdmap(|m| {
+        for (pg, osds) in &changes {
+            if osds.is_empty() {
+                m.pg_temp.remove(pg);
+            } else {
+                m.pg_temp.insert(*pg, osds.clone());
+            }
+            m.primary_temp.remove(pg);
+        }
+        let i = &mut m.osd.osd_info[id as usize];
+        i.up_thru = i.up_thru.max(thru);
+    });
+    let epoch = next.epoch;
+    c.commit_osdmap(next, Txn::default())?;
+    info!(id, epoch, ?changes, "pg_temp");
+    Ok(true)
+}
+
 /// MOSDBeacon: an up OSD is still there (beacons from OSDs the map has down
 /// are ignored, as Ceph's `prepare_beacon` does).
 pub fn handle_beacon(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<(), String> {

@@ -361,7 +361,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
             let caps = mon_caps(mon, &who.name);
             commands::handle_log(mon, who, &caps, &m, conn, features);
         }
-        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_mon::MSG_OSD_BEACON | messages::osd_mon::MSG_OSD_ALIVE | messages::osd_peer::MSG_PG_STATS => {
+        messages::osd_mon::MSG_OSD_BOOT | messages::osd_mon::MSG_OSD_FAILURE | messages::osd_mon::MSG_OSD_MARK_ME_DOWN | messages::osd_mon::MSG_OSD_BEACON | messages::osd_mon::MSG_OSD_ALIVE | messages::osd_mon::MSG_OSD_PGTEMP | messages::osd_peer::MSG_PG_STATS => {
             // OSD traffic needs the osd profile (or equivalent) on the mon.
             let caps = mon_caps(mon, &who.name);
             if who.name.ty != EntityType::OSD || !caps.is_capable("osd", "", &BTreeMap::new(), auth::caps::R | auth::caps::W | auth::caps::X) {
@@ -374,6 +374,7 @@ fn handle(mon: &Arc<Mon>, conn: &msgr::Connection, who: &Identity, peer_type: En
                 messages::osd_mon::MSG_OSD_MARK_ME_DOWN => crate::osdmon::handle_mark_me_down(mon, &who.name, &m),
                 messages::osd_mon::MSG_OSD_BEACON => crate::osdmon::handle_beacon(mon, &who.name, &m).map(|_| false),
                 messages::osd_mon::MSG_OSD_ALIVE => crate::osdmon::handle_alive(mon, conn, &who.name, &m),
+                messages::osd_mon::MSG_OSD_PGTEMP => crate::osdmon::handle_pg_temp(mon, conn, &who.name, &m),
                 _ => crate::osdmon::handle_pg_stats(mon, &who.name, &m).map(|_| false),
             };
             match r {
@@ -427,6 +428,7 @@ fn leader_bound(ty: u16) -> bool {
             | messages::osd_mon::MSG_OSD_MARK_ME_DOWN
             | messages::osd_mon::MSG_OSD_BEACON
             | messages::osd_mon::MSG_OSD_ALIVE
+            | messages::osd_mon::MSG_OSD_PGTEMP
             | messages::osd_peer::MSG_PG_STATS
     )
 }

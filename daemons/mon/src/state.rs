@@ -514,6 +514,14 @@ mod tests {
                 m.osd.osd_uuid[0] = Uuid::random();
             })),
             ("osd in", Box::new(|m: &mut OsdMap| m.osd_weight[0] = 0x10000)),
+            ("up_thru", Box::new(|m: &mut OsdMap| m.osd.osd_info[0].up_thru = m.epoch)),
+            ("osd lost", Box::new(|m: &mut OsdMap| m.osd.osd_info[0].lost_at = m.epoch - 1)),
+            ("pg_temp set", Box::new(|m: &mut OsdMap| {
+                m.pg_temp.insert(types::osd::PgId { pool: 1, seed: 3 }, vec![0]);
+            })),
+            ("pg_temp clear", Box::new(|m: &mut OsdMap| {
+                m.pg_temp.clear();
+            })),
             ("osd out", Box::new(|m: &mut OsdMap| m.osd_weight[0] = 0)),
             ("ec profile", Box::new(|m: &mut OsdMap| {
                 m.erasure_code_profiles.insert("p".into(), Default::default());

@@ -26,6 +26,24 @@ fn key(e: u32) -> String {
     format!("osdmap/{e:010}")
 }
 
+fn placement_digest(m: &OsdMap) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.max_osd.hash(&mut h);
+    m.crush_raw.hash(&mut h);
+    for s in &m.osd_state {
+        (s & (maps::osdmap::OSD_EXISTS | maps::osdmap::OSD_UP)).hash(&mut h);
+    }
+    m.osd_weight.hash(&mut h);
+    m.osd_primary_affinity.hash(&mut h);
+    format!("{:?}", m.pools).hash(&mut h);
+    m.pg_temp.hash(&mut h);
+    m.primary_temp.hash(&mut h);
+    m.pg_upmap.hash(&mut h);
+    m.pg_upmap_items.hash(&mut h);
+    h.finish()
+}
+
 pub struct MapHistory {
     store: Arc<Store>,
     inner: Mutex<Inner>,
@@ -34,6 +52,10 @@ pub struct MapHistory {
 #[derive(Default)]
 struct Inner {
     have: BTreeSet<u32>,
+    /// Per epoch, a digest of everything that places PGs (CRUSH, OSD up and
+    /// in states, weights, pools, pg_temp, upmaps): walks skip the epochs
+    /// that changed none of it without decoding their maps.
+    placement: BTreeMap<u32, u64>,
     cache: BTreeMap<u32, Arc<OsdMap>>,
     order: VecDeque<u32>,
     /// The oldest epoch the mon still has: we want every epoch from it.
@@ -58,9 +80,14 @@ impl MapHistory {
     pub fn open(store: Arc<Store>) -> Result<MapHistory, String> {
         let mut inner = Inner { floor: 1, ..Default::default() };
         if store.collection_exists(COLL).map_err(|e| e.to_string())? {
-            for (k, _) in store.scan_meta(COLL, "osdmap/").map_err(|e| e.to_string())? {
-                if let Some(e) = k.strip_prefix("osdmap/").and_then(|s| s.parse().ok()) {
-                    inner.have.insert(e);
+            for (k, v) in store.scan_meta(COLL, "osdmap/").map_err(|e| e.to_string())? {
+                let Some(e) = k.strip_prefix("osdmap/").and_then(|s| s.parse().ok()) else { continue };
+                match OsdMap::from_bytes(Bytes::from(v)) {
+                    Ok(m) => {
+                        inner.have.insert(e);
+                        inner.placement.insert(e, placement_digest(&m));
+                    }
+                    Err(err) => warn!(epoch = e, "stored osdmap does not decode (fetched again): {err}"),
                 }
             }
         } else {
@@ -141,6 +168,7 @@ impl MapHistory {
             t.push(Op::SetMeta { coll: COLL.into(), key: key(e), value: b });
             let mut i = self.lock();
             i.have.insert(e);
+            i.placement.insert(e, placement_digest(&m));
             i.remember(Arc::new(m));
             added.push(e);
         }
@@ -150,6 +178,7 @@ impl MapHistory {
                 let mut i = self.lock();
                 for e in added {
                     i.have.remove(&e);
+                    i.placement.remove(&e);
                 }
             }
         }
@@ -172,10 +201,30 @@ impl MapHistory {
     /// after `since` (newest first), and the current interval's first
     /// epoch. Err(epoch) names a map we lack.
     pub fn past_intervals(&self, pg: PgId, now: u32, since: u32) -> Result<(Vec<Interval>, u32), u32> {
+        // The walk goes down one epoch at a time: an epoch that placed PGs
+        // as the one after it did maps this PG the same (only the newest
+        // epoch of an interval needs its own map, for up_thru).
+        let mut next: Option<(u32, u64, Option<View>)> = None;
         past_intervals(now, since, |e| {
+            let digest = self.lock().placement.get(&e).copied().ok_or(e)?;
+            if let Some((ne, nd, v)) = &next {
+                if *ne == e + 1 && *nd == digest {
+                    let v = v.clone();
+                    next = Some((e, digest, v.clone()));
+                    return Ok(v);
+                }
+            }
             let m = self.get(e).ok_or(e)?;
-            Ok(view(&m, pg))
+            let v = view(&m, pg);
+            next = Some((e, digest, v.clone()));
+            Ok(v)
         })
+    }
+
+    /// The first epoch of the interval `pg` is in at `now` (Ceph's
+    /// `same_interval_since`), the same on every OSD that has the maps.
+    pub fn interval_start(&self, pg: PgId, now: u32) -> Option<u32> {
+        self.past_intervals(pg, now, now).ok().map(|(_, first)| first)
     }
 }
 

@@ -105,6 +105,9 @@ enum Phase {
     Peering { waiting: HashSet<i32>, notifies: HashMap<i32, PgNotify>, started: Instant },
     Pulling { from: i32, started: Instant, notifies: HashMap<i32, PgNotify> },
     Recovering { targets: HashSet<i32> },
+    /// We lead by CRUSH but hold no usable copy: waiting for the mon to map
+    /// the PG to OSDs with complete copies meanwhile (pg_temp).
+    WaitPgTemp { started: Instant },
     /// Recovered, waiting for the mon to record us alive in this interval.
     WaitUpThru,
     /// Fewer acting copies than the pool's min_size: no I/O.
@@ -201,6 +204,13 @@ pub struct Pg {
     /// OSDs outside up and acting that said they hold a copy: deleted once
     /// the PG is clean.
     strays: HashSet<i32>,
+    /// Up OSDs outside a pg_temp acting set that are complete (backfilled):
+    /// writes replicate to them, and once all are, pg_temp can go.
+    backfill_done: HashSet<i32>,
+    /// When we last asked the mon to clear our pg_temp.
+    pg_temp_clear_sent: Option<Instant>,
+    /// When we last told the primary we are a stray.
+    stray_notified: Option<Instant>,
 }
 
 pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
@@ -241,6 +251,9 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         pending: HashMap::new(),
         blocked: VecDeque::new(),
         strays: HashSet::new(),
+        backfill_done: HashSet::new(),
+        pg_temp_clear_sent: None,
+        stray_notified: None,
     };
     if let Err(e) = pg.load() {
         warn!(pg = %pgid, "cannot load pg state: {e}");
@@ -348,6 +361,7 @@ impl Pg {
             if !self.strays.is_empty() && self.is_clean() {
                 self.purge_strays();
             }
+            self.maybe_clear_pg_temp();
         }
     }
 
@@ -388,7 +402,9 @@ impl Pg {
         self.up = up;
         self.acting = acting;
         self.primary = primary;
-        self.interval = map.epoch;
+        // Every OSD must name the interval alike (messages of other
+        // intervals are dropped): its first epoch, from the map history.
+        self.interval = self.osd.history.interval_start(self.pgid, map.epoch).unwrap_or(map.epoch);
         self.pushes.clear();
         debug!(pg = %self.pgid, epoch = map.epoch, acting = ?self.acting, primary, "new interval");
         if self.primary == self.whoami() {
@@ -402,15 +418,29 @@ impl Pg {
                 self.watchers.clear();
             }
             self.phase = Phase::Follower;
-            let me = self.whoami();
-            if self.exists && self.primary >= 0 && !self.up.contains(&me) && !self.acting.contains(&me) {
-                // A stray: tell the primary we hold a copy (it deletes it
-                // once the PG is clean without us).
-                let mut n = self.my_notify();
-                n.interval = 0;
-                n.log.clear();
-                self.osd.send_osd(self.primary, n.to_raw(0, 0));
-            }
+            self.notify_if_stray();
+        }
+    }
+
+    /// A stray tells the primary it holds a copy (the primary deletes it
+    /// once the PG is clean without us): on each new interval, and every
+    /// 30 s in case that was missed.
+    fn notify_if_stray(&mut self) {
+        let me = self.whoami();
+        if self.exists && self.primary >= 0 && self.primary != me && !self.up.contains(&me) && !self.acting.contains(&me) {
+            let mut n = self.my_notify();
+            n.interval = 0;
+            n.log.clear();
+            self.osd.send_osd(self.primary, n.to_raw(0, 0));
+            self.stray_notified = Some(Instant::now());
+        }
+    }
+
+    /// The interval's first epoch again, in case the maps to tell it were
+    /// missing when it changed (a fresh OSD fills its history meanwhile).
+    fn refresh_interval(&mut self) {
+        if let Some(first) = self.osd.history.interval_start(self.pgid, self.map.epoch) {
+            self.interval = first;
         }
     }
 
@@ -423,6 +453,8 @@ impl Pg {
     fn start_peering(&mut self) {
         // Peering decides recovery afresh.
         self.recovering_peers.clear();
+        self.backfill_done.clear();
+        self.pg_temp_clear_sent = None;
         self.pushes.clear();
         let me = self.whoami();
         let map = self.map.clone();
@@ -463,7 +495,9 @@ impl Pg {
     }
 
     fn on_notify(&mut self, n: PgNotify) {
-        if n.exists && !self.up.contains(&n.from) && !self.acting.contains(&n.from) {
+        // A copy elsewhere (our map may not show its OSD out of the PG yet;
+        // purge_strays checks again).
+        if n.exists && n.from != self.whoami() {
             self.strays.insert(n.from);
         }
         if n.interval != self.interval {
@@ -531,6 +565,13 @@ impl Pg {
                 best = Some((*o, k));
             }
         }
+        if let Some((auth, _)) = best.filter(|(a, _)| *a != me) {
+            let n = &notifies[&auth];
+            if let Some(want) = self.choose_acting(auth, &n.info, &n.log, les, &notifies) {
+                self.request_pg_temp(want);
+                return;
+            }
+        }
         match best {
             Some((auth, _)) if auth != me => {
                 let since = self.log_recoverable_from(&notifies[&auth]);
@@ -545,6 +586,71 @@ impl Pg {
                 self.recover_replicas(notifies);
             }
         }
+    }
+
+    /// Ceph's `choose_acting`, simplified: when an up OSD (we included)
+    /// would need a whole copy (backfill), the OSDs with complete copies
+    /// should act for the PG meanwhile, the authoritative one first, so the
+    /// PG keeps its redundancy and serves while the up ones backfill. The
+    /// wanted acting set, if it differs from today's and helps.
+    fn choose_acting(&self, auth: i32, auth_info: &PgInfo, auth_log: &[LogEntry], les: u32, notifies: &HashMap<i32, PgNotify>) -> Option<Vec<i32>> {
+        let pool = self.pool()?;
+        let (size, min_size) = (pool.size as usize, (pool.min_size as usize).max(1));
+        let me = self.whoami();
+        let info_of = |o: i32| -> Option<&PgInfo> {
+            if o == me {
+                self.exists.then_some(&self.info)
+            } else {
+                notifies.get(&o).filter(|n| n.exists).map(|n| &n.info)
+            }
+        };
+        let complete = |o: i32| o == auth || (self.map.is_up(o) && info_of(o).is_some_and(|i| i.last_epoch_started >= les && i.last_update == auth_info.last_update));
+        let by_log = |o: i32| info_of(o).is_some_and(|i| i.last_update == auth_info.log_tail || auth_log.iter().any(|e| e.version == i.last_update));
+        let up: Vec<i32> = self.up.iter().copied().filter(|o| *o >= 0).collect();
+        if !up.iter().any(|o| !complete(*o) && !by_log(*o)) {
+            return None;
+        }
+        let mut want = vec![auth];
+        let candidates: Vec<i32> = up.iter().chain(self.acting.iter()).copied().chain(notifies.keys().copied()).collect();
+        for o in candidates {
+            if want.len() >= size {
+                break;
+            }
+            if o >= 0 && !want.contains(&o) && complete(o) {
+                want.push(o);
+            }
+        }
+        let up_complete = up.iter().filter(|o| complete(**o)).count();
+        if want.len() < min_size || want.len() <= up_complete || want == self.acting || self.map.pg_temp.get(&self.pgid) == Some(&want) {
+            return None;
+        }
+        Some(want)
+    }
+
+    /// Asks the mon for `want` as the PG's acting set (pg_temp) and waits for the map.
+    fn request_pg_temp(&mut self, want: Vec<i32>) {
+        info!(pg = %self.pgid, up = ?self.up, ?want, "up osds need backfill: asking for pg_temp so complete copies act meanwhile");
+        let m = messages::osd_mon::OsdPgTemp { version: self.map.epoch as u64, map_epoch: self.map.epoch, pg_temp: [(self.pgid, want)].into_iter().collect(), forced: false };
+        let _ = self.osd.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        self.phase = Phase::WaitPgTemp { started: Instant::now() };
+    }
+
+    /// Once every up OSD outside a pg_temp acting set is backfilled (and
+    /// the acting copies are complete), the pg_temp goes: the PG maps to its
+    /// CRUSH OSDs again, which now hold everything.
+    fn maybe_clear_pg_temp(&mut self) {
+        if !self.is_primary() || !matches!(self.phase, Phase::Active) || !self.map.pg_temp.contains_key(&self.pgid) || !self.recovering_peers.is_empty() {
+            return;
+        }
+        let me = self.whoami();
+        let ready = self.up.iter().filter(|o| **o >= 0 && **o != me).all(|o| self.acting.contains(o) || self.backfill_done.contains(o));
+        if !ready || self.pg_temp_clear_sent.is_some_and(|t| t.elapsed() < Duration::from_secs(5)) {
+            return;
+        }
+        info!(pg = %self.pgid, up = ?self.up, "backfill done: clearing pg_temp");
+        self.pg_temp_clear_sent = Some(Instant::now());
+        let m = messages::osd_mon::OsdPgTemp { version: self.map.epoch as u64, map_epoch: self.map.epoch, pg_temp: [(self.pgid, vec![])].into_iter().collect(), forced: false };
+        let _ = self.osd.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
     }
 
     /// Whether our copy can catch up with `auth` from its log: our
@@ -574,6 +680,12 @@ impl Pg {
 
     fn recover_replicas(&mut self, notifies: HashMap<i32, PgNotify>) {
         let me = self.whoami();
+        let les = notifies.values().filter(|n| n.exists).map(|n| n.info.last_epoch_started).chain([self.info.last_epoch_started]).max().unwrap_or(0);
+        let log: Vec<LogEntry> = self.log.iter().cloned().collect();
+        if let Some(want) = self.choose_acting(me, &self.info.clone(), &log, les, &notifies) {
+            self.request_pg_temp(want);
+            return;
+        }
         let mut targets: Vec<(i32, Option<EVersion>)> = Vec::new();
         for &r in &self.acting.clone() {
             if r == me || r < 0 {
@@ -595,6 +707,28 @@ impl Pg {
             };
             targets.push((r, since));
         }
+        // Up OSDs outside a pg_temp acting set: backfilled while the acting
+        // ones serve; they never hold up activation.
+        let mut backfill: Vec<(i32, Option<EVersion>)> = Vec::new();
+        for &r in &self.up.clone() {
+            if r == me || r < 0 || self.acting.contains(&r) {
+                continue;
+            }
+            match notifies.get(&r) {
+                Some(n) if n.exists && n.info.last_update == self.info.last_update => {
+                    self.backfill_done.insert(r);
+                }
+                Some(n) if n.exists && ord(n.info.last_update) < ord(self.info.last_update) && (n.info.last_update == self.info.log_tail || self.log.iter().any(|e| e.version == n.info.last_update)) => {
+                    backfill.push((r, Some(n.info.last_update)));
+                }
+                _ => backfill.push((r, None)),
+            }
+        }
+        for &(r, since) in &backfill {
+            self.recovering_peers.insert(r);
+            info!(pg = %self.pgid, target = r, ?since, "backfilling up osd outside the acting set");
+            self.start_push(r, since);
+        }
         if targets.is_empty() {
             self.activate();
             return;
@@ -607,7 +741,7 @@ impl Pg {
         if serve {
             // Before the pushes start: a peer with nothing to catch up gets
             // its last push at once and leaves this set again.
-            self.recovering_peers = targets.iter().map(|(t, _)| *t).collect();
+            self.recovering_peers.extend(targets.iter().map(|(t, _)| *t));
         }
         for &(r, since) in &targets {
             info!(pg = %self.pgid, target = r, ?since, "recovering replica");
@@ -626,6 +760,11 @@ impl Pg {
     /// Objects still to push (for the degraded count).
     fn recovering_objects(&self) -> u64 {
         self.pushes.iter().filter(|(t, _)| self.acting.contains(t)).map(|(_, p)| p.todo.len() as u64).sum()
+    }
+
+    /// Objects still to push to up OSDs outside the acting set (misplaced).
+    fn misplaced_objects(&self) -> u64 {
+        self.pushes.iter().filter(|(t, _)| !self.acting.contains(t) && self.up.contains(t)).map(|(_, p)| p.todo.len() as u64).sum()
     }
 
     /// The objects changed after `since` (by the log), or all of them.
@@ -825,6 +964,9 @@ impl Pg {
             // It now holds everything up to our last_update: later writes
             // replicate to it (arriving after this push, in order).
             info!(pg = %self.pgid, target, "recovered; replicating to it again");
+            if !self.acting.contains(&target) && self.up.contains(&target) {
+                self.backfill_done.insert(target);
+            }
         }
     }
 
@@ -869,6 +1011,10 @@ impl Pg {
 
     async fn on_push(&mut self, m: PgPush, from: i32, conn: Connection) {
         if m.interval < self.interval {
+            self.refresh_interval();
+        }
+        if m.interval < self.interval {
+            debug!(pg = %self.pgid, from, interval = m.interval, ours = self.interval, "push from an older interval dropped");
             return;
         }
         // A pull that keeps delivering is not stalled, however long it takes.
@@ -1028,7 +1174,7 @@ impl Pg {
     /// Active, every acting copy complete and as many as the pool's size.
     fn is_clean(&self) -> bool {
         let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
-        matches!(self.phase, Phase::Active) && self.is_primary() && self.recovering_peers.is_empty() && self.pushes.is_empty() && self.acting.iter().filter(|o| **o >= 0).count() >= size
+        matches!(self.phase, Phase::Active) && self.is_primary() && self.recovering_peers.is_empty() && self.pushes.is_empty() && self.up == self.acting && self.acting.iter().filter(|o| **o >= 0).count() >= size
     }
 
     /// Tells OSDs outside the PG that hold a copy to delete it (Ceph's
@@ -1069,6 +1215,9 @@ impl Pg {
 
     async fn on_repop(&mut self, m: RepOp, conn: Connection) {
         let reply = |r: i32| RepOpReply { pgid: m.pgid, interval: m.interval, version: m.version, result: r };
+        if m.interval < self.interval {
+            self.refresh_interval();
+        }
         if m.interval < self.interval || !self.exists || self.info.last_update != m.prev {
             debug!(pg = %self.pgid, have = ?self.info.last_update, prev = ?m.prev, "refusing repop");
             let _ = conn.send(reply(-116).to_raw(0, 0));
@@ -1499,7 +1648,7 @@ impl Pg {
             trimmed += 1;
         }
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
-        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0 && !self.recovering_peers.contains(o)).collect();
+        let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0 && !self.recovering_peers.contains(o)).chain(self.backfill_done.iter().copied()).collect();
         self.requeue_for_recovery(&entries);
         let txn_bytes = t.to_bytes(0);
         for r in &replicas {
@@ -1832,7 +1981,7 @@ impl Pg {
                 self.maybe_finish_peering();
             }
             let restart = match &self.phase {
-                Phase::Peering { started, .. } | Phase::Pulling { started, .. } => started.elapsed() > stuck,
+                Phase::Peering { started, .. } | Phase::Pulling { started, .. } | Phase::WaitPgTemp { started } => started.elapsed() > stuck,
                 // Recovery is stuck when a push goes unanswered, however long it runs.
                 Phase::Recovering { .. } => self.pushes_stuck(stuck),
                 Phase::Active => self.inflight.values().any(|f| f.started.elapsed() > stuck) || self.pushes_stuck(stuck),
@@ -1848,6 +1997,9 @@ impl Pg {
                 info!(pg = %self.pgid, "peering or replication stalled; re-peering");
                 self.start_peering();
             }
+        }
+        if !self.is_primary() && self.stray_notified.map_or(true, |t| t.elapsed() > Duration::from_secs(30)) {
+            self.notify_if_stray();
         }
         let now = Instant::now();
         let expired: Vec<u64> = self.notifies.iter().filter(|(_, n)| n.deadline <= now).map(|(k, _)| *k).collect();
@@ -1875,22 +2027,31 @@ impl Pg {
         use messages::osd_peer::pg_state::*;
         let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
         let acting = self.acting.iter().filter(|o| **o >= 0).count();
+        let remapped = self.up != self.acting;
         match &self.phase {
-            Phase::Active if !self.recovering_peers.is_empty() => {
-                let backfill = self.recovering_peers.iter().any(|t| self.pushes.get(t).is_some_and(|p| p.reset));
-                ACTIVE | DEGRADED | if backfill { BACKFILLING } else { RECOVERING } | if acting < size { UNDERSIZED } else { 0 }
-            }
             Phase::Active => {
                 let mut s = ACTIVE;
+                if acting < size || self.recovering_peers.iter().any(|t| self.acting.contains(t)) {
+                    s |= DEGRADED;
+                }
                 if acting < size {
-                    s |= UNDERSIZED | DEGRADED;
-                } else {
+                    s |= UNDERSIZED;
+                }
+                if remapped {
+                    s |= REMAPPED;
+                }
+                if !self.recovering_peers.is_empty() {
+                    let backfill = self.recovering_peers.iter().any(|t| self.pushes.get(t).is_some_and(|p| p.reset));
+                    s |= if backfill { BACKFILLING } else { RECOVERING };
+                }
+                if s == ACTIVE {
                     s |= CLEAN;
                 }
                 s
             }
             Phase::Recovering { .. } => PEERING | RECOVERING | DEGRADED,
             Phase::Pulling { .. } | Phase::Peering { .. } | Phase::WaitUpThru => PEERING,
+            Phase::WaitPgTemp { .. } => PEERING | REMAPPED,
             Phase::Peered => PEERED | DEGRADED | if acting < size { UNDERSIZED } else { 0 },
             Phase::Down { .. } => DOWN,
             Phase::Follower => 0,
@@ -1911,6 +2072,7 @@ impl Pg {
             num_objects: self.num_objects,
             num_bytes: self.num_bytes,
             num_objects_degraded: degraded,
+            num_objects_misplaced: self.misplaced_objects(),
             num_rd: self.num_rd,
             num_rd_kb: self.num_rd_kb,
             num_wr: self.num_wr,
