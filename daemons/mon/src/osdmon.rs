@@ -78,6 +78,15 @@ pub fn handle_boot(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &Raw
         debug!(id, "duplicate boot");
         return Ok(false);
     }
+    if map.is_up(id) {
+        // Up at other addresses (a quick restart): down in one epoch, up in
+        // the next, as Ceph does, so the restart ends the OSD's intervals
+        // (an interval's primary must have been up all through it).
+        drop(c);
+        mark_down(mon, &[id], "restarted: marked down before its new boot")?;
+        c = mon.lock();
+    }
+    let map = &c.osdmap;
     let auto_in = {
         let rt = mon.osd_rt();
         let weight = map.osd_weight.get(id as usize).copied().unwrap_or(0);

@@ -188,6 +188,9 @@ impl MapHistory {
     pub fn first_missing(&self, upto: u32) -> Option<u32> {
         let i = self.lock();
         let mut e = i.floor.max(1);
+        if e > upto {
+            return None;
+        }
         for h in i.have.range(e..=upto) {
             if *h != e {
                 return Some(e);
@@ -234,6 +237,7 @@ pub struct View {
     pub up: Vec<i32>,
     pub acting: Vec<i32>,
     pub primary: i32,
+    pub size: usize,
     pub min_size: usize,
     /// The primary's (up_from, up_thru) in this map.
     pub primary_alive: (u32, u32),
@@ -247,7 +251,7 @@ pub fn view(m: &OsdMap, pg: PgId) -> Option<View> {
     let mp = m.pg_to_up_acting(pg);
     let p = mp.acting_primary;
     let primary_alive = if p >= 0 { m.osd.osd_info.get(p as usize).map(|i| (i.up_from, i.up_thru)).unwrap_or((0, 0)) } else { (0, 0) };
-    Some(View { up: mp.up, acting: mp.acting, primary: p, min_size: pool.min_size as usize, primary_alive })
+    Some(View { up: mp.up, acting: mp.acting, primary: p, size: pool.size as usize, min_size: pool.min_size as usize, primary_alive })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -261,8 +265,10 @@ pub struct Interval {
     pub maybe_went_rw: bool,
 }
 
+/// Same interval (Ceph's `is_new_interval`, for what we track): same up
+/// and acting sets, primary and pool sizes.
 fn same(a: &View, b: &View) -> bool {
-    a.up == b.up && a.acting == b.acting && a.primary == b.primary
+    a.up == b.up && a.acting == b.acting && a.primary == b.primary && a.size == b.size && a.min_size == b.min_size
 }
 
 /// Walks epochs down from `now` (see [`MapHistory::past_intervals`]); an
@@ -350,7 +356,7 @@ mod tests {
     use super::*;
 
     fn v(acting: &[i32], thru: u32) -> View {
-        View { up: acting.to_vec(), acting: acting.to_vec(), primary: acting.first().copied().unwrap_or(-1), min_size: 1, primary_alive: (1, thru) }
+        View { up: acting.to_vec(), acting: acting.to_vec(), primary: acting.first().copied().unwrap_or(-1), size: 2, min_size: 1, primary_alive: (1, thru) }
     }
 
     /// Epoch → view, from a list of (first epoch, acting, primary's up_thru).

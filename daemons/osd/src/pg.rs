@@ -211,6 +211,8 @@ pub struct Pg {
     pg_temp_clear_sent: Option<Instant>,
     /// When we last told the primary we are a stray.
     stray_notified: Option<Instant>,
+    /// The pool's (size, min_size) in this interval.
+    sizes: (u8, u8),
 }
 
 pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
@@ -254,6 +256,7 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         backfill_done: HashSet::new(),
         pg_temp_clear_sent: None,
         stray_notified: None,
+        sizes: (0, 0),
     };
     if let Err(e) = pg.load() {
         warn!(pg = %pgid, "cannot load pg state: {e}");
@@ -388,7 +391,12 @@ impl Pg {
         }
         let m = map.pg_to_up_acting(self.pgid);
         let (up, acting, primary) = (m.up, m.acting, m.acting_primary);
-        let changed = acting != self.acting || primary != self.primary || up != self.up || self.interval == 0;
+        let sizes = self.pool().map(|p| (p.size, p.min_size)).unwrap_or_default();
+        // As Ceph's is_new_interval: a new acting or up set or primary, or new
+        // pool sizes. Epochs we did not see (maps come in batches) may hold
+        // a change that was undone since: the history names the interval.
+        let first = self.osd.history.interval_start(self.pgid, map.epoch);
+        let changed = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0 || first.is_some_and(|f| f != self.interval);
         if !changed {
             match self.phase {
                 // An OSD may have come back, or been marked lost.
@@ -402,9 +410,10 @@ impl Pg {
         self.up = up;
         self.acting = acting;
         self.primary = primary;
+        self.sizes = sizes;
         // Every OSD must name the interval alike (messages of other
         // intervals are dropped): its first epoch, from the map history.
-        self.interval = self.osd.history.interval_start(self.pgid, map.epoch).unwrap_or(map.epoch);
+        self.interval = first.unwrap_or(map.epoch);
         self.pushes.clear();
         debug!(pg = %self.pgid, epoch = map.epoch, acting = ?self.acting, primary, "new interval");
         if self.primary == self.whoami() {
@@ -532,6 +541,20 @@ impl Pg {
             }
         };
         let prior = history::prior(&intervals, |o| map.is_up(o), |o| map.exists(o).then(|| lost_at(&map, o)));
+        // An OSD of those intervals that came up since we asked around must
+        // be heard too (its copy may be the newest).
+        let me = self.whoami();
+        let (pgid, interval) = (self.pgid, self.interval);
+        if let Phase::Peering { waiting, notifies, .. } = &mut self.phase {
+            let unheard: Vec<i32> = prior.probe.iter().copied().filter(|o| *o != me && !notifies.contains_key(o)).collect();
+            if !unheard.is_empty() {
+                for o in unheard {
+                    waiting.insert(o);
+                    self.osd.send_osd(o, PgQuery { pgid, interval }.to_raw(0, 0));
+                }
+                return;
+            }
+        }
         if prior.pg_down {
             let blocked_by: Vec<i32> = prior.blocked_by.into_iter().collect();
             warn!(pg = %self.pgid, ?blocked_by, "pg is down: an interval that may have accepted writes has no osd up; bring one back or mark it lost ('ceph osd lost')");
@@ -550,7 +573,6 @@ impl Pg {
         // newest last_update; ties prefer us, then the acting set. A copy
         // with an older start holds writes of an interval that a later one
         // superseded (say, after `ceph osd lost`), which are divergent.
-        let me = self.whoami();
         let mut best: Option<(i32, (u32, u64))> = if self.exists && self.info.last_epoch_started >= les { Some((me, ord(self.info.last_update))) } else { None };
         for (o, n) in &notifies {
             if !n.exists || n.info.last_epoch_started < les {
@@ -1033,7 +1055,11 @@ impl Pg {
         let mut t = Transaction::new();
         if m.reset {
             t.push(Op::RmColl { coll: self.coll.clone() });
+            // Until the last push lands this copy holds nothing it can
+            // claim: an interrupted backfill must start over.
             self.log.clear();
+            self.dups.clear();
+            self.info = PgInfo { pgid: self.pgid, ..Default::default() };
         }
         if m.reset || !self.exists {
             t.push(Op::MkColl { coll: self.coll.clone() });
@@ -1155,6 +1181,16 @@ impl Pg {
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: self.info.to_bytes(0) });
         if let Err(e) = self.osd.store.apply(&t) {
             warn!(pg = %self.pgid, "saving pg info: {e}");
+        }
+        // The complete replicas record the activation too (as Ceph's
+        // activate message does), so a later peering among them knows this
+        // interval's start: an info-only RepOp at our last_update.
+        let me = self.whoami();
+        let complete: Vec<i32> = self.acting.iter().copied().filter(|o| *o >= 0 && *o != me && !self.recovering_peers.contains(o)).chain(self.backfill_done.iter().copied()).collect();
+        let lu = self.info.last_update;
+        let txn = t.to_bytes(0);
+        for r in complete {
+            self.osd.send_osd(r, RepOp { pgid: self.pgid, interval: self.interval, version: lu, prev: lu, txn: txn.clone() }.to_raw(0, 0));
         }
         self.phase = Phase::Active;
         debug!(pg = %self.pgid, acting = ?self.acting, "active");
