@@ -1110,3 +1110,29 @@ fn a_new_osd_is_backfilled_while_complete_copies_serve_through_pg_temp() {
         assert!(std::fs::read(out.path()).unwrap() == py_content(n, seeds[n]), "osd.3's copy of {n} is not seed {}", seeds[n]);
     }
 }
+
+/// With fewer acting copies than min_size a PG is
+/// `undersized+degraded+peered` and serves nothing, as in Ceph; lowering
+/// min_size is a new interval, and the PG goes active on the copy it has.
+#[test]
+fn a_pg_below_min_size_is_peered_until_min_size_is_lowered() {
+    let mut c = OurCluster::start(3, "");
+    for args in [&["osd", "pool", "create", "ms", "1"][..], &["osd", "pool", "set", "ms", "min_size", "2"], &["osd", "pool", "application", "enable", "ms", "rados"]] {
+        let r = c.mon.ours(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    c.wait_clean(60);
+    put(&c, "ms", "obj", b"kept");
+    let (pg, acting) = acting_of(&c, "ms", "obj");
+    assert_eq!(acting.len(), 3, "{acting:?}");
+    c.kill9_osd(acting[1] as usize);
+    c.kill9_osd(acting[2] as usize);
+    c.wait_up(1);
+    c.wait_for(60, "the pg peered, not active", |_| pg_states(&c).get(&pg).map(String::as_str) == Some("undersized+degraded+peered"));
+    let e = get(&c, "ms", "obj", 5).expect_err("a peered pg must not serve");
+    assert!(e.contains("timed out"), "{e}");
+    let r = c.mon.ours(&["osd", "pool", "set", "ms", "min_size", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(get(&c, "ms", "obj", 60).unwrap(), b"kept");
+    c.wait_for(60, "the pg active", |_| pg_states(&c).get(&pg).is_some_and(|s| s.starts_with("active+undersized+degraded")));
+}
