@@ -765,6 +765,22 @@ fn pg_states(c: &OurCluster) -> std::collections::HashMap<String, String> {
     v["pg_stats"].as_array().map(|a| a.iter().map(|p| (p["pgid"].as_str().unwrap_or("").to_string(), p["state"].as_str().unwrap_or("").to_string())).collect()).unwrap_or_default()
 }
 
+/// While `pg` is still in a state containing `state`: overwrites half of its
+/// objects (`in_pg`) with `seed` and reads the other half back (python3-rados).
+fn ops_while(c: &OurCluster, pool: &str, pg: &str, in_pg: &[String], seeds: &mut std::collections::BTreeMap<String, u32>, seed: u32, state: &str) {
+    assert!(in_pg.len() > 10, "only {} objects in {pg}", in_pg.len());
+    let rewrite: Vec<String> = in_pg.iter().step_by(2).cloned().collect();
+    let read: Vec<String> = in_pg.iter().skip(1).step_by(2).cloned().collect();
+    for n in &rewrite {
+        seeds.insert(n.clone(), seed);
+    }
+    let specs = |which: &[String]| -> Vec<String> { which.iter().map(|n| format!("{n}={}", seeds[n])).collect() };
+    py_objects(c, pool, "put", &specs(&rewrite));
+    py_objects(c, pool, "check", &specs(&read));
+    let after = pg_states(c);
+    assert!(after[pg].contains(state), "{pg} was no longer {state} when the ops were done ({}), so this shows nothing", after[pg]);
+}
+
 /// A PG whose replica is catching up serves reads and writes meanwhile, as
 /// Ceph's active+recovering PGs do, and the replica ends up with every
 /// write, including writes to objects it had not been sent yet.
@@ -804,16 +820,7 @@ fn ops_are_served_while_a_replica_recovers() {
     // In that PG, while it recovers: overwrite half its objects (most not
     // pushed yet) and read the other half back.
     let in_pg: Vec<String> = names.iter().filter(|n| pg_of(n) == pg).cloned().collect();
-    assert!(in_pg.len() > 10, "only {} objects in {pg}", in_pg.len());
-    let rewrite: Vec<String> = in_pg.iter().step_by(2).cloned().collect();
-    let read: Vec<String> = in_pg.iter().skip(1).step_by(2).cloned().collect();
-    for n in &rewrite {
-        seeds.insert(n.clone(), 3);
-    }
-    py_objects(&c, "rec", "put", &specs(&seeds, &rewrite));
-    py_objects(&c, "rec", "check", &specs(&seeds, &read));
-    let after = pg_states(&c);
-    assert!(after[&pg].contains("recovering"), "{pg} finished recovering before the ops did ({}), so this shows nothing", after[&pg]);
+    ops_while(&c, "rec", &pg, &in_pg, &mut seeds, 3, "recovering");
     c.wait_clean(180);
     // osd.2's copies are whole: with the other two down, everything reads back.
     let r = c.mon.ours(&["osd", "pool", "set", "rec", "min_size", "1"]);
@@ -1086,16 +1093,7 @@ fn a_new_osd_is_backfilled_while_complete_copies_serve_through_pg_temp() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     let in_pg: Vec<String> = names.iter().filter(|n| pg_of(n) == pg).cloned().collect();
-    assert!(in_pg.len() > 10, "only {} objects in {pg}", in_pg.len());
-    let rewrite: Vec<String> = in_pg.iter().step_by(2).cloned().collect();
-    let read: Vec<String> = in_pg.iter().skip(1).step_by(2).cloned().collect();
-    for n in &rewrite {
-        seeds.insert(n.clone(), 2);
-    }
-    py_objects(&c, "tmp", "put", &specs(&seeds, &rewrite));
-    py_objects(&c, "tmp", "check", &specs(&seeds, &read));
-    let after = pg_states(&c);
-    assert!(after[&pg].contains("remapped"), "{pg} finished backfilling before the ops did ({}), so this shows nothing", after[&pg]);
+    ops_while(&c, "tmp", &pg, &in_pg, &mut seeds, 2, "remapped");
     c.wait_clean(180);
     assert_eq!(pg_temp(&c), Vec::<String>::new(), "pg_temp left behind");
     py_objects(&c, "tmp", "check", &specs(&seeds, &names));

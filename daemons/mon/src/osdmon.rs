@@ -267,6 +267,12 @@ pub fn handle_mark_me_down(mon: &Mon, who: &EntityName, m: &RawMessage) -> Resul
     mark_down(mon, &[d.target_osd], "marked itself down")
 }
 
+/// The map has osd.`id` up at the address of this session (not an older
+/// incarnation's).
+fn up_at_session(map: &maps::OsdMap, id: i32, conn: &msgr::Connection) -> bool {
+    map.is_up(id) && map.client_addrs.get(id as usize) == Some(&conn.info.peer_addrs)
+}
+
 /// MOSDAlive: a primary needs the map to show it alive in its current
 /// interval before it goes active (Ceph's `prepare_alive` records the
 /// OSD's map epoch as its `up_thru`).
@@ -275,7 +281,7 @@ pub fn handle_alive(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &Ra
     let Some(id) = osd_of(who) else { return Ok(false) };
     let mut c = mon.lock();
     let map = &c.osdmap;
-    if !map.is_up(id) || map.client_addrs.get(id as usize) != Some(&conn.info.peer_addrs) {
+    if !up_at_session(map, id, conn) {
         debug!(id, "alive from an osd the map has down ignored");
         return Ok(false);
     }
@@ -302,7 +308,8 @@ pub fn handle_pg_temp(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &
     let Some(id) = osd_of(who) else { return Ok(false) };
     let mut c = mon.lock();
     let map = &c.osdmap;
-    if !map.is_up(id) || map.client_addrs.get(id as usize) != Some(&conn.info.peer_addrs) {
+    if !up_at_session(map, id, conn) {
+        debug!(id, "pg_temp from an osd the map has down ignored");
         return Ok(false);
     }
     let mut changes = Vec::new();
