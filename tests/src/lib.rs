@@ -498,8 +498,17 @@ impl OurCluster {
 
     /// Creates a replicated pool with `pg_num` PGs and an application, and waits until it is clean.
     pub fn create_pool(&self, name: &str, pg_num: u32) {
+        self.create_pool_with(name, pg_num, &[]);
+    }
+
+    /// [`OurCluster::create_pool`], with `osd pool set` of each (key, value) first.
+    pub fn create_pool_with(&self, name: &str, pg_num: u32, settings: &[(&str, &str)]) {
         let r = self.mon.ours(&["osd", "pool", "create", name, &pg_num.to_string()]);
         assert_eq!(r.code, 0, "pool create: {}", r.stderr);
+        for (k, v) in settings {
+            let r = self.mon.ours(&["osd", "pool", "set", name, k, v]);
+            assert_eq!(r.code, 0, "pool set {k} {v}: {}", r.stderr);
+        }
         let r = self.mon.ours(&["osd", "pool", "application", "enable", name, "rados"]);
         assert_eq!(r.code, 0, "application enable: {}", r.stderr);
         self.wait_clean(60);

@@ -885,16 +885,7 @@ fn get(c: &OurCluster, pool: &str, obj: &str, timeout: u32) -> Result<Vec<u8>, S
 #[test]
 fn a_pg_whose_newest_copy_is_down_waits_for_it_or_for_osd_lost() {
     let mut c = OurCluster::start(3, "");
-    let ours = |args: &[&str]| {
-        let r = c.mon.ours(args);
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        r
-    };
-    ours(&["osd", "pool", "create", "pi", "1"]);
-    ours(&["osd", "pool", "set", "pi", "size", "2"]);
-    ours(&["osd", "pool", "set", "pi", "min_size", "1"]);
-    ours(&["osd", "pool", "application", "enable", "pi", "rados"]);
-    c.wait_clean(60);
+    c.create_pool_with("pi", 1, &[("size", "2"), ("min_size", "1")]);
     let (pg, acting) = acting_of(&c, "pi", "obj");
     assert_eq!(acting.len(), 2, "{acting:?}");
     let (a, b) = (acting[0] as usize, acting[1] as usize);
@@ -954,13 +945,7 @@ fn a_pg_whose_newest_copy_is_down_waits_for_it_or_for_osd_lost() {
 #[test]
 fn stray_copies_are_deleted_once_the_pg_is_clean() {
     let mut c = OurCluster::start(3, "");
-    let r = c.mon.ours(&["osd", "pool", "create", "st", "8"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = c.mon.ours(&["osd", "pool", "set", "st", "size", "2"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = c.mon.ours(&["osd", "pool", "application", "enable", "st", "rados"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    c.wait_clean(60);
+    c.create_pool_with("st", 8, &[("size", "2")]);
     let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
     for (i, n) in names.iter().enumerate() {
         put(&c, "st", n, &data(70_000, i as u64));
@@ -1062,11 +1047,7 @@ fn py_content(name: &str, seed: u32) -> Vec<u8> {
 #[test]
 fn a_new_osd_is_backfilled_while_complete_copies_serve_through_pg_temp() {
     let mut c = OurCluster::start(3, "osd_recovery_sleep = 0.1\n");
-    for args in [&["osd", "pool", "create", "tmp", "8"][..], &["osd", "pool", "set", "tmp", "size", "2"], &["osd", "pool", "application", "enable", "tmp", "rados"]] {
-        let r = c.mon.ours(args);
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    }
-    c.wait_clean(60);
+    c.create_pool_with("tmp", 8, &[("size", "2")]);
     let m = c.mon.real(&["osd", "map", "tmp", "probe", "--format", "json"]);
     let pool_id = serde_json::from_str::<serde_json::Value>(m.stdout.trim()).unwrap()["pool_id"].as_u64().expect("pool_id");
     let pg_of = |name: &str| format!("{pool_id}.{:x}", maps::pool::ceph_str_hash_rjenkins(name.as_bytes()) & 7);
@@ -1115,11 +1096,7 @@ fn a_new_osd_is_backfilled_while_complete_copies_serve_through_pg_temp() {
 #[test]
 fn a_pg_below_min_size_is_peered_until_min_size_is_lowered() {
     let mut c = OurCluster::start(3, "");
-    for args in [&["osd", "pool", "create", "ms", "1"][..], &["osd", "pool", "set", "ms", "min_size", "2"], &["osd", "pool", "application", "enable", "ms", "rados"]] {
-        let r = c.mon.ours(args);
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    }
-    c.wait_clean(60);
+    c.create_pool_with("ms", 1, &[("min_size", "2")]);
     put(&c, "ms", "obj", b"kept");
     let (pg, acting) = acting_of(&c, "ms", "obj");
     assert_eq!(acting.len(), 3, "{acting:?}");

@@ -1219,7 +1219,9 @@ fn osd_lost(c: &Ctx) -> CmdReply {
     }
     let e = cl.osdmap.osd.osd_info.get(id as usize).map(|i| i.down_at).unwrap_or(0);
     let m = cl.next_osdmap(|m| {
-        m.osd.osd_info[id as usize].lost_at = e;
+        if let Some(i) = m.osd.osd_info.get_mut(id as usize) {
+            i.lost_at = e;
+        }
     });
     commit_osd(&mut cl, m, ok(format!("marked osd lost in epoch {e}"), Bytes::new()))
 }

@@ -289,10 +289,12 @@ pub fn handle_alive(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &Ra
     if have >= a.want {
         return Ok(false);
     }
-    // Never past the current epoch: the OSD cannot have seen a later one.
-    let thru = (a.version.min(map.epoch as u64) as u32).max(a.want.min(map.epoch + 1));
+    // The OSD's map epoch, as Ceph records it (never past ours).
+    let thru = (a.version.min(map.epoch as u64) as u32).max(a.want.min(map.epoch));
     let next = c.next_osdmap(|m| {
-        m.osd.osd_info[id as usize].up_thru = thru;
+        if let Some(i) = m.osd.osd_info.get_mut(id as usize) {
+            i.up_thru = thru;
+        }
     });
     let epoch = next.epoch;
     c.commit_osdmap(next, Txn::default())?;
@@ -322,6 +324,11 @@ pub fn handle_pg_temp(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &
             debug!(%pg, osd = *o, "pg_temp naming a down osd ignored");
             continue;
         }
+        let distinct: std::collections::BTreeSet<&i32> = osds.iter().collect();
+        if osds.len() > pool.size as usize || distinct.len() != osds.len() {
+            debug!(%pg, ?osds, "pg_temp larger than the pool or naming an osd twice ignored");
+            continue;
+        }
         let cur = map.pg_temp.get(pg);
         if cur.map(|v| v == osds).unwrap_or(osds.is_empty()) {
             continue;
@@ -341,8 +348,9 @@ pub fn handle_pg_temp(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &
             }
             m.primary_temp.remove(pg);
         }
-        let i = &mut m.osd.osd_info[id as usize];
-        i.up_thru = i.up_thru.max(thru);
+        if let Some(i) = m.osd.osd_info.get_mut(id as usize) {
+            i.up_thru = i.up_thru.max(thru);
+        }
     });
     let epoch = next.epoch;
     c.commit_osdmap(next, Txn::default())?;

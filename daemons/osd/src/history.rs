@@ -210,11 +210,10 @@ impl MapHistory {
         let mut next: Option<(u32, u64, Option<View>)> = None;
         past_intervals(now, since, |e| {
             let digest = self.lock().placement.get(&e).copied().ok_or(e)?;
-            if let Some((ne, nd, v)) = &next {
+            if let Some((ne, nd, v)) = &mut next {
                 if *ne == e + 1 && *nd == digest {
-                    let v = v.clone();
-                    next = Some((e, digest, v.clone()));
-                    return Ok(v);
+                    *ne = e;
+                    return Ok(v.clone());
                 }
             }
             let m = self.get(e).ok_or(e)?;
@@ -277,26 +276,26 @@ pub fn past_intervals(now: u32, since: u32, mut at: impl FnMut(u32) -> Result<Op
     let Some(cur) = at(now)? else { return Ok((vec![], now)) };
     let mut out = Vec::new();
     let mut current_first = now;
-    // The interval being walked: its view and its last epoch's view.
     let mut run: Option<(View, u32, View)> = None;
     let mut e = now;
     while e > 1 {
         let prev = e - 1;
         let Some(v) = at(prev)? else { break };
-        match &mut run {
-            None if same(&v, &cur) => current_first = prev,
-            None => run = Some((v.clone(), prev, v)),
-            Some((rv, _, _)) if same(&v, rv) => {}
-            Some(_) => {
-                let (rv, last, lastv) = run.take().expect("run");
-                out.push(close(rv, e, last, &lastv));
-                if last < since {
-                    out.pop();
-                    return Ok((out, current_first));
-                }
-                run = Some((v.clone(), prev, v));
+        // `run`: the interval being walked, its view and its last epoch
+        // (with that epoch's view).
+        run = match run.take() {
+            None if same(&v, &cur) => {
+                current_first = prev;
+                None
             }
-        }
+            Some(r) if same(&v, &r.0) => Some(r),
+            done => {
+                if let Some((rv, last, lastv)) = done {
+                    out.push(close(rv, e, last, &lastv));
+                }
+                Some((v.clone(), prev, v))
+            }
+        };
         if run.as_ref().is_some_and(|(_, last, _)| *last < since) {
             run = None;
             break;
@@ -325,6 +324,11 @@ pub struct Prior {
     pub blocked_by: BTreeSet<i32>,
     /// Some interval that may have gone read-write has none of its OSDs up.
     pub pg_down: bool,
+}
+
+/// [`prior`] with what `map` says of each OSD.
+pub fn prior_in(map: &OsdMap, intervals: &[Interval]) -> Prior {
+    prior(intervals, |o| map.is_up(o), |o| map.exists(o).then(|| map.osd.osd_info.get(o as usize).map(|i| i.lost_at).unwrap_or(0)))
 }
 
 /// `is_up(o)`, `lost_at(o)` (None: the OSD no longer exists) from the current map.

@@ -66,9 +66,15 @@ fn log_key(v: EVersion) -> String {
     format!("log/{:010}.{:020}", v.epoch, v.version)
 }
 
-/// When `o` was marked lost (0: never).
-fn lost_at(map: &OsdMap, o: i32) -> u32 {
-    map.osd.osd_info.get(o as usize).map(|i| i.lost_at).unwrap_or(0)
+/// The newest last_epoch_started among our copy's (`own`) and those that answered.
+fn newest_les(own: Option<u32>, notifies: &HashMap<i32, PgNotify>) -> u32 {
+    notifies.values().filter(|n| n.exists).map(|n| n.info.last_epoch_started).chain(own).max().unwrap_or(0)
+}
+
+/// Whether a copy at `lu` can catch up from a log with this tail and
+/// entries: `lu` is the tail or one of the entries.
+fn log_covers<'a>(tail: EVersion, mut log: impl Iterator<Item = &'a LogEntry>, lu: EVersion) -> bool {
+    lu == tail || log.any(|e| e.version == lu)
 }
 
 pub fn coll_name(pgid: PgId) -> String {
@@ -375,6 +381,7 @@ impl Pg {
     // ---------------------------------------------------------------- maps
 
     fn on_map(&mut self, map: Arc<OsdMap>) {
+        let prev_epoch = self.map.epoch;
         self.map = map.clone();
         if self.pool().is_none() {
             // Pool deleted: drop our copy.
@@ -394,9 +401,11 @@ impl Pg {
         let sizes = self.pool().map(|p| (p.size, p.min_size)).unwrap_or_default();
         // As Ceph's is_new_interval: a new acting or up set or primary, or new
         // pool sizes. Epochs we did not see (maps come in batches) may hold
-        // a change that was undone since: the history names the interval.
-        let first = self.osd.history.interval_start(self.pgid, map.epoch);
-        let changed = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0 || first.is_some_and(|f| f != self.interval);
+        // a change that was undone since: then the history names the interval.
+        let mapped_anew = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0;
+        let skipped = map.epoch > prev_epoch + 1;
+        let first = if mapped_anew || skipped { self.osd.history.interval_start(self.pgid, map.epoch) } else { None };
+        let changed = mapped_anew || first.is_some_and(|f| f != self.interval);
         if !changed {
             match self.phase {
                 // An OSD may have come back, or been marked lost.
@@ -473,7 +482,7 @@ impl Pg {
         let prior = if self.exists { self.osd.history.past_intervals(self.pgid, map.epoch, self.info.last_epoch_started).ok() } else { None };
         let mut waiting: HashSet<i32> = match &prior {
             Some((intervals, _)) => {
-                let p = history::prior(intervals, |o| map.is_up(o), |o| map.exists(o).then(|| lost_at(&map, o)));
+                let p = history::prior_in(&map, intervals);
                 p.probe.into_iter().chain(self.up.iter().copied()).chain(self.acting.iter().copied()).collect()
             }
             None => (0..map.max_osd).collect(),
@@ -530,7 +539,7 @@ impl Pg {
         // Every interval since the newest activation any copy knows of that
         // may have accepted writes must have an OSD here to tell what it
         // holds; otherwise the PG is down (Ceph's PriorSet).
-        let les = notifies.values().filter(|n| n.exists).map(|n| n.info.last_epoch_started).chain(self.exists.then_some(self.info.last_epoch_started)).max().unwrap_or(0);
+        let les = newest_les(self.exists.then_some(self.info.last_epoch_started), notifies);
         let intervals = match self.osd.history.past_intervals(self.pgid, map.epoch, les) {
             Ok((iv, _)) => iv,
             Err(missing) => {
@@ -540,7 +549,7 @@ impl Pg {
                 return;
             }
         };
-        let prior = history::prior(&intervals, |o| map.is_up(o), |o| map.exists(o).then(|| lost_at(&map, o)));
+        let prior = history::prior_in(&map, &intervals);
         // An OSD of those intervals that came up since we asked around must
         // be heard too (its copy may be the newest).
         let me = self.whoami();
@@ -563,11 +572,6 @@ impl Pg {
         }
         let Phase::Peering { notifies, .. } = &mut self.phase else { return };
         let notifies = std::mem::take(notifies);
-        for (o, n) in &notifies {
-            if n.exists && !self.up.contains(o) && !self.acting.contains(o) {
-                self.strays.insert(*o);
-            }
-        }
         // The authoritative copy, as Ceph's find_best_info: among the copies
         // that went active most recently (newest last_epoch_started), the
         // newest last_update; ties prefer us, then the acting set. A copy
@@ -589,7 +593,7 @@ impl Pg {
         }
         if let Some((auth, _)) = best.filter(|(a, _)| *a != me) {
             let n = &notifies[&auth];
-            if let Some(want) = self.choose_acting(auth, &n.info, &n.log, les, &notifies) {
+            if let Some(want) = self.choose_acting(auth, &n.info, |lu| log_covers(n.info.log_tail, n.log.iter(), lu), les, &notifies) {
                 self.request_pg_temp(want);
                 return;
             }
@@ -615,7 +619,7 @@ impl Pg {
     /// should act for the PG meanwhile, the authoritative one first, so the
     /// PG keeps its redundancy and serves while the up ones backfill. The
     /// wanted acting set, if it differs from today's and helps.
-    fn choose_acting(&self, auth: i32, auth_info: &PgInfo, auth_log: &[LogEntry], les: u32, notifies: &HashMap<i32, PgNotify>) -> Option<Vec<i32>> {
+    fn choose_acting(&self, auth: i32, auth_info: &PgInfo, in_auth_log: impl Fn(EVersion) -> bool, les: u32, notifies: &HashMap<i32, PgNotify>) -> Option<Vec<i32>> {
         let pool = self.pool()?;
         let (size, min_size) = (pool.size as usize, (pool.min_size as usize).max(1));
         let me = self.whoami();
@@ -627,7 +631,7 @@ impl Pg {
             }
         };
         let complete = |o: i32| o == auth || (self.map.is_up(o) && info_of(o).is_some_and(|i| i.last_epoch_started >= les && i.last_update == auth_info.last_update));
-        let by_log = |o: i32| info_of(o).is_some_and(|i| i.last_update == auth_info.log_tail || auth_log.iter().any(|e| e.version == i.last_update));
+        let by_log = |o: i32| info_of(o).is_some_and(|i| in_auth_log(i.last_update));
         let up: Vec<i32> = self.up.iter().copied().filter(|o| *o >= 0).collect();
         if !up.iter().any(|o| !complete(*o) && !by_log(*o)) {
             return None;
@@ -652,9 +656,14 @@ impl Pg {
     /// Asks the mon for `want` as the PG's acting set (pg_temp) and waits for the map.
     fn request_pg_temp(&mut self, want: Vec<i32>) {
         info!(pg = %self.pgid, up = ?self.up, ?want, "up osds need backfill: asking for pg_temp so complete copies act meanwhile");
-        let m = messages::osd_mon::OsdPgTemp { version: self.map.epoch as u64, map_epoch: self.map.epoch, pg_temp: [(self.pgid, want)].into_iter().collect(), forced: false };
-        let _ = self.osd.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        self.send_pg_temp(want);
         self.phase = Phase::WaitPgTemp { started: Instant::now() };
+    }
+
+    /// MOSDPGTemp for this PG (an empty list clears it).
+    fn send_pg_temp(&self, osds: Vec<i32>) {
+        let m = messages::osd_mon::OsdPgTemp { version: self.map.epoch as u64, map_epoch: self.map.epoch, pg_temp: [(self.pgid, osds)].into_iter().collect(), forced: false };
+        let _ = self.osd.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
     }
 
     /// Once every up OSD outside a pg_temp acting set is backfilled (and
@@ -671,8 +680,7 @@ impl Pg {
         }
         info!(pg = %self.pgid, up = ?self.up, "backfill done: clearing pg_temp");
         self.pg_temp_clear_sent = Some(Instant::now());
-        let m = messages::osd_mon::OsdPgTemp { version: self.map.epoch as u64, map_epoch: self.map.epoch, pg_temp: [(self.pgid, vec![])].into_iter().collect(), forced: false };
-        let _ = self.osd.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        self.send_pg_temp(vec![]);
     }
 
     /// Whether our copy can catch up with `auth` from its log: our
@@ -682,11 +690,7 @@ impl Pg {
             return None;
         }
         let lu = self.info.last_update;
-        if lu == auth.info.log_tail || auth.log.iter().any(|e| e.version == lu) {
-            Some(lu)
-        } else {
-            None
-        }
+        log_covers(auth.info.log_tail, auth.log.iter(), lu).then_some(lu)
     }
 
     fn create_collection(&mut self) {
@@ -702,48 +706,31 @@ impl Pg {
 
     fn recover_replicas(&mut self, notifies: HashMap<i32, PgNotify>) {
         let me = self.whoami();
-        let les = notifies.values().filter(|n| n.exists).map(|n| n.info.last_epoch_started).chain([self.info.last_epoch_started]).max().unwrap_or(0);
-        let log: Vec<LogEntry> = self.log.iter().cloned().collect();
-        if let Some(want) = self.choose_acting(me, &self.info.clone(), &log, les, &notifies) {
+        let les = newest_les(self.exists.then_some(self.info.last_epoch_started), &notifies);
+        let in_log = |lu: EVersion| log_covers(self.info.log_tail, self.log.iter(), lu);
+        if let Some(want) = self.choose_acting(me, &self.info, in_log, les, &notifies) {
             self.request_pg_temp(want);
             return;
         }
-        let mut targets: Vec<(i32, Option<EVersion>)> = Vec::new();
-        for &r in &self.acting.clone() {
-            if r == me || r < 0 {
-                continue;
+        // What each peer needs: nothing (complete), the log since its
+        // last_update, or a backfill (None).
+        let needs = |r: i32| -> Option<Option<EVersion>> {
+            match notifies.get(&r).filter(|n| n.exists).map(|n| n.info.last_update) {
+                Some(lu) if lu == self.info.last_update => None,
+                Some(lu) if ord(lu) < ord(self.info.last_update) && in_log(lu) => Some(Some(lu)),
+                _ => Some(None),
             }
-            let since = match notifies.get(&r) {
-                Some(n) if n.exists => {
-                    if n.info.last_update == self.info.last_update {
-                        continue;
-                    }
-                    let lu = n.info.last_update;
-                    if ord(lu) < ord(self.info.last_update) && (lu == self.info.log_tail || self.log.iter().any(|e| e.version == lu)) {
-                        Some(lu)
-                    } else {
-                        None
-                    }
-                }
-                _ => None,
-            };
-            targets.push((r, since));
-        }
+        };
+        let targets: Vec<(i32, Option<EVersion>)> = self.acting.iter().copied().filter(|r| *r != me && *r >= 0).filter_map(|r| needs(r).map(|since| (r, since))).collect();
         // Up OSDs outside a pg_temp acting set: backfilled while the acting
         // ones serve; they never hold up activation.
         let mut backfill: Vec<(i32, Option<EVersion>)> = Vec::new();
-        for &r in &self.up.clone() {
-            if r == me || r < 0 || self.acting.contains(&r) {
-                continue;
-            }
-            match notifies.get(&r) {
-                Some(n) if n.exists && n.info.last_update == self.info.last_update => {
+        for r in self.up.iter().copied().filter(|r| *r != me && *r >= 0 && !self.acting.contains(r)) {
+            match needs(r) {
+                None => {
                     self.backfill_done.insert(r);
                 }
-                Some(n) if n.exists && ord(n.info.last_update) < ord(self.info.last_update) && (n.info.last_update == self.info.log_tail || self.log.iter().any(|e| e.version == n.info.last_update)) => {
-                    backfill.push((r, Some(n.info.last_update)));
-                }
-                _ => backfill.push((r, None)),
+                Some(since) => backfill.push((r, since)),
             }
         }
         for &(r, since) in &backfill {
@@ -1207,10 +1194,9 @@ impl Pg {
         }
     }
 
-    /// Active, every acting copy complete and as many as the pool's size.
+    /// We lead the PG, it is active+clean, and no push (a pull we serve) is under way.
     fn is_clean(&self) -> bool {
-        let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
-        matches!(self.phase, Phase::Active) && self.is_primary() && self.recovering_peers.is_empty() && self.pushes.is_empty() && self.up == self.acting && self.acting.iter().filter(|o| **o >= 0).count() >= size
+        self.is_primary() && self.pushes.is_empty() && self.state() & messages::osd_peer::pg_state::CLEAN != 0
     }
 
     /// Tells OSDs outside the PG that hold a copy to delete it (Ceph's
