@@ -92,17 +92,24 @@ proptest! {
     /// object exactly as a flat byte vector would be, and reads of any range
     /// (and the sparse map) agree with it.
     #[test]
-    fn data_ops_match_a_byte_vector(ops in proptest::collection::vec(arb_op(), 1..12), group in 1usize..4, ro in 0..4*BLOCK, rl in 0..3*BLOCK) {
+    fn data_ops_match_a_byte_vector(ops in proptest::collection::vec(arb_op(), 1..12), group in 1usize..4, ro in 0..4*BLOCK, rl in 0..3*BLOCK, cached in any::<u8>()) {
         let (_d, s) = open();
         let o = oid("obj");
         let mut model: Option<Vec<u8>> = None;
-        for chunk in ops.chunks(group) {
+        // Transactions of `group` ops, committed two at a time as one group,
+        // cached (page cache) and O_DIRECT ones mixed in any order.
+        let ts: Vec<Transaction> = ops.chunks(group).enumerate().map(|(i, chunk)| {
             let mut t = Transaction::new();
             for op in chunk {
                 model_apply(&mut model, op);
                 t.push(to_op(&o, op));
             }
-            s.apply_opts(&t, false).unwrap();
+            t.cache = cached & (1 << (i % 8)) != 0;
+            t
+        }).collect();
+        for pair in ts.chunks(2) {
+            let refs: Vec<&Transaction> = pair.iter().collect();
+            s.apply_group(&refs, true).unwrap();
         }
         let size = s.stat("1.0", &o).unwrap();
         prop_assert_eq!(size, model.as_ref().map(|v| v.len() as u64));
@@ -233,6 +240,58 @@ fn xattrs_omap_clone_listing_and_collections() {
     assert!(s.list_collections().unwrap().is_empty());
     assert!(s.stat(&c, &a).unwrap().is_none());
     assert!(s.omap_range(&c, &a, b"", false, 10).unwrap().is_empty());
+}
+
+/// Where O_DIRECT works and cachestat(2) answers (Linux 6.5+).
+fn cachestat_works(s: &Store) -> bool {
+    let (mut st, range) = ([0u64; 5], [0u64, 4096]);
+    // SAFETY: live arrays laid out as cachestat_range / cachestat.
+    s.blocks_direct.is_some() && SYS_CACHESTAT.is_some_and(|nr| unsafe { libc::syscall(nr, s.blocks.as_raw_fd(), range.as_ptr(), st.as_mut_ptr(), 0u32) } == 0)
+}
+
+/// Cached writes go only where the block file was written before, stay in
+/// the page cache and read back; an O_DIRECT write over cached pages is what
+/// reads (and the file) hold next.
+#[test]
+fn cached_writes_are_read_back_and_direct_overwrites_win() {
+    let (_d, s) = open();
+    let o = oid("obj");
+    let len = 4 * BLOCK;
+    let put = |fill: u8, cache: bool| -> u64 {
+        let mut t = Transaction::new();
+        t.cache = cache;
+        t.push(Op::Write { coll: "1.0".into(), oid: o.clone(), off: 0, data: Bytes::from(vec![fill; len as usize]) });
+        s.apply(&t).unwrap();
+        let extent = s.db.get(extent_key("1.0", &o, 0)).unwrap().unwrap();
+        extent_of(&extent).unwrap().0
+    };
+    let check = |fill: u8, slot: u64| {
+        assert_eq!(&s.read("1.0", &o, 0, u64::MAX).unwrap()[..], &vec![fill; len as usize][..]);
+        let mut raw = vec![0u8; len as usize];
+        s.read_slot(slot, &mut raw).unwrap();
+        assert!(raw.iter().all(|b| *b == fill), "the block file holds {fill}");
+    };
+    let probe = cachestat_works(&s);
+    // Fresh space: O_DIRECT even when asked to cache.
+    let a = put(1, true);
+    if probe {
+        assert!(!s.all_cached(a * BLOCK, len), "a write into fresh space is not cached");
+    }
+    check(1, a);
+    // Copy-on-write: the next write takes fresh slots and frees these; the
+    // one after reuses them, written before, so it goes through the cache.
+    let b = put(2, false);
+    assert_ne!(a, b);
+    let c = put(3, true);
+    assert_eq!(c, a, "freed slots are reused");
+    if probe {
+        assert!(s.all_cached(c * BLOCK, len), "a cached rewrite is in the page cache");
+    }
+    check(3, c);
+    // Next: b again (O_DIRECT), then a again, O_DIRECT over the cached pages.
+    assert_eq!(put(4, false), b);
+    assert_eq!(put(5, false), a);
+    check(5, a);
 }
 
 #[test]

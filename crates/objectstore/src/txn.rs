@@ -33,6 +33,11 @@ pub enum Op {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transaction {
     pub ops: Vec<Op>,
+    /// Keep the data written in the page cache: set on the primary's copy,
+    /// which serves the reads (BlueStore caches such writes when asked with
+    /// FADVISE_WILLNEED). Local only: not encoded, so replicas write around
+    /// the cache.
+    pub cache: bool,
 }
 
 impl Transaction {
@@ -265,6 +270,6 @@ impl Decode for Transaction {
         for _ in 0..n {
             ops.push(Op::decode(r)?);
         }
-        Ok(Transaction { ops })
+        Ok(Transaction { ops, cache: false })
     }
 }

@@ -211,6 +211,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         auth_none,
         con_modes,
         data_path: data.clone(),
+        cache_primary_writes: cfg.get_bool("osd_cache_primary_writes").unwrap_or(false),
     };
 
     let o = monc::MonClientOptions {

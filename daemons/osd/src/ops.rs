@@ -32,6 +32,13 @@ pub const ECANCELED: i32 = -125;
 /// `CEPH_OSD_OP_FLAG_EXCL` / `_FAILOK`.
 const OP_FLAG_EXCL: u32 = 1;
 const OP_FLAG_FAILOK: u32 = 2;
+/// `CEPH_OSD_OP_FLAG_FADVISE_WILLNEED`: the client will read this data back
+/// soon, so the primary keeps it in the page cache (BlueStore: buffered).
+pub const OP_FLAG_FADVISE_WILLNEED: u32 = 0x10;
+/// `CEPH_OSD_OP_FLAG_FADVISE_DONTNEED` / `_NOCACHE`: the client will not read
+/// this data back soon, so the primary writes it around the page cache.
+pub const OP_FLAG_FADVISE_DONTNEED: u32 = 0x20;
+pub const OP_FLAG_FADVISE_NOCACHE: u32 = 0x40;
 
 /// What we keep about an object besides its data (our `object_info_t`),
 /// stored in the `_` xattr as Ceph does.

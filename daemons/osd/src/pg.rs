@@ -1521,6 +1521,12 @@ impl Pg {
         let mut ss = std::mem::take(&mut ctx_out.snapset);
         let had_snapset = !ss.is_empty();
         let mut t = Transaction::new();
+        // The primary serves this object's reads: keep what it writes cached
+        // when the client asks (or the OSD is configured to), as BlueStore
+        // buffers writes flagged WILLNEED.
+        let flagged = |f: u32| msg.ops.iter().any(|o| o.flags & f != 0);
+        t.cache = (self.osd.conf.cache_primary_writes || flagged(ops::OP_FLAG_FADVISE_WILLNEED))
+            && !flagged(ops::OP_FLAG_FADVISE_DONTNEED | ops::OP_FLAG_FADVISE_NOCACHE);
         let mut entries = Vec::new();
         let head_existed = ctx_out.existed_size;
         if let (Some(old_size), Some(newest)) = (head_existed, snapc.first()) {

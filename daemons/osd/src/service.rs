@@ -39,6 +39,11 @@ pub struct OsdConf {
     pub auth_none: bool,
     pub con_modes: Vec<u32>,
     pub data_path: std::path::PathBuf,
+    /// Every primary write goes through the page cache, so reads of recent
+    /// data skip the disk (`osd_cache_primary_writes`, default false, like
+    /// BlueStore's `bluestore_default_buffered_write`: it costs writes a
+    /// quarter of their throughput here; see docs/performance.md).
+    pub cache_primary_writes: bool,
 }
 
 /// Who is on the other end of a session, and what they may do.
