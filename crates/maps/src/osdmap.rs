@@ -256,6 +256,17 @@ pub struct PgMapping {
 }
 
 impl OsdMap {
+    /// Drops pool `id` with its pg_temp and primary_temp entries, as Ceph's
+    /// `_prepare_remove_pool` does: they would otherwise stay in `osd dump`
+    /// and be reused by a later pool that gets the same id.
+    pub fn remove_pool(&mut self, id: i64) {
+        self.pools.remove(&id);
+        self.pool_name.remove(&id);
+        let keep = |pg: &PgId| pg.pool as i64 != id;
+        self.pg_temp.retain(|pg, _| keep(pg));
+        self.primary_temp.retain(|pg, _| keep(pg));
+    }
+
     pub fn exists(&self, osd: i32) -> bool {
         osd >= 0 && osd < self.max_osd && self.osd_state.get(osd as usize).map(|s| s & OSD_EXISTS != 0).unwrap_or(false)
     }

@@ -1588,10 +1588,7 @@ fn pool_rm(c: &Ctx) -> CmdReply {
     if cl.osdmap.pools.get(&id).is_some_and(|p| p.flags & maps::pool::FLAG_NODELETE != 0) {
         return err(EPERM, "pool deletion is disabled; you must unset nodelete flag for the pool first");
     }
-    let m = cl.next_osdmap(|m| {
-        m.pools.remove(&id);
-        m.pool_name.remove(&id);
-    });
+    let m = cl.next_osdmap(|m| m.remove_pool(id));
     let r = commit_osd(&mut cl, m, ok(format!("pool '{name}' removed"), Bytes::new()));
     if r.r == 0 {
         cl.clog(&format!("mon.{}", c.mon.settings.name), "[INF]", format!("pool '{name}' removed"));

@@ -531,9 +531,13 @@ mod tests {
                 m.crush_raw = m.crush.to_bytes(PACIFIC_SUPPORTED);
                 m.crush_version += 1;
             })),
+            ("pg_temp and primary_temp set", Box::new(|m: &mut OsdMap| {
+                m.pg_temp.insert(types::osd::PgId { pool: 1, seed: 3 }, vec![0]);
+                m.primary_temp.insert(types::osd::PgId { pool: 1, seed: 4 }, 0);
+            })),
             ("pool rm", Box::new(|m: &mut OsdMap| {
-                m.pools.remove(&1);
-                m.pool_name.remove(&1);
+                m.remove_pool(1);
+                assert!(m.pg_temp.is_empty() && m.primary_temp.is_empty(), "the pool's temp mappings go with it");
             })),
         ];
         for (what, f) in edits {
