@@ -860,8 +860,15 @@ impl Store {
     }
 
     /// Whether every page of block-file bytes [at, at+len) is in the page
-    /// cache (Linux cachestat(2), 6.5+; elsewhere nothing counts as cached).
+    /// cache (elsewhere than Linux 6.5+, nothing counts as cached).
     fn all_cached(&self, at: u64, len: u64) -> bool {
+        let page = page_size();
+        len > 0 && self.cached_pages(at, len).is_some_and(|n| n >= (at + len - 1) / page - at / page + 1)
+    }
+
+    /// How many pages of block-file bytes [at, at+len) the page cache holds
+    /// (cachestat(2)), or None where the kernel cannot say.
+    fn cached_pages(&self, at: u64, len: u64) -> Option<u64> {
         #[repr(C)]
         struct Range {
             off: u64,
@@ -877,9 +884,9 @@ impl Store {
             nr_recently_evicted: u64,
         }
         static UNSUPPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        let Some(nr) = SYS_CACHESTAT else { return false };
-        if len == 0 || UNSUPPORTED.load(std::sync::atomic::Ordering::Relaxed) {
-            return false;
+        let nr = SYS_CACHESTAT?;
+        if UNSUPPORTED.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
         }
         let range = Range { off: at, len };
         let mut st = Stat::default();
@@ -890,10 +897,9 @@ impl Store {
             if matches!(std::io::Error::last_os_error().raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
                 UNSUPPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            return false;
+            return None;
         }
-        let page = page_size();
-        st.nr_cache >= (at + len - 1) / page - at / page + 1
+        Some(st.nr_cache)
     }
 
     /// Extents that hold data (block granularity, clipped to [off, off+len) and the size).
