@@ -125,13 +125,16 @@ pub struct RepOp {
     /// The primary's last_update before this write: a replica that is not
     /// exactly there refuses, and the primary re-peers.
     pub prev: EVersion,
-    /// Encoded objectstore Transaction (carried in the data segment).
+    /// The objectstore Transaction's ops, in its wire form.
     pub txn: Bytes,
+    /// The transaction's write bytes (its wire form's data area), carried
+    /// in the data segment so that they arrive page-aligned.
+    pub data: Bytes,
 }
 impl Message for RepOp {
     const TYPE: u16 = MSG_REPOP;
-    const VERSION: u16 = 1;
-    const COMPAT: u16 = 1;
+    const VERSION: u16 = 2;
+    const COMPAT: u16 = 2;
     fn encode_payload(&self, _: u64) -> (Bytes, Bytes) {
         (
             front(|e| {
@@ -139,13 +142,14 @@ impl Message for RepOp {
                 e.u32(self.interval);
                 self.version.encode(e);
                 self.prev.encode(e);
+                e.bufferlist(&self.txn);
             }),
-            self.txn.clone(),
+            self.data.clone(),
         )
     }
     fn decode_payload(_: u16, f: Bytes, data: Bytes) -> Result<Self> {
         let mut r = Reader::new(f);
-        Ok(RepOp { pgid: r.decode()?, interval: r.u32()?, version: r.decode()?, prev: r.decode()?, txn: data })
+        Ok(RepOp { pgid: r.decode()?, interval: r.u32()?, version: r.decode()?, prev: r.decode()?, txn: r.bufferlist()?, data })
     }
 }
 
@@ -312,13 +316,15 @@ pub struct PgPush {
     pub log: Vec<LogEntry>,
     pub objects: u32,
     pub bytes: u64,
-    /// Encoded objectstore Transaction (data segment).
+    /// The objectstore Transaction's ops, in its wire form.
     pub txn: Bytes,
+    /// Its wire form's data area (the data segment).
+    pub data: Bytes,
 }
 impl Message for PgPush {
     const TYPE: u16 = MSG_PG_PUSH;
-    const VERSION: u16 = 1;
-    const COMPAT: u16 = 1;
+    const VERSION: u16 = 2;
+    const COMPAT: u16 = 2;
     fn encode_payload(&self, _: u64) -> (Bytes, Bytes) {
         (
             front(|e| {
@@ -331,8 +337,9 @@ impl Message for PgPush {
                 list(e, &self.log);
                 e.u32(self.objects);
                 e.u64(self.bytes);
+                e.bufferlist(&self.txn);
             }),
-            self.txn.clone(),
+            self.data.clone(),
         )
     }
     fn decode_payload(_: u16, f: Bytes, data: Bytes) -> Result<Self> {
@@ -347,7 +354,8 @@ impl Message for PgPush {
             log: read_list(&mut r, 20)?,
             objects: r.u32()?,
             bytes: r.u64()?,
-            txn: data,
+            txn: r.bufferlist()?,
+            data,
         })
     }
 }

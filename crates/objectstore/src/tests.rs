@@ -1,5 +1,5 @@
 use super::*;
-use denc::{Decode, Encode};
+use denc::Decode;
 use proptest::prelude::*;
 
 fn oid(name: &str) -> ObjectId {
@@ -184,6 +184,42 @@ proptest! {
     fn transactions_round_trip_and_hostile_bytes_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = Transaction::from_bytes(Bytes::from(bytes.clone()));
         let _ = ObjectId::decode_key(&bytes);
+        let mut wire = bytes.clone();
+        if let Some(v) = wire.first_mut() {
+            *v = 2;
+        }
+        let _ = Transaction::from_wire(Bytes::from(wire), Bytes::from(bytes[..bytes.len() / 2].to_vec()));
+    }
+
+    #[test]
+    fn wire_form_round_trips_with_aligned_write_bytes(lens in proptest::collection::vec(0usize..20_000, 0..4), truncate_area in any::<bool>()) {
+        let o = ObjectId::head(1, "", "", "o");
+        let mut t = Transaction::new();
+        t.push(Op::SetAttr { coll: "1.0".into(), oid: o.clone(), name: "_".into(), value: Bytes::from_static(b"oi") });
+        for (i, n) in lens.iter().enumerate() {
+            let data = Bytes::from((0..*n).map(|j| (i * 31 + j) as u8).collect::<Vec<u8>>());
+            t.push(Op::Write { coll: "1.0".into(), oid: o.clone(), off: (i as u64) << 20, data });
+        }
+        let (ops, area) = t.to_wire();
+        let back = Transaction::from_wire(ops.clone(), area.clone()).unwrap();
+        prop_assert_eq!(&back, &t);
+        let nonempty: Vec<&Bytes> = t.ops.iter().filter_map(|o| match o { Op::Write { data, .. } if !data.is_empty() => Some(data), _ => None }).collect();
+        if let [one] = nonempty[..] {
+            prop_assert_eq!(area.as_ptr(), one.as_ptr(), "a lone write's bytes are not copied");
+        }
+        let mut used = 0;
+        for op in &back.ops {
+            if let Op::Write { data, .. } = op {
+                if !data.is_empty() {
+                    let at = data.as_ptr() as usize - area.as_ptr() as usize;
+                    prop_assert_eq!(at % 4096, 0);
+                    used = used.max(at + data.len());
+                }
+            }
+        }
+        if truncate_area && used > 0 {
+            prop_assert!(Transaction::from_wire(ops, area.slice(..used - 1)).is_err(), "a short data area is refused");
+        }
     }
 
     #[test]
@@ -216,7 +252,8 @@ fn xattrs_omap_clone_listing_and_collections() {
     t.push(Op::OmapRmRange { coll: c.clone(), oid: a.clone(), first: Bytes::from_static(b"k2"), last: Bytes::from_static(b"k3") });
     t.push(Op::SetMeta { coll: c.clone(), key: "info".into(), value: Bytes::from_static(b"I") });
     // Round trip through the wire form before applying, as a replica would.
-    let t = Transaction::from_bytes(t.to_bytes(0)).unwrap();
+    let (ops, area) = t.to_wire();
+    let t = Transaction::from_wire(ops, area).unwrap();
     s.apply(&t).unwrap();
     drop(s);
     let s = Store::open(d.path(), false).unwrap();

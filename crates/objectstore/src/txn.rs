@@ -206,46 +206,135 @@ impl Encode for Op {
 
 impl Decode for Op {
     fn decode(r: &mut Reader) -> denc::Result<Self> {
-        let tag = r.u8()?;
-        let coll = r.string()?;
-        Ok(match tag {
-            1 => Op::MkColl { coll },
-            2 => Op::RmColl { coll },
-            3 => Op::SetMeta { coll, key: r.string()?, value: r.bufferlist()? },
-            4 => Op::RmMeta { coll, key: r.string()? },
-            5 => Op::SetSuper { key: coll, value: r.bufferlist()? },
-            6 => Op::Touch { coll, oid: r.decode()? },
-            7 => Op::Write { coll, oid: r.decode()?, off: r.u64()?, data: r.bufferlist()? },
-            8 => Op::Zero { coll, oid: r.decode()?, off: r.u64()?, len: r.u64()? },
-            9 => Op::Truncate { coll, oid: r.decode()?, size: r.u64()? },
-            10 => Op::Remove { coll, oid: r.decode()? },
-            11 => Op::SetAttr { coll, oid: r.decode()?, name: r.string()?, value: r.bufferlist()? },
-            12 => Op::RmAttr { coll, oid: r.decode()?, name: r.string()? },
-            13 => Op::RmAttrs { coll, oid: r.decode()? },
-            14 => {
-                let oid = r.decode()?;
-                let n = r.count(8)?;
-                let mut kv = Vec::with_capacity(n);
-                for _ in 0..n {
-                    kv.push((r.bufferlist()?, r.bufferlist()?));
-                }
-                Op::OmapSet { coll, oid, kv }
+        decode_op(r, None)
+    }
+}
+
+/// Tag of a write whose bytes are in the wire form's data area.
+const WRITE_REF: u8 = 20;
+/// Alignment of each write's bytes in the data area (O_DIRECT's).
+const WIRE_ALIGN: usize = 4096;
+
+/// One op; `data` is the wire form's data area, which `WRITE_REF` ops point into.
+fn decode_op(r: &mut Reader, data: Option<&Bytes>) -> denc::Result<Op> {
+    let tag = r.u8()?;
+    let coll = r.string()?;
+    Ok(match tag {
+        WRITE_REF => {
+            let (oid, off, at, len) = (r.decode()?, r.u64()?, r.u64()?, r.u64()?);
+            let Some(area) = data else { return denc::invalid("store transaction", "a data reference outside the wire form") };
+            let end = at.checked_add(len).filter(|e| *e <= area.len() as u64);
+            let Some(end) = end else { return denc::invalid("store transaction", format!("write of {len} at {at} past the {} byte data area", area.len())) };
+            Op::Write { coll, oid, off, data: area.slice(at as usize..end as usize) }
+        }
+        tag => decode_plain(r, tag, coll)?,
+    })
+}
+
+fn decode_plain(r: &mut Reader, tag: u8, coll: String) -> denc::Result<Op> {
+    Ok(match tag {
+        1 => Op::MkColl { coll },
+        2 => Op::RmColl { coll },
+        3 => Op::SetMeta { coll, key: r.string()?, value: r.bufferlist()? },
+        4 => Op::RmMeta { coll, key: r.string()? },
+        5 => Op::SetSuper { key: coll, value: r.bufferlist()? },
+        6 => Op::Touch { coll, oid: r.decode()? },
+        7 => Op::Write { coll, oid: r.decode()?, off: r.u64()?, data: r.bufferlist()? },
+        8 => Op::Zero { coll, oid: r.decode()?, off: r.u64()?, len: r.u64()? },
+        9 => Op::Truncate { coll, oid: r.decode()?, size: r.u64()? },
+        10 => Op::Remove { coll, oid: r.decode()? },
+        11 => Op::SetAttr { coll, oid: r.decode()?, name: r.string()?, value: r.bufferlist()? },
+        12 => Op::RmAttr { coll, oid: r.decode()?, name: r.string()? },
+        13 => Op::RmAttrs { coll, oid: r.decode()? },
+        14 => {
+            let oid = r.decode()?;
+            let n = r.count(8)?;
+            let mut kv = Vec::with_capacity(n);
+            for _ in 0..n {
+                kv.push((r.bufferlist()?, r.bufferlist()?));
             }
-            15 => {
-                let oid = r.decode()?;
-                let n = r.count(4)?;
-                let mut keys = Vec::with_capacity(n);
-                for _ in 0..n {
-                    keys.push(r.bufferlist()?);
-                }
-                Op::OmapRm { coll, oid, keys }
+            Op::OmapSet { coll, oid, kv }
+        }
+        15 => {
+            let oid = r.decode()?;
+            let n = r.count(4)?;
+            let mut keys = Vec::with_capacity(n);
+            for _ in 0..n {
+                keys.push(r.bufferlist()?);
             }
-            16 => Op::OmapRmRange { coll, oid: r.decode()?, first: r.bufferlist()?, last: r.bufferlist()? },
-            17 => Op::OmapClear { coll, oid: r.decode()? },
-            18 => Op::OmapHeader { coll, oid: r.decode()?, header: r.bufferlist()? },
-            19 => Op::Clone { coll, src: r.decode()?, dst: r.decode()? },
-            t => return denc::invalid("store transaction", format!("unknown op {t}")),
-        })
+            Op::OmapRm { coll, oid, keys }
+        }
+        16 => Op::OmapRmRange { coll, oid: r.decode()?, first: r.bufferlist()?, last: r.bufferlist()? },
+        17 => Op::OmapClear { coll, oid: r.decode()? },
+        18 => Op::OmapHeader { coll, oid: r.decode()?, header: r.bufferlist()? },
+        19 => Op::Clone { coll, src: r.decode()?, dst: r.decode()? },
+        t => return denc::invalid("store transaction", format!("unknown op {t}")),
+    })
+}
+
+impl Transaction {
+    /// The wire form, for OSD-to-OSD messages: the ops, with each write's
+    /// bytes left in a separate data area (a message's data segment) at a
+    /// 4 KiB-aligned offset. The messenger receives large data segments
+    /// page-aligned, so the receiver writes those bytes with O_DIRECT as
+    /// they arrived; and the bytes of a lone write go out without a copy.
+    pub fn to_wire(&self) -> (Bytes, Bytes) {
+        let payloads: Vec<&Bytes> = self
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Write { data, .. } if !data.is_empty() => Some(data),
+                _ => None,
+            })
+            .collect();
+        let area = match payloads[..] {
+            [] => Bytes::new(),
+            [one] => one.clone(),
+            _ => {
+                let total = payloads.iter().map(|d| d.len().next_multiple_of(WIRE_ALIGN)).sum();
+                let mut area = bytes::BytesMut::with_capacity(total);
+                for d in &payloads {
+                    area.extend_from_slice(d);
+                    area.resize(area.len().next_multiple_of(WIRE_ALIGN), 0);
+                }
+                area.freeze()
+            }
+        };
+        let mut e = Encoder::new(0);
+        e.u8(2);
+        e.u32(self.ops.len() as u32);
+        let mut at = 0u64;
+        for op in &self.ops {
+            match op {
+                Op::Write { coll, oid, off, data } if !data.is_empty() => {
+                    e.u8(WRITE_REF);
+                    e.string(coll);
+                    oid.encode(&mut e);
+                    e.u64(*off);
+                    e.u64(at);
+                    e.u64(data.len() as u64);
+                    at += data.len().next_multiple_of(WIRE_ALIGN) as u64;
+                }
+                op => op.encode(&mut e),
+            }
+        }
+        (e.into_bytes(), area)
+    }
+
+    /// Decodes the wire form; the writes' bytes are slices of `data`.
+    pub fn from_wire(ops: Bytes, data: Bytes) -> denc::Result<Transaction> {
+        let mut r = Reader::new(ops);
+        let v = r.u8()?;
+        if v != 2 {
+            return denc::invalid("store transaction (wire form)", format!("version {v}"));
+        }
+        let n = r.count(5)?;
+        let mut ops = Vec::with_capacity(n);
+        for _ in 0..n {
+            ops.push(decode_op(&mut r, Some(&data))?);
+        }
+        r.finish("store transaction (wire form)")?;
+        Ok(Transaction { ops, cache: false })
     }
 }
 

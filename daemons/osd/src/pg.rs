@@ -951,6 +951,7 @@ impl Pg {
         }
         ps.stalled = false;
         ps.finishing = false;
+        let (txn, data) = t.to_wire();
         let m = PgPush {
             pgid: self.pgid,
             interval: self.interval,
@@ -961,7 +962,8 @@ impl Pg {
             log: if last { self.log.iter().cloned().collect() } else { vec![] },
             objects: n,
             bytes,
-            txn: t.to_bytes(0),
+            txn,
+            data,
         };
         ps.seq += 1;
         ps.unacked += 1;
@@ -1032,7 +1034,7 @@ impl Pg {
                 *started = Instant::now();
             }
         }
-        let txn = match Transaction::from_bytes(m.txn.clone()) {
+        let txn = match Transaction::from_wire(m.txn.clone(), m.data.clone()) {
             Ok(t) => t,
             Err(e) => {
                 warn!(pg = %self.pgid, from, "bad push: {e}");
@@ -1175,9 +1177,9 @@ impl Pg {
         let me = self.whoami();
         let complete: Vec<i32> = self.acting.iter().copied().filter(|o| *o >= 0 && *o != me && !self.recovering_peers.contains(o)).chain(self.backfill_done.iter().copied()).collect();
         let lu = self.info.last_update;
-        let txn = t.to_bytes(0);
+        let (txn, data) = t.to_wire();
         for r in complete {
-            self.osd.send_osd(r, RepOp { pgid: self.pgid, interval: self.interval, version: lu, prev: lu, txn: txn.clone() }.to_raw(0, 0));
+            self.osd.send_osd(r, RepOp { pgid: self.pgid, interval: self.interval, version: lu, prev: lu, txn: txn.clone(), data: data.clone() }.to_raw(0, 0));
         }
         self.phase = Phase::Active;
         debug!(pg = %self.pgid, acting = ?self.acting, "active");
@@ -1245,7 +1247,7 @@ impl Pg {
             let _ = conn.send(reply(-116).to_raw(0, 0));
             return;
         }
-        let txn = match Transaction::from_bytes(m.txn.clone()) {
+        let txn = match Transaction::from_wire(m.txn.clone(), m.data.clone()) {
             Ok(t) if t.ops.iter().all(|o| op_coll(o) == Some(self.coll.as_str())) => t,
             _ => {
                 let _ = conn.send(reply(-22).to_raw(0, 0));
@@ -1678,9 +1680,9 @@ impl Pg {
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: info.to_bytes(0) });
         let replicas: Vec<i32> = self.acting.iter().copied().filter(|o| *o != self.whoami() && *o >= 0 && !self.recovering_peers.contains(o)).chain(self.backfill_done.iter().copied()).collect();
         self.requeue_for_recovery(&entries);
-        let txn_bytes = t.to_bytes(0);
+        let (txn, data) = t.to_wire();
         for r in &replicas {
-            self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn_bytes.clone() }.to_raw(0, 0));
+            self.osd.send_osd(*r, RepOp { pgid: self.pgid, interval: self.interval, version, prev, txn: txn.clone(), data: data.clone() }.to_raw(0, 0));
         }
         let committed = match self.osd.commits.submit(t) {
             Ok(f) => f,
