@@ -147,7 +147,11 @@ impl Message for RepOp {
             self.data.clone(),
         )
     }
-    fn decode_payload(_: u16, f: Bytes, data: Bytes) -> Result<Self> {
+    fn decode_payload(v: u16, f: Bytes, data: Bytes) -> Result<Self> {
+        // Version 1 carried the whole transaction in the data segment.
+        if v < Self::COMPAT {
+            return denc::invalid("RepOp", format!("version {v} (older OSDs cannot replicate to this one)"));
+        }
         let mut r = Reader::new(f);
         Ok(RepOp { pgid: r.decode()?, interval: r.u32()?, version: r.decode()?, prev: r.decode()?, txn: r.bufferlist()?, data })
     }
@@ -342,7 +346,10 @@ impl Message for PgPush {
             self.data.clone(),
         )
     }
-    fn decode_payload(_: u16, f: Bytes, data: Bytes) -> Result<Self> {
+    fn decode_payload(v: u16, f: Bytes, data: Bytes) -> Result<Self> {
+        if v < Self::COMPAT {
+            return denc::invalid("PgPush", format!("version {v} (older OSDs cannot push to this one)"));
+        }
         let mut r = Reader::new(f);
         Ok(PgPush {
             pgid: r.decode()?,
@@ -669,18 +676,28 @@ mod tests {
         assert_eq!(pg_state::to_string(pg_state::PEERED | pg_state::UNDERSIZED | pg_state::DEGRADED), "undersized+degraded+peered");
         let r = PgRemove { pgid: PgId { pool: 2, seed: 1 }, epoch: 40 };
         assert_eq!(PgRemove::from_raw(&r.to_raw(1, 0)).unwrap(), r);
+        // The transaction's ops travel in the front, its write bytes in the data segment.
+        let (txn, data) = (Bytes::from_static(b"ops"), Bytes::from(vec![7u8; 70000]));
+        let m = RepOp { pgid: PgId { pool: 1, seed: 2 }, interval: 3, version: EVersion { version: 9, epoch: 3 }, prev: EVersion { version: 8, epoch: 3 }, txn: txn.clone(), data: data.clone() };
+        let raw = m.to_raw(1, 0);
+        assert_eq!(raw.data, data);
+        let b = RepOp::from_raw(&raw).unwrap();
+        assert_eq!((b.pgid, b.interval, b.version, b.prev, b.txn, b.data), (m.pgid, 3, m.version, m.prev, txn.clone(), data.clone()));
+        let p = PgPush { pgid: PgId { pool: 1, seed: 2 }, seq: 4, last: true, objects: 1, bytes: 70000, txn: txn.clone(), data: data.clone(), ..Default::default() };
+        let b = PgPush::from_raw(&p.to_raw(1, 0)).unwrap();
+        assert_eq!((b.seq, b.last, b.objects, b.bytes, b.txn, b.data), (4, true, 1, 70000, txn, data));
     }
 
     proptest! {
         #[test]
         fn decoders_never_panic(front in proptest::collection::vec(any::<u8>(), 0..200)) {
             let f = Bytes::from(front);
-            let _ = RepOp::decode_payload(1, f.clone(), Bytes::new());
+            let _ = RepOp::decode_payload(RepOp::VERSION, f.clone(), Bytes::new());
             let _ = RepOpReply::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgQuery::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgNotify::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgPull::decode_payload(1, f.clone(), Bytes::new());
-            let _ = PgPush::decode_payload(1, f.clone(), Bytes::new());
+            let _ = PgPush::decode_payload(PgPush::VERSION, f.clone(), Bytes::new());
             let _ = PgPushAck::decode_payload(1, f.clone(), Bytes::new());
             let _ = Ping::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgRemove::decode_payload(1, f.clone(), Bytes::new());

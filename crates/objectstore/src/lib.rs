@@ -661,9 +661,9 @@ impl Store {
         // Most lookups while writing are for keys that do not exist yet.
         let mut bo = rocksdb::BlockBasedOptions::default();
         bo.set_bloom_filter(10.0, false);
-        // Metadata only (object data is in the block file); RocksDB's
-        // default 32 MiB cache would be most of the OSD's RSS. Misses are
-        // served from the kernel's page cache of the table files.
+        // Metadata and small inline data (bulk data is in the block file);
+        // RocksDB's default 32 MiB cache would be most of the OSD's RSS.
+        // Misses are served from the kernel's page cache of the table files.
         bo.set_block_cache(&rocksdb::Cache::new_lru_cache(8 << 20));
         o.set_block_based_table_factory(&bo);
         // Big data bypasses RocksDB (block file); its memtables hold small

@@ -214,6 +214,14 @@ impl Decode for Op {
 const WRITE_REF: u8 = 20;
 /// Alignment of each write's bytes in the data area (O_DIRECT's).
 const WIRE_ALIGN: usize = 4096;
+/// Writes at least this long (a whole store block) go to the data area;
+/// shorter ones stay inline, so padding never more than slightly inflates a
+/// message (a push of many small objects would otherwise grow 4 KiB each).
+const WIRE_MIN: usize = crate::BLOCK as usize;
+
+fn in_data_area(data: &Bytes) -> bool {
+    data.len() >= WIRE_MIN
+}
 
 /// One op; `data` is the wire form's data area, which `WRITE_REF` ops point into.
 fn decode_op(r: &mut Reader, data: Option<&Bytes>) -> denc::Result<Op> {
@@ -273,9 +281,9 @@ fn decode_plain(r: &mut Reader, tag: u8, coll: String) -> denc::Result<Op> {
 }
 
 impl Transaction {
-    /// The wire form, for OSD-to-OSD messages: the ops, with each write's
-    /// bytes left in a separate data area (a message's data segment) at a
-    /// 4 KiB-aligned offset. The messenger receives large data segments
+    /// The wire form, for OSD-to-OSD messages: the ops, with the bytes of
+    /// each write of a whole block or more in a separate data area (a
+    /// message's data segment) at a 4 KiB-aligned offset. The messenger receives large data segments
     /// page-aligned, so the receiver writes those bytes with O_DIRECT as
     /// they arrived; and the bytes of a lone write go out without a copy.
     pub fn to_wire(&self) -> (Bytes, Bytes) {
@@ -283,7 +291,7 @@ impl Transaction {
             .ops
             .iter()
             .filter_map(|o| match o {
-                Op::Write { data, .. } if !data.is_empty() => Some(data),
+                Op::Write { data, .. } if in_data_area(data) => Some(data),
                 _ => None,
             })
             .collect();
@@ -306,7 +314,7 @@ impl Transaction {
         let mut at = 0u64;
         for op in &self.ops {
             match op {
-                Op::Write { coll, oid, off, data } if !data.is_empty() => {
+                Op::Write { coll, oid, off, data } if in_data_area(data) => {
                     e.u8(WRITE_REF);
                     e.string(coll);
                     oid.encode(&mut e);
