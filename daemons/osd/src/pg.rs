@@ -176,6 +176,12 @@ pub struct Pg {
     dups: HashMap<ReqId, (EVersion, u64, i32)>,
     phase: Phase,
     waiting: Vec<QueuedOp>,
+    /// Client ops sent under a newer map than this PG has seen yet (the OSD
+    /// routed them under it): run once that map reaches the PG, as Ceph's
+    /// `op_must_wait_for_map`. Dropping them would lose them for good when
+    /// the newer map keeps the same primary, since the client then does not
+    /// resend.
+    waiting_for_map: Vec<QueuedOp>,
     inflight: BTreeMap<(u32, u64), InFlight>,
     pushes: HashMap<i32, PushState>,
     /// Acting replicas being recovered while the PG serves I/O. Writes skip
@@ -239,6 +245,7 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         dups: HashMap::new(),
         phase: Phase::Follower,
         waiting: vec![],
+        waiting_for_map: vec![],
         inflight: BTreeMap::new(),
         pushes: HashMap::new(),
         recovering_peers: HashSet::new(),
@@ -324,7 +331,15 @@ impl Pg {
         self.on_map(map);
         while let Some(ev) = rx.recv().await {
             match ev {
-                PgEvent::Map(m) => self.on_map(m),
+                PgEvent::Map(m) => {
+                    self.on_map(m);
+                    let epoch = self.map.epoch;
+                    let (ready, later): (Vec<QueuedOp>, Vec<QueuedOp>) = std::mem::take(&mut self.waiting_for_map).into_iter().partition(|q| q.msg.osdmap_epoch <= epoch);
+                    self.waiting_for_map = later;
+                    for q in ready {
+                        self.on_client_op(q).await;
+                    }
+                }
                 PgEvent::ClientOp { msg, tid, conn, session } => self.on_client_op(QueuedOp { msg, tid, conn, session }).await,
                 PgEvent::RepOp { m, conn } => self.on_repop(m, conn).await,
                 PgEvent::RepOpReply { from, m } => self.on_repop_reply(from, m),
@@ -1354,6 +1369,10 @@ impl Pg {
 
     async fn on_client_op(&mut self, q: QueuedOp) {
         if !self.is_primary() {
+            if q.msg.osdmap_epoch > self.map.epoch {
+                self.waiting_for_map.push(q);
+                return;
+            }
             // Not ours (any more): the client resends when it sees the new map.
             debug!(pg = %self.pgid, "dropping op: not primary");
             return;
