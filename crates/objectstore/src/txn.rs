@@ -204,12 +204,6 @@ impl Encode for Op {
     }
 }
 
-impl Decode for Op {
-    fn decode(r: &mut Reader) -> denc::Result<Self> {
-        decode_op(r, None)
-    }
-}
-
 /// Tag of a write whose bytes are in the wire form's data area.
 const WRITE_REF: u8 = 20;
 /// Alignment of each write's bytes in the data area (O_DIRECT's).
@@ -223,24 +217,17 @@ fn in_data_area(data: &Bytes) -> bool {
     data.len() >= WIRE_MIN
 }
 
-/// One op; `data` is the wire form's data area, which `WRITE_REF` ops point into.
-fn decode_op(r: &mut Reader, data: Option<&Bytes>) -> denc::Result<Op> {
+/// One op of the wire form; `WRITE_REF` ops point into the data `area`.
+fn decode_op(r: &mut Reader, area: &Bytes) -> denc::Result<Op> {
     let tag = r.u8()?;
     let coll = r.string()?;
     Ok(match tag {
         WRITE_REF => {
             let (oid, off, at, len) = (r.decode()?, r.u64()?, r.u64()?, r.u64()?);
-            let Some(area) = data else { return denc::invalid("store transaction", "a data reference outside the wire form") };
             let end = at.checked_add(len).filter(|e| *e <= area.len() as u64);
             let Some(end) = end else { return denc::invalid("store transaction", format!("write of {len} at {at} past the {} byte data area", area.len())) };
             Op::Write { coll, oid, off, data: area.slice(at as usize..end as usize) }
         }
-        tag => decode_plain(r, tag, coll)?,
-    })
-}
-
-fn decode_plain(r: &mut Reader, tag: u8, coll: String) -> denc::Result<Op> {
-    Ok(match tag {
         1 => Op::MkColl { coll },
         2 => Op::RmColl { coll },
         3 => Op::SetMeta { coll, key: r.string()?, value: r.bufferlist()? },
@@ -281,11 +268,12 @@ fn decode_plain(r: &mut Reader, tag: u8, coll: String) -> denc::Result<Op> {
 }
 
 impl Transaction {
-    /// The wire form, for OSD-to-OSD messages: the ops, with the bytes of
+    /// The encoding, for OSD-to-OSD messages: the ops, with the bytes of
     /// each write of a whole block or more in a separate data area (a
-    /// message's data segment) at a 4 KiB-aligned offset. The messenger receives large data segments
-    /// page-aligned, so the receiver writes those bytes with O_DIRECT as
-    /// they arrived; and the bytes of a lone write go out without a copy.
+    /// message's data segment) at a 4 KiB-aligned offset. The messenger
+    /// receives large data segments page-aligned, so the receiver writes
+    /// those bytes with O_DIRECT as they arrived; and the bytes of a lone
+    /// write go out without a copy.
     pub fn to_wire(&self) -> (Bytes, Bytes) {
         let payloads: Vec<&Bytes> = self
             .ops
@@ -309,6 +297,7 @@ impl Transaction {
             }
         };
         let mut e = Encoder::new(0);
+        // Version 1 carried the write bytes inline in the ops.
         e.u8(2);
         e.u32(self.ops.len() as u32);
         let mut at = 0u64;
@@ -339,34 +328,9 @@ impl Transaction {
         let n = r.count(5)?;
         let mut ops = Vec::with_capacity(n);
         for _ in 0..n {
-            ops.push(decode_op(&mut r, Some(&data))?);
+            ops.push(decode_op(&mut r, &data)?);
         }
         r.finish("store transaction (wire form)")?;
-        Ok(Transaction { ops, cache: false })
-    }
-}
-
-impl Encode for Transaction {
-    fn encode(&self, e: &mut Encoder) {
-        e.u8(1);
-        e.u32(self.ops.len() as u32);
-        for op in &self.ops {
-            op.encode(e);
-        }
-    }
-}
-
-impl Decode for Transaction {
-    fn decode(r: &mut Reader) -> denc::Result<Self> {
-        let v = r.u8()?;
-        if v != 1 {
-            return denc::invalid("store transaction", format!("version {v}"));
-        }
-        let n = r.count(5)?;
-        let mut ops = Vec::with_capacity(n);
-        for _ in 0..n {
-            ops.push(Op::decode(r)?);
-        }
         Ok(Transaction { ops, cache: false })
     }
 }

@@ -333,12 +333,7 @@ impl Pg {
             match ev {
                 PgEvent::Map(m) => {
                     self.on_map(m);
-                    let epoch = self.map.epoch;
-                    let (ready, later): (Vec<QueuedOp>, Vec<QueuedOp>) = std::mem::take(&mut self.waiting_for_map).into_iter().partition(|q| q.msg.osdmap_epoch <= epoch);
-                    self.waiting_for_map = later;
-                    for q in ready {
-                        self.on_client_op(q).await;
-                    }
+                    self.retry_ops_waiting_for_map().await;
                 }
                 PgEvent::ClientOp { msg, tid, conn, session } => self.on_client_op(QueuedOp { msg, tid, conn, session }).await,
                 PgEvent::RepOp { m, conn } => self.on_repop(m, conn).await,
@@ -1364,6 +1359,16 @@ impl Pg {
             replay_version: version,
             user_version,
             redirect: None,
+        }
+    }
+
+    /// Runs the client ops that waited for the map this PG now has.
+    async fn retry_ops_waiting_for_map(&mut self) {
+        let epoch = self.map.epoch;
+        let (ready, later): (Vec<QueuedOp>, Vec<QueuedOp>) = std::mem::take(&mut self.waiting_for_map).into_iter().partition(|q| q.msg.osdmap_epoch <= epoch);
+        self.waiting_for_map = later;
+        for q in ready {
+            self.on_client_op(q).await;
         }
     }
 
