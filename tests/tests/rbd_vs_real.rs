@@ -525,6 +525,18 @@ fn our_rbd_map_gives_a_block_device_for_mkfs_and_mount() {
     assert!(!mnt.join("after.txt").exists(), "a write after the snapshot shows in it");
     sh("/bin/umount", &[mnt_s]);
     rbd(&["unmap", &sdev]);
+    // Devices come from the kernel's nbd driver where it is loaded, else
+    // from FUSE and a loop device; asking for nbd without it says so.
+    let has_nbd = Path::new("/sys/module/nbd").exists();
+    assert_eq!(sdev.starts_with("/dev/nbd"), has_nbd, "{sdev}");
+    if !has_nbd {
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(&["map", "-t", "nbd", "rbd/vm1-image"]);
+        let r = oxceph_tests::run_env(&our_rbd(), &a, &env);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("no nbd driver") && r.stderr.contains("modprobe nbd"), "{}", r.stderr);
+        assert_eq!(rbd(&["showmapped"]).trim(), "");
+    }
 }
 
 /// While a real librbd client (python3-rbd) has an image open and holds its

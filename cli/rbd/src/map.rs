@@ -1,10 +1,13 @@
-//! `rbd map`, `showmapped` and `unmap`. Without kernel RBD or NBD (as on
-//! hosts with neither module), an image is mapped as Ceph's `rbd-nbd` maps it
-//! in user space, but through FUSE and a loop device: a background `rbd`
-//! process serves the image as one file on a private FUSE mount, and
-//! `losetup` turns that file into `/dev/loopN`, which `mkfs` and `mount`
-//! take like any disk. Writes reach the cluster before they are acknowledged
-//! (the file is opened direct-io: no page cache in between).
+//! `rbd map`, `showmapped` and `unmap`. An image is served by a background
+//! `rbd` process, as Ceph's `rbd-nbd` serves it:
+//! - where the kernel has the nbd driver, through `/dev/nbdN`: the process
+//!   serves NBD on one end of a socket pair whose other end the kernel is
+//!   given over netlink (crate `nbd`);
+//! - elsewhere (no nbd module, as on this project's test machines), through
+//!   FUSE and a loop device: the process serves the image as one file on a
+//!   private FUSE mount, and `losetup` turns it into `/dev/loopN`.
+//! Either way `mkfs` and `mount` take the device like any disk, and writes
+//! reach the cluster before they are acknowledged (no page cache between).
 
 use crate::args::Spec;
 use crate::table::Table;
@@ -114,6 +117,15 @@ pub async fn unmap(a: &crate::args::Args) -> i32 {
     if mounted(&m.device) {
         fail("rbd: sysfs write failed\nrbd: unmap failed: (16) Device or resource busy", 16);
     }
+    if let Some(index) = m.device.strip_prefix("/dev/nbd").and_then(|n| n.parse::<u32>().ok()) {
+        // the kernel sends NBD_CMD_DISC and closes its socket: the server exits
+        if let Err(e) = nbd::netlink::disconnect(index) {
+            fail(&format!("rbd: unmap failed: cannot disconnect {}: {e}", m.device), e.raw_os_error().unwrap_or(5));
+        }
+        wait_exit(m.pid, Instant::now() + Duration::from_secs(30)).await;
+        let _ = std::fs::remove_file(state_dir().join(format!("{}.json", m.id)));
+        return 0;
+    }
     match Command::new("losetup").arg("-d").arg(&m.device).status() {
         Ok(s) if s.success() => {}
         _ => fail(&format!("rbd: unmap failed: could not detach {}", m.device), 16),
@@ -129,14 +141,18 @@ pub async fn unmap(a: &crate::args::Args) -> i32 {
     unsafe {
         libc::kill(m.pid as i32, libc::SIGTERM);
     }
-    while PathBuf::from(format!("/proc/{}", m.pid)).exists() && Instant::now() < deadline {
-        if std::fs::read_to_string(format!("/proc/{}/stat", m.pid)).map(|s| s.contains(") Z ")).unwrap_or(true) {
+    wait_exit(m.pid, deadline).await;
+    let _ = std::fs::remove_file(state_dir().join(format!("{}.json", m.id)));
+    0
+}
+
+async fn wait_exit(pid: u32, deadline: Instant) {
+    while PathBuf::from(format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        if std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = std::fs::remove_file(state_dir().join(format!("{}.json", m.id)));
-    0
 }
 
 /// `rbd map`: starts the server process, waits for its mount, attaches the
@@ -145,6 +161,14 @@ pub async fn map(c: &Ctx, at: usize) -> i32 {
     let s = c.spec(at);
     c.need_image(&s);
     let read_only = c.a.flag("read-only") || s.snap.is_some();
+    // krbd (the default) is not served here: the kernel's nbd driver stands
+    // in for it where loaded, else FUSE and a loop device
+    let use_nbd = match c.a.opt("device-type") {
+        None | Some("krbd") => nbd::netlink::kernel_has_nbd(),
+        Some("nbd") if nbd::netlink::kernel_has_nbd() => true,
+        Some("nbd") => fail("rbd: map failed: this kernel has no nbd driver (load it with `modprobe nbd`, or map without -t nbd to use FUSE and a loop device)", 2),
+        Some(t) => fail(&format!("rbd: unknown device type '{t}'"), 22),
+    };
     // check the image opens before going to the background
     let img = c.open(&s).await;
     drop(img);
@@ -161,6 +185,10 @@ pub async fn map(c: &Ctx, at: usize) -> i32 {
     let log = std::fs::File::create(dir.join(format!("{id}.log"))).ok();
     let mut cmd = Command::new(std::env::current_exe().unwrap_or_else(|_| "rbd".into()));
     cmd.args(std::env::args().skip(1).filter(|w| w != "map" && w != "device"));
+    if use_nbd {
+        let _ = std::fs::remove_dir(&mnt);
+        return map_nbd(cmd, id, &s, read_only, log).await;
+    }
     cmd.env("OXCEPH_RBD_SERVE", format!("{id}:{}", mnt.display()));
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
     if let Some(l) = log {
@@ -209,6 +237,56 @@ pub async fn map(c: &Ctx, at: usize) -> i32 {
     0
 }
 
+/// `rbd map` through the kernel's nbd driver: the server process gets one
+/// end of a socket pair; once it has the image open (and its lock), the
+/// kernel gets the other end and names the device.
+async fn map_nbd(mut cmd: Command, id: u32, s: &Spec, read_only: bool, log: Option<std::fs::File>) -> i32 {
+    use std::io::BufRead;
+    use std::os::fd::AsRawFd;
+    let (ours, kernels) = std::os::unix::net::UnixStream::pair().unwrap_or_else(|e| fail(&format!("rbd: map failed: socketpair: {e}"), 5));
+    // the server inherits its end (and only that one)
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        libc::fcntl(ours.as_raw_fd(), libc::F_SETFD, 0);
+    }
+    cmd.env("OXCEPH_RBD_SERVE", format!("{id}:nbd-fd:{}", ours.as_raw_fd()));
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped());
+    if let Some(l) = log {
+        cmd.stderr(l);
+    }
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| fail(&format!("rbd: cannot start the mapping process: {e}"), 5));
+    drop(ours);
+    let mut line = String::new();
+    let out = child.stdout.take().expect("piped stdout");
+    let ready = tokio::task::spawn_blocking(move || std::io::BufReader::new(out).read_line(&mut line).map(|_| line)).await;
+    // "ready SIZE": the image is open, at the size it serves
+    let size = match &ready {
+        Ok(Ok(l)) => l.trim().strip_prefix("ready ").and_then(|n| n.parse::<u64>().ok()),
+        _ => None,
+    };
+    let Some(size) = size else {
+        let _ = child.kill();
+        let log = std::fs::read_to_string(state_dir().join(format!("{id}.log"))).unwrap_or_default();
+        fail(&format!("rbd: map failed: the mapping process did not start\n{log}"), 5)
+    };
+    let index = match nbd::netlink::connect(kernels.as_raw_fd(), size, nbd::transmission_flags(read_only), None) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = child.kill();
+            fail(&format!("rbd: map failed: the kernel refused the nbd device: {e}"), e.raw_os_error().unwrap_or(5))
+        }
+    };
+    drop(kernels);
+    let device = format!("/dev/nbd{index}");
+    record(id, s, &device, child.id());
+    println!("{device}");
+    0
+}
+
 fn is_fuse(p: &std::path::Path) -> bool {
     let p = p.to_string_lossy();
     std::fs::read_to_string("/proc/mounts").map(|m| m.lines().any(|l| l.split_whitespace().nth(1) == Some(&*p) && l.contains("fuse"))).unwrap_or(false)
@@ -218,6 +296,9 @@ fn is_fuse(p: &std::path::Path) -> bool {
 /// until SIGTERM.
 pub async fn serve(c: &Ctx, at: usize, id_mnt: &str) -> i32 {
     let (_, mnt) = id_mnt.split_once(':').unwrap_or(("0", id_mnt));
+    if let Some(fd) = mnt.strip_prefix("nbd-fd:").and_then(|f| f.parse::<i32>().ok()) {
+        return serve_nbd(c, at, fd).await;
+    }
     let s = c.spec(at);
     let read_only = c.a.flag("read-only") || s.snap.is_some();
     let mut img = c.open(&s).await;
@@ -246,6 +327,76 @@ pub async fn serve(c: &Ctx, at: usize, id_mnt: &str) -> i32 {
         let _ = img.release().await;
     }
     0
+}
+
+/// The background half of an nbd mapping: serves NBD on the inherited
+/// socket until the kernel disconnects (or SIGTERM).
+async fn serve_nbd(c: &Ctx, at: usize, fd: i32) -> i32 {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let s = c.spec(at);
+    let read_only = c.a.flag("read-only") || s.snap.is_some();
+    let mut img = c.open(&s).await;
+    img.set_write_cache(c.cache_max_dirty);
+    if !read_only {
+        if let Err(e) = img.acquire().await {
+            fail_e("map failed", &e);
+        }
+    }
+    // SAFETY: the fd was left open for us by `rbd map` and nothing else owns it.
+    let sock = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+    let sock = sock.set_nonblocking(true).and_then(|_| tokio::net::UnixStream::from_std(sock)).unwrap_or_else(|e| fail(&format!("rbd: map failed: nbd socket: {e}"), 5));
+    let export = Arc::new(ImageExport { size: img.size(), img: Arc::new(img), read_only });
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "ready {}", export.size).and_then(|_| out.flush());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        r = nbd::serve(sock, export.clone()) => if let Err(e) = r { tracing::error!("{e}") },
+        _ = term.recv() => {}
+    }
+    let _ = export.img.flush().await;
+    if let Ok(ex) = Arc::try_unwrap(export) {
+        if let Ok(mut img) = Arc::try_unwrap(ex.img) {
+            let _ = img.release().await;
+        }
+    }
+    0
+}
+
+/// An image as an NBD export.
+struct ImageExport {
+    img: Arc<Image>,
+    size: u64,
+    read_only: bool,
+}
+
+fn io_err(e: rbd::Error) -> std::io::Error {
+    tracing::error!("{}", e.msg);
+    std::io::Error::from_raw_os_error(if e.errno > 0 { e.errno } else { libc::EIO })
+}
+
+impl nbd::Export for ImageExport {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+    async fn read(&self, off: u64, len: u32) -> std::io::Result<bytes::Bytes> {
+        self.img.read(off, len as u64).await.map(|b| rbd::image::pad(b, len as u64)).map_err(io_err)
+    }
+    async fn write(&self, off: u64, data: bytes::Bytes) -> std::io::Result<()> {
+        self.img.write(off, data).await.map_err(io_err)
+    }
+    async fn flush(&self) -> std::io::Result<()> {
+        self.img.flush().await.map_err(io_err)
+    }
+    async fn trim(&self, off: u64, len: u32) -> std::io::Result<()> {
+        self.img.discard(off, len as u64).await.map_err(io_err)
+    }
+    async fn write_zeroes(&self, off: u64, len: u32) -> std::io::Result<()> {
+        self.img.discard(off, len as u64).await.map_err(io_err)
+    }
 }
 
 struct ImageFs {

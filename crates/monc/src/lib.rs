@@ -60,6 +60,13 @@ pub struct CommandReply {
 /// if it changed, and whether the message left us behind its newest epoch
 /// (the caller then asks for what follows).
 pub fn advance_osdmap(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMapMsg) -> (Option<maps::OsdMap>, bool) {
+    advance_osdmap_each(current, msg, |_| {})
+}
+
+/// As `advance_osdmap`, calling `each` with every map it passes through on
+/// the way to the newest (the newest included): a change undone within one
+/// batch of maps is still seen.
+pub fn advance_osdmap_each(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMapMsg, mut each: impl FnMut(&maps::OsdMap)) -> (Option<maps::OsdMap>, bool) {
     use denc::Decode;
     let mut map: Option<maps::OsdMap> = current.cloned();
     let cur = map.as_ref().map(|m| m.epoch).unwrap_or(0);
@@ -71,6 +78,7 @@ pub fn advance_osdmap(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMa
             match maps::Incremental::from_bytes(bl.clone()).map_err(|x| x.to_string()).and_then(|inc| m.apply_incremental(&inc)) {
                 Ok(()) => {
                     changed = true;
+                    each(m);
                     e += 1;
                     continue;
                 }
@@ -80,6 +88,7 @@ pub fn advance_osdmap(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMa
         let full = msg.maps.get(&e).map(|bl| (e, bl)).or_else(|| msg.maps.range(e..).next_back().map(|(k, v)| (*k, v)));
         match full.map(|(k, bl)| (k, maps::OsdMap::from_bytes(bl.clone()))) {
             Some((k, Ok(m))) => {
+                each(&m);
                 map = Some(m);
                 changed = true;
                 e = k;

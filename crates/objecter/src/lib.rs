@@ -255,13 +255,27 @@ impl Task {
     }
 
     async fn handle_map_msg(&mut self, msg: &messages::mon::OsdMapMsg) {
-        let (new, behind) = monc::advance_osdmap(self.map.as_deref(), msg);
+        // An op whose primary or PG changed at any epoch of the batch is
+        // resent, even when the last map moves it back: its OSD saw a new
+        // interval and may have dropped it (Ceph's objecter scans each map).
+        let mut moved = std::collections::HashSet::new();
+        let pending = &self.pending;
+        let (new, behind) = monc::advance_osdmap_each(self.map.as_deref(), msg, |m| {
+            if m.epoch == msg.newest_map {
+                return; // rescan looks at the newest
+            }
+            for (tid, p) in pending {
+                if p.osd >= 0 && !moved.contains(tid) && Self::target_in(m, &p.req).map_or(true, |(osd, (spg, _))| osd != p.osd || spg != p.spg) {
+                    moved.insert(*tid);
+                }
+            }
+        });
         if let Some(m) = new {
             debug!(epoch = m.epoch, "new osdmap");
             let m = Arc::new(m);
             self.map = Some(m.clone());
             self.map_tx.send_replace(Some(m));
-            self.rescan().await;
+            self.rescan(moved).await;
         }
         if behind {
             // a gap we could not bridge: ask for what follows our map
@@ -310,7 +324,7 @@ impl Task {
     }
 
     /// After a map change: resend every op whose target moved.
-    async fn rescan(&mut self) {
+    async fn rescan(&mut self, moved: std::collections::HashSet<u64>) {
         self.relinger().await;
         let waiting: std::collections::HashSet<u64> = std::mem::take(&mut self.waiting).into_iter().collect();
         let tids: Vec<u64> = self.pending.keys().copied().collect();
@@ -329,7 +343,7 @@ impl Task {
             // Resend when the primary or the PG (split/merge) changed, when the
             // pool forces a resend (last_force_op_resend), or when it was parked.
             let forced = map.pools.get(&(spg.pgid.pool as i64)).map(|pl| pl.last_force_op_resend > p.sent_epoch).unwrap_or(false);
-            if osd != p.osd || osd < 0 || spg != p.spg || forced || waiting.contains(&tid) {
+            if osd != p.osd || osd < 0 || spg != p.spg || forced || waiting.contains(&tid) || moved.contains(&tid) {
                 self.send(tid).await;
             }
         }
@@ -337,7 +351,10 @@ impl Task {
 
     /// (primary osd, pg) for a request under the current map; -1 when none.
     fn target(&self, req: &Request) -> Result<(i32, (SpgId, u32)), Error> {
-        let map = self.map.as_ref().expect("map present");
+        Self::target_in(self.map.as_ref().expect("map present"), req)
+    }
+
+    fn target_in(map: &OsdMap, req: &Request) -> Result<(i32, (SpgId, u32)), Error> {
         let (raw, pool) = match &req.target {
             Target::Object { oid, oloc } => {
                 let raw = map.object_to_raw_pg(oid, oloc).ok_or(Error::NoPool(oloc.pool))?;
