@@ -122,7 +122,15 @@ pub async fn unmap(a: &crate::args::Args) -> i32 {
         if let Err(e) = nbd::netlink::disconnect(index) {
             fail(&format!("rbd: unmap failed: cannot disconnect {}: {e}", m.device), e.raw_os_error().unwrap_or(5));
         }
-        wait_exit(m.pid, Instant::now() + Duration::from_secs(30)).await;
+        if !wait_exit(m.pid, Instant::now() + Duration::from_secs(30)).await {
+            // a server stuck on the cluster: stop it the hard way
+            unsafe {
+                libc::kill(m.pid as i32, libc::SIGTERM);
+            }
+            if !wait_exit(m.pid, Instant::now() + Duration::from_secs(30)).await {
+                fail(&format!("rbd: unmap: {} is disconnected but its server (pid {}) does not exit", m.device, m.pid), 16);
+            }
+        }
         let _ = std::fs::remove_file(state_dir().join(format!("{}.json", m.id)));
         return 0;
     }
@@ -146,10 +154,15 @@ pub async fn unmap(a: &crate::args::Args) -> i32 {
     0
 }
 
-async fn wait_exit(pid: u32, deadline: Instant) {
-    while PathBuf::from(format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-        if std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true) {
-            break;
+/// Whether process `pid` exited (or is a zombie) before `deadline`.
+async fn wait_exit(pid: u32, deadline: Instant) -> bool {
+    loop {
+        let gone = !PathBuf::from(format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true);
+        if gone {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -245,11 +258,16 @@ async fn map_nbd(mut cmd: Command, id: u32, s: &Spec, read_only: bool, log: Opti
     use std::os::fd::AsRawFd;
     let (ours, kernels) = std::os::unix::net::UnixStream::pair().unwrap_or_else(|e| fail(&format!("rbd: map failed: socketpair: {e}"), 5));
     // the server inherits its end (and only that one)
-    // SAFETY: fcntl on an fd we own.
-    unsafe {
-        libc::fcntl(ours.as_raw_fd(), libc::F_SETFD, 0);
+    let fd = ours.as_raw_fd();
+    cmd.env("OXCEPH_RBD_SERVE", format!("{id}:nbd-fd:{fd}"));
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only fcntl (async-signal-safe) between fork and exec; the
+        // flag is cleared in the child alone, so nothing else inherits it.
+        unsafe {
+            cmd.pre_exec(move || if libc::fcntl(fd, libc::F_SETFD, 0) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+        }
     }
-    cmd.env("OXCEPH_RBD_SERVE", format!("{id}:nbd-fd:{}", ours.as_raw_fd()));
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped());
     if let Some(l) = log {
         cmd.stderr(l);
@@ -262,10 +280,10 @@ async fn map_nbd(mut cmd: Command, id: u32, s: &Spec, read_only: bool, log: Opti
     drop(ours);
     let mut line = String::new();
     let out = child.stdout.take().expect("piped stdout");
-    let ready = tokio::task::spawn_blocking(move || std::io::BufReader::new(out).read_line(&mut line).map(|_| line)).await;
+    let ready = tokio::time::timeout(Duration::from_secs(60), tokio::task::spawn_blocking(move || std::io::BufReader::new(out).read_line(&mut line).map(|_| line))).await;
     // "ready SIZE": the image is open, at the size it serves
     let size = match &ready {
-        Ok(Ok(l)) => l.trim().strip_prefix("ready ").and_then(|n| n.parse::<u64>().ok()),
+        Ok(Ok(Ok(l))) => l.trim().strip_prefix("ready ").and_then(|n| n.parse::<u64>().ok()),
         _ => None,
     };
     let Some(size) = size else {
@@ -276,7 +294,9 @@ async fn map_nbd(mut cmd: Command, id: u32, s: &Spec, read_only: bool, log: Opti
     let index = match nbd::netlink::connect(kernels.as_raw_fd(), size, nbd::transmission_flags(read_only), None) {
         Ok(i) => i,
         Err(e) => {
-            let _ = child.kill();
+            // the server sees its socket close, releases the image and exits
+            drop(kernels);
+            wait_exit(child.id(), Instant::now() + Duration::from_secs(30)).await;
             fail(&format!("rbd: map failed: the kernel refused the nbd device: {e}"), e.raw_os_error().unwrap_or(5))
         }
     };
@@ -350,15 +370,16 @@ async fn serve_nbd(c: &Ctx, at: usize, fd: i32) -> i32 {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "ready {}", export.size).and_then(|_| out.flush());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-    tokio::select! {
-        r = nbd::serve(sock, export.clone()) => if let Err(e) = r { tracing::error!("{e}") },
-        _ = term.recv() => {}
+    // SIGTERM stops taking requests; those in flight are answered
+    if let Err(e) = nbd::serve_until(sock, export.clone(), async move { term.recv().await; }).await {
+        tracing::error!("{e}");
     }
     let _ = export.img.flush().await;
-    if let Ok(ex) = Arc::try_unwrap(export) {
-        if let Ok(mut img) = Arc::try_unwrap(ex.img) {
+    match Arc::try_unwrap(export).ok().and_then(|ex| Arc::try_unwrap(ex.img).ok()) {
+        Some(mut img) => {
             let _ = img.release().await;
         }
+        None => tracing::error!("the image is still in use at exit: its lock is left for the next owner to break"),
     }
     0
 }
@@ -392,10 +413,27 @@ impl nbd::Export for ImageExport {
         self.img.flush().await.map_err(io_err)
     }
     async fn trim(&self, off: u64, len: u32) -> std::io::Result<()> {
-        self.img.discard(off, len as u64).await.map_err(io_err)
+        self.zero(off, len).await
     }
     async fn write_zeroes(&self, off: u64, len: u32) -> std::io::Result<()> {
-        self.img.discard(off, len as u64).await.map_err(io_err)
+        self.zero(off, len).await
+    }
+}
+
+/// Largest piece of a discard at once: the kernel sends up to 4 GiB, and a
+/// clone's discard writes zeros it must hold in memory.
+const DISCARD_PIECE: u64 = 64 << 20;
+
+impl ImageExport {
+    async fn zero(&self, off: u64, len: u32) -> std::io::Result<()> {
+        let end = off + len as u64;
+        let mut at = off;
+        while at < end {
+            let n = DISCARD_PIECE.min(end - at);
+            self.img.discard(at, n).await.map_err(io_err)?;
+            at += n;
+        }
+        Ok(())
     }
 }
 

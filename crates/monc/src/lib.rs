@@ -60,13 +60,14 @@ pub struct CommandReply {
 /// if it changed, and whether the message left us behind its newest epoch
 /// (the caller then asks for what follows).
 pub fn advance_osdmap(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMapMsg) -> (Option<maps::OsdMap>, bool) {
-    advance_osdmap_each(current, msg, |_| {})
+    advance_osdmap_each(current, msg, |_, _| {})
 }
 
 /// As `advance_osdmap`, calling `each` with every map it passes through on
-/// the way to the newest (the newest included): a change undone within one
-/// batch of maps is still seen.
-pub fn advance_osdmap_each(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMapMsg, mut each: impl FnMut(&maps::OsdMap)) -> (Option<maps::OsdMap>, bool) {
+/// the way to the newest (the newest included), so that a change undone
+/// within one batch of maps is still seen; its flag says epochs before that
+/// map were skipped (a jump to a full map), so anything may have changed.
+pub fn advance_osdmap_each(current: Option<&maps::OsdMap>, msg: &messages::mon::OsdMapMsg, mut each: impl FnMut(&maps::OsdMap, bool)) -> (Option<maps::OsdMap>, bool) {
     use denc::Decode;
     let mut map: Option<maps::OsdMap> = current.cloned();
     let cur = map.as_ref().map(|m| m.epoch).unwrap_or(0);
@@ -78,7 +79,7 @@ pub fn advance_osdmap_each(current: Option<&maps::OsdMap>, msg: &messages::mon::
             match maps::Incremental::from_bytes(bl.clone()).map_err(|x| x.to_string()).and_then(|inc| m.apply_incremental(&inc)) {
                 Ok(()) => {
                     changed = true;
-                    each(m);
+                    each(m, false);
                     e += 1;
                     continue;
                 }
@@ -88,7 +89,7 @@ pub fn advance_osdmap_each(current: Option<&maps::OsdMap>, msg: &messages::mon::
         let full = msg.maps.get(&e).map(|bl| (e, bl)).or_else(|| msg.maps.range(e..).next_back().map(|(k, v)| (*k, v)));
         match full.map(|(k, bl)| (k, maps::OsdMap::from_bytes(bl.clone()))) {
             Some((k, Ok(m))) => {
-                each(&m);
+                each(&m, cur != 0 && k > e);
                 map = Some(m);
                 changed = true;
                 e = k;

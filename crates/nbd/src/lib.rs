@@ -13,7 +13,7 @@ pub mod handshake;
 pub mod netlink;
 mod server;
 
-pub use server::{serve, Export, ServeError};
+pub use server::{serve, serve_until, Export, ServeError};
 
 /// Transmission flags (the export's features), sent in the handshake or
 /// given to the kernel.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 pub const REQUEST_MAGIC: u32 = 0x2560_9513;
 pub const SIMPLE_REPLY_MAGIC: u32 = 0x6744_6698;
@@ -108,6 +108,7 @@ struct Reply {
     handle: u64,
     error: u32,
     data: Bytes,
+    _slot: OwnedSemaphorePermit,
 }
 
 fn errno_of(e: &io::Error) -> u32 {
@@ -171,33 +172,62 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
     E: Export,
 {
+    serve_until(stream, export, std::future::pending()).await
+}
+
+/// As `serve`, but stops taking requests when `stop` completes (e.g. on
+/// SIGTERM); what is in flight is still answered. On return no request
+/// task holds `export` any more.
+pub async fn serve_until<S, E>(stream: S, export: Arc<E>, stop: impl Future<Output = ()>) -> Result<(), ServeError>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+    E: Export,
+{
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
+    let writer_gone = Arc::new(Notify::new());
+    let gone = writer_gone.clone();
     let writer = tokio::spawn(async move {
-        while let Some(r) = rx.recv().await {
-            let mut head = BytesMut::with_capacity(16 + if r.data.len() <= 64 << 10 { r.data.len() } else { 0 });
-            head.put_u32(SIMPLE_REPLY_MAGIC);
-            head.put_u32(r.error);
-            head.put_u64(r.handle);
-            if r.data.len() <= 64 << 10 {
-                head.put_slice(&r.data);
-                wr.write_all(&head).await?;
-            } else {
-                wr.write_all(&head).await?;
-                wr.write_all(&r.data).await?;
+        let r = async {
+            while let Some(r) = rx.recv().await {
+                let small = r.data.len() <= 64 << 10;
+                let mut head = BytesMut::with_capacity(16 + if small { r.data.len() } else { 0 });
+                head.put_u32(SIMPLE_REPLY_MAGIC);
+                head.put_u32(r.error);
+                head.put_u64(r.handle);
+                if small {
+                    head.put_slice(&r.data);
+                    wr.write_all(&head).await?;
+                } else {
+                    wr.write_all(&head).await?;
+                    wr.write_all(&r.data).await?;
+                }
+                // the request's slot is free once its reply is out
+                drop(r);
             }
+            wr.flush().await
         }
-        wr.flush().await
+        .await;
+        gone.notify_one();
+        r
     });
+    // Slots bound the requests between being read and their reply being
+    // written, so a peer that does not read replies cannot make us queue
+    // unbounded data.
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let (size, read_only) = (export.size(), export.read_only());
+    tokio::pin!(stop);
     let result = loop {
         let mut b = [0u8; Request::LEN];
-        match rd.read_exact(&mut b).await {
-            Ok(_) => {}
-            // the peer went away without NBD_CMD_DISC
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break Ok(()),
-            Err(e) => break Err(e.into()),
+        tokio::select! {
+            r = rd.read_exact(&mut b) => match r {
+                Ok(_) => {}
+                // the peer went away without NBD_CMD_DISC
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break Ok(()),
+                Err(e) => break Err(e.into()),
+            },
+            _ = writer_gone.notified() => break Ok(()),
+            _ = &mut stop => break Ok(()),
         }
         let r = match Request::parse(&b) {
             Ok(r) => r,
@@ -217,30 +247,32 @@ where
             }
             payload = buf.freeze();
         }
+        let slot = slots.clone().acquire_owned().await.expect("semaphore open");
         if let Some(error) = refuse(&r, size, read_only) {
-            let _ = tx.send(Reply { handle: r.handle, error, data: Bytes::new() });
+            let _ = tx.send(Reply { handle: r.handle, error, data: Bytes::new(), _slot: slot });
             continue;
         }
-        let permit = slots.clone().acquire_owned().await.expect("semaphore open");
         let (export, tx) = (export.clone(), tx.clone());
         tokio::spawn(async move {
-            let reply = match run(&*export, r, payload).await {
+            let (error, data) = match run(&*export, r, payload).await {
                 // a read of another length would desynchronise the stream
                 Ok(data) if r.kind == cmd::READ && data.len() != r.length as usize => {
                     tracing::error!(offset = r.offset, length = r.length, got = data.len(), "the export returned a read of the wrong length");
-                    Reply { handle: r.handle, error: errno::EIO, data: Bytes::new() }
+                    (errno::EIO, Bytes::new())
                 }
-                Ok(data) => Reply { handle: r.handle, error: 0, data },
+                Ok(data) => (0, data),
                 Err(e) => {
                     tracing::warn!(kind = r.kind, offset = r.offset, length = r.length, "nbd request failed: {e}");
-                    Reply { handle: r.handle, error: errno_of(&e), data: Bytes::new() }
+                    (errno_of(&e), Bytes::new())
                 }
             };
-            let _ = tx.send(reply);
-            drop(permit);
+            // let go of the export before the slot: once every slot is back,
+            // no task holds it
+            drop(export);
+            let _ = tx.send(Reply { handle: r.handle, error, data, _slot: slot });
         });
     };
-    // Answer what is in flight, then close.
+    // Answer what is in flight (or drop it, if the writer is gone), then close.
     let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
     drop(tx);
     match writer.await {

@@ -261,3 +261,41 @@ async fn pipelined_requests_are_all_answered() {
     c.write_all(&req(DISC, 0, 0, 0)).await.unwrap();
     task.await.unwrap().unwrap();
 }
+
+/// A peer that sends reads but never reads the replies is not buffered for
+/// without bound: the server stops taking requests once its slots are full.
+#[tokio::test]
+async fn a_peer_that_does_not_read_replies_gets_backpressure() {
+    let (mut c, server) = tokio::io::duplex(64 << 10);
+    let mem = Arc::new(Mem::new(1 << 20, false));
+    let task = tokio::spawn(nbd::serve(server, mem));
+    let mut all = Vec::new();
+    for i in 0..20_000u64 {
+        all.extend(req(READ, i, 0, 1 << 20));
+    }
+    // 20000 x 1 MiB of replies would be 20 GiB: the writes must stall
+    let r = tokio::time::timeout(std::time::Duration::from_millis(500), c.write_all(&all)).await;
+    assert!(r.is_err(), "the server took every request without its replies being read");
+    drop(c);
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(10), task).await.is_ok(), "the server did not end when the peer went away");
+}
+
+/// serve_until: once told to stop it returns, with what was written kept,
+/// and no task holds the export afterwards.
+#[tokio::test]
+async fn stopping_ends_serving_and_lets_go_of_the_export() {
+    let mem = Arc::new(Mem::new(1 << 20, false));
+    let (mut c, server) = tokio::io::duplex(4 << 20);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(nbd::serve_until(server, mem.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let mut w = req(WRITE, 1, 0, 4096);
+    w.extend_from_slice(&[9u8; 4096]);
+    c.write_all(&w).await.unwrap();
+    assert_eq!(reply(&mut c, 0).await, (0, 1, vec![]));
+    stop_tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(Arc::strong_count(&mem), 1);
+    assert!(mem.data.lock().unwrap()[..4096].iter().all(|b| *b == 9));
+}

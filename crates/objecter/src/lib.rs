@@ -258,15 +258,23 @@ impl Task {
         // An op whose primary or PG changed at any epoch of the batch is
         // resent, even when the last map moves it back: its OSD saw a new
         // interval and may have dropped it (Ceph's objecter scans each map).
+        // Epochs skipped (a jump to a full map) may hide any change: then
+        // everything is resent, as Ceph's objecter does.
         let mut moved = std::collections::HashSet::new();
-        let pending = &self.pending;
-        let (new, behind) = monc::advance_osdmap_each(self.map.as_deref(), msg, |m| {
-            if m.epoch == msg.newest_map {
+        let mut moved_watches = std::collections::HashSet::new();
+        let (pending, lingers) = (&self.pending, &self.lingers);
+        let (new, behind) = monc::advance_osdmap_each(self.map.as_deref(), msg, |m, skipped| {
+            if m.epoch == msg.newest_map && !skipped {
                 return; // rescan looks at the newest
             }
             for (tid, p) in pending {
-                if p.osd >= 0 && !moved.contains(tid) && Self::target_in(m, &p.req).map_or(true, |(osd, (spg, _))| osd != p.osd || spg != p.spg) {
+                if p.osd >= 0 && !moved.contains(tid) && (skipped || Self::target_in(m, &p.req).map_or(true, |(osd, (spg, _))| osd != p.osd || spg != p.spg)) {
                     moved.insert(*tid);
+                }
+            }
+            for (cookie, (req, osd)) in lingers {
+                if *osd >= 0 && (skipped || Self::target_in(m, req).map_or(true, |t| t.0 != *osd)) {
+                    moved_watches.insert(*cookie);
                 }
             }
         });
@@ -275,7 +283,7 @@ impl Task {
             let m = Arc::new(m);
             self.map = Some(m.clone());
             self.map_tx.send_replace(Some(m));
-            self.rescan(moved).await;
+            self.rescan(moved, moved_watches).await;
         }
         if behind {
             // a gap we could not bridge: ask for what follows our map
@@ -306,13 +314,15 @@ impl Task {
         }
     }
 
-    /// Watches whose PG moved are registered again with the new primary.
-    async fn relinger(&mut self) {
+    /// Watches whose PG moved (for good, or and back within one batch of
+    /// maps: the OSD dropped them at the interval change) are registered
+    /// again with the primary.
+    async fn relinger(&mut self, moved_between: std::collections::HashSet<u64>) {
         let moved: Vec<(u64, Request, i32)> = self
             .lingers
             .iter()
             .filter_map(|(c, (r, osd))| match self.target(r) {
-                Ok((now, _)) if now != *osd && now >= 0 => Some((*c, r.clone(), now)),
+                Ok((now, _)) if (now != *osd || moved_between.contains(c)) && now >= 0 => Some((*c, r.clone(), now)),
                 _ => None,
             })
             .collect();
@@ -324,8 +334,8 @@ impl Task {
     }
 
     /// After a map change: resend every op whose target moved.
-    async fn rescan(&mut self, moved: std::collections::HashSet<u64>) {
-        self.relinger().await;
+    async fn rescan(&mut self, moved: std::collections::HashSet<u64>, moved_watches: std::collections::HashSet<u64>) {
+        self.relinger(moved_watches).await;
         let waiting: std::collections::HashSet<u64> = std::mem::take(&mut self.waiting).into_iter().collect();
         let tids: Vec<u64> = self.pending.keys().copied().collect();
         let map = self.map.clone().expect("map present");

@@ -52,6 +52,9 @@ pub struct ClientSession {
     pub global_id: u64,
     pub caps: OsdCap,
     pub allow_all: bool,
+    /// Ops sent under a newer map than ours, in arrival order (Ceph's
+    /// `Session::waiting_for_map`): later ops queue behind them.
+    pub waiting_for_map: Mutex<std::collections::VecDeque<(Box<OsdOpMsg>, u64, Connection)>>,
 }
 
 impl ClientSession {
@@ -355,22 +358,52 @@ impl Osd {
             msg.reqid = types::osd::ReqId { name: types::EntityNameT::new(session.name.ty, gid), tid, inc: msg.client_inc as i32 };
         }
         let map = self.map();
-        if msg.osdmap_epoch > map.epoch {
-            // The client has a newer map than we do: wait for it.
-            let osd = self.clone();
-            let conn = conn.clone();
-            let session = session.clone();
-            let want = msg.osdmap_epoch;
-            let _ = self.monc.subscribe("osdmap", map.epoch as u64 + 1, false);
-            tokio::spawn(async move {
-                let mut rx = osd.map_tx.subscribe();
-                if tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|m| m.epoch >= want)).await.is_ok() {
-                    osd.route_op(msg, tid, conn, session);
-                }
-            });
+        let mut q = session.waiting_for_map.lock().unwrap_or_else(|p| p.into_inner());
+        if !q.is_empty() || msg.osdmap_epoch > map.epoch {
+            // The client has a newer map than we do: the op (and any later
+            // one of this session, to keep their order) waits for it.
+            let first = q.is_empty();
+            q.push_back((Box::new(msg), tid, conn.clone()));
+            drop(q);
+            if first {
+                let _ = self.monc.subscribe("osdmap", map.epoch as u64 + 1, false);
+                tokio::spawn(self.clone().route_when_mapped(session.clone()));
+            }
             return;
         }
+        drop(q);
         self.route_op(msg, tid, conn.clone(), session.clone());
+    }
+
+    /// Routes a session's waiting ops, in order, as the maps they were sent
+    /// under arrive; asks the mon again while none comes. Ends when the
+    /// queue is empty or the client has gone.
+    async fn route_when_mapped(self: Arc<Self>, session: Arc<ClientSession>) {
+        let mut rx = self.map_tx.subscribe();
+        loop {
+            {
+                let map = self.map();
+                let mut q = session.waiting_for_map.lock().unwrap_or_else(|p| p.into_inner());
+                // routed under the lock: a new op cannot overtake these
+                while q.front().is_some_and(|(m, _, _)| m.osdmap_epoch <= map.epoch) {
+                    let (m, tid, conn) = q.pop_front().expect("front");
+                    self.route_op(*m, tid, conn, session.clone());
+                }
+                if q.front().is_some_and(|(_, _, c)| c.is_closed()) {
+                    q.clear();
+                }
+                if q.is_empty() {
+                    return;
+                }
+            }
+            match tokio::time::timeout(Duration::from_secs(5), rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return, // shutting down
+                Err(_) => {
+                    let _ = self.monc.subscribe("osdmap", self.map().epoch as u64 + 1, false);
+                }
+            }
+        }
     }
 
     fn route_op(self: &Arc<Self>, msg: OsdOpMsg, tid: u64, conn: Connection, session: Arc<ClientSession>) {
@@ -578,7 +611,7 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
                     }
                     let o2 = osd.clone();
                     let c2 = c.clone();
-                    let session = Arc::new(ClientSession { name: EntityName::new(EntityType::OSD, peer.to_string()), global_id: 0, caps: OsdCap::default(), allow_all: false });
+                    let session = Arc::new(ClientSession { name: EntityName::new(EntityType::OSD, peer.to_string()), global_id: 0, caps: OsdCap::default(), allow_all: false, waiting_for_map: Default::default() });
                     tokio::spawn(async move {
                         while let Some(m) = incoming.recv().await {
                             o2.dispatch(m, &c2, &session, Some(peer));
@@ -630,7 +663,7 @@ impl OsdAuth {
                     reply,
                     session_key: Some(session_key),
                     connection_secret,
-                    identity: Arc::new(ClientSession { name, global_id, caps, allow_all }),
+                    identity: Arc::new(ClientSession { name, global_id, caps, allow_all, waiting_for_map: Default::default() }),
                 })
             }
             Err(e) => {
@@ -656,7 +689,7 @@ impl AuthServer for OsdAuth {
                 reply: Bytes::new(),
                 session_key: None,
                 connection_secret: Bytes::new(),
-                identity: Arc::new(ClientSession { name, global_id: 0, caps: OsdCap::default(), allow_all: true }),
+                identity: Arc::new(ClientSession { name, global_id: 0, caps: OsdCap::default(), allow_all: true, waiting_for_map: Default::default() }),
             });
         }
         st.mode = mode;
