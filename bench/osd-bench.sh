@@ -26,11 +26,12 @@ phase() { # DIR MODE SIZE THREADS -> "iops bandwidth"
     echo "$(field 'Average IOPS' "$out") $(field 'Bandwidth (MB/sec)' "$out")"
 }
 
-# osd_rss DIR -> mean RSS in MiB of the ceph-osd processes serving DIR's cluster
+# osd_rss DIR [FIELD] -> mean VmRSS (or FIELD of /proc/PID/status) in MiB of
+# the ceph-osd processes serving DIR's cluster
 osd_rss() {
     local total=0 n=0 pid
     for pid in $(pgrep -f "ceph-osd.*$1" || true); do
-        total=$((total + $(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)))
+        total=$((total + $(awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' /proc/$pid/status)))
         n=$((n + 1))
     done
     [ $n -gt 0 ] && echo $((total / n / 1024)) || echo 0
@@ -62,8 +63,13 @@ for spec in "4096 16" "4194304 16"; do
     done
     unset res
 done
+# At rest: our OSDs give freed op buffers back to the kernel once idle for a
+# second; give both clusters a few seconds to settle. Peak is VmHWM.
+sleep 3
 o=$(osd_rss "$OURS"); r=$(osd_rss "$REF")
-printf '%-22s %12s %12s %21s %8s\n' "OSD RSS (MiB, mean)" "$o" "$r" "" "$(awk -v a="$o" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+printf '%-22s %12s %12s %21s %8s\n' "OSD RSS at rest (MiB)" "$o" "$r" "" "$(awk -v a="$o" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+o=$(osd_rss "$OURS" VmHWM); r=$(osd_rss "$REF" VmHWM)
+printf '%-22s %12s %12s %21s %8s\n' "OSD peak RSS (MiB)" "$o" "$r" "" "$(awk -v a="$o" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
 for d in "$OURS" "$REF"; do
     $RADOS -c "$d/ceph.conf" -p $POOL cleanup >/dev/null 2>&1 || true
     $CEPH -c "$d/ceph.conf" osd pool rm $POOL $POOL --yes-i-really-really-mean-it >/dev/null 2>&1 || true

@@ -11,23 +11,11 @@ mod cls_rbd_dir;
 mod cls_rbd_objmap;
 mod cls_rbd_snap;
 mod history;
+mod memory;
 mod ops;
 mod pg;
 mod service;
 mod snaps;
-
-// 4 MiB op buffers freed on many threads fragment glibc's per-thread arenas
-// into gigabytes of RSS; jemalloc (Ceph uses tcmalloc for the same reason)
-// keeps the OSD's footprint near its live data.
-#[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// Freed pages go back to the kernel within a second, also when the OSD
-/// falls idle after a burst (a background thread purges; without it jemalloc
-/// only purges on later allocations).
-#[allow(non_upper_case_globals)]
-#[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 use messages::osd_mon::{OsdBeacon, OsdBoot, OsdMarkMeDown, OsdSuperblock};
 use messages::Message;
@@ -389,6 +377,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     }
     tokio::spawn(osd.clone().heartbeat_loop());
     tokio::spawn(osd.clone().tick_loop());
+    memory::purge_when_idle(Duration::from_secs(1));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {

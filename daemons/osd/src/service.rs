@@ -272,6 +272,9 @@ impl Osd {
     /// Routes one message from a session.
     fn dispatch(self: &Arc<Self>, m: RawMessage, conn: &Connection, session: &Arc<ClientSession>, peer_osd: Option<i32>) {
         let ty = m.header.ty;
+        if ty != MSG_PING {
+            crate::memory::note_activity();
+        }
         if ty == MSG_OSD_OP {
             self.handle_op(m, conn, session);
             return;
