@@ -696,9 +696,22 @@ fn hostile_and_misdirected_ops_get_errors_not_crashes() {
         // Both OSDs still serve.
         conn.send(op(5, map.epoch, b"fine")).unwrap();
         assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, 0);
+        // Ops sent under a map the OSD has not seen (the client heard of it
+        // first) wait for that map, neither dropped nor refused, and then run
+        // in the order they came (Ceph's waiting_for_map).
+        let now = c.status()["osdmap"]["epoch"].as_u64().unwrap() as u32;
+        conn.send(op(6, now + 1, b"future one")).unwrap();
+        conn.send(op(7, now + 1, b"future two")).unwrap();
+        assert!(tokio::time::timeout(std::time::Duration::from_secs(2), inc.recv()).await.is_err(), "an op from a future epoch was answered before that epoch existed");
+        let r = c.mon.ours(&["osd", "pool", "create", "mapbump", "8"]);
+        assert_eq!(r.code, 0, "pool create: {}", r.stderr);
+        let first = tokio::time::timeout(wait, inc.recv()).await.expect("the held op is served once its map exists").unwrap();
+        let second = tokio::time::timeout(wait, inc.recv()).await.expect("the second held op is served").unwrap();
+        let got = |m: &RawMessage| (m.header.tid, OsdOpReply::from_raw(m).unwrap().result);
+        assert_eq!((got(&first), got(&second)), ((6, 0), (7, 0)), "held ops answered in order");
     });
     let r = c.rados(&["-p", "hostile", "get", "victim", "/dev/stdout"]);
-    assert_eq!(r.stdout, "fine");
+    assert_eq!(r.stdout, "future two");
     c.wait_up(3);
 }
 
