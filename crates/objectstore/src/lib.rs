@@ -383,7 +383,8 @@ struct AlignedBuf {
     cap: usize,
 }
 
-const POOLED: usize = 4 << 20;
+/// A 4 MiB object's data, and a page before it for a reply header.
+const POOLED: usize = (4 << 20) + DIRECT_ALIGN;
 const POOL_MAX: usize = 4;
 /// Smaller buffers are cheap to allocate and not worth a pooled 4 MiB one.
 const POOL_MIN: usize = 512 << 10;
@@ -790,9 +791,16 @@ impl Store {
 
     /// Reads `len` bytes at `off` (clipped to the object's size). Holes read as zeros.
     pub fn read(&self, coll: &str, o: &ObjectId, off: u64, len: u64) -> Result<Bytes> {
+        self.read_after(coll, o, off, len, &[])
+    }
+
+    /// [`Store::read`], returned with `head` in front of the data in the
+    /// same buffer, so a reply that prefixes the data (sparse-read's extent
+    /// map) need not copy it.
+    pub fn read_after(&self, coll: &str, o: &ObjectId, off: u64, len: u64, head: &[u8]) -> Result<Bytes> {
         let size = self.stat(coll, o)?.unwrap_or(0);
         if off >= size {
-            return Ok(Bytes::new());
+            return Ok(Bytes::copy_from_slice(head));
         }
         let end = size.min(off.saturating_add(len));
         let first = off / BLOCK;
@@ -801,8 +809,13 @@ impl Store {
         let ekeys: Vec<Vec<u8>> = (first..=last).map(|b| extent_key(coll, o, b)).collect();
         let inline = self.db.multi_get(&dkeys);
         let extents = self.db.multi_get(&ekeys);
+        // The data starts page-aligned (O_DIRECT reads go straight into it),
+        // with the head just before it.
+        let pad = head.len().next_multiple_of(DIRECT_ALIGN);
+        let mut buf = AlignedBuf::to_fill(pad + (end - off) as usize);
+        buf[pad - head.len()..pad].copy_from_slice(head);
         // Every byte of `out` is written below: data, or zeros for holes.
-        let mut out = AlignedBuf::to_fill((end - off) as usize);
+        let out: &mut [u8] = &mut buf[pad..];
         // Block-file blocks are read in runs of consecutive slots.
         let mut run: Option<(u64, u64, u64)> = None; // (file offset, start, end) in object offsets
         // Blocks with unwritten sub-blocks, zeroed after the reads.
@@ -821,7 +834,7 @@ impl Store {
                     Some((rat, rs, re)) if *re == s && *rat + (*re - *rs) == at => *re = e,
                     _ => {
                         if let Some(r) = run.take() {
-                            self.read_run(&mut out, off, r)?;
+                            self.read_run(out, off, r)?;
                         }
                         run = Some((at, s, e));
                     }
@@ -837,7 +850,7 @@ impl Store {
             dst[n..].fill(0);
         }
         if let Some(r) = run {
-            self.read_run(&mut out, off, r)?;
+            self.read_run(out, off, r)?;
         }
         for (bs, mask) in masked {
             for (us, ue) in unwritten(mask) {
@@ -847,7 +860,7 @@ impl Store {
                 }
             }
         }
-        Ok(Bytes::from_owner(out))
+        Ok(Bytes::from_owner(buf).slice(pad - head.len()..))
     }
 
     /// Reads object bytes [s, e) from block-file offset `at` into `out` (which starts at object offset `off`).
@@ -931,6 +944,10 @@ impl Store {
                 }
                 if kind == b'E' {
                     let (_, mask) = extent_of(&v)?;
+                    if mask == FULL {
+                        blocks.insert(b * BLOCK, BLOCK);
+                        continue;
+                    }
                     for i in (0..BLOCK / SUB).filter(|i| mask & (1 << i) != 0) {
                         blocks.insert(b * BLOCK + i * SUB, SUB);
                     }

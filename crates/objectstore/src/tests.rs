@@ -91,7 +91,7 @@ proptest! {
     /// object exactly as a flat byte vector would be, and reads of any range
     /// (and the sparse map) agree with it.
     #[test]
-    fn data_ops_match_a_byte_vector(ops in proptest::collection::vec(arb_op(), 1..12), group in 1usize..4, ro in 0..4*BLOCK, rl in 0..3*BLOCK, cached in any::<u8>()) {
+    fn data_ops_match_a_byte_vector(ops in proptest::collection::vec(arb_op(), 1..12), group in 1usize..4, ro in 0..4*BLOCK, rl in 0..3*BLOCK, cached in any::<u8>(), head_len in 0usize..40) {
         let (_d, s) = open();
         let o = oid("obj");
         let mut model: Option<Vec<u8>> = None;
@@ -119,6 +119,11 @@ proptest! {
         let a = (ro as usize).min(want.len());
         let b = ((ro + rl) as usize).min(want.len());
         prop_assert_eq!(&part[..], &want[a..b]);
+        // The same read behind a reply header, in one buffer.
+        let head: Vec<u8> = (0..head_len as u8).collect();
+        let with = s.read_after("1.0", &o, ro, rl, &head).unwrap();
+        prop_assert_eq!(&with[..head_len], &head[..]);
+        prop_assert_eq!(&with[head_len..], &want[a..b]);
         // Everything outside the reported extents is zero.
         let ext = s.data_extents("1.0", &o, 0, u64::MAX).unwrap();
         for (i, c) in want.iter().enumerate() {
