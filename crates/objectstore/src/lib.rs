@@ -425,6 +425,16 @@ impl AlignedBuf {
     }
 }
 
+/// Frees the pooled read buffers (an idle OSD returns them to the kernel).
+pub fn release_pooled_buffers() {
+    let pooled = std::mem::take(&mut *POOL.lock().expect("pool lock"));
+    for PoolEntry(ptr) in pooled {
+        // SAFETY: pooled buffers were allocated with the POOLED layout and
+        // are owned by the pool alone.
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), AlignedBuf::layout(POOLED)) }
+    }
+}
+
 impl std::ops::Deref for AlignedBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -487,3 +487,28 @@ fn corrupt_extent_and_deferred_records_are_errors() {
     rec.extend_from_slice(b"ab");
     assert!(parse_deferred(&rec).is_err(), "write past the block");
 }
+
+#[test]
+fn a_reply_header_goes_in_front_of_a_whole_object_read_in_a_reused_buffer() {
+    let (_d, s) = open();
+    let a: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+    write_one(&s, "a", 0, a.clone());
+    write_one(&s, "junk", 0, vec![0xaa; 4 << 20]);
+    let head = b"a 24-byte sparse header.";
+    for round in 0..3 {
+        // A read of other bytes first, so the pooled buffer the next read
+        // reuses holds them, in front of where the header goes too.
+        let junk = s.read_after("1.0", &oid("junk"), 0, 4 << 20, &[0x55; 4096]).unwrap();
+        assert!(junk[4096..].iter().all(|b| *b == 0xaa));
+        drop(junk);
+        let r = s.read_after("1.0", &oid("a"), 0, 4 << 20, head).unwrap();
+        assert_eq!(r.len(), head.len() + a.len(), "round {round}");
+        assert_eq!(&r[..head.len()], head);
+        assert!(r[head.len()..] == a[..], "round {round}: data behind the header");
+        // The data itself is page-aligned, where an O_DIRECT read can fill it.
+        assert_eq!((r.as_ptr() as usize + head.len()) % 4096, 0);
+    }
+    // Reads past the end give the header alone.
+    assert_eq!(&s.read_after("1.0", &oid("a"), 5 << 20, 10, head).unwrap()[..], head);
+    release_pooled_buffers();
+}

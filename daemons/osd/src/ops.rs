@@ -326,7 +326,9 @@ fn do_op(ctx: &mut Ctx, o: &mut OsdOp, input: Bytes) -> Result<Bytes, i32> {
                 set_u64(o, 8, d.len() as u64);
                 return Ok(d);
             }
+            // The reply's op says how much was read, as Ceph's does.
             let ext = ctx.store.data_extents(ctx.coll, &ctx.oid, off, len).map_err(|_| EIO)?;
+            set_u64(o, 8, ext.iter().map(|(_, l)| l).sum());
             // One extent (a written object, as librbd's reads of 64 KiB and
             // more find them): the extent map and the bufferlist's length go
             // in front of the data, read into the same buffer.
@@ -338,13 +340,17 @@ fn do_op(ctx: &mut Ctx, o: &mut OsdOp, input: Bytes) -> Result<Bytes, i32> {
                 e.u32(el as u32);
                 let head = e.into_bytes();
                 let d = ctx.read_after(eo, el, &head)?;
-                if d.len() as u64 == head.len() as u64 + el {
-                    return Ok(d);
-                }
+                // Both are clipped to the same size, and no write runs on the
+                // object meanwhile (the PG orders ops per object).
+                return if d.len() as u64 == head.len() as u64 + el { Ok(d) } else { Err(EIO) };
             }
             let mut data = BytesMut::new();
             for (eo, el) in &ext {
-                data.put_slice(&ctx.read(*eo, *el)?);
+                let d = ctx.read(*eo, *el)?;
+                if d.len() as u64 != *el {
+                    return Err(EIO);
+                }
+                data.put_slice(&d);
             }
             let mut e = Encoder::new(0);
             e.u32(ext.len() as u32);
