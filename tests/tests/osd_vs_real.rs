@@ -1142,3 +1142,45 @@ fn a_pg_below_min_size_is_peered_until_min_size_is_lowered() {
     assert_eq!(get(&c, "ms", "obj", 60).unwrap(), b"kept");
     c.wait_for(60, "the pg active", |_| pg_states(&c).get(&pg).is_some_and(|s| s.starts_with("active+undersized+degraded")));
 }
+
+/// A new OSD takes over many PGs at once; each OSD backfills at most
+/// `osd_max_backfills` (1, Ceph's default) of them at a time as primary, the
+/// others show backfill_wait, and all end clean with their data.
+#[test]
+fn backfills_take_turns_per_osd_with_osd_max_backfills() {
+    let mut c = OurCluster::start(3, "osd_recovery_sleep = 0.1\n");
+    c.create_pool_with("bf", 16, &[("size", "2")]);
+    let names: Vec<String> = (0..320).map(|i| format!("b{i}")).collect();
+    let specs: Vec<String> = names.iter().map(|n| format!("{n}=1")).collect();
+    py_objects(&c, "bf", "put", &specs);
+    c.add_osd(3);
+    c.wait_up(4);
+    let t0 = std::time::Instant::now();
+    let (mut saw_wait, mut saw_backfilling) = (false, false);
+    loop {
+        let r = c.mon.real(&["pg", "ls", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+        let pgs = v["pg_stats"].as_array().cloned().unwrap_or_default();
+        let mut per_primary: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for p in &pgs {
+            let state = p["state"].as_str().unwrap_or("");
+            saw_wait |= state.contains("backfill_wait");
+            if state.contains("backfilling") {
+                saw_backfilling = true;
+                per_primary.entry(p["acting_primary"].as_i64().unwrap_or(-1)).or_default().push(p["pgid"].as_str().unwrap_or("").to_string());
+            }
+        }
+        for (osd, pgs) in &per_primary {
+            assert!(pgs.len() <= 1, "osd.{osd} backfills {pgs:?} at once with osd_max_backfills = 1");
+        }
+        let clean = !pgs.is_empty() && pgs.iter().all(|p| p["state"] == "active+clean");
+        if clean && saw_backfilling {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 240, "backfill did not finish: {:?}", pgs.iter().map(|p| format!("{} {}", p["pgid"], p["state"])).collect::<Vec<_>>());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(saw_wait, "no PG waited for a backfill slot, though more PGs moved than there are primaries");
+    c.wait_clean(60);
+    py_objects(&c, "bf", "check", &specs);
+}

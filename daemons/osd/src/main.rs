@@ -193,6 +193,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         notify_timeout: cfg.get_u64("osd_default_notify_timeout").unwrap_or(30) as u32,
         peering_retry_secs: 10,
         recovery_sleep: conf_secs(&cfg, "osd_recovery_sleep", 0.0),
+        max_backfills: cfg.get_u64("osd_max_backfills").unwrap_or(1).max(1) as usize,
         heartbeat_interval: conf_secs(&cfg, "osd_heartbeat_interval", 6.0),
         heartbeat_grace: conf_secs(&cfg, "osd_heartbeat_grace", 20.0),
         report_interval: conf_secs(&cfg, "osd_mon_report_interval", 5.0),

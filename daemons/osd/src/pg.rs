@@ -53,6 +53,8 @@ pub enum PgEvent {
     LocalCommitted { version: EVersion, ok: bool },
     /// `osd_recovery_sleep` has passed: push the next object to this peer.
     RecoveryWake { target: i32, interval: u32 },
+    /// One of this OSD's `osd_max_backfills` slots for a backfill waiting on it.
+    BackfillSlot { target: i32, interval: u32, slot: tokio::sync::OwnedSemaphorePermit },
     /// The primary says our (stray) copy is no longer needed.
     Remove { m: PgRemove, from: i32 },
 }
@@ -140,6 +142,10 @@ struct PushState {
     finishing: bool,
     /// Waiting out `osd_recovery_sleep`.
     sleeping: bool,
+    /// A backfill holds one of the OSD's `osd_max_backfills` slots while it
+    /// runs (released when the push state goes), or waits for one.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    waiting_slot: bool,
     /// An object sent in pieces (bigger than a push): it and the offset its
     /// next piece starts at.
     partial: Option<(ObjectId, u64)>,
@@ -355,6 +361,18 @@ impl Pg {
                     if let Some(ps) = self.pushes.get_mut(&target) {
                         if interval == self.interval && ps.sleeping {
                             ps.sleeping = false;
+                            self.push_next(target);
+                        }
+                    }
+                }
+                PgEvent::BackfillSlot { target, interval, slot } => {
+                    // A slot for a backfill that is gone is dropped (freed).
+                    if let Some(ps) = self.pushes.get_mut(&target).filter(|p| p.waiting_slot && interval == self.interval) {
+                        ps.slot = Some(slot);
+                        ps.waiting_slot = false;
+                        info!(pg = %self.pgid, target, "backfill slot reserved: backfilling");
+                        self.push_next(target);
+                        if self.osd.conf.recovery_sleep.is_zero() {
                             self.push_next(target);
                         }
                     }
@@ -746,7 +764,8 @@ impl Pg {
         for &(r, since) in &backfill {
             self.recovering_peers.insert(r);
             info!(pg = %self.pgid, target = r, ?since, "backfilling up osd outside the acting set");
-            self.start_push(r, since);
+            // Complete copies serve meanwhile, so this one may wait its turn.
+            self.start_push(r, since, true);
         }
         if targets.is_empty() {
             self.activate();
@@ -764,7 +783,7 @@ impl Pg {
         }
         for &(r, since) in &targets {
             info!(pg = %self.pgid, target = r, ?since, "recovering replica");
-            self.start_push(r, since);
+            self.start_push(r, since, false);
         }
         if serve {
             if !self.recovering_peers.is_empty() {
@@ -823,7 +842,9 @@ impl Pg {
         }
     }
 
-    fn start_push(&mut self, target: i32, since: Option<EVersion>) {
+    /// Starts pushing to `target` what it misses since `since` (all, for a
+    /// backfill). `throttled`: first take one of the OSD's backfill slots.
+    fn start_push(&mut self, target: i32, since: Option<EVersion>, throttled: bool) {
         let todo = self.objects_since(since);
         let queued = todo.iter().cloned().collect();
         let ps = PushState {
@@ -837,10 +858,15 @@ impl Pg {
             stalled: false,
             finishing: false,
             sleeping: false,
+            slot: None,
+            waiting_slot: false,
             partial: None,
             last_progress: Instant::now(),
         };
         self.pushes.insert(target, ps);
+        if throttled && !self.reserve_backfill_slot(target) {
+            return;
+        }
         // Two batches in flight per target (one when pacing with osd_recovery_sleep).
         self.push_next(target);
         if self.osd.conf.recovery_sleep.is_zero() {
@@ -902,11 +928,38 @@ impl Pg {
         (bytes, None)
     }
 
+    /// Backfills to OSDs outside the acting set run at most
+    /// `osd_max_backfills` at a time on this OSD, as Ceph's local backfill
+    /// reservation does; the others wait (backfill_wait) in request order.
+    /// Returns whether the slot is held now; if not, a `BackfillSlot` event
+    /// brings it later.
+    fn reserve_backfill_slot(&mut self, target: i32) -> bool {
+        let Some(ps) = self.pushes.get_mut(&target) else { return false };
+        match self.osd.backfill_slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                ps.slot = Some(slot);
+                true
+            }
+            Err(_) => {
+                ps.waiting_slot = true;
+                info!(pg = %self.pgid, target, "backfill waits for a slot (osd_max_backfills)");
+                let (me, slots, interval) = (self.me.clone(), self.osd.backfill_slots.clone(), self.interval);
+                tokio::spawn(async move {
+                    let Ok(slot) = slots.acquire_owned().await else { return };
+                    if let Some(tx) = me.upgrade() {
+                        let _ = tx.send(PgEvent::BackfillSlot { target, interval, slot });
+                    }
+                });
+                false
+            }
+        }
+    }
+
     fn push_next(&mut self, target: i32) {
         const BATCH_BYTES: u64 = 8 << 20;
         let batch_objects = if self.osd.conf.recovery_sleep.is_zero() { 64 } else { 1 };
         let Some(mut ps) = self.pushes.remove(&target) else { return };
-        if ps.done || ps.sleeping {
+        if ps.done || ps.sleeping || ps.waiting_slot {
             self.pushes.insert(target, ps);
             return;
         }
@@ -1023,7 +1076,7 @@ impl Pg {
         let saved = self.interval;
         // Pushes carry the requester's interval so it accepts them.
         self.interval = m.interval;
-        self.start_push(from, m.since);
+        self.start_push(from, m.since, false);
         self.interval = saved;
         if let Some(ps) = self.pushes.get_mut(&from) {
             ps.reset = m.since.is_none();
@@ -2095,8 +2148,16 @@ impl Pg {
                     s |= REMAPPED;
                 }
                 if !self.recovering_peers.is_empty() {
-                    let backfill = self.recovering_peers.iter().any(|t| self.pushes.get(t).is_some_and(|p| p.reset));
-                    s |= if backfill { BACKFILLING } else { RECOVERING };
+                    let push = |t: &i32| self.pushes.get(t);
+                    let backfilling = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.reset && !p.waiting_slot));
+                    let waiting = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.waiting_slot));
+                    s |= if backfilling {
+                        BACKFILLING
+                    } else if waiting {
+                        BACKFILL_WAIT
+                    } else {
+                        RECOVERING
+                    };
                 }
                 if s == ACTIVE {
                     s |= CLEAN;

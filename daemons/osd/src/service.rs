@@ -33,6 +33,8 @@ pub struct OsdConf {
     /// Pause between recovery pushes (`osd_recovery_sleep`); when set, each
     /// push carries one object, as Ceph's recovery ops do.
     pub recovery_sleep: Duration,
+    /// Backfills run at once per OSD (`osd_max_backfills`, default 1, as in Ceph).
+    pub max_backfills: usize,
     pub heartbeat_interval: Duration,
     pub heartbeat_grace: Duration,
     pub report_interval: Duration,
@@ -118,6 +120,8 @@ pub struct Osd {
     alive: Mutex<(u32, Option<Instant>)>,
     /// The oldest epoch we asked the mon to send again, and when.
     maps_wanted: Mutex<Option<(u32, Instant)>>,
+    /// Backfills this OSD may run at once as a primary (`osd_max_backfills`).
+    pub backfill_slots: Arc<tokio::sync::Semaphore>,
 }
 
 struct HbPeer {
@@ -129,6 +133,7 @@ impl Osd {
     pub fn new(whoami: i32, fsid: Uuid, store: Arc<Store>, conf: OsdConf, monc: MonClient, my_addrs: EntityAddrVec, map: OsdMap, history: crate::history::MapHistory) -> Arc<Osd> {
         let map = Arc::new(map);
         let (map_tx, _) = watch::channel(map.clone());
+        let backfill_slots = Arc::new(tokio::sync::Semaphore::new(conf.max_backfills));
         Arc::new(Osd {
             whoami,
             fsid,
@@ -148,6 +153,7 @@ impl Osd {
             history,
             alive: Mutex::new((0, None)),
             maps_wanted: Mutex::new(None),
+            backfill_slots,
         })
     }
 
