@@ -1165,7 +1165,10 @@ fn backfills_take_turns_per_osd_with_osd_max_backfills() {
         for p in &pgs {
             let state = p["state"].as_str().unwrap_or("");
             saw_wait |= state.contains("backfill_wait");
-            if state.contains("backfilling") {
+            // Only PGs still remapped: once a backfill ends and its pg_temp
+            // goes, the mon lists the PG under its new primary while the
+            // old one's last stat (backfilling) stands until the new one reports.
+            if state.contains("backfilling") && p["up"] != p["acting"] {
                 saw_backfilling = true;
                 per_primary.entry(p["acting_primary"].as_i64().unwrap_or(-1)).or_default().push(p["pgid"].as_str().unwrap_or("").to_string());
             }

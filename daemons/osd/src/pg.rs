@@ -352,7 +352,14 @@ impl Pg {
                 }
                 PgEvent::Pull { m, from } => self.on_pull(m, from),
                 PgEvent::Push { m, from, conn } => self.on_push(m, from, conn).await,
-                PgEvent::PushAck(a) => self.on_push_ack(a),
+                PgEvent::PushAck(a) => {
+                    self.on_push_ack(a);
+                    // A finished backfill frees its slot: say so now, not at
+                    // the next tick, so no two backfills of this OSD show at once.
+                    if self.is_primary() {
+                        self.report_state();
+                    }
+                }
                 PgEvent::SessionReset { gid } => self.on_session_reset(gid),
                 PgEvent::Tick => self.on_tick(),
                 PgEvent::LocalCommitted { version, ok } => self.on_local_committed(version, ok).await,
@@ -367,7 +374,8 @@ impl Pg {
                 }
                 PgEvent::BackfillSlot { target, interval, slot } => {
                     // A slot for a backfill that is gone is dropped (freed).
-                    if let Some(ps) = self.pushes.get_mut(&target).filter(|p| p.waiting_slot && interval == self.interval) {
+                    let primary = self.is_primary();
+                    if let Some(ps) = self.pushes.get_mut(&target).filter(|p| p.waiting_slot && interval == self.interval && primary) {
                         ps.slot = Some(slot);
                         ps.waiting_slot = false;
                         info!(pg = %self.pgid, target, "backfill slot reserved: backfilling");
@@ -375,6 +383,7 @@ impl Pg {
                         if self.osd.conf.recovery_sleep.is_zero() {
                             self.push_next(target);
                         }
+                        self.report_state();
                     }
                 }
             }
@@ -422,6 +431,9 @@ impl Pg {
             }
             self.phase = Phase::Follower;
             self.primary = -1;
+            // Pushes end with the pool (and free their backfill slots).
+            self.pushes.clear();
+            self.recovering_peers.clear();
             return;
         }
         let m = map.pg_to_up_acting(self.pgid);
@@ -764,8 +776,9 @@ impl Pg {
         for &(r, since) in &backfill {
             self.recovering_peers.insert(r);
             info!(pg = %self.pgid, target = r, ?since, "backfilling up osd outside the acting set");
-            // Complete copies serve meanwhile, so this one may wait its turn.
-            self.start_push(r, since, true);
+            // Complete copies serve meanwhile, so a backfill may wait its
+            // turn (catching up from the log does not).
+            self.start_push(r, since, since.is_none());
         }
         if targets.is_empty() {
             self.activate();
@@ -2117,13 +2130,19 @@ impl Pg {
             ws.retain(|_, w| !w.conn.is_closed());
         }
         if self.is_primary() {
-            let st = self.state();
-            if st != self.last_state {
-                self.last_state = st;
-                self.state_since = Utime::now();
-            }
-            self.osd.report_pg(self.stat(st));
+            self.report_state();
         }
+    }
+
+    /// Publishes this PG's stat for the next report to the mon (primary
+    /// only), noting when its state changed.
+    fn report_state(&mut self) {
+        let st = self.state();
+        if st != self.last_state {
+            self.last_state = st;
+            self.state_since = Utime::now();
+        }
+        self.osd.report_pg(self.stat(st));
     }
 
     fn pushes_stuck(&self, stuck: Duration) -> bool {
