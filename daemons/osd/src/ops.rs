@@ -326,40 +326,38 @@ fn do_op(ctx: &mut Ctx, o: &mut OsdOp, input: Bytes) -> Result<Bytes, i32> {
                 set_u64(o, 8, d.len() as u64);
                 return Ok(d);
             }
-            // The reply's op says how much was read, as Ceph's does.
             let ext = ctx.store.data_extents(ctx.coll, &ctx.oid, off, len).map_err(|_| EIO)?;
-            set_u64(o, 8, ext.iter().map(|(_, l)| l).sum());
-            // One extent (a written object, as librbd's reads of 64 KiB and
-            // more find them): the extent map and the bufferlist's length go
-            // in front of the data, read into the same buffer.
-            if let [(eo, el)] = ext[..] {
-                let mut e = Encoder::new(0);
-                e.u32(1);
-                e.u64(eo);
-                e.u64(el);
-                e.u32(el as u32);
-                let head = e.into_bytes();
-                let d = ctx.read_after(eo, el, &head)?;
-                // Both are clipped to the same size, and no write runs on the
-                // object meanwhile (the PG orders ops per object).
-                return if d.len() as u64 == head.len() as u64 + el { Ok(d) } else { Err(EIO) };
-            }
-            let mut data = BytesMut::new();
-            for (eo, el) in &ext {
-                let d = ctx.read(*eo, *el)?;
-                if d.len() as u64 != *el {
-                    return Err(EIO);
-                }
-                data.put_slice(&d);
-            }
+            // Ceph's reply: the extent map, then the extents' bytes as one
+            // bufferlist (its length, then the data).
+            let total: u64 = ext.iter().map(|(_, l)| l).sum();
             let mut e = Encoder::new(0);
             e.u32(ext.len() as u32);
             for (eo, el) in &ext {
                 e.u64(*eo);
                 e.u64(*el);
             }
-            e.bufferlist(&data);
-            Ok(e.into_bytes())
+            e.u32(total as u32);
+            let head = e.into_bytes();
+            // The reply's op says how much was read, as Ceph's does.
+            set_u64(o, 8, total);
+            // One extent (a written object, as librbd's reads of 64 KiB and
+            // more find them): the data is read in behind the header, uncopied.
+            // Both are clipped to the same size, and no write runs on the
+            // object meanwhile (the PG orders ops per object).
+            if let [(eo, el)] = ext[..] {
+                let d = ctx.read_after(eo, el, &head)?;
+                return if d.len() as u64 == head.len() as u64 + el { Ok(d) } else { Err(EIO) };
+            }
+            let mut out = BytesMut::with_capacity(head.len() + total as usize);
+            out.put_slice(&head);
+            for (eo, el) in &ext {
+                let d = ctx.read(*eo, *el)?;
+                if d.len() as u64 != *el {
+                    return Err(EIO);
+                }
+                out.put_slice(&d);
+            }
+            Ok(out.freeze())
         }
         op::STAT => {
             need_exists(ctx)?;
