@@ -1187,3 +1187,230 @@ fn backfills_take_turns_per_osd_with_osd_max_backfills() {
     c.wait_clean(60);
     py_objects(&c, "bf", "check", &specs);
 }
+
+/// `ceph osd set|unset FLAG` says what the real one says, and the flag shows
+/// in health and `osd stat` as there (checked with `notieragent`, which
+/// changes nothing on the shared real cluster). Then on ours, each flag
+/// holds back what Ceph's does until it is unset: noup a booting OSD,
+/// nodown a dead one, noout marking it out, nobackfill the backfill that
+/// follows.
+#[test]
+fn osd_flags_say_what_real_ceph_says_and_hold_the_cluster_back_until_unset() {
+    let mut c = OurCluster::start(3, "mon_osd_down_out_interval = 2\n");
+    let ref_conf = oxceph_tests::ref_cluster().conf();
+    let real = |args: &[&str]| {
+        let mut a = vec!["-c", ref_conf.to_str().unwrap()];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    let conf = c.conf();
+    let ours = |args: &[&str]| {
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    let flag_line = |r: &Run| r.stdout.lines().find(|l| l.starts_with("flags")).map(str::to_string);
+    let health_flags = |r: &Run| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+        let f = &v["checks"]["OSDMAP_FLAGS"];
+        serde_json::json!([f["severity"], f["summary"]])
+    };
+    let _ = real(&["osd", "unset", "notieragent"]);
+    let (r_set, o_set) = (real(&["osd", "set", "notieragent"]), ours(&["osd", "set", "notieragent"]));
+    let (r_stat, o_stat) = (real(&["osd", "stat"]), ours(&["osd", "stat"]));
+    let (r_health, o_health) = (real(&["health", "--format", "json"]), ours(&["health", "--format", "json"]));
+    let (r_unset, o_unset) = (real(&["osd", "unset", "notieragent"]), ours(&["osd", "unset", "notieragent"]));
+    let (r_full, o_full) = (real(&["osd", "set", "full"]), ours(&["osd", "set", "full"]));
+    assert_eq!((o_set.code, o_set.stderr.trim()), (r_set.code, r_set.stderr.trim()));
+    assert_eq!(flag_line(&o_stat), flag_line(&r_stat));
+    assert_eq!(flag_line(&o_stat).as_deref(), Some("flags notieragent"));
+    assert_eq!(health_flags(&o_health), health_flags(&r_health));
+    assert_eq!((o_unset.code, o_unset.stderr.trim()), (r_unset.code, r_unset.stderr.trim()));
+    assert_eq!((o_full.code, o_full.stderr.trim()), (r_full.code, r_full.stderr.trim()));
+    assert!(ours(&["osd", "dump"]).stdout.lines().any(|l| l.starts_with("flags sortbitwise")), "no flag left set after unset");
+
+    c.create_pool_with("fl", 8, &[("size", "2")]);
+    let specs: Vec<String> = (0..40).map(|i| format!("f{i}=1")).collect();
+    py_objects(&c, "fl", "put", &specs);
+    c.wait_clean(60);
+    let set = |f: &str| assert_eq!(ours(&["osd", "set", f]).code, 0);
+    let unset = |f: &str| assert_eq!(ours(&["osd", "unset", f]).code, 0);
+    let osd_state = |o: usize| {
+        let r = ours(&["osd", "dump", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("osd dump: {e}: {}", r.stderr));
+        let e = v["osds"].as_array().and_then(|a| a.iter().find(|x| x["osd"] == o).cloned()).unwrap_or_else(|| panic!("no osd.{o} in {v}"));
+        (e["up"].as_i64() == Some(1), e["in"].as_i64() == Some(1))
+    };
+    let hold = |what: &str, secs: u64, ok: &dyn Fn() -> bool| {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed().as_secs() < secs {
+            assert!(ok(), "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+    let wait = |what: &str, secs: u64, ok: &dyn Fn() -> bool| {
+        let t0 = std::time::Instant::now();
+        while !ok() {
+            assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+
+    // nodown: a dead OSD stays up in the map (its peers' reports are ignored).
+    set("nodown");
+    c.kill9_osd(2);
+    hold("osd.2 marked down despite nodown", 8, &|| osd_state(2).0);
+    // noout: once down, it is not marked out after mon_osd_down_out_interval.
+    set("noout");
+    unset("nodown");
+    wait("osd.2 down once nodown is unset", 30, &|| !osd_state(2).0);
+    hold("osd.2 marked out despite noout", 5, &|| osd_state(2).1);
+    // nobackfill: once out, its PGs wait for backfill rather than move.
+    set("nobackfill");
+    unset("noout");
+    wait("osd.2 out once noout is unset", 30, &|| !osd_state(2).1);
+    wait("a pg in backfill_wait under nobackfill", 30, &|| pg_states(&c).values().any(|s| s.contains("backfill_wait")));
+    hold("a pg backfilled despite nobackfill", 4, &|| !pg_states(&c).values().any(|s| s.contains("backfilling")) && pg_states(&c).values().any(|s| s.contains("backfill_wait")));
+    unset("nobackfill");
+    c.wait_clean(120);
+    py_objects(&c, "fl", "check", &specs);
+    // noup: a booting OSD stays down until unset.
+    set("noup");
+    c.start_osd(2);
+    hold("osd.2 marked up despite noup", 6, &|| !osd_state(2).0);
+    unset("noup");
+    c.wait_up(3);
+    assert_eq!(ours(&["osd", "in", "2"]).code, 0);
+    c.wait_clean(120);
+    py_objects(&c, "fl", "check", &specs);
+    // pause: our client holds writes (as librados does) until unpause.
+    assert_eq!(ours(&["osd", "pause"]).code, 0);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), b"written after unpause").unwrap();
+    let mut put = std::process::Command::new(bin("rados"))
+        .args(["-c", conf.as_str(), "-p", "fl", "put", "paused", &f.path().display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(put.try_wait().unwrap().is_none(), "the write finished while the cluster was paused");
+    assert_eq!(ours(&["osd", "unpause"]).code, 0);
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = put.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "the paused write did not finish after unpause");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success());
+    assert_eq!(get(&c, "fl", "paused", 30).unwrap(), b"written after unpause");
+}
+
+/// The mon keeps osdmaps only from the oldest epoch a PG may still need
+/// (and `mon_min_osdmap_epochs` more), as Ceph's trimming does; the OSDs
+/// drop their stored copies along. An OSD that was out while its epochs
+/// were trimmed comes back, peers and serves its data; an OSD restarted
+/// after trimming names its intervals as its peers do.
+#[test]
+fn osdmaps_are_trimmed_and_osds_from_before_the_trim_still_peer() {
+    let mut c = OurCluster::start(3, "osd_beacon_report_interval = 1\nmon_min_osdmap_epochs = 10\npaxos_service_trim_min = 5\npaxos_service_trim_max = 40\n");
+    c.create_pool_with("tr", 8, &[("size", "2")]);
+    let specs: Vec<String> = (0..40).map(|i| format!("t{i}=1")).collect();
+    py_objects(&c, "tr", "put", &specs);
+    c.wait_clean(60);
+    let conf = c.conf();
+    let ceph = |args: &[&str]| {
+        let mut a = vec!["-c", conf.as_str()];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    let report = || -> serde_json::Value { serde_json::from_str(ceph(&["report"]).stdout.trim()).unwrap_or_default() };
+    let r = report();
+    assert!(r["osdmap_first_committed"].as_u64().is_some() && r["osdmap_clean_epochs"]["osd_epochs"].is_array(), "ceph report: {r}");
+    // osd.2 leaves: down and out; its PGs move to the others.
+    c.kill9_osd(2);
+    assert_eq!(c.mon.real(&["osd", "down", "2"]).code, 0);
+    assert_eq!(c.mon.real(&["osd", "out", "2"]).code, 0);
+    c.wait_clean(120);
+    let left_at = c.status()["osdmap"]["epoch"].as_u64().unwrap();
+    // Epochs go by (flag changes: nothing moves), and are trimmed.
+    let churn = |n: usize| {
+        for i in 0..n {
+            assert_eq!(ceph(&["osd", if i % 2 == 0 { "set" } else { "unset" }, "noscrub"]).code, 0);
+        }
+    };
+    let t0 = std::time::Instant::now();
+    loop {
+        churn(10);
+        let r = report();
+        let first = r["osdmap_first_committed"].as_u64().unwrap_or(0);
+        let last = r["osdmap_last_committed"].as_u64().unwrap_or(0);
+        let lec = r["osdmap_clean_epochs"]["min_last_epoch_clean"].as_u64().unwrap_or(0);
+        // Never past what a PG may need, nor within mon_min_osdmap_epochs of the newest.
+        if first > 1 {
+            assert!(first <= lec && first + 10 <= last, "trimmed to {first} with min_last_epoch_clean {lec}, newest {last}");
+        }
+        if first > left_at + 5 {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "osdmaps not trimmed past {left_at}: {}", r["osdmap_clean_epochs"]);
+    }
+    // Settle: new epochs tell the OSDs the mon's oldest; once osd.0 has
+    // them and the mon trimmed nothing meanwhile, osd.0 trimmed to it too.
+    let t0 = std::time::Instant::now();
+    let first = loop {
+        let before = report()["osdmap_first_committed"].as_u64().unwrap();
+        churn(2);
+        let last = report()["osdmap_last_committed"].as_u64().unwrap();
+        let osd0_epoch = |r: &serde_json::Value| {
+            r["osdmap_clean_epochs"]["osd_epochs"].as_array().and_then(|a| a.iter().find(|x| x["id"] == 0)).and_then(|x| x["epoch"].as_u64()).unwrap_or(0)
+        };
+        while osd0_epoch(&report()) < last {
+            assert!(t0.elapsed().as_secs() < 120, "osd.0 did not report epoch {last}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        if report()["osdmap_first_committed"].as_u64().unwrap() == before {
+            break before;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "the mon's oldest osdmap does not settle");
+    };
+    let e = (first - 1).to_string();
+    let r = ceph(&["osd", "getmap", &e, "-o", "/dev/null"]);
+    assert_ne!(r.code, 0, "epoch {e} should be gone");
+    assert!(r.stderr.contains(&format!("there is no map for epoch {e}")), "{}", r.stderr);
+    // osd.0 dropped its stored copies too; the oldest it keeps is a map the
+    // real osdmaptool reads.
+    c.kill9_osd(0);
+    let osd0 = c.osd_dir(0).display().to_string();
+    let tool = |args: &[&str]| {
+        let d = osd0.clone();
+        let mut a = vec!["--data-path", d.as_str()];
+        a.extend_from_slice(args);
+        run(&bin("ceph-objectstore-tool"), &a)
+    };
+    let r = tool(&["--op", "get-osdmap", "--epoch", &e, "--file", "/dev/null"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&format!("Failed to get osdmap#{e}")), "{}", r.stderr);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    let path = f.path().display().to_string();
+    let r = tool(&["--op", "get-osdmap", "--epoch", &first.to_string(), "--file", &path]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(Path::new("/usr/bin/osdmaptool"), &["--print", &path]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("epoch {first}")), "{}", r.stdout);
+    c.start_osd(0);
+    c.wait_up(2);
+    c.wait_clean(120);
+    // osd.2 comes back in, from before every epoch the cluster kept.
+    c.start_osd(2);
+    c.wait_up(3);
+    assert_eq!(c.mon.real(&["osd", "in", "2"]).code, 0);
+    c.wait_clean(120);
+    py_objects(&c, "tr", "check", &specs);
+    // Its PGs went active with it: writes land on all copies.
+    let more: Vec<String> = (0..20).map(|i| format!("t{i}=2")).collect();
+    py_objects(&c, "tr", "put", &more);
+    py_objects(&c, "tr", "check", &more);
+}

@@ -3,7 +3,8 @@
 //! `--op list-pgs` (one PG id per line), `--op list [--pgid PG]` (one JSON
 //! array per object: `["1.0",{"oid":...}]`) and `[--pgid PG] OBJECT
 //! get-bytes [FILE]` (OBJECT: a line of `--op list`, its JSON object, or a
-//! name).
+//! name), and `--op get-osdmap [--epoch N] --file FILE` (a stored osdmap,
+//! the newest by default).
 
 use clap::Parser;
 use objectstore::{Store, NOSNAP};
@@ -22,6 +23,12 @@ struct Args {
     /// Only this PG (for --op list).
     #[arg(long)]
     pgid: Option<String>,
+    /// The osdmap epoch (for --op get-osdmap; the newest stored by default).
+    #[arg(long)]
+    epoch: Option<u32>,
+    /// Where --op get-osdmap writes the map ("-": standard output).
+    #[arg(long)]
+    file: Option<String>,
     /// Accepted for compatibility (the store type is ours).
     #[arg(long = "type")]
     ty: Option<String>,
@@ -90,6 +97,32 @@ fn get_bytes(store: &Store, a: &Args, obj: &str, file: Option<&String>) -> Resul
     out.flush().map_err(|e| e.to_string())
 }
 
+/// The OSD keeps each epoch's full map under `osdmap/EPOCH` in its `meta`
+/// collection (see the OSD's map history).
+fn get_osdmap(store: &Store, a: &Args) -> Result<(), String> {
+    use std::io::Write;
+    let Some(file) = a.file.as_deref() else { return Err("Must provide --file (\"-\" for standard output)".into()) };
+    let stored = store.scan_meta("meta", "osdmap/").map_err(|e| e.to_string())?;
+    let newest = stored.iter().filter_map(|(k, _)| k.strip_prefix("osdmap/")?.parse::<u32>().ok()).max().unwrap_or(0);
+    let epoch = a.epoch.filter(|e| *e > 0).unwrap_or(newest);
+    let key = format!("osdmap/{epoch:010}");
+    let Some((_, map)) = stored.into_iter().find(|(k, _)| *k == key) else {
+        return Err(format!("Failed to get osdmap#{epoch}: (2) No such file or directory"));
+    };
+    // The real tool says so on standard output, unless the map went there.
+    match file {
+        "-" => {
+            std::io::stdout().lock().write_all(&map).map_err(|e| e.to_string())?;
+            eprintln!("osdmap#{epoch} exported.");
+        }
+        f => {
+            std::fs::write(f, &map).map_err(|e| format!("Failed to write to {f}: {e}"))?;
+            println!("osdmap#{epoch} exported.");
+        }
+    }
+    Ok(())
+}
+
 fn pgids(store: &Store) -> Result<Vec<String>, String> {
     let colls = store.list_collections().map_err(|e| e.to_string())?;
     Ok(colls.iter().filter_map(|c| c.strip_suffix("_head")).map(str::to_string).collect())
@@ -140,7 +173,8 @@ fn run(a: &Args) -> Result<(), String> {
                 }
             }
         }
-        other => return Err(format!("operation '{other}' is not supported (supported: list-pgs, list)")),
+        "get-osdmap" => get_osdmap(&store, a)?,
+        other => return Err(format!("operation '{other}' is not supported (supported: list-pgs, list, get-osdmap)")),
     }
     Ok(())
 }

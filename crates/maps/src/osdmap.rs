@@ -15,6 +15,30 @@ pub const OSD_UP: u32 = 2;
 pub const OSD_DEFAULT_PRIMARY_AFFINITY: u32 = 0x10000;
 pub const ITEM_NONE: i32 = crush::ITEM_NONE;
 
+/// The map's flags (`CEPH_OSDMAP_*`, `src/include/rados.h`).
+pub mod flags {
+    pub const NEARFULL: u32 = 1 << 0;
+    pub const FULL: u32 = 1 << 1;
+    pub const PAUSERD: u32 = 1 << 2;
+    pub const PAUSEWR: u32 = 1 << 3;
+    pub const PAUSEREC: u32 = 1 << 4;
+    pub const NOUP: u32 = 1 << 5;
+    pub const NODOWN: u32 = 1 << 6;
+    pub const NOOUT: u32 = 1 << 7;
+    pub const NOIN: u32 = 1 << 8;
+    pub const NOBACKFILL: u32 = 1 << 9;
+    pub const NORECOVER: u32 = 1 << 10;
+    pub const NOSCRUB: u32 = 1 << 11;
+    pub const NODEEP_SCRUB: u32 = 1 << 12;
+    pub const NOTIERAGENT: u32 = 1 << 13;
+    pub const NOREBALANCE: u32 = 1 << 14;
+    pub const SORTBITWISE: u32 = 1 << 15;
+    pub const RECOVERY_DELETES: u32 = 1 << 19;
+    pub const PURGED_SNAPDIRS: u32 = 1 << 20;
+    pub const NOSNAPTRIM: u32 = 1 << 21;
+    pub const PGLOG_HARDLIMIT: u32 = 1 << 22;
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OsdMap {
     pub fsid: Uuid,

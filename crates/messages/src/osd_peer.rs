@@ -533,10 +533,26 @@ pub struct PgStat {
     pub purged_snaps: BTreeMap<u64, u64>,
     /// Down OSDs a `down` PG waits for (Ceph's `pg_stat_t::blocked_by`).
     pub blocked_by: Vec<i32>,
+    /// Epoch in which the primary last saw the PG clean (0: never). The
+    /// mon keeps every osdmap since the oldest of these, so peering always
+    /// finds the maps it walks.
+    pub last_epoch_clean: u32,
+}
+impl PgStat {
+    /// The oldest osdmap epoch this PG may still need (Ceph's
+    /// `get_effective_last_epoch_clean`): the epoch of this report if the
+    /// PG is clean, else the last epoch it was.
+    pub fn effective_last_epoch_clean(&self) -> u32 {
+        if self.state & pg_state::CLEAN != 0 {
+            self.reported_epoch
+        } else {
+            self.last_epoch_clean
+        }
+    }
 }
 impl Encode for PgStat {
     fn encode(&self, e: &mut Encoder) {
-        e.u8(3);
+        e.u8(4);
         self.pgid.encode(e);
         e.u64(self.state);
         e.u32(self.reported_epoch);
@@ -562,6 +578,7 @@ impl Encode for PgStat {
         }
         self.purged_snaps.encode(e);
         self.blocked_by.encode(e);
+        e.u32(self.last_epoch_clean);
     }
 }
 impl Decode for PgStat {
@@ -589,6 +606,7 @@ impl Decode for PgStat {
             last_change: r.u64()?,
             purged_snaps: if v >= 2 { r.decode()? } else { BTreeMap::new() },
             blocked_by: if v >= 3 { r.decode()? } else { Vec::new() },
+            last_epoch_clean: if v >= 4 { r.u32()? } else { 0 },
         })
     }
 }

@@ -359,6 +359,11 @@ impl Task {
         }
     }
 
+    fn paused(map: &OsdMap, f: u32) -> bool {
+        use maps::osdmap::flags::{PAUSERD, PAUSEWR};
+        (f & flags::READ != 0 && map.flags & PAUSERD != 0) || (f & flags::WRITE != 0 && map.flags & PAUSEWR != 0)
+    }
+
     /// (primary osd, pg) for a request under the current map; -1 when none.
     fn target(&self, req: &Request) -> Result<(i32, (SpgId, u32)), Error> {
         Self::target_in(self.map.as_ref().expect("map present"), req)
@@ -452,7 +457,9 @@ impl Task {
                 return;
             }
         };
-        if osd < 0 {
+        // `ceph osd pause` (pauserd/pausewr): held until a map lifts it
+        // (Ceph's target_should_be_paused).
+        if osd < 0 || Self::paused(self.map.as_deref().expect("map"), p.req.flags) {
             self.waiting.push(tid);
             return;
         }

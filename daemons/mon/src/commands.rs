@@ -193,6 +193,7 @@ pub fn handle(mon: &Mon, who: &EntityName, caps: &MonCap, cmd: &[String], inbl: 
 fn run(c: &Ctx, prefix: &str) -> CmdReply {
     match prefix {
         "status" => status(c),
+        "report" => report(c),
         "health" => health_cmd(c),
         "mon dump" => mon_dump(c),
         "mon add" => changed(mon_add(c)),
@@ -226,6 +227,7 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         }
         "osd dump" => osd_dump(c),
         "osd ls" => osd_ls(c),
+        "osd set" | "osd unset" | "osd pause" | "osd unpause" => changed(osd_flag(c, prefix)),
         "osd stat" => osd_stat(c),
         "osd tree" => osd_tree(c),
         "osd getmap" => {
@@ -406,6 +408,10 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
         });
     }
     let m = &cl.osdmap;
+    if let Some(f) = warn_flag_names(m) {
+        // Ceph counts the characters of the flag list.
+        out.push(HealthCheck { code: "OSDMAP_FLAGS", severity: "HEALTH_WARN", summary: format!("{f} flag(s) set"), count: f.len() as u64, detail: vec![] });
+    }
     let down: Vec<i32> = (0..m.max_osd).filter(|o| m.exists(*o) && !m.is_up(*o) && m.is_in(*o)).collect();
     if !down.is_empty() {
         out.push(HealthCheck {
@@ -624,6 +630,9 @@ fn status(c: &Ctx) -> CmdReply {
                 age(now.saturating_sub(cl.osdmap.last_up_change.sec as u64)),
                 age(now.saturating_sub(cl.osdmap.last_in_change.sec as u64))
             );
+            if let Some(f) = warn_flag_names(&cl.osdmap) {
+                s += &format!("         flags {f}\n");
+            }
         }
         s += " \n  data:\n";
         s += &format!("    pools:   {} pools, {} pgs\n", cl.osdmap.pools.len(), pgs);
@@ -644,6 +653,38 @@ fn status(c: &Ctx) -> CmdReply {
 }
 
 // ---------------------------------------------------------------- mon
+
+/// `ceph report`: the cluster's state in one JSON document, as Ceph's
+/// (`Monitor::handle_command`, "report"); ours has the maps, health, quorum
+/// and the osdmap trimming state, not Ceph's PG and OSD statistics.
+fn report(c: &Ctx) -> CmdReply {
+    let cl = c.mon.lock();
+    let qv = quorum_view(c.mon, &cl);
+    let checks = health_checks(&cl, c.mon);
+    let (n, _, _) = osd_counts(&cl);
+    let pgs: u64 = cl.osdmap.pools.values().map(|p| p.pg_num as u64).sum();
+    let v = json!({
+        "cluster_fingerprint": c.mon.fsid.to_string(),
+        "version": "16.2.15",
+        "commit": "oxceph-0.1.0",
+        "timestamp": Utime::now().to_iso8601(),
+        "tag": c.strs("tags").join(" "),
+        "health": health_json(&checks, false),
+        "monmap_first_committed": 1,
+        "monmap_last_committed": cl.monmap.epoch,
+        "monmap": cl.monmap.to_json(&qv.ranks()),
+        "quorum": qv.ranks(),
+        "osdmap": cl.osdmap.dump_json(),
+        "osdmap_clean_epochs": crate::osdmon::clean_epochs_json(&cl.osdmap, &c.mon.osd_rt()),
+        "osdmap_first_committed": cl.osdmap_first,
+        "osdmap_last_committed": cl.osdmap.epoch,
+        "num_pg": pgs,
+        "num_osd": n,
+    });
+    let f = c.format.clone().unwrap_or_else(|| "json-pretty".into());
+    let out = formatted(Some(&f), &v, String::new);
+    ok(format!("report {}", crc32c::crc32c(&out)), out)
+}
 
 fn mon_dump(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
@@ -896,11 +937,54 @@ fn osd_ls(c: &Ctx) -> CmdReply {
     ok("", c.out(&json!(ids), || ids.iter().map(|i| format!("{i}\n")).collect()))
 }
 
+/// `osd set|unset KEY`, `osd pause|unpause` (`OSDMonitor::prepare_set_flag`):
+/// a new epoch with the flag changed, even when it already was.
+fn osd_flag(c: &Ctx, prefix: &str) -> CmdReply {
+    use maps::osdmap::flags::*;
+    let key = match prefix {
+        "osd pause" | "osd unpause" => "pause".to_string(),
+        _ => c.s("key").unwrap_or_default(),
+    };
+    let flag = match key.as_str() {
+        "pause" => PAUSERD | PAUSEWR,
+        "noup" => NOUP,
+        "nodown" => NODOWN,
+        "noout" => NOOUT,
+        "noin" => NOIN,
+        "nobackfill" => NOBACKFILL,
+        "norebalance" => NOREBALANCE,
+        "norecover" => NORECOVER,
+        "noscrub" => NOSCRUB,
+        "nodeep-scrub" => NODEEP_SCRUB,
+        "notieragent" => NOTIERAGENT,
+        "nosnaptrim" => NOSNAPTRIM,
+        // Set on every Pacific cluster already (Ceph checks the OSDs first).
+        "pglog_hardlimit" if prefix == "osd set" => PGLOG_HARDLIMIT,
+        other => return err(EINVAL, format!("unrecognized flag '{other}'")),
+    };
+    let set = prefix == "osd set" || prefix == "osd pause";
+    let mut cl = c.mon.lock();
+    let next = cl.next_osdmap(|m| if set { m.flags |= flag } else { m.flags &= !flag });
+    if let Err(e) = cl.commit_osdmap(next, Txn::default()) {
+        return err(EIO, e);
+    }
+    ok(format!("{} is {}", maps::dump::osdmap_flag_names(flag).join(","), if set { "set" } else { "unset" }), Bytes::new())
+}
+
+/// The map flags `ceph -s`, `osd stat` and health show (Ceph's
+/// `OSDMap::check_health` list).
+fn warn_flag_names(m: &maps::osdmap::OsdMap) -> Option<String> {
+    use maps::osdmap::flags::*;
+    const WARN: u32 = PAUSERD | PAUSEWR | PAUSEREC | NOUP | NODOWN | NOIN | NOOUT | NOBACKFILL | NORECOVER | NOSCRUB | NODEEP_SCRUB | NOTIERAGENT | NOSNAPTRIM | NOREBALANCE;
+    (m.flags & WARN != 0).then(|| maps::dump::osdmap_flag_names(m.flags & WARN).join(","))
+}
+
 fn osd_stat(c: &Ctx) -> CmdReply {
     let cl = c.mon.lock();
     let (n, up, inn) = osd_counts(&cl);
     let v = json!({"epoch": cl.osdmap.epoch, "num_osds": n, "num_up_osds": up, "osd_up_since": cl.osdmap.last_up_change.sec, "num_in_osds": inn, "osd_in_since": cl.osdmap.last_in_change.sec, "num_remapped_pgs": 0});
-    ok("", c.out(&v, || format!("{n} osds: {up} up (since 0s), {inn} in (since 0s); epoch: e{}\n", cl.osdmap.epoch)))
+    let flags = warn_flag_names(&cl.osdmap).map(|f| format!("flags {f}\n")).unwrap_or_default();
+    ok("", c.out(&v, || format!("{n} osds: {up} up (since 0s), {inn} in (since 0s); epoch: e{}\n{flags}", cl.osdmap.epoch)))
 }
 
 fn type_name(m: &crush::CrushMap, t: i32) -> String {

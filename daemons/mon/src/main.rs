@@ -79,7 +79,11 @@ fn die(msg: impl std::fmt::Display) -> ! {
     daemon::die("ceph-mon", msg)
 }
 
-const CONF_KEYS: [&str; 19] = [
+const CONF_KEYS: [&str; 23] = [
+    "mon_min_osdmap_epochs",
+    "mon_osd_force_trim_to",
+    "paxos_service_trim_min",
+    "paxos_service_trim_max",
     "mon_quorum_port_offset",
     "mon_osd_min_down_reporters",
     "mon_osd_reporter_subtree_level",

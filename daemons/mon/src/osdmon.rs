@@ -16,8 +16,6 @@ use tracing::{debug, info, warn};
 use types::osd::PgId;
 use types::{EntityName, EntityType};
 
-/// `CEPH_OSDMAP_NOOUT`.
-const CEPH_OSDMAP_NOOUT: u32 = 1 << 7;
 
 /// `CEPH_OSD_IN`.
 const OSD_IN: u32 = 0x10000;
@@ -36,6 +34,12 @@ pub struct OsdRuntime {
     pub reports: HashMap<i32, (Instant, PgStats)>,
     /// Last beacon (or boot) of each up OSD, as this leader saw it.
     beacons: HashMap<i32, Instant>,
+    /// Per pool, per PG seed, the newest last_epoch_clean its primary's
+    /// beacon reported (Ceph's `LastEpochClean`; in memory, rebuilt from
+    /// beacons after a leader change, as Ceph's is).
+    last_epoch_clean: HashMap<i64, HashMap<u32, u32>>,
+    /// The osdmap epoch each in OSD last reported having (Ceph's `osd_epochs`).
+    osd_epochs: BTreeMap<i32, u32>,
 }
 
 fn osd_of(name: &EntityName) -> Option<i32> {
@@ -78,6 +82,11 @@ pub fn handle_boot(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &Raw
         debug!(id, "duplicate boot");
         return Ok(false);
     }
+    if map.flags & maps::osdmap::flags::NOUP != 0 {
+        // Ceph's preprocess_boot ignores it; the OSD keeps asking.
+        debug!(id, "noup flag set: boot ignored");
+        return Ok(false);
+    }
     if map.is_up(id) {
         // Up at other addresses (a quick restart): down in one epoch, up in
         // the next, as Ceph does, so the restart ends the OSD's intervals
@@ -91,7 +100,7 @@ pub fn handle_boot(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &Raw
         let rt = mon.osd_rt();
         let weight = map.osd_weight.get(id as usize).copied().unwrap_or(0);
         let new = map.osd.osd_info.get(id as usize).map(|i| i.up_from == 0).unwrap_or(true);
-        weight == 0 && (rt.auto_out.contains(&id) || new)
+        weight == 0 && (rt.auto_out.contains(&id) || new) && map.flags & maps::osdmap::flags::NOIN == 0
     };
     let was_up = map.is_up(id);
     let next = c.next_osdmap(|m| {
@@ -146,9 +155,15 @@ fn grow<T: Default + Clone>(v: &mut Vec<T>, i: usize) {
     }
 }
 
-/// Marks `ids` down in one new epoch; false when none was up.
+/// Marks `ids` down in one new epoch; false when none was up. Failures,
+/// silence and an OSD's own shutdown do not mark it down while the map has
+/// `nodown` (Ceph's `can_mark_down`); a restarted OSD still goes down and up.
 fn mark_down(mon: &Mon, ids: &[i32], why: &str) -> Result<bool, String> {
     let mut c = mon.lock();
+    if c.osdmap.flags & maps::osdmap::flags::NODOWN != 0 && !why.starts_with("restarted") {
+        debug!(?ids, "nodown flag set: not marking down ({why})");
+        return Ok(false);
+    }
     let ids: Vec<i32> = ids.iter().copied().filter(|i| c.osdmap.is_up(*i)).collect();
     if ids.is_empty() {
         return Ok(false);
@@ -361,12 +376,99 @@ pub fn handle_pg_temp(mon: &Mon, conn: &msgr::Connection, who: &EntityName, m: &
 /// MOSDBeacon: an up OSD is still there (beacons from OSDs the map has down
 /// are ignored, as Ceph's `prepare_beacon` does).
 pub fn handle_beacon(mon: &Mon, who: &EntityName, m: &RawMessage) -> Result<(), String> {
-    OsdBeacon::from_raw(m).map_err(|e| e.to_string())?;
+    let b = OsdBeacon::from_raw(m).map_err(|e| e.to_string())?;
     let Some(osd) = osd_of(who) else { return Ok(()) };
     if mon.lock().osdmap.is_up(osd) {
-        mon.osd_rt().beacons.insert(osd, Instant::now());
+        let mut rt = mon.osd_rt();
+        rt.beacons.insert(osd, Instant::now());
+        rt.osd_epochs.insert(osd, b.version.min(u32::MAX as u64) as u32);
+        // Every PG the OSD leads gets the OSD's minimum (as Ceph's
+        // prepare_beacon); a report older than what we have is stale.
+        for pg in &b.pgs {
+            let e = rt.last_epoch_clean.entry(pg.pool as i64).or_default().entry(pg.seed).or_insert(0);
+            if b.min_last_epoch_clean > *e {
+                *e = b.min_last_epoch_clean;
+            }
+        }
     }
     Ok(())
+}
+
+/// The oldest osdmap epoch any PG may still need (Ceph's
+/// `get_min_last_epoch_clean`): the oldest last_epoch_clean over every PG
+/// of every pool, and no newer than an in OSD's map; 0 while some PG has
+/// not been reported.
+fn min_last_epoch_clean(map: &maps::OsdMap, rt: &OsdRuntime) -> u32 {
+    let mut floor = map.epoch;
+    for (id, pool) in &map.pools {
+        let Some(per_pg) = rt.last_epoch_clean.get(id) else { return 0 };
+        for seed in 0..pool.pg_num {
+            match per_pg.get(&seed) {
+                Some(e) => floor = floor.min(*e),
+                None => return 0,
+            }
+        }
+    }
+    rt.osd_epochs.values().fold(floor, |f, e| f.min(*e))
+}
+
+/// The epoch to trim osdmaps up to, or 0 (Ceph's `OSDMonitor::get_trim_to`):
+/// the oldest epoch a PG may need, at most `mon_min_osdmap_epochs` before
+/// the newest; `mon_osd_force_trim_to` overrides the PGs (for a cluster
+/// with a PG that never comes back).
+fn trim_to(mon: &Mon, map: &maps::OsdMap, first: u32, rt: &OsdRuntime) -> u32 {
+    let num = |k: &str, d: u32| mon.settings.get(k).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(d);
+    let last = map.epoch;
+    let mut floor = min_last_epoch_clean(map, rt);
+    let force = num("mon_osd_force_trim_to", 0);
+    if force > 0 && force < last {
+        floor = force;
+    }
+    let keep = num("mon_min_osdmap_epochs", 500);
+    if floor.saturating_add(keep) > last {
+        floor = last.saturating_sub(keep);
+    }
+    if floor > first {
+        floor
+    } else {
+        0
+    }
+}
+
+/// Trims old osdmaps when enough may go (Ceph's `PaxosService::maybe_trim`:
+/// at least `paxos_service_trim_min` epochs, at most `paxos_service_trim_max`
+/// a round).
+fn maybe_trim(mon: &Mon) -> Result<bool, String> {
+    let num = |k: &str, d: u32| mon.settings.get(k).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(d);
+    let (first, to) = {
+        let c = mon.lock();
+        let rt = mon.osd_rt();
+        (c.osdmap_first, trim_to(mon, &c.osdmap, c.osdmap_first, &rt))
+    };
+    if to == 0 || to - first < num("paxos_service_trim_min", 250) {
+        return Ok(false);
+    }
+    let to = to.min(first.saturating_add(num("paxos_service_trim_max", 500).max(1)));
+    mon.lock().trim_osdmaps(to)?;
+    info!(from = first, to, "trimmed osdmaps");
+    Ok(true)
+}
+
+/// `ceph report`'s `osdmap_clean_epochs`.
+pub fn clean_epochs_json(map: &maps::OsdMap, rt: &OsdRuntime) -> serde_json::Value {
+    let mut per_pool = Vec::new();
+    for (id, pool) in &map.pools {
+        let floor = rt.last_epoch_clean.get(id).filter(|p| (0..pool.pg_num).all(|s| p.contains_key(&s))).map(|p| (0..pool.pg_num).filter_map(|s| p.get(&s)).min().copied().unwrap_or(0));
+        if let Some(f) = floor {
+            per_pool.push(serde_json::json!({"poolid": id, "floor": f}));
+        }
+    }
+    let osd_epochs: Vec<serde_json::Value> = rt.osd_epochs.iter().map(|(id, e)| serde_json::json!({"id": id, "epoch": e})).collect();
+    serde_json::json!({
+        "min_last_epoch_clean": min_last_epoch_clean(map, rt),
+        "last_epoch_clean": {"per_pool": per_pool},
+        "osd_epochs": osd_epochs,
+    })
 }
 
 /// Up OSDs with no beacon for `mon_osd_report_timeout` (Ceph's
@@ -428,7 +530,7 @@ pub fn tick(mon: &Mon) -> bool {
                 rt.down_since.remove(&o);
             }
         }
-        if interval > 0.0 && map.flags & CEPH_OSDMAP_NOOUT == 0 {
+        if interval > 0.0 && map.flags & maps::osdmap::flags::NOOUT == 0 {
             for (o, since) in &rt.down_since {
                 if since.elapsed().as_secs_f64() >= interval {
                     out.push(*o);
@@ -462,6 +564,17 @@ pub fn tick(mon: &Mon) -> bool {
             }
             Err(e) => warn!("marking out: {e}"),
         }
+    }
+    {
+        // Pools gone, and OSDs out, hold nothing back (Ceph drops an OSD's
+        // epoch when it is marked out).
+        let c = mon.lock();
+        let mut rt = mon.osd_rt();
+        rt.last_epoch_clean.retain(|id, _| c.osdmap.pools.contains_key(id));
+        rt.osd_epochs.retain(|o, _| c.osdmap.exists(*o) && c.osdmap.is_in(*o));
+    }
+    if let Err(e) = maybe_trim(mon) {
+        warn!("trimming osdmaps: {e}");
     }
     let purged = {
         let c = mon.lock();

@@ -404,6 +404,29 @@ impl Cluster {
         Ok(())
     }
 
+    /// Removes the osdmaps before epoch `to` (full maps, and the
+    /// incrementals up to it: `to` becomes the first, a full map).
+    pub fn trim_osdmaps(&mut self, to: u32) -> Result<(), String> {
+        let first = self.osdmap_first;
+        if to <= first || to > self.osdmap.epoch {
+            return Ok(());
+        }
+        if self.osdmap_bytes(to).is_none() {
+            return Err(format!("no full osdmap at epoch {to} to keep as the first"));
+        }
+        let mut t = Txn::default();
+        for e in first..to {
+            t.del(osdmap_key(e));
+            t.del(inc_key(e + 1));
+        }
+        t.put("osdmap/first", to.to_string().into_bytes());
+        self.store.commit(t)?;
+        self.osdmap_first = to;
+        self.osdmap_cache.retain(|e, _| *e >= to);
+        self.inc_cache.retain(|e, _| *e > to);
+        Ok(())
+    }
+
     pub fn commit_mgrmap(&mut self, m: MgrMap, mut t: Txn) -> Result<(), String> {
         t.put("mgrmap", m.to_bytes(PACIFIC_SUPPORTED).to_vec());
         self.store.commit(t)?;

@@ -5,9 +5,11 @@
 //! needs, and peering walks them: a primary may only go active once it has
 //! heard from at least one OSD of every past interval that may have accepted
 //! writes (`PastIntervals::PriorSet`). Otherwise a copy that missed writes
-//! could become authoritative. Our mon never trims osdmaps, so an OSD keeps
-//! every epoch from the mon's oldest: full maps, in the `meta` collection,
-//! with a small cache of decoded ones.
+//! could become authoritative. An OSD keeps every epoch from the mon's
+//! oldest (full maps, in the `meta` collection, with a small cache of
+//! decoded ones). The mon trims up to the oldest last_epoch_clean of all PGs
+//! (and keeps `mon_min_osdmap_epochs` more); we follow it, held back by the
+//! oldest epoch one of our PGs may still walk ([`MapHistory::trim`]).
 
 use bytes::Bytes;
 use denc::{Decode, Encode};
@@ -15,12 +17,15 @@ use maps::OsdMap;
 use objectstore::{Op, Store, Transaction};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use tracing::warn;
+use tracing::{debug, warn};
 use types::features::PACIFIC_SUPPORTED;
 use types::osd::PgId;
 
 const COLL: &str = "meta";
 const CACHE: usize = 128;
+/// Stored maps removed per trim (Ceph removes `osd_target_transaction_size`
+/// per transaction, then more with the next maps).
+const TRIM_BATCH: usize = 500;
 
 fn key(e: u32) -> String {
     format!("osdmap/{e:010}")
@@ -184,6 +189,38 @@ impl MapHistory {
         }
     }
 
+    /// Drops the stored maps older than `upto`, at most [`TRIM_BATCH`] a
+    /// call (the rest go with the next maps), never the newest. Returns how
+    /// many went.
+    pub fn trim(&self, upto: u32) -> usize {
+        let gone: Vec<u32> = {
+            let i = self.lock();
+            let newest = i.have.last().copied().unwrap_or(0);
+            i.have.range(..upto.min(newest)).take(TRIM_BATCH).copied().collect()
+        };
+        if gone.is_empty() {
+            return 0;
+        }
+        let mut t = Transaction::new();
+        for e in &gone {
+            t.push(Op::RmMeta { coll: COLL.into(), key: key(*e) });
+        }
+        if let Err(err) = self.store.apply(&t) {
+            warn!("cannot trim stored osdmaps: {err}");
+            return 0;
+        }
+        let mut i = self.lock();
+        for e in &gone {
+            i.have.remove(e);
+            i.placement.remove(e);
+            i.cache.remove(e);
+        }
+        let Inner { order, cache, .. } = &mut *i;
+        order.retain(|e| cache.contains_key(e));
+        debug!(from = gone[0], to = gone[gone.len() - 1], "trimmed stored osdmaps");
+        gone.len()
+    }
+
     /// The oldest epoch at or after the mon's oldest that we lack, up to `upto`.
     pub fn first_missing(&self, upto: u32) -> Option<u32> {
         let i = self.lock();
@@ -204,12 +241,24 @@ impl MapHistory {
     /// after `since` (newest first), and the current interval's first
     /// epoch. Err(epoch) names a map we lack.
     pub fn past_intervals(&self, pg: PgId, now: u32, since: u32) -> Result<(Vec<Interval>, u32), u32> {
+        self.walk(pg, now, since).map(|w| (w.intervals, w.current_first))
+    }
+
+    fn walk(&self, pg: PgId, now: u32, since: u32) -> Result<Walk, u32> {
         // The walk goes down one epoch at a time: an epoch that placed PGs
         // as the one after it did maps this PG the same (only the newest
         // epoch of an interval needs its own map, for up_thru).
         let mut next: Option<(u32, u64, Option<View>)> = None;
         past_intervals(now, since, |e| {
-            let digest = self.lock().placement.get(&e).copied().ok_or(e)?;
+            let digest = {
+                let i = self.lock();
+                match i.placement.get(&e) {
+                    Some(d) => *d,
+                    // Older than the mon's oldest: gone for good.
+                    None if e < i.floor => return Err(TRIMMED),
+                    None => return Err(e),
+                }
+            };
             if let Some((ne, nd, v)) = &mut next {
                 if *ne == e + 1 && *nd == digest {
                     *ne = e;
@@ -225,9 +274,36 @@ impl MapHistory {
 
     /// The first epoch of the interval `pg` is in at `now` (Ceph's
     /// `same_interval_since`), the same on every OSD that has the maps.
-    pub fn interval_start(&self, pg: PgId, now: u32) -> Option<u32> {
-        self.past_intervals(pg, now, now).ok().map(|(_, first)| first)
+    /// `activated`: the epoch our copy last went active in (its
+    /// last_epoch_started), given only when we are in the PG's up or acting
+    /// set. When the interval reaches back past the maps we kept, that names
+    /// it: an OSD of the PG trims past its copy's activation epoch only while
+    /// the copy is active in that interval (see the PG's map_need), and the
+    /// mon trims no further than the PG's last clean epoch, where every
+    /// member's copy went active in the interval it was in.
+    pub fn interval_start(&self, pg: PgId, now: u32, activated: Option<u32>) -> Option<u32> {
+        let w = self.walk(pg, now, now).ok()?;
+        Some(match activated {
+            Some(a) if w.trimmed && a > 0 && a <= w.current_first => a,
+            _ => w.current_first,
+        })
     }
+}
+
+/// The answer a map-history closure gives for an epoch whose map is gone
+/// for good (trimmed; no map has epoch 0).
+pub const TRIMMED: u32 = 0;
+
+#[derive(Debug, PartialEq)]
+pub struct Walk {
+    /// Past intervals, newest first.
+    pub intervals: Vec<Interval>,
+    /// The current interval's first epoch (as far as the maps go).
+    pub current_first: u32,
+    /// The walk ended at trimmed maps, in the current interval or in the
+    /// oldest one of `intervals` (which is then cut short, and counted as
+    /// one that may have accepted writes).
+    pub trimmed: bool,
 }
 
 /// What one epoch's map says about a PG.
@@ -271,16 +347,26 @@ fn same(a: &View, b: &View) -> bool {
 }
 
 /// Walks epochs down from `now` (see [`MapHistory::past_intervals`]); an
-/// epoch whose map has no such PG ends the walk (the PG did not exist).
-pub fn past_intervals(now: u32, since: u32, mut at: impl FnMut(u32) -> Result<Option<View>, u32>) -> Result<(Vec<Interval>, u32), u32> {
-    let Some(cur) = at(now)? else { return Ok((vec![], now)) };
+/// epoch whose map has no such PG ends the walk (the PG did not exist), as
+/// does one whose map is gone for good (`Err(TRIMMED)`).
+pub fn past_intervals(now: u32, since: u32, mut at: impl FnMut(u32) -> Result<Option<View>, u32>) -> Result<Walk, u32> {
+    let Some(cur) = at(now)? else { return Ok(Walk { intervals: vec![], current_first: now, trimmed: false }) };
     let mut out = Vec::new();
     let mut current_first = now;
     let mut run: Option<(View, u32, View)> = None;
     let mut e = now;
+    let mut trimmed = false;
     while e > 1 {
         let prev = e - 1;
-        let Some(v) = at(prev)? else { break };
+        let v = match at(prev) {
+            Ok(Some(v)) => v,
+            Ok(None) => break,
+            Err(TRIMMED) => {
+                trimmed = true;
+                break;
+            }
+            Err(x) => return Err(x),
+        };
         // `run`: the interval being walked, its view and its last epoch
         // (with that epoch's view).
         run = match run.take() {
@@ -303,9 +389,12 @@ pub fn past_intervals(now: u32, since: u32, mut at: impl FnMut(u32) -> Result<Op
         e = prev;
     }
     if let Some((rv, last, lastv)) = run {
-        out.push(close(rv, e, last, &lastv));
+        let mut iv = close(rv, e, last, &lastv);
+        // Its start is gone with the maps: it may have gone active then.
+        iv.maybe_went_rw |= trimmed;
+        out.push(iv);
     }
-    Ok((out, current_first))
+    Ok(Walk { intervals: out, current_first, trimmed })
 }
 
 fn close(v: View, first: u32, last: u32, lastv: &View) -> Interval {
@@ -368,19 +457,64 @@ mod tests {
         move |e| Ok(steps.iter().rev().find(|(f, _, _)| *f <= e).map(|(_, a, t)| v(a, *t)))
     }
 
+    /// A real cluster's map (osdmaptool's golden bytes) as epochs `range`.
+    fn maps(range: std::ops::RangeInclusive<u32>) -> BTreeMap<u32, Bytes> {
+        let golden = include_bytes!("../../../tests/golden/osdmap/cluster-full-32.osdmap");
+        let base = OsdMap::from_bytes(Bytes::from_static(golden)).unwrap();
+        range
+            .map(|e| {
+                let mut m = base.clone();
+                m.epoch = e;
+                (e, m.to_bytes(PACIFIC_SUPPORTED))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn trimmed_maps_leave_the_store_and_the_newest_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), true).unwrap());
+        let h = MapHistory::open(store.clone()).unwrap();
+        let msg = |range, oldest| messages::mon::OsdMapMsg { maps: maps(range), oldest_map: oldest, newest_map: 10, ..Default::default() };
+        h.absorb(&msg(1..=10, 1));
+        assert_eq!(h.first_missing(10), None);
+        assert_eq!(h.trim(6), 5);
+        assert!(h.get(5).is_none() && h.get(6).is_some_and(|m| m.epoch == 6));
+        // Gone from the store, not just the cache.
+        drop(h);
+        let h = MapHistory::open(store.clone()).unwrap();
+        assert!(h.get(1).is_none() && h.get(6).is_some());
+        // The newest map is never trimmed, even past the mon's oldest.
+        assert_eq!(h.trim(100), 4);
+        assert!(h.get(10).is_some() && h.get(9).is_none());
+        assert_eq!(h.trim(100), 0);
+        // Once the mon's oldest is past them, trimmed epochs are not wanted again.
+        h.absorb(&msg(11..=11, 10));
+        assert_eq!(h.first_missing(11), None);
+    }
+
     #[test]
     fn intervals_walk_back_to_since_with_rw_from_up_thru() {
         // e1-4 [0,1] (alive at 1), e5-7 [0] (alive at 6), e8-9 [1] (never alive), e10- [1,2]
         let steps: &[(u32, &[i32], u32)] = &[(1, &[0, 1], 1), (5, &[0], 6), (8, &[1], 1), (10, &[1, 2], 10)];
-        let (iv, first) = past_intervals(12, 1, timeline(steps)).unwrap();
+        let w = past_intervals(12, 1, timeline(steps)).unwrap();
+        let (iv, first) = (w.intervals, w.current_first);
         assert_eq!(first, 10);
         let got: Vec<(u32, u32, Vec<i32>, bool)> = iv.iter().map(|i| (i.first, i.last, i.acting.clone(), i.maybe_went_rw)).collect();
         assert_eq!(got, vec![(8, 9, vec![1], false), (5, 7, vec![0], true), (1, 4, vec![0, 1], true)]);
         // Intervals that ended before `since` are left out.
-        let (iv, _) = past_intervals(12, 6, timeline(steps)).unwrap();
+        let iv = past_intervals(12, 6, timeline(steps)).unwrap().intervals;
         assert_eq!(iv.iter().map(|i| i.first).collect::<Vec<_>>(), vec![8, 5]);
         // A missing map is reported.
         assert_eq!(past_intervals(12, 1, |e| if e == 6 { Err(6) } else { timeline(steps)(e) }), Err(6));
+        // Maps trimmed below 7: the walk ends there; the interval it was
+        // in is cut short and may have accepted writes.
+        let w = past_intervals(12, 1, |e| if e < 7 { Err(TRIMMED) } else { timeline(steps)(e) }).unwrap();
+        assert!(w.trimmed);
+        assert_eq!(w.intervals.iter().map(|i| (i.first, i.last, i.maybe_went_rw)).collect::<Vec<_>>(), vec![(8, 9, false), (7, 7, true)]);
+        // Trimmed inside the current interval: it began at or before 11.
+        let w = past_intervals(12, 12, |e| if e < 11 { Err(TRIMMED) } else { timeline(steps)(e) }).unwrap();
+        assert_eq!((w.current_first, w.trimmed, w.intervals.len()), (11, true, 0));
     }
 
     #[test]

@@ -312,6 +312,8 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         let mut rot = mc.rotating.clone();
         tokio::spawn(async move {
             let mut was_up = false;
+            // A boot sent while the map has noup is ignored: wait for it to clear.
+            let mut waiting_noup = osd.map().flags & maps::osdmap::flags::NOUP != 0;
             let mut last_boot = std::time::Instant::now();
             loop {
                 tokio::select! {
@@ -320,16 +322,31 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
                         let msg = maps.borrow_and_update().clone();
                         let Some(msg) = msg else { continue };
                         osd.history.absorb(&msg);
+                        // Maps the mon no longer has, and none of our PGs
+                        // may still walk, go (Ceph's trim_maps).
+                        if msg.oldest_map > 0 {
+                            osd.history.trim(msg.oldest_map.min(osd.map_need()));
+                        }
                         let cur = osd.map();
                         let (new, behind) = monc::advance_osdmap(Some(&cur), &msg);
                         if let Some(m) = new {
                             let up = m.is_up(whoami) && m.client_addrs.get(whoami as usize).map(|a| *a == osd.my_addrs).unwrap_or(false);
                             let epoch = m.epoch;
+                            let noup = m.flags & maps::osdmap::flags::NOUP != 0;
                             osd.set_map(Arc::new(m));
                             if up && !was_up {
                                 info!(epoch, "osd.{whoami} is up");
                             }
-                            if !up && (was_up || last_boot.elapsed() > Duration::from_secs(10)) {
+                            // The mon ignores boots while the map has noup
+                            // (Ceph's _preboot waits for it to clear): boot
+                            // with the first map without it.
+                            if !up && noup {
+                                if !waiting_noup {
+                                    info!(epoch, "the osdmap has the noup flag: waiting for it to clear");
+                                }
+                                waiting_noup = true;
+                            } else if !up && (was_up || waiting_noup || last_boot.elapsed() > Duration::from_secs(10)) {
+                                waiting_noup = false;
                                 warn!(epoch, "the map has us down; booting again");
                                 boot(epoch, epoch);
                                 last_boot = std::time::Instant::now();
@@ -369,9 +386,10 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
                 if !map.is_up(whoami) {
                     continue;
                 }
-                // No PG list or min_last_epoch_clean: we do not track
-                // last_epoch_clean, and 0 never lets a mon trim maps on it.
-                let b = OsdBeacon { version: map.epoch as u64, report_interval: every.as_secs() as i32, ..Default::default() };
+                // The PGs we are primary for and the oldest epoch they may
+                // still need: the mon trims osdmaps up to the oldest of all.
+                let (pgs, min_last_epoch_clean) = osd.min_last_epoch_clean(map.epoch);
+                let b = OsdBeacon { version: map.epoch as u64, pgs, min_last_epoch_clean, report_interval: every.as_secs() as i32, ..Default::default() };
                 let _ = osd.monc.send_raw(b.to_raw(0, PACIFIC_SUPPORTED), None);
             }
         });

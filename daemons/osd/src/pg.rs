@@ -88,6 +88,9 @@ fn entry_oid(e: &LogEntry) -> Option<ObjectId> {
     ObjectId::from_bytes(e.oid.clone()).ok()
 }
 
+/// The PG collection's meta key holding its last_epoch_clean (u32 LE).
+const LEC_KEY: &str = "last_epoch_clean";
+
 struct InFlight {
     waiting: HashSet<i32>,
     reply: Option<PendingReply>,
@@ -142,14 +145,30 @@ struct PushState {
     finishing: bool,
     /// Waiting out `osd_recovery_sleep`.
     sleeping: bool,
-    /// A backfill holds one of the OSD's `osd_max_backfills` slots while it
-    /// runs (released when the push state goes), or waits for one.
-    slot: Option<tokio::sync::OwnedSemaphorePermit>,
-    waiting_slot: bool,
+    /// This push's hold on one of the OSD's `osd_max_backfills` slots.
+    slot: BackfillSlot,
+    /// A full backfill outside the acting set: it runs in a slot.
+    throttled: bool,
+    /// Held back by the map's flags (norecover, nobackfill, norebalance).
+    paused: bool,
     /// An object sent in pieces (bigger than a push): it and the offset its
     /// next piece starts at.
     partial: Option<(ObjectId, u64)>,
     last_progress: Instant,
+}
+
+/// A throttled backfill waits for a slot, then holds it until its push
+/// state goes (dropping the permit frees the slot); other pushes need none.
+enum BackfillSlot {
+    NotNeeded,
+    Waiting,
+    Held(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit),
+}
+
+impl BackfillSlot {
+    fn waiting(&self) -> bool {
+        matches!(self, BackfillSlot::Waiting)
+    }
 }
 
 struct Watcher {
@@ -203,6 +222,9 @@ pub struct Pg {
     num_wr_kb: u64,
     state_since: Utime,
     last_state: u64,
+    /// The epoch in which this OSD, as primary, last saw the PG clean (its
+    /// own meta key, apart from `info`, which only writes update).
+    last_epoch_clean: u32,
     watchers: HashMap<ObjectId, BTreeMap<(u64, u64), Watcher>>,
     notifies: HashMap<u64, PendingNotify>,
     next_notify: u64,
@@ -263,6 +285,7 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         num_wr_kb: 0,
         state_since: Utime::now(),
         last_state: 0,
+        last_epoch_clean: 0,
         watchers: HashMap::new(),
         notifies: HashMap::new(),
         next_notify: 1,
@@ -297,6 +320,9 @@ impl Pg {
         }
         if let Some(b) = st.get_meta(&self.coll, "info").map_err(|e| e.to_string())? {
             self.info = PgInfo::from_bytes(Bytes::from(b)).map_err(|e| e.to_string())?;
+        }
+        if let Some(b) = st.get_meta(&self.coll, LEC_KEY).map_err(|e| e.to_string())? {
+            self.last_epoch_clean = b.get(..4).map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]])).unwrap_or(0);
         }
         self.log.clear();
         for (_, v) in st.scan_meta(&self.coll, "log/").map_err(|e| e.to_string())? {
@@ -339,6 +365,7 @@ impl Pg {
             match ev {
                 PgEvent::Map(m) => {
                     self.on_map(m);
+                    self.osd.set_map_need(self.pgid, self.map_need());
                     self.retry_ops_waiting_for_map().await;
                 }
                 PgEvent::ClientOp { msg, tid, conn, session } => self.on_client_op(QueuedOp { msg, tid, conn, session }).await,
@@ -356,7 +383,7 @@ impl Pg {
                     self.on_push_ack(a);
                     // A finished backfill frees its slot: say so now, not at
                     // the next tick, so no two backfills of this OSD show at once.
-                    if self.is_primary() {
+                    if self.is_primary() && self.state() != self.last_state {
                         self.report_state();
                     }
                 }
@@ -375,9 +402,8 @@ impl Pg {
                 PgEvent::BackfillSlot { target, interval, slot } => {
                     // A slot for a backfill that is gone is dropped (freed).
                     let primary = self.is_primary();
-                    if let Some(ps) = self.pushes.get_mut(&target).filter(|p| p.waiting_slot && interval == self.interval && primary) {
-                        ps.slot = Some(slot);
-                        ps.waiting_slot = false;
+                    if let Some(ps) = self.pushes.get_mut(&target).filter(|p| p.slot.waiting() && interval == self.interval && primary) {
+                        ps.slot = BackfillSlot::Held(slot);
                         info!(pg = %self.pgid, target, "backfill slot reserved: backfilling");
                         self.push_next(target);
                         if self.osd.conf.recovery_sleep.is_zero() {
@@ -444,7 +470,11 @@ impl Pg {
         // a change that was undone since: then the history names the interval.
         let mapped_anew = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0;
         let skipped = map.epoch > prev_epoch + 1;
-        let first = if mapped_anew || skipped { self.osd.history.interval_start(self.pgid, map.epoch) } else { None };
+        // Our copy's activation names an interval whose start was trimmed
+        // only if we are in it (see MapHistory::interval_start).
+        let me = self.whoami();
+        let activated = (self.exists && (up.contains(&me) || acting.contains(&me))).then_some(self.info.last_epoch_started);
+        let first = if mapped_anew || skipped { self.osd.history.interval_start(self.pgid, map.epoch, activated) } else { None };
         let changed = mapped_anew || first.is_some_and(|f| f != self.interval);
         if !changed {
             match self.phase {
@@ -494,10 +524,39 @@ impl Pg {
         }
     }
 
+    /// The oldest epoch this PG may still read from the map history: its
+    /// interval's first (to name it again after a restart) and its copy's
+    /// last activation (peering walks the intervals since). A copy active
+    /// in its interval needs neither: its activation epoch is the
+    /// interval's first, and the interval since then went active (see
+    /// [`history::Walk`]). Nothing for a deleted pool's PG.
+    fn map_need(&self) -> u32 {
+        if self.pool().is_none() {
+            return u32::MAX;
+        }
+        // Not ours (a stray or a PG that moved away): it peers for nothing
+        // and names no interval (a new mapping here starts a new one).
+        let me = self.whoami();
+        if !self.up.contains(&me) && !self.acting.contains(&me) {
+            return u32::MAX;
+        }
+        if self.interval == 0 {
+            return 0;
+        }
+        let les = self.exists.then_some(self.info.last_epoch_started).filter(|e| *e > 0);
+        match les {
+            Some(les) if les == self.interval => u32::MAX,
+            Some(les) => les.min(self.interval),
+            None => self.interval,
+        }
+    }
+
     /// The interval's first epoch again, in case the maps to tell it were
     /// missing when it changed (a fresh OSD fills its history meanwhile).
     fn refresh_interval(&mut self) {
-        if let Some(first) = self.osd.history.interval_start(self.pgid, self.map.epoch) {
+        let me = self.whoami();
+        let activated = (self.exists && (self.up.contains(&me) || self.acting.contains(&me))).then_some(self.info.last_epoch_started);
+        if let Some(first) = self.osd.history.interval_start(self.pgid, self.map.epoch, activated) {
             self.interval = first;
         }
     }
@@ -871,8 +930,9 @@ impl Pg {
             stalled: false,
             finishing: false,
             sleeping: false,
-            slot: None,
-            waiting_slot: false,
+            slot: BackfillSlot::NotNeeded,
+            throttled,
+            paused: false,
             partial: None,
             last_progress: Instant::now(),
         };
@@ -884,6 +944,41 @@ impl Pg {
         self.push_next(target);
         if self.osd.conf.recovery_sleep.is_zero() {
             self.push_next(target);
+        }
+    }
+
+    /// Whether the map's flags hold back a push to a peer that recovers
+    /// while the PG serves I/O, as Ceph's: `norecover` pauses all recovery,
+    /// `nobackfill` defers backfills, and `norebalance` those of a PG that
+    /// is not degraded (only misplaced). A PG that cannot serve until its
+    /// peers catch up recovers regardless.
+    fn push_held_by_flags(&self, target: i32, ps: &PushState) -> bool {
+        use maps::osdmap::flags::*;
+        if !self.recovering_peers.contains(&target) {
+            return false;
+        }
+        let f = self.map.flags;
+        // Degraded as state() counts it, also before activation.
+        let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
+        let degraded = || self.acting.iter().filter(|o| **o >= 0).count() < size || self.recovering_peers.iter().any(|t| self.acting.contains(t));
+        f & NORECOVER != 0 || (ps.reset && (f & NOBACKFILL != 0 || (f & NOREBALANCE != 0 && !degraded())))
+    }
+
+    /// Pushes the flags held back go on once the flags are gone.
+    fn resume_paused_pushes(&mut self) {
+        let paused: Vec<i32> = self.pushes.iter().filter(|(t, p)| p.paused && !self.push_held_by_flags(**t, p)).map(|(t, _)| *t).collect();
+        for target in paused {
+            let Some(ps) = self.pushes.get_mut(&target) else { continue };
+            ps.paused = false;
+            ps.last_progress = Instant::now();
+            info!(pg = %self.pgid, target, "recovery resumed");
+            if ps.throttled && !self.reserve_backfill_slot(target) {
+                continue;
+            }
+            self.push_next(target);
+            if self.osd.conf.recovery_sleep.is_zero() {
+                self.push_next(target);
+            }
         }
     }
 
@@ -950,11 +1045,11 @@ impl Pg {
         let Some(ps) = self.pushes.get_mut(&target) else { return false };
         match self.osd.backfill_slots.clone().try_acquire_owned() {
             Ok(slot) => {
-                ps.slot = Some(slot);
+                ps.slot = BackfillSlot::Held(slot);
                 true
             }
             Err(_) => {
-                ps.waiting_slot = true;
+                ps.slot = BackfillSlot::Waiting;
                 info!(pg = %self.pgid, target, "backfill waits for a slot (osd_max_backfills)");
                 let (me, slots, interval) = (self.me.clone(), self.osd.backfill_slots.clone(), self.interval);
                 tokio::spawn(async move {
@@ -972,7 +1067,18 @@ impl Pg {
         const BATCH_BYTES: u64 = 8 << 20;
         let batch_objects = if self.osd.conf.recovery_sleep.is_zero() { 64 } else { 1 };
         let Some(mut ps) = self.pushes.remove(&target) else { return };
-        if ps.done || ps.sleeping || ps.waiting_slot {
+        if ps.done || ps.sleeping || ps.slot.waiting() {
+            self.pushes.insert(target, ps);
+            return;
+        }
+        if self.push_held_by_flags(target, &ps) {
+            if !ps.paused {
+                info!(pg = %self.pgid, target, flags = %maps::dump::osdmap_flag_names(self.map.flags).join(","), "recovery paused by the osdmap's flags");
+                // A deferred backfill gives its slot to others (Ceph's
+                // DeferBackfill): a degraded PG may go on under norebalance.
+                ps.slot = BackfillSlot::NotNeeded;
+                ps.paused = true;
+            }
             self.pushes.insert(target, ps);
             return;
         }
@@ -2130,15 +2236,28 @@ impl Pg {
             ws.retain(|_, w| !w.conn.is_closed());
         }
         if self.is_primary() {
+            self.resume_paused_pushes();
             self.report_state();
         }
+        self.osd.set_map_need(self.pgid, self.map_need());
     }
 
     /// Publishes this PG's stat for the next report to the mon (primary
     /// only), noting when its state changed.
     fn report_state(&mut self) {
+        use messages::osd_peer::pg_state::CLEAN;
         let st = self.state();
         if st != self.last_state {
+            // Becoming clean moves last_epoch_clean up (Ceph's
+            // try_mark_clean); the mon trims osdmaps up to the oldest.
+            if st & CLEAN != 0 && self.last_state & CLEAN == 0 && self.map.epoch > self.last_epoch_clean {
+                self.last_epoch_clean = self.map.epoch;
+                let mut t = Transaction::new();
+                t.push(Op::SetMeta { coll: self.coll.clone(), key: LEC_KEY.into(), value: Bytes::copy_from_slice(&self.map.epoch.to_le_bytes()) });
+                if let Err(e) = self.osd.store.apply(&t) {
+                    warn!(pg = %self.pgid, "saving last_epoch_clean: {e}");
+                }
+            }
             self.last_state = st;
             self.state_since = Utime::now();
         }
@@ -2168,12 +2287,15 @@ impl Pg {
                 }
                 if !self.recovering_peers.is_empty() {
                     let push = |t: &i32| self.pushes.get(t);
-                    let backfilling = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.reset && !p.waiting_slot));
-                    let waiting = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.waiting_slot));
+                    let backfilling = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.reset && !p.slot.waiting() && !p.paused));
+                    let waiting = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.slot.waiting() || (p.reset && p.paused)));
+                    let recovery_waiting = self.recovering_peers.iter().all(|t| push(t).is_some_and(|p| p.paused));
                     s |= if backfilling {
                         BACKFILLING
                     } else if waiting {
                         BACKFILL_WAIT
+                    } else if recovery_waiting {
+                        RECOVERY_WAIT
                     } else {
                         RECOVERING
                     };
@@ -2222,6 +2344,7 @@ impl Pg {
                 Phase::Down { blocked_by } => blocked_by.clone(),
                 _ => vec![],
             },
+            last_epoch_clean: self.last_epoch_clean,
             ..Default::default()
         }
     }

@@ -109,6 +109,10 @@ pub struct Osd {
     map: RwLock<Arc<OsdMap>>,
     pub map_tx: watch::Sender<Arc<OsdMap>>,
     pgs: Mutex<HashMap<PgId, mpsc::UnboundedSender<PgEvent>>>,
+    /// Per PG, the oldest osdmap epoch it may still read from the map
+    /// history (0 until its task has seen a map): stored maps are trimmed
+    /// no further than the oldest of these.
+    map_need: Mutex<HashMap<PgId, u32>>,
     peers: Mutex<HashMap<i32, mpsc::UnboundedSender<RawMessage>>>,
     keys: RwLock<KeyServer>,
     stats: Mutex<HashMap<PgId, PgStat>>,
@@ -146,6 +150,7 @@ impl Osd {
             map: RwLock::new(map),
             map_tx,
             pgs: Mutex::new(HashMap::new()),
+            map_need: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             keys: RwLock::new(KeyServer::default()),
             stats: Mutex::new(HashMap::new()),
@@ -197,6 +202,14 @@ impl Osd {
         k.rotating.insert(EntityType::OSD.0, r);
     }
 
+    /// The PGs this OSD is primary for and the oldest osdmap epoch any of
+    /// them may still need, for the beacon (Ceph's `min_last_epoch_clean`).
+    pub fn min_last_epoch_clean(&self, now: u32) -> (Vec<types::osd::PgId>, u32) {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let min = stats.values().map(|s| s.effective_last_epoch_clean()).min().unwrap_or(now).min(now);
+        (stats.keys().copied().collect(), min)
+    }
+
     pub fn report_pg(&self, s: PgStat) {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).insert(s.pgid, s);
     }
@@ -225,9 +238,22 @@ impl Osd {
         if !create {
             return None;
         }
+        self.map_need.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid, 0);
         let tx = pg::spawn(self.clone(), pgid, self.map());
         pgs.insert(pgid, tx.clone());
         Some(tx)
+    }
+
+    pub fn set_map_need(&self, pgid: PgId, epoch: u32) {
+        self.map_need.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid, epoch);
+    }
+
+    /// The oldest osdmap epoch a running PG of ours may still need.
+    pub fn map_need(&self) -> u32 {
+        let pgs = self.pgs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut need = self.map_need.lock().unwrap_or_else(|p| p.into_inner());
+        need.retain(|pg, _| pgs.get(pg).is_some_and(|tx| !tx.is_closed()));
+        need.values().copied().min().unwrap_or(u32::MAX)
     }
 
     fn to_pg(self: &Arc<Self>, pgid: PgId, ev: PgEvent, create: bool) -> bool {
