@@ -1414,3 +1414,26 @@ fn osdmaps_are_trimmed_and_osds_from_before_the_trim_still_peer() {
     py_objects(&c, "tr", "put", &more);
     py_objects(&c, "tr", "check", &more);
 }
+
+/// pg_num changes: our OSDs do not split or merge PGs yet, so the mon
+/// allows a new pg_num only on a pool with no objects (the usual `pool
+/// create` then `pool set pg_num`), and refuses it, with a clear error and
+/// every object still readable, on a pool with data.
+#[test]
+fn pg_num_changes_only_on_empty_pools_and_never_strand_objects() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("pn", 8);
+    c.wait_clean(60);
+    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "16"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.wait_clean(60);
+    let specs: Vec<String> = (0..40).map(|i| format!("p{i}=1")).collect();
+    py_objects(&c, "pn", "put", &specs);
+    c.wait_for(30, "the objects reported", |s| s["pgmap"]["num_objects"].as_u64() == Some(40));
+    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "32"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("holds 40 objects") && r.stderr.contains("not supported"), "{}", r.stderr);
+    let r = c.mon.real(&["osd", "pool", "get", "pn", "pg_num"]);
+    assert_eq!(r.stdout.trim(), "pg_num: 16");
+    py_objects(&c, "pn", "check", &specs);
+}

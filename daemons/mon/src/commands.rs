@@ -24,6 +24,7 @@ const EPERM: i32 = -1;
 const FLAG_MGR: u64 = 8;
 const ENOENT: i32 = -2;
 const EIO: i32 = -5;
+const EAGAIN: i32 = -11;
 const EACCES: i32 = -13;
 const EEXIST: i32 = -17;
 const EINVAL: i32 = -22;
@@ -1820,6 +1821,20 @@ fn pool_set(c: &Ctx) -> CmdReply {
             }
             if p.flags & (1 << 5) != 0 {
                 return err(EPERM, "pool pg_num change is disabled; you must unset nopgchange flag for the pool first");
+            }
+            // Our OSDs do not split or merge PGs yet: a new pg_num would
+            // leave objects in PGs that no longer name them. Only an empty
+            // pool (every PG reported, no objects) may change it.
+            if n as u32 != p.pg_num {
+                let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
+                let stats: Vec<&messages::osd_peer::PgStat> = sum.stats.values().filter(|s| s.pgid.pool as i64 == id).collect();
+                let objects: u64 = stats.iter().map(|s| s.num_objects).sum();
+                if objects > 0 {
+                    return err(EOPNOTSUPP, format!("pool '{name}' holds {objects} objects: changing pg_num of a pool with data (PG split or merge) is not supported yet; create a new pool with the pg_num you need and copy the data there"));
+                }
+                if stats.len() < p.pg_num as usize {
+                    return err(EAGAIN, format!("not all PGs of pool '{name}' have reported to the monitor yet ({} of {}): cannot tell that it is empty; try again in a few seconds", stats.len(), p.pg_num));
+                }
             }
             p.pg_num = n as u32;
             p.pg_num_target = n as u32;
