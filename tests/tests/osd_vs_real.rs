@@ -1437,3 +1437,66 @@ fn pg_num_changes_only_on_empty_pools_and_never_strand_objects() {
     assert_eq!(r.stdout.trim(), "pg_num: 16");
     py_objects(&c, "pn", "check", &specs);
 }
+
+/// Pool quotas are enforced as Ceph enforces them, compared step by step
+/// with the real cluster: once the PGs report the pool at its quota it is
+/// flagged `full,full_quota`, health says `POOL_FULL`, `get-quota` shows
+/// the usage, the real `rados` holds the next write (here until its op
+/// timeout); lifting the quota clears it all and the write goes through.
+#[test]
+fn pool_quotas_fill_a_pool_and_hold_writes_like_real_ceph() {
+    let c = OurCluster::start(3, "");
+    let pool = format!("quota{}", std::process::id());
+    let real_conf = oxceph_tests::ref_cluster().conf().display().to_string();
+    let confs = [c.conf(), real_conf];
+    let ceph = |conf: &str, args: &[&str]| {
+        let mut a = vec!["-c", conf];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), b"x\n").unwrap();
+    let file = f.path().display().to_string();
+    let put = |conf: &str, name: &str, timeout: &str| rados_at(Path::new(REAL_RADOS), conf, &["--rados_osd_op_timeout", timeout, "-p", &pool, "put", name, &file]);
+    let pool_full = |conf: &str| -> serde_json::Value {
+        let r = ceph(conf, &["health", "detail", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+        v["checks"]["POOL_FULL"].clone()
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        let t0 = std::time::Instant::now();
+        while !ok() {
+            assert!(t0.elapsed().as_secs() < 90, "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for conf in &confs {
+        let conf = conf.as_str();
+        let mut out = Vec::new();
+        assert_eq!(ceph(conf, &["osd", "pool", "create", &pool, "8"]).code, 0);
+        assert_eq!(ceph(conf, &["osd", "pool", "application", "enable", &pool, "rados"]).code, 0);
+        let r = ceph(conf, &["osd", "pool", "set-quota", &pool, "max_objects", "3"]);
+        out.push(format!("{} {}", r.code, r.stderr.trim()));
+        for i in 0..3 {
+            assert_eq!(put(conf, &format!("q{i}"), "30").code, 0);
+        }
+        wait("POOL_FULL", &|| pool_full(conf).is_object());
+        out.push(pool_full(conf)["summary"].to_string());
+        out.push(pool_full(conf)["detail"].to_string());
+        out.push(ceph(conf, &["osd", "pool", "get-quota", &pool]).stdout);
+        let detail = ceph(conf, &["osd", "pool", "ls", "detail"]).stdout;
+        let line = detail.lines().find(|l| l.contains(&format!("'{pool}'"))).unwrap_or("").to_string();
+        out.push(format!("full flags: {}", line.contains("flags hashpspool,full,full_quota")));
+        let r = put(conf, "q3", "3");
+        out.push(format!("held write: {} {}", r.code, r.stderr.trim().replace(&pool, "POOL")));
+        assert_eq!(ceph(conf, &["osd", "pool", "set-quota", &pool, "max_objects", "0"]).code, 0);
+        wait("POOL_FULL to clear", &|| pool_full(conf).is_null());
+        out.push(format!("after lifting: {}", put(conf, "q3", "30").code));
+        let _ = ceph(conf, &["osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
+        seen.push(out);
+    }
+    assert_eq!(seen[0], seen[1], "ours (left) and real Ceph (right) differ");
+    assert_eq!(seen[0][4], "full flags: true");
+    assert!(seen[0][5].contains("Connection timed out"), "{}", seen[0][5]);
+}

@@ -359,9 +359,17 @@ impl Task {
         }
     }
 
-    fn paused(map: &OsdMap, f: u32) -> bool {
+    /// Also writes to a full pool (over its quota), unless sent with
+    /// FULL_TRY or FULL_FORCE (`respects_full`).
+    fn paused(map: &OsdMap, req: &Request) -> bool {
         use maps::osdmap::flags::{PAUSERD, PAUSEWR};
-        (f & flags::READ != 0 && map.flags & PAUSERD != 0) || (f & flags::WRITE != 0 && map.flags & PAUSEWR != 0)
+        let f = req.flags;
+        let pool = match &req.target {
+            Target::Object { oloc, .. } => oloc.pool,
+            Target::Pg { pool, .. } => *pool,
+        };
+        let full = f & (flags::FULL_TRY | flags::FULL_FORCE) == 0 && map.pools.get(&pool).is_some_and(|p| p.flags & maps::pool::FLAG_FULL != 0);
+        (f & flags::READ != 0 && map.flags & PAUSERD != 0) || (f & flags::WRITE != 0 && (map.flags & PAUSEWR != 0 || full))
     }
 
     /// (primary osd, pg) for a request under the current map; -1 when none.
@@ -459,7 +467,7 @@ impl Task {
         };
         // `ceph osd pause` (pauserd/pausewr): held until a map lifts it
         // (Ceph's target_should_be_paused).
-        if osd < 0 || Self::paused(self.map.as_deref().expect("map"), p.req.flags) {
+        if osd < 0 || Self::paused(self.map.as_deref().expect("map"), &p.req) {
             self.waiting.push(tid);
             return;
         }

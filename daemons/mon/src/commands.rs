@@ -465,6 +465,17 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
             detail: no_app.iter().map(|n| format!("application not enabled on pool '{n}'")).chain(std::iter::once("use 'ceph osd pool application enable <pool-name> <app-name>', where <app-name> is 'cephfs', 'rbd', 'rgw', or freeform for custom applications.".to_string())).collect(),
         });
     }
+    // After POOL_APP_NOT_ENABLED: Ceph lists checks by code.
+    let full: Vec<&String> = cl.osdmap.pools.iter().filter(|(_, p)| p.flags & maps::pool::FLAG_FULL_QUOTA != 0).filter_map(|(id, _)| cl.osdmap.pool_name.get(id)).collect();
+    if !full.is_empty() {
+        out.push(HealthCheck {
+            code: "POOL_FULL",
+            severity: "HEALTH_WARN",
+            summary: format!("{} pool(s) full", full.len()),
+            count: full.len() as u64,
+            detail: full.iter().map(|n| format!("pool '{n}' is full (running out of quota)")).collect(),
+        });
+    }
     out
 }
 
@@ -1898,9 +1909,11 @@ fn pool_get_quota(c: &Ctx) -> CmdReply {
         Err(e) => return e,
     };
     let p = &cl.osdmap.pools[&id];
-    let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "current_num_objects": 0, "quota_max_bytes": p.quota_max_bytes, "current_num_bytes": 0});
-    let na = |x: u64, bytes: bool| if x == 0 { "N/A".to_string() } else if bytes { format!("{}", crate::mgr::si_bytes(x)) } else { format!("{x} objects") };
-    ok("", c.out(&v, || format!("quotas for pool '{name}':\n  max objects: {}\n  max bytes  : {}\n", na(p.quota_max_objects, false), na(p.quota_max_bytes, true))))
+    let (objects, bytes) = crate::osdmon::pool_usage(&cl.osdmap, &c.mon.osd_rt(), id).unwrap_or((0, 0));
+    let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "current_num_objects": objects, "quota_max_bytes": p.quota_max_bytes, "current_num_bytes": bytes});
+    let objs = if p.quota_max_objects == 0 { "N/A".to_string() } else { format!("{} objects  (current num objects: {objects} objects)", p.quota_max_objects) };
+    let byts = if p.quota_max_bytes == 0 { "N/A".to_string() } else { format!("{}  (current num bytes: {bytes} bytes)", crate::mgr::si_bytes(p.quota_max_bytes)) };
+    ok("", c.out(&v, || format!("quotas for pool '{name}':\n  max objects: {objs}\n  max bytes  : {byts}\n")))
 }
 
 fn pool_set_quota(c: &Ctx) -> CmdReply {

@@ -454,6 +454,64 @@ fn maybe_trim(mon: &Mon) -> Result<bool, String> {
     Ok(true)
 }
 
+/// A pool's objects and bytes as its PGs last reported them, if all did.
+pub fn pool_usage(map: &maps::OsdMap, rt: &OsdRuntime, pool: i64) -> Option<(u64, u64)> {
+    let sum = summary(map, rt);
+    let stats: Vec<&PgStat> = sum.stats.values().filter(|s| s.pgid.pool as i64 == pool).collect();
+    let pg_num = map.pools.get(&pool)?.pg_num as usize;
+    (stats.len() >= pg_num).then(|| (stats.iter().map(|s| s.num_objects).sum(), stats.iter().map(|s| s.num_bytes).sum()))
+}
+
+/// Pools at or over their quota get the `full` and `full_quota` flags, and
+/// lose them once under it again (Ceph's `OSDMonitor::update_pools_status`):
+/// clients hold writes to a full pool, and OSDs refuse them.
+fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
+    use maps::pool::{FLAG_FULL, FLAG_FULL_QUOTA};
+    let changes: Vec<(i64, bool)> = {
+        let c = mon.lock();
+        let rt = mon.osd_rt();
+        c.osdmap
+            .pools
+            .iter()
+            .filter_map(|(id, p)| {
+                let flagged = p.flags & FLAG_FULL_QUOTA != 0;
+                if p.quota_max_objects == 0 && p.quota_max_bytes == 0 {
+                    return flagged.then_some((*id, false));
+                }
+                let (objects, bytes) = pool_usage(&c.osdmap, &rt, *id)?;
+                let full = (p.quota_max_objects > 0 && objects >= p.quota_max_objects) || (p.quota_max_bytes > 0 && bytes >= p.quota_max_bytes);
+                (full != flagged).then_some((*id, full))
+            })
+            .collect()
+    };
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let mut c = mon.lock();
+    let next = c.next_osdmap(|m| {
+        for (id, full) in &changes {
+            if let Some(p) = m.pools.get_mut(id) {
+                if *full {
+                    p.flags |= FLAG_FULL | FLAG_FULL_QUOTA;
+                } else {
+                    p.flags &= !(FLAG_FULL | FLAG_FULL_QUOTA);
+                }
+                p.last_change = m.epoch;
+            }
+        }
+    });
+    c.commit_osdmap(next, Txn::default())?;
+    for (id, full) in changes {
+        let name = c.osdmap.pool_name.get(&id).cloned().unwrap_or_default();
+        if full {
+            c.clog("mon", "[WRN]", format!("pool '{name}' is full (reached quota's max_objects or max_bytes)"));
+        } else {
+            c.clog("mon", "[INF]", format!("pool '{name}' no longer full; quota is not exceeded"));
+        }
+    }
+    Ok(true)
+}
+
 /// `ceph report`'s `osdmap_clean_epochs`.
 pub fn clean_epochs_json(map: &maps::OsdMap, rt: &OsdRuntime) -> serde_json::Value {
     let mut per_pool = Vec::new();
@@ -576,6 +634,10 @@ pub fn tick(mon: &Mon) -> bool {
     if let Err(e) = maybe_trim(mon) {
         warn!("trimming osdmaps: {e}");
     }
+    changed |= update_pool_quota_flags(mon).unwrap_or_else(|e| {
+        warn!("pool quotas: {e}");
+        false
+    });
     let purged = {
         let c = mon.lock();
         let p = purged_snaps(&c.osdmap, &mon.osd_rt());

@@ -1598,6 +1598,13 @@ impl Pg {
                 return;
             }
         }
+        // A pool over its quota takes no writes but forced ones (Ceph's
+        // clients hold them; FULL_TRY ones get EDQUOT, as here).
+        if is_write && msg.flags & flags::FULL_FORCE == 0 && self.pool().is_some_and(|p| p.flags & maps::pool::FLAG_FULL_QUOTA != 0) {
+            let r = self.reply_for(msg, -122, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+            let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+            return;
+        }
         self.do_op(q, is_write).await;
     }
 
