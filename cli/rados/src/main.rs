@@ -71,6 +71,8 @@ struct Args {
     object_size: Option<usize>,
     concurrent: usize,
     no_cleanup: bool,
+    /// `--force-full`: removals go through to a full pool (FULL_FORCE).
+    force_full: bool,
     run_name: Option<String>,
     words: Vec<String>,
     conf: Option<String>,
@@ -91,6 +93,7 @@ fn parse_args() -> Args {
         object_size: None,
         concurrent: 16,
         no_cleanup: false,
+        force_full: false,
         run_name: None,
         words: Vec::new(),
         conf: None,
@@ -125,9 +128,9 @@ fn parse_args() -> Args {
             "-O" | "--object-size" => a.object_size = Some(parse_size(&take("-O"))),
             "-t" | "--concurrent-ios" => a.concurrent = take("-t").parse().unwrap_or_else(|_| die("invalid -t")),
             "--no-cleanup" => a.no_cleanup = true,
-            // flags of the real tool that take no value (purge's confirmation;
-            // writing to a full cluster is the OSDs' call, not ours)
-            "--yes-i-really-really-mean-it" | "--force-full" => {}
+            // purge's confirmation
+            "--yes-i-really-really-mean-it" => {}
+            "--force-full" => a.force_full = true,
             "--run-name" => a.run_name = Some(take("--run-name")),
             "-c" | "--conf" => a.conf = Some(take("--conf")),
             "--cluster" => a.cluster = take("--cluster"),
@@ -335,7 +338,8 @@ async fn main() {
             need(w, 2);
             let mut rc = 0;
             for o in &w[1..] {
-                if let Err(e) = io.remove(o).await {
+                let r = if a.force_full { io.remove_full_force(o).await } else { io.remove(o).await };
+                if let Err(e) = r {
                     eprintln!("error removing {p}>{o}: {}", e.ceph_str());
                     rc = 1;
                 }

@@ -368,8 +368,11 @@ impl Task {
             Target::Object { oloc, .. } => oloc.pool,
             Target::Pg { pool, .. } => *pool,
         };
-        let full = f & (flags::FULL_TRY | flags::FULL_FORCE) == 0 && map.pools.get(&pool).is_some_and(|p| p.flags & maps::pool::FLAG_FULL != 0);
-        (f & flags::READ != 0 && map.flags & PAUSERD != 0) || (f & flags::WRITE != 0 && (map.flags & PAUSEWR != 0 || full))
+        // Watches (registration, pings) are never held: a held ping would
+        // let the OSD time the watch out.
+        let watch = req.ops.iter().any(|o| o.op == messages::osd::opcode::WATCH);
+        let full = !watch && f & (flags::FULL_TRY | flags::FULL_FORCE) == 0 && map.pools.get(&pool).is_some_and(|p| p.flags & maps::pool::FLAG_FULL != 0);
+        (f & flags::READ != 0 && map.flags & PAUSERD != 0) || (f & flags::WRITE != 0 && ((map.flags & PAUSEWR != 0 && !watch) || full))
     }
 
     /// (primary osd, pg) for a request under the current map; -1 when none.

@@ -325,6 +325,13 @@ impl IoCtx {
     pub async fn remove(&self, oid: &str) -> Result<()> {
         self.operate(oid, vec![OsdOp::new(opcode::DELETE)]).await.map(|_| ())
     }
+    /// Removes even from a full pool (FULL_FORCE, as `rados rm --force-full`):
+    /// how a pool over its quota gets under it again.
+    pub async fn remove_full_force(&self, oid: &str) -> Result<()> {
+        let mut req = Request::object(oid, self.oloc(), vec![OsdOp::new(opcode::DELETE)]);
+        req.flags = messages::osd::flags::WRITE | messages::osd::flags::ONDISK | messages::osd::flags::FULL_FORCE;
+        self.submit(req).await.map(|_| ())
+    }
     pub async fn stat(&self, oid: &str) -> Result<Stat> {
         let r = self.operate(oid, vec![OsdOp::new(opcode::STAT)]).await?;
         let mut rd = Reader::new(r.ops.into_iter().next().map(|o| o.data).unwrap_or_default());

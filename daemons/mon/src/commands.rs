@@ -1838,13 +1838,14 @@ fn pool_set(c: &Ctx) -> CmdReply {
             // pool (every PG reported, no objects) may change it.
             if n as u32 != p.pg_num {
                 let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
-                let stats: Vec<&messages::osd_peer::PgStat> = sum.stats.values().filter(|s| s.pgid.pool as i64 == id).collect();
-                let objects: u64 = stats.iter().map(|s| s.num_objects).sum();
-                if objects > 0 {
-                    return err(EOPNOTSUPP, format!("pool '{name}' holds {objects} objects: changing pg_num of a pool with data (PG split or merge) is not supported yet; create a new pool with the pg_num you need and copy the data there"));
-                }
-                if stats.len() < p.pg_num as usize {
-                    return err(EAGAIN, format!("not all PGs of pool '{name}' have reported to the monitor yet ({} of {}): cannot tell that it is empty; try again in a few seconds", stats.len(), p.pg_num));
+                match crate::osdmon::pool_usage(&sum, &cl.osdmap, id, true) {
+                    Some((0, _)) => {}
+                    Some((objects, _)) => {
+                        return err(EOPNOTSUPP, format!("pool '{name}' holds {objects} objects: changing pg_num of a pool with data (PG split or merge) is not supported yet; create a new pool with the pg_num you need and copy the data there"));
+                    }
+                    None => {
+                        return err(EAGAIN, format!("not every PG of pool '{name}' has reported active+clean to the monitor: cannot tell that the pool is empty; try again once it is clean"));
+                    }
                 }
             }
             p.pg_num = n as u32;
@@ -1909,7 +1910,8 @@ fn pool_get_quota(c: &Ctx) -> CmdReply {
         Err(e) => return e,
     };
     let p = &cl.osdmap.pools[&id];
-    let (objects, bytes) = crate::osdmon::pool_usage(&cl.osdmap, &c.mon.osd_rt(), id).unwrap_or((0, 0));
+    let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
+    let (objects, bytes) = crate::osdmon::pool_usage(&sum, &cl.osdmap, id, false).unwrap_or((0, 0));
     let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "current_num_objects": objects, "quota_max_bytes": p.quota_max_bytes, "current_num_bytes": bytes});
     let objs = if p.quota_max_objects == 0 { "N/A".to_string() } else { format!("{} objects  (current num objects: {objects} objects)", p.quota_max_objects) };
     let byts = if p.quota_max_bytes == 0 { "N/A".to_string() } else { format!("{}  (current num bytes: {bytes} bytes)", crate::mgr::si_bytes(p.quota_max_bytes)) };

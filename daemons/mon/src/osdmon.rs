@@ -454,12 +454,14 @@ fn maybe_trim(mon: &Mon) -> Result<bool, String> {
     Ok(true)
 }
 
-/// A pool's objects and bytes as its PGs last reported them, if all did.
-pub fn pool_usage(map: &maps::OsdMap, rt: &OsdRuntime, pool: i64) -> Option<(u64, u64)> {
-    let sum = summary(map, rt);
+/// A pool's objects and bytes as its PGs last reported them, if every PG
+/// reported and is active (an inactive primary may not hold the PG's
+/// objects yet); with `clean`, only if every PG is also clean.
+pub fn pool_usage(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool) -> Option<(u64, u64)> {
     let stats: Vec<&PgStat> = sum.stats.values().filter(|s| s.pgid.pool as i64 == pool).collect();
     let pg_num = map.pools.get(&pool)?.pg_num as usize;
-    (stats.len() >= pg_num).then(|| (stats.iter().map(|s| s.num_objects).sum(), stats.iter().map(|s| s.num_bytes).sum()))
+    let want = if clean { pg_state::ACTIVE | pg_state::CLEAN } else { pg_state::ACTIVE };
+    (stats.len() >= pg_num && stats.iter().all(|s| s.state & want == want)).then(|| (stats.iter().map(|s| s.num_objects).sum(), stats.iter().map(|s| s.num_bytes).sum()))
 }
 
 /// Pools at or over their quota get the `full` and `full_quota` flags, and
@@ -467,29 +469,40 @@ pub fn pool_usage(map: &maps::OsdMap, rt: &OsdRuntime, pool: i64) -> Option<(u64
 /// clients hold writes to a full pool, and OSDs refuse them.
 fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
     use maps::pool::{FLAG_FULL, FLAG_FULL_QUOTA};
-    let changes: Vec<(i64, bool)> = {
-        let c = mon.lock();
-        let rt = mon.osd_rt();
+    // One lock from the decision to the commit: a set-quota in between
+    // would otherwise get a stale flag.
+    let mut c = mon.lock();
+    let changes: Vec<(i64, bool, String)> = {
+        let quota_pools = c.osdmap.pools.values().any(|p| p.quota_max_objects > 0 || p.quota_max_bytes > 0 || p.flags & FLAG_FULL_QUOTA != 0);
+        if !quota_pools {
+            return Ok(false);
+        }
+        let sum = summary(&c.osdmap, &mon.osd_rt());
         c.osdmap
             .pools
             .iter()
             .filter_map(|(id, p)| {
                 let flagged = p.flags & FLAG_FULL_QUOTA != 0;
                 if p.quota_max_objects == 0 && p.quota_max_bytes == 0 {
-                    return flagged.then_some((*id, false));
+                    return flagged.then(|| (*id, false, String::new()));
                 }
-                let (objects, bytes) = pool_usage(&c.osdmap, &rt, *id)?;
-                let full = (p.quota_max_objects > 0 && objects >= p.quota_max_objects) || (p.quota_max_bytes > 0 && bytes >= p.quota_max_bytes);
-                (full != flagged).then_some((*id, full))
+                let (objects, bytes) = pool_usage(&sum, &c.osdmap, *id, false)?;
+                let why = if p.quota_max_objects > 0 && objects >= p.quota_max_objects {
+                    Some(format!("max_objects: {}", p.quota_max_objects))
+                } else if p.quota_max_bytes > 0 && bytes >= p.quota_max_bytes {
+                    Some(format!("max_bytes: {}", crate::mgr::si_bytes(p.quota_max_bytes)))
+                } else {
+                    None
+                };
+                (why.is_some() != flagged).then(|| (*id, why.is_some(), why.unwrap_or_default()))
             })
             .collect()
     };
     if changes.is_empty() {
         return Ok(false);
     }
-    let mut c = mon.lock();
     let next = c.next_osdmap(|m| {
-        for (id, full) in &changes {
+        for (id, full, _) in &changes {
             if let Some(p) = m.pools.get_mut(id) {
                 if *full {
                     p.flags |= FLAG_FULL | FLAG_FULL_QUOTA;
@@ -501,12 +514,13 @@ fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
         }
     });
     c.commit_osdmap(next, Txn::default())?;
-    for (id, full) in changes {
+    // Ceph's cluster log lines.
+    for (id, full, why) in changes {
         let name = c.osdmap.pool_name.get(&id).cloned().unwrap_or_default();
         if full {
-            c.clog("mon", "[WRN]", format!("pool '{name}' is full (reached quota's max_objects or max_bytes)"));
+            c.clog("mon", "[WRN]", format!("pool '{name}' is full (reached quota's {why})"));
         } else {
-            c.clog("mon", "[INF]", format!("pool '{name}' no longer full; quota is not exceeded"));
+            c.clog("mon", "[INF]", format!("pool '{name}' no longer out of quota; removing NO_QUOTA flag"));
         }
     }
     Ok(true)

@@ -1598,10 +1598,18 @@ impl Pg {
                 return;
             }
         }
-        // A pool over its quota takes no writes but forced ones (Ceph's
-        // clients hold them; FULL_TRY ones get EDQUOT, as here).
-        if is_write && msg.flags & flags::FULL_FORCE == 0 && self.pool().is_some_and(|p| p.flags & maps::pool::FLAG_FULL_QUOTA != 0) {
-            let r = self.reply_for(msg, -122, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+        // A pool over its quota takes no write that can grow it, unless
+        // forced: FULL_TRY ones get EDQUOT; others EAGAIN, so the client
+        // resends and then holds them while the pool is full (Ceph drops
+        // them and the client resends). Watches, deletes and shrinking ops
+        // go through, as Ceph's check is on growth.
+        let grows = || {
+            use opcode::*;
+            msg.ops.iter().any(|o| opcode::is_write(o.op) && !matches!(o.op, WATCH | NOTIFY | NOTIFY_ACK | DELETE | TRUNCATE | ZERO | RMXATTR | OMAPRMKEYS | OMAPCLEAR))
+        };
+        if is_write && msg.flags & flags::FULL_FORCE == 0 && self.pool().is_some_and(|p| p.flags & maps::pool::FLAG_FULL_QUOTA != 0) && grows() {
+            let rc = if msg.flags & flags::FULL_TRY != 0 { -122 } else { -11 };
+            let r = self.reply_for(msg, rc, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;
         }
