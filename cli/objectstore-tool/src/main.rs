@@ -102,11 +102,12 @@ fn get_bytes(store: &Store, a: &Args, obj: &str, file: Option<&String>) -> Resul
 fn get_osdmap(store: &Store, a: &Args) -> Result<(), String> {
     use std::io::Write;
     let Some(file) = a.file.as_deref() else { return Err("Must provide --file (\"-\" for standard output)".into()) };
-    let stored = store.scan_meta("meta", "osdmap/").map_err(|e| e.to_string())?;
-    let newest = stored.iter().filter_map(|(k, _)| k.strip_prefix("osdmap/")?.parse::<u32>().ok()).max().unwrap_or(0);
-    let epoch = a.epoch.filter(|e| *e > 0).unwrap_or(newest);
-    let key = format!("osdmap/{epoch:010}");
-    let Some((_, map)) = stored.into_iter().find(|(k, _)| *k == key) else {
+    // One map by key; only the newest needs a scan.
+    let epoch = match a.epoch.filter(|e| *e > 0) {
+        Some(e) => e,
+        None => store.scan_meta("meta", "osdmap/").map_err(|e| e.to_string())?.iter().filter_map(|(k, _)| k.strip_prefix("osdmap/")?.parse::<u32>().ok()).max().unwrap_or(0),
+    };
+    let Some(map) = store.get_meta("meta", &format!("osdmap/{epoch:010}")).map_err(|e| e.to_string())? else {
         return Err(format!("Failed to get osdmap#{epoch}: (2) No such file or directory"));
     };
     // The real tool says so on standard output, unless the map went there.

@@ -417,7 +417,7 @@ fn min_last_epoch_clean(map: &maps::OsdMap, rt: &OsdRuntime) -> u32 {
 /// the newest; `mon_osd_force_trim_to` overrides the PGs (for a cluster
 /// with a PG that never comes back).
 fn trim_to(mon: &Mon, map: &maps::OsdMap, first: u32, rt: &OsdRuntime) -> u32 {
-    let num = |k: &str, d: u32| mon.settings.get(k).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(d);
+    let num = |k: &str, d: u32| mon.settings.get_u64(k, d as u64).min(u32::MAX as u64) as u32;
     let last = map.epoch;
     let mut floor = min_last_epoch_clean(map, rt);
     let force = num("mon_osd_force_trim_to", 0);
@@ -439,7 +439,7 @@ fn trim_to(mon: &Mon, map: &maps::OsdMap, first: u32, rt: &OsdRuntime) -> u32 {
 /// at least `paxos_service_trim_min` epochs, at most `paxos_service_trim_max`
 /// a round).
 fn maybe_trim(mon: &Mon) -> Result<bool, String> {
-    let num = |k: &str, d: u32| mon.settings.get(k).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(d);
+    let num = |k: &str, d: u32| mon.settings.get_u64(k, d as u64).min(u32::MAX as u64) as u32;
     let (first, to) = {
         let c = mon.lock();
         let rt = mon.osd_rt();

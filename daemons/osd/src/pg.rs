@@ -472,8 +472,7 @@ impl Pg {
         let skipped = map.epoch > prev_epoch + 1;
         // Our copy's activation names an interval whose start was trimmed
         // only if we are in it (see MapHistory::interval_start).
-        let me = self.whoami();
-        let activated = (self.exists && (up.contains(&me) || acting.contains(&me))).then_some(self.info.last_epoch_started);
+        let activated = self.activation_naming(&up, &acting);
         let first = if mapped_anew || skipped { self.osd.history.interval_start(self.pgid, map.epoch, activated) } else { None };
         let changed = mapped_anew || first.is_some_and(|f| f != self.interval);
         if !changed {
@@ -551,11 +550,18 @@ impl Pg {
         }
     }
 
+    /// Our copy's activation epoch, which names an interval whose start
+    /// was trimmed, if we are in the PG (`up`/`acting`; see
+    /// MapHistory::interval_start).
+    fn activation_naming(&self, up: &[i32], acting: &[i32]) -> Option<u32> {
+        let me = self.whoami();
+        (self.exists && (up.contains(&me) || acting.contains(&me))).then_some(self.info.last_epoch_started)
+    }
+
     /// The interval's first epoch again, in case the maps to tell it were
     /// missing when it changed (a fresh OSD fills its history meanwhile).
     fn refresh_interval(&mut self) {
-        let me = self.whoami();
-        let activated = (self.exists && (self.up.contains(&me) || self.acting.contains(&me))).then_some(self.info.last_epoch_started);
+        let activated = self.activation_naming(&self.up, &self.acting);
         if let Some(first) = self.osd.history.interval_start(self.pgid, self.map.epoch, activated) {
             self.interval = first;
         }
@@ -958,10 +964,7 @@ impl Pg {
             return false;
         }
         let f = self.map.flags;
-        // Degraded as state() counts it, also before activation.
-        let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
-        let degraded = || self.acting.iter().filter(|o| **o >= 0).count() < size || self.recovering_peers.iter().any(|t| self.acting.contains(t));
-        f & NORECOVER != 0 || (ps.reset && (f & NOBACKFILL != 0 || (f & NOREBALANCE != 0 && !degraded())))
+        f & NORECOVER != 0 || (ps.reset && (f & NOBACKFILL != 0 || (f & NOREBALANCE != 0 && !self.is_degraded())))
     }
 
     /// Pushes the flags held back go on once the flags are gone.
@@ -2283,6 +2286,13 @@ impl Pg {
         self.pushes.values().any(|p| p.unacked > 0 && p.last_progress.elapsed() > stuck)
     }
 
+    /// Fewer acting copies than the pool's size, or an acting one still
+    /// catching up (also before activation).
+    fn is_degraded(&self) -> bool {
+        let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
+        self.acting.iter().filter(|o| **o >= 0).count() < size || self.recovering_peers.iter().any(|t| self.acting.contains(t))
+    }
+
     fn state(&self) -> u64 {
         use messages::osd_peer::pg_state::*;
         let size = self.pool().map(|p| p.size as usize).unwrap_or(0);
@@ -2291,7 +2301,7 @@ impl Pg {
         match &self.phase {
             Phase::Active => {
                 let mut s = ACTIVE;
-                if acting < size || self.recovering_peers.iter().any(|t| self.acting.contains(t)) {
+                if self.is_degraded() {
                     s |= DEGRADED;
                 }
                 if acting < size {
