@@ -206,6 +206,41 @@ fn cbits(v: u32) -> u32 {
     32 - v.leading_zeros()
 }
 
+/// The mask `ceph_stable_mod` takes for `pg_num` PGs.
+pub fn pg_num_mask_of(pg_num: u32) -> u32 {
+    (1u32 << cbits(pg_num.saturating_sub(1))) - 1
+}
+
+/// The PG `seed` folds into with `pg_num` PGs: its parent (or itself)
+/// before a split to more.
+pub fn fold_seed(seed: u32, pg_num: u32) -> u32 {
+    stable_mod(seed, pg_num, pg_num_mask_of(pg_num))
+}
+
+/// `pg_t::is_split`: the PGs that split off `seed` when pg_num grows from
+/// `old` to `new` (every descendant, however many doublings apart).
+pub fn split_children(seed: u32, old: u32, new: u32) -> Vec<u32> {
+    if seed >= old || new <= old {
+        return vec![];
+    }
+    (old..new).filter(|c| fold_seed(*c, old) == seed).collect()
+}
+
+/// `pg_t::get_split_bits`: how many low bits of an object's hash name
+/// this PG with `pg_num` PGs (the hash's low bits equal the seed).
+pub fn split_bits(seed: u32, pg_num: u32) -> u32 {
+    if pg_num <= 1 {
+        return 0;
+    }
+    let p = cbits(pg_num);
+    let m = 1u32 << (p - 1);
+    if seed % m < pg_num % m {
+        p
+    } else {
+        p - 1
+    }
+}
+
 impl PgPool {
     pub fn is_replicated(&self) -> bool {
         self.ty == TYPE_REPLICATED
@@ -214,7 +249,7 @@ impl PgPool {
         self.ty == TYPE_ERASURE
     }
     pub fn pg_num_mask(&self) -> u32 {
-        (1u32 << cbits(self.pg_num.saturating_sub(1))) - 1
+        pg_num_mask_of(self.pg_num)
     }
     pub fn pgp_num_mask(&self) -> u32 {
         (1u32 << cbits(self.pgp_num.saturating_sub(1))) - 1
@@ -532,5 +567,36 @@ impl PgPool {
         m.insert("min_size".into(), json!(self.min_size));
         m.insert("pg_num".into(), json!(self.pg_num));
         Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod lineage_tests {
+    use super::*;
+
+    /// Every object of a PG lands, after a split, in the PG itself or one
+    /// of the children `split_children` names, and `split_bits` tells which
+    /// by the hash's low bits, for every pg_num pair (powers of two or not).
+    #[test]
+    fn split_children_and_bits_agree_with_stable_mod() {
+        for old in 1..40u32 {
+            for new in old + 1..80 {
+                for h in (0..4096u32).map(|i| i.wrapping_mul(0x9e37_79b9)) {
+                    let before = fold_seed(h, old);
+                    let after = fold_seed(h, new);
+                    assert!(after == before || split_children(before, old, new).contains(&after), "hash {h:x}: {old}->{new} moves pg {before} to {after}");
+                    let bits = split_bits(after, new);
+                    let mask = if bits == 32 { u32::MAX } else { (1u32 << bits) - 1 };
+                    assert_eq!(h & mask, after, "hash {h:x}, pg {after} of {new}, {bits} bits");
+                }
+            }
+        }
+        // Ceph's own example: with 12 PGs, 1.5 splits off 1.d (13) from 16 up.
+        assert_eq!(split_children(5, 12, 16), vec![13]);
+        assert_eq!(split_children(3, 8, 32), vec![11, 19, 27]);
+        // With 12 PGs, 1.3 holds the hashes ending in 0b0011 (1.b holds
+        // 0b1011), and 1.5 those ending in 0b101 (0b1101 folds back to 5).
+        assert_eq!(split_bits(3, 12), 4);
+        assert_eq!(split_bits(5, 12), 3);
     }
 }

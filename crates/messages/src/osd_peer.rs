@@ -75,21 +75,29 @@ pub struct PgInfo {
     pub last_epoch_started: u32,
     /// Highest user version handed out in this PG.
     pub last_user_version: u64,
+    /// The pool's pg_num this copy was split for (or created under); 0
+    /// when unknown (written before v2). A copy behind the map splits.
+    pub pg_num: u32,
 }
 impl Encode for PgInfo {
     fn encode(&self, e: &mut Encoder) {
-        e.u8(1);
+        e.u8(2);
         self.pgid.encode(e);
         self.last_update.encode(e);
         self.log_tail.encode(e);
         e.u32(self.last_epoch_started);
         e.u64(self.last_user_version);
+        e.u32(self.pg_num);
     }
 }
 impl Decode for PgInfo {
     fn decode(r: &mut Reader) -> Result<Self> {
-        r.u8()?;
-        Ok(PgInfo { pgid: r.decode()?, last_update: r.decode()?, log_tail: r.decode()?, last_epoch_started: r.u32()?, last_user_version: r.u64()? })
+        let v = r.u8()?;
+        let mut i = PgInfo { pgid: r.decode()?, last_update: r.decode()?, log_tail: r.decode()?, last_epoch_started: r.u32()?, last_user_version: r.u64()?, pg_num: 0 };
+        if v >= 2 {
+            i.pg_num = r.u32()?;
+        }
+        Ok(i)
     }
 }
 

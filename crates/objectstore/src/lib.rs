@@ -1445,6 +1445,31 @@ impl Store {
                     }
                 }
             }
+            Op::SplitColl { coll, to, bits, seed } => {
+                // Objects sort by their hash's reversed bits, so those
+                // whose hash ends in `seed` are one key range in each kind.
+                let bits = (*bits).min(32);
+                let first = seed.reverse_bits() as u64 & !(0xffff_ffffu64 >> bits);
+                let last = first + (1u64 << (32 - bits));
+                for kind in [b'O', b'D', b'E', b'X', b'M', b'H'] {
+                    let (sp, dp) = (coll_prefix(kind, coll), coll_prefix(kind, to));
+                    let mut from = sp.clone();
+                    from.extend_from_slice(&(first as u32).to_be_bytes());
+                    let end = if last >> 32 != 0 {
+                        prefix_end(&sp)
+                    } else {
+                        let mut e = sp.clone();
+                        e.extend_from_slice(&(last as u32).to_be_bytes());
+                        e
+                    };
+                    for (k, v) in ov.entries_between(&from, &end)? {
+                        let mut nk = dp.clone();
+                        nk.extend_from_slice(&k[sp.len()..]);
+                        ov.del(k);
+                        ov.put(nk, v);
+                    }
+                }
+            }
         }
         Ok(())
     }

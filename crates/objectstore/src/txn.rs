@@ -28,6 +28,10 @@ pub enum Op {
     OmapClear { coll: String, oid: ObjectId },
     OmapHeader { coll: String, oid: ObjectId, header: Bytes },
     Clone { coll: String, src: ObjectId, dst: ObjectId },
+    /// Moves every object of `coll` whose hash has `seed` in its low `bits`
+    /// bits (Ceph's `hobject_t::match`) to collection `to`, which must
+    /// exist: a PG split. Metadata only; data stays where it is.
+    SplitColl { coll: String, to: String, bits: u32, seed: u32 },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -200,6 +204,13 @@ impl Encode for Op {
                 src.encode(e);
                 dst.encode(e);
             }
+            Op::SplitColl { coll, to, bits, seed } => {
+                e.u8(21);
+                e.string(coll);
+                e.string(to);
+                e.u32(*bits);
+                e.u32(*seed);
+            }
         }
     }
 }
@@ -263,6 +274,13 @@ fn decode_op(r: &mut Reader, area: &Bytes) -> denc::Result<Op> {
         17 => Op::OmapClear { coll, oid: r.decode()? },
         18 => Op::OmapHeader { coll, oid: r.decode()?, header: r.bufferlist()? },
         19 => Op::Clone { coll, src: r.decode()?, dst: r.decode()? },
+        21 => {
+            let (to, bits, seed) = (r.string()?, r.u32()?, r.u32()?);
+            if bits > 32 {
+                return denc::invalid("store transaction", format!("split by {bits} bits"));
+            }
+            Op::SplitColl { coll, to, bits, seed }
+        }
         t => return denc::invalid("store transaction", format!("unknown op {t}")),
     })
 }

@@ -913,13 +913,19 @@ fn pool_id(cl: &Cluster, name: &str) -> Result<i64, CmdReply> {
 
 fn pool_line(id: i64, name: &str, p: &maps::pool::PgPool) -> String {
     let mut s = format!(
-        "pool {id} '{name}' {} size {} min_size {} crush_rule {} object_hash rjenkins pg_num {} pgp_num {} autoscale_mode {} last_change {} flags {} stripe_width {}",
+        "pool {id} '{name}' {} size {} min_size {} crush_rule {} object_hash rjenkins pg_num {} pgp_num {}{} autoscale_mode {} last_change {} flags {} stripe_width {}",
         if p.is_erasure() { "erasure" } else { "replicated" },
         p.size,
         p.min_size,
         p.crush_rule,
         p.pg_num,
         p.pgp_num,
+        // Transitions under way, as Ceph's pg_pool_t printer shows them.
+        [("pg_num_target", p.pg_num_target, p.pg_num), ("pgp_num_target", p.pgp_num_target, p.pgp_num), ("pg_num_pending", p.pg_num_pending, p.pg_num)]
+            .iter()
+            .filter(|(_, v, actual)| v != actual)
+            .map(|(k, v, _)| format!(" {k} {v}"))
+            .collect::<String>(),
         maps::dump::autoscale_mode_name(p.pg_autoscale_mode),
         p.last_change,
         maps::pool::flag_names(p.flags),
@@ -1833,35 +1839,56 @@ fn pool_set(c: &Ctx) -> CmdReply {
             if p.flags & (1 << 5) != 0 {
                 return err(EPERM, "pool pg_num change is disabled; you must unset nopgchange flag for the pool first");
             }
-            // Our OSDs do not split or merge PGs yet: a new pg_num would
-            // leave objects in PGs that no longer name them. Only an empty
-            // pool (every PG reported, no objects) may change it.
-            if n as u32 != p.pg_num {
+            let n = n as u32;
+            if n < p.pg_num {
+                // Our OSDs split PGs but do not merge them: fewer PGs would
+                // leave objects in PGs that no longer name them. Only an
+                // empty pool (every PG reported, no objects) may shrink.
                 let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
                 match crate::osdmon::pool_usage(&sum, &cl.osdmap, id, true) {
                     Some((0, _)) => {}
                     Some((objects, _)) => {
-                        return err(EOPNOTSUPP, format!("pool '{name}' holds {objects} objects: changing pg_num of a pool with data (PG split or merge) is not supported yet; create a new pool with the pg_num you need and copy the data there"));
+                        return err(EOPNOTSUPP, format!("pool '{name}' holds {objects} objects: lowering pg_num of a pool with data (PG merge) is not supported yet; create a new pool with the pg_num you need and copy the data there"));
                     }
                     None => {
                         return err(EAGAIN, format!("not every PG of pool '{name}' has reported active+clean to the monitor: cannot tell that the pool is empty; try again once it is clean"));
                     }
                 }
+                p.pg_num = n;
+                p.pg_num_pending = n;
             }
-            p.pg_num = n as u32;
-            p.pg_num_target = n as u32;
-            p.pg_num_pending = n as u32;
+            if var == "pg_num_actual" {
+                // Ceph's escape hatch: the actual value, now (splits happen
+                // on the OSDs with this map).
+                p.pg_num = n;
+                p.pg_num_pending = n;
+            }
+            // As Ceph from Nautilus on: set the target; the PGs split toward
+            // it once every PG of the pool is active+clean (the mgr's
+            // adjust_pgs, which our leader runs), and pgp_num follows it
+            // when it was tracking pg_num, a step at a time.
+            if p.pgp_num_target == p.pg_num_target {
+                p.pgp_num_target = n;
+            }
+            p.pg_num_target = n;
             if p.pgp_num > p.pg_num {
                 p.pgp_num = p.pg_num;
-                p.pgp_num_target = p.pg_num;
+            }
+            if p.pgp_num_target > p.pg_num_target {
+                p.pgp_num_target = p.pg_num_target;
             }
         }
         "pgp_num" | "pgp_num_actual" => {
             let Some(n) = n.filter(|n| *n > 0) else { return bad_int() };
-            if n as u32 > p.pg_num {
-                return err(EINVAL, format!("specified pgp_num {n} > pg_num {}", p.pg_num));
+            // Ceph checks pgp_num against pg_num's target, and the actual
+            // value against the actual pg_num.
+            let limit = if var == "pgp_num" { p.pg_num_target } else { p.pg_num };
+            if n as u32 > limit {
+                return err(EINVAL, format!("specified pgp_num {n} > pg_num {limit}"));
             }
-            p.pgp_num = n as u32;
+            if var == "pgp_num_actual" || n as u32 <= p.pgp_num {
+                p.pgp_num = n as u32;
+            }
             p.pgp_num_target = n as u32;
         }
         "crush_rule" => match cl.osdmap.crush.rule_id_by_name(&val) {

@@ -79,7 +79,7 @@ fn die(msg: impl std::fmt::Display) -> ! {
     daemon::die("ceph-mon", msg)
 }
 
-const CONF_KEYS: [&str; 23] = [
+const CONF_KEYS: [&str; 24] = [
     "mon_min_osdmap_epochs",
     "mon_osd_force_trim_to",
     "paxos_service_trim_min",
@@ -98,6 +98,7 @@ const CONF_KEYS: [&str; 23] = [
     "mon_allow_pool_delete",
     "mon_allow_pool_size_one",
     "mon_max_pool_pg_num",
+    "target_max_misplaced_ratio",
     "osd_crush_chooseleaf_type",
     "auth_service_required",
     "auth_cluster_required",

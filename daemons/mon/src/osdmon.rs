@@ -464,6 +464,73 @@ pub fn pool_usage(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool) -
     (stats.len() >= pg_num && stats.iter().all(|s| s.state & want == want)).then(|| (stats.iter().map(|s| s.num_objects).sum(), stats.iter().map(|s| s.num_bytes).sum()))
 }
 
+/// Moves each pool's pg_num and pgp_num toward their targets, as Ceph's
+/// mgr does (`DaemonServer::adjust_pgs`): pg_num in one step once every PG
+/// of the pool has reported active+clean (the OSDs split their PGs with
+/// that map; children stay where their parent is, since pgp_num has not
+/// moved), then pgp_num a step at a time, each once the cluster has fewer
+/// misplaced objects than `target_max_misplaced_ratio`, so that data moves
+/// a little at a time. An (almost) empty pool jumps straight there.
+fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
+    let mut c = mon.lock();
+    if !c.osdmap.pools.values().any(|p| p.pg_num < p.pg_num_target || p.pgp_num != p.pgp_num_target) {
+        return Ok(false);
+    }
+    let max_misplaced = mon.settings.get("target_max_misplaced_ratio").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.05);
+    let sum = summary(&c.osdmap, &mon.osd_rt());
+    let misplaced: u64 = sum.stats.values().map(|s| s.num_objects_misplaced).sum();
+    let misplaced_ratio = if sum.degraded_total == 0 { 0.0 } else { misplaced as f64 / sum.degraded_total as f64 };
+    let mut changes: Vec<(i64, &'static str, u32)> = Vec::new();
+    for (id, p) in &c.osdmap.pools {
+        if p.pg_num < p.pg_num_target {
+            if pool_usage(&sum, &c.osdmap, *id, true).is_some() {
+                changes.push((*id, "pg_num", p.pg_num_target));
+            }
+            continue;
+        }
+        if p.pgp_num == p.pgp_num_target || p.pg_num != p.pg_num_target {
+            continue;
+        }
+        let Some((objects, _)) = pool_usage(&sum, &c.osdmap, *id, false) else { continue };
+        let target = p.pgp_num_target.min(p.pg_num);
+        let next = if objects <= target as u64 {
+            target
+        } else {
+            if misplaced_ratio >= max_misplaced {
+                continue;
+            }
+            let room = (max_misplaced - misplaced_ratio).min(max_misplaced / 2.0);
+            let estmax = ((p.pg_num as f64 * room) as u32).max(1);
+            target.clamp(p.pgp_num.saturating_sub(estmax), p.pgp_num + estmax)
+        };
+        if next != p.pgp_num {
+            changes.push((*id, "pgp_num", next));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let next = c.next_osdmap(|m| {
+        for (id, what, n) in &changes {
+            if let Some(p) = m.pools.get_mut(id) {
+                if *what == "pg_num" {
+                    p.pg_num = *n;
+                    p.pg_num_pending = *n;
+                } else {
+                    p.pgp_num = *n;
+                }
+                p.last_change = m.epoch;
+            }
+        }
+    });
+    c.commit_osdmap(next, Txn::default())?;
+    for (id, what, n) in changes {
+        let name = c.osdmap.pool_name.get(&id).cloned().unwrap_or_default();
+        info!(pool = %name, "{what} now {n}");
+    }
+    Ok(true)
+}
+
 /// Pools at or over their quota get the `full` and `full_quota` flags, and
 /// lose them once under it again (Ceph's `OSDMonitor::update_pools_status`):
 /// clients hold writes to a full pool, and OSDs refuse them.
@@ -648,6 +715,10 @@ pub fn tick(mon: &Mon) -> bool {
     if let Err(e) = maybe_trim(mon) {
         warn!("trimming osdmaps: {e}");
     }
+    changed |= adjust_pgs(mon).unwrap_or_else(|e| {
+        warn!("adjusting pg_num/pgp_num: {e}");
+        false
+    });
     changed |= update_pool_quota_flags(mon).unwrap_or_else(|e| {
         warn!("pool quotas: {e}");
         false

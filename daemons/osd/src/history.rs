@@ -316,17 +316,33 @@ pub struct View {
     pub min_size: usize,
     /// The primary's (up_from, up_thru) in this map.
     pub primary_alive: (u32, u32),
+    /// The PG this map has for ours: itself, or before it split off, its
+    /// parent (whose history a split child inherits, as in Ceph).
+    pub seed: u32,
+    /// How many PGs split off it so far: a split starts an interval.
+    pub family: u32,
+}
+
+/// How many PGs below `pg_num` split off `seed` directly: `seed + 2^k`
+/// for each power of two above it (a PG's parent is itself less its
+/// highest bit). The count changes exactly when `pg_t::is_split` holds.
+fn children_below(seed: u32, pg_num: u32) -> u32 {
+    let room = (pg_num as u64).saturating_sub(seed as u64 + 1);
+    let first = 1u64 << (32 - seed.leading_zeros());
+    if room < first {
+        return 0;
+    }
+    (63 - room.leading_zeros()) - first.trailing_zeros() + 1
 }
 
 pub fn view(m: &OsdMap, pg: PgId) -> Option<View> {
     let pool = m.pools.get(&(pg.pool as i64))?;
-    if pg.seed >= pool.pg_num {
-        return None;
-    }
+    let seed = maps::pool::fold_seed(pg.seed, pool.pg_num);
+    let pg = PgId { pool: pg.pool, seed };
     let mp = m.pg_to_up_acting(pg);
     let p = mp.acting_primary;
     let primary_alive = if p >= 0 { m.osd.osd_info.get(p as usize).map(|i| (i.up_from, i.up_thru)).unwrap_or((0, 0)) } else { (0, 0) };
-    Some(View { up: mp.up, acting: mp.acting, primary: p, size: pool.size as usize, min_size: pool.min_size as usize, primary_alive })
+    Some(View { up: mp.up, acting: mp.acting, primary: p, size: pool.size as usize, min_size: pool.min_size as usize, primary_alive, seed, family: children_below(seed, pool.pg_num) })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -341,9 +357,9 @@ pub struct Interval {
 }
 
 /// Same interval (Ceph's `is_new_interval`, for what we track): same up
-/// and acting sets, primary and pool sizes.
+/// and acting sets, primary and pool sizes, and no split.
 fn same(a: &View, b: &View) -> bool {
-    a.up == b.up && a.acting == b.acting && a.primary == b.primary && a.size == b.size && a.min_size == b.min_size
+    a.up == b.up && a.acting == b.acting && a.primary == b.primary && a.size == b.size && a.min_size == b.min_size && a.seed == b.seed && a.family == b.family
 }
 
 /// Walks epochs down from `now` (see [`MapHistory::past_intervals`]); an
@@ -449,7 +465,7 @@ mod tests {
     use super::*;
 
     fn v(acting: &[i32], thru: u32) -> View {
-        View { up: acting.to_vec(), acting: acting.to_vec(), primary: acting.first().copied().unwrap_or(-1), size: 2, min_size: 1, primary_alive: (1, thru) }
+        View { up: acting.to_vec(), acting: acting.to_vec(), primary: acting.first().copied().unwrap_or(-1), size: 2, min_size: 1, primary_alive: (1, thru), seed: 0, family: 0 }
     }
 
     /// Epoch → view, from a list of (first epoch, acting, primary's up_thru).
@@ -491,6 +507,47 @@ mod tests {
         // Once the mon's oldest is past them, trimmed epochs are not wanted again.
         h.absorb(&msg(11..=11, 10));
         assert_eq!(h.first_missing(11), None);
+    }
+
+    /// A split starts an interval for the parent (Ceph's is_new_interval
+    /// checks is_split), and a child's history before it was born is its
+    /// parent's, with its birth as one more boundary; PGs that did not
+    /// split go on in their interval.
+    #[test]
+    fn a_split_starts_an_interval_and_children_inherit_the_parents_history() {
+        let golden = include_bytes!("../../../tests/golden/osdmap/cluster-full-32.osdmap");
+        let base = OsdMap::from_bytes(Bytes::from_static(golden)).unwrap();
+        let (pool, _) = base.pools.iter().next().map(|(k, v)| (*k, v.clone())).unwrap();
+        // e1-4: pg_num 8; e5-6: 12 (1.0-1.3 split); e7-: 16 (1.4-1.7 split).
+        let at = |e: u32| {
+            let mut m = base.clone();
+            m.epoch = e;
+            let p = m.pools.get_mut(&pool).unwrap();
+            p.pg_num = if e < 5 { 8 } else if e < 7 { 12 } else { 16 };
+            p.pgp_num = 8;
+            m
+        };
+        let walk = |seed: u32| past_intervals(9, 1, |e| Ok(view(&at(e), PgId { pool: pool as u64, seed }))).unwrap();
+        let firsts = |w: &Walk| (w.current_first, w.intervals.iter().map(|i| i.first).collect::<Vec<_>>());
+        // 1.3 splits at e5 (off 1.b) and not at e7 (1.13 is past 16).
+        assert_eq!(firsts(&walk(3)), (5, vec![1]));
+        // 1.5 splits at e7 only (off 1.d).
+        assert_eq!(firsts(&walk(5)), (7, vec![1]));
+        // 1.d is born at e7 out of 1.5: before that, 1.5's single interval.
+        assert_eq!(firsts(&walk(13)), (7, vec![1]));
+        // 1.9, born at e5 out of 1.1: one interval of its own since, then 1.1's.
+        assert_eq!(firsts(&walk(9)), (5, vec![1]));
+        // Children map where their parent did (pgp_num stayed 8).
+        assert_eq!(view(&at(9), PgId { pool: pool as u64, seed: 9 }).unwrap().acting, view(&at(9), PgId { pool: pool as u64, seed: 1 }).unwrap().acting);
+        // Against pg_t::is_split, for every seed and pg_num pair.
+        for old in 1..70u32 {
+            for new in old + 1..140 {
+                for seed in 0..old {
+                    let split = !maps::pool::split_children(seed, old, new).is_empty();
+                    assert_eq!(children_below(seed, old) != children_below(seed, new), split, "seed {seed}, {old} -> {new}");
+                }
+            }
+        }
     }
 
     #[test]

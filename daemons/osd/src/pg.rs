@@ -95,6 +95,8 @@ struct InFlight {
     waiting: HashSet<i32>,
     reply: Option<PendingReply>,
     started: Instant,
+    /// The client's object's hash (None: the PG's own write, a snap trim).
+    hash: Option<u32>,
 }
 
 struct PendingReply {
@@ -257,6 +259,13 @@ pub struct Pg {
 
 pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSender<PgEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
+    spawn_with(osd, pgid, map, &tx, rx);
+    tx
+}
+
+/// Starts the PG's task on a channel made earlier (a split child's, whose
+/// events queued while its parent split).
+pub fn spawn_with(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>, tx: &mpsc::UnboundedSender<PgEvent>, rx: mpsc::UnboundedReceiver<PgEvent>) {
     let coll = coll_name(pgid);
     let mut pg = Pg {
         osd,
@@ -304,7 +313,55 @@ pub fn spawn(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>) -> mpsc::UnboundedSend
         warn!(pg = %pgid, "cannot load pg state: {e}");
     }
     tokio::spawn(pg.run(rx, map));
-    tx
+}
+
+/// Splits our copy of `pgid` for its pool grown to `new_pg_num` PGs (from
+/// the pg_num its info names, or `from` when it names none), as Ceph's
+/// split_collection and PG::split_into: each child gets a collection with
+/// the objects whose hash now maps to it, the log entries of those
+/// objects, and the parent's info (last_update, log tail, activation) as
+/// its own, so every copy splits alike and the children peer like any PG.
+/// One atomic transaction. Returns the children.
+pub fn split_copy(store: &objectstore::Store, pgid: PgId, from: u32, new_pg_num: u32) -> Result<Vec<PgId>, String> {
+    let parent = coll_name(pgid);
+    let e = |e: objectstore::Error| e.to_string();
+    let Some(b) = store.get_meta(&parent, "info").map_err(e)? else { return Ok(vec![]) };
+    let mut info = PgInfo::from_bytes(Bytes::from(b)).map_err(|x| x.to_string())?;
+    let from = if info.pg_num != 0 { info.pg_num } else { from };
+    if from >= new_pg_num {
+        return Ok(vec![]);
+    }
+    let children: Vec<u32> = maps::pool::split_children(pgid.seed, from, new_pg_num);
+    let lec = store.get_meta(&parent, LEC_KEY).map_err(e)?;
+    let mut t = Transaction::new();
+    for &c in &children {
+        let child = PgId { pool: pgid.pool, seed: c };
+        let coll = coll_name(child);
+        t.push(Op::MkColl { coll: coll.clone() });
+        t.push(Op::SplitColl { coll: parent.clone(), to: coll.clone(), bits: maps::pool::split_bits(c, new_pg_num), seed: c });
+        let ci = PgInfo { pgid: child, pg_num: new_pg_num, ..info.clone() };
+        t.push(Op::SetMeta { coll: coll.clone(), key: "info".into(), value: ci.to_bytes(0) });
+        if let Some(l) = &lec {
+            t.push(Op::SetMeta { coll, key: LEC_KEY.into(), value: Bytes::copy_from_slice(l) });
+        }
+    }
+    let mut moved = 0;
+    for (k, v) in store.scan_meta(&parent, "log/").map_err(e)? {
+        let Ok(entry) = LogEntry::from_bytes(Bytes::from(v.clone())) else { continue };
+        let Some(o) = entry_oid(&entry) else { continue };
+        let home = maps::pool::fold_seed(o.hash, new_pg_num);
+        if home != pgid.seed && children.contains(&home) {
+            t.push(Op::RmMeta { coll: parent.clone(), key: k.clone() });
+            t.push(Op::SetMeta { coll: coll_name(PgId { pool: pgid.pool, seed: home }), key: k, value: Bytes::from(v) });
+            moved += 1;
+        }
+    }
+    info.pg_num = new_pg_num;
+    t.push(Op::SetMeta { coll: parent.clone(), key: "info".into(), value: info.to_bytes(0) });
+    store.apply(&t).map_err(e)?;
+    let children: Vec<PgId> = children.into_iter().map(|seed| PgId { pool: pgid.pool, seed }).collect();
+    info!(pg = %pgid, from, to = new_pg_num, children = ?children.iter().map(|c| c.to_string()).collect::<Vec<_>>(), log_entries_moved = moved, "split");
+    Ok(children)
 }
 
 impl Pg {
@@ -364,6 +421,7 @@ impl Pg {
         while let Some(ev) = rx.recv().await {
             match ev {
                 PgEvent::Map(m) => {
+                    self.maybe_split(&m).await;
                     self.on_map(m);
                     self.osd.set_map_need(self.pgid, self.map_need());
                     self.retry_ops_waiting_for_map().await;
@@ -443,8 +501,70 @@ impl Pg {
 
     // ---------------------------------------------------------------- maps
 
+    /// The pool grew past PGs that split off this one: our copy splits
+    /// (once its writes are on disk), then the children's tasks start.
+    /// Ops queued here for objects that moved go to their new PG; writes
+    /// of theirs still waiting for replicas are dropped unanswered (the
+    /// client resends to the child, which knows them by reqid), and so
+    /// are their watches (clients re-register them), as Ceph's split_ops.
+    async fn maybe_split(&mut self, new: &Arc<OsdMap>) {
+        let pool = self.pgid.pool as i64;
+        let (Some(old), Some(now)) = (self.map.pools.get(&pool), new.pools.get(&pool)) else { return };
+        let (old_n, new_n) = (old.pg_num, now.pg_num);
+        if new_n <= old_n {
+            return;
+        }
+        let children = maps::pool::split_children(self.pgid.seed, old_n, new_n);
+        if children.is_empty() {
+            return;
+        }
+        if self.exists {
+            self.drain_local().await;
+            if let Err(e) = split_copy(&self.osd.store, self.pgid, old_n, new_n) {
+                // Unrecoverable here: our copy keeps its objects and the
+                // children start empty (peering fetches theirs elsewhere).
+                tracing::error!(pg = %self.pgid, "cannot split: {e}");
+            }
+            if let Err(e) = self.load() {
+                warn!(pg = %self.pgid, "cannot reload pg state after split: {e}");
+            }
+        }
+        let pgid = self.pgid;
+        let ours = |hash: u32| maps::pool::fold_seed(hash, new_n) == pgid.seed;
+        self.inflight.retain(|_, f| f.hash.is_none_or(ours));
+        self.watchers.retain(|o, _| ours(o.hash));
+        for c in &children {
+            self.osd.start_child(PgId { pool: pgid.pool, seed: *c }, new.clone());
+        }
+        let mut forward = Vec::new();
+        for q in [&mut self.waiting, &mut self.waiting_for_map] {
+            let (stay, go): (Vec<QueuedOp>, Vec<QueuedOp>) = std::mem::take(q).into_iter().partition(|q| is_pg_op(&q.msg) || ours(q.msg.hash));
+            *q = stay;
+            forward.extend(go);
+        }
+        let (stay, go): (VecDeque<QueuedOp>, VecDeque<QueuedOp>) = std::mem::take(&mut self.blocked).into_iter().partition(|q| ours(q.msg.hash));
+        self.blocked = stay;
+        forward.extend(go);
+        for q in forward {
+            self.forward_op(q, new_n);
+        }
+    }
+
+    /// Hands a client op for an object this PG no longer holds (a split
+    /// moved it) to the PG that does.
+    fn forward_op(&self, q: QueuedOp, pg_num: u32) {
+        let to = PgId { pool: self.pgid.pool, seed: maps::pool::fold_seed(q.msg.hash, pg_num) };
+        debug!(pg = %self.pgid, to = %to, oid = %q.msg.oid, "op for an object that split off: forwarded");
+        self.osd.forward_to_pg(to, PgEvent::ClientOp { msg: q.msg, tid: q.tid, conn: q.conn, session: q.session });
+    }
+
     fn on_map(&mut self, map: Arc<OsdMap>) {
         let prev_epoch = self.map.epoch;
+        let pool = self.pgid.pool as i64;
+        let split = match (self.map.pools.get(&pool), map.pools.get(&pool)) {
+            (Some(a), Some(b)) => !maps::pool::split_children(self.pgid.seed, a.pg_num, b.pg_num).is_empty(),
+            _ => false,
+        };
         self.map = map.clone();
         if self.pool().is_none() {
             // Pool deleted: drop our copy.
@@ -468,7 +588,7 @@ impl Pg {
         // As Ceph's is_new_interval: a new acting or up set or primary, or new
         // pool sizes. Epochs we did not see (maps come in batches) may hold
         // a change that was undone since: then the history names the interval.
-        let mapped_anew = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0;
+        let mapped_anew = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0 || split;
         let skipped = map.epoch > prev_epoch + 1;
         // Our copy's activation names an interval whose start was trimmed
         // only if we are in it (see MapHistory::interval_start).
@@ -799,6 +919,7 @@ impl Pg {
     }
 
     fn create_collection(&mut self) {
+        self.info.pg_num = self.pool().map(|p| p.pg_num).unwrap_or(0);
         let mut t = Transaction::new();
         t.push(Op::MkColl { coll: self.coll.clone() });
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: self.info.to_bytes(0) });
@@ -1548,6 +1669,11 @@ impl Pg {
     }
 
     async fn on_client_op(&mut self, q: QueuedOp) {
+        // Routed here under an older map: a split since moved its object.
+        if let Some(n) = self.pool().map(|p| p.pg_num).filter(|n| !is_pg_op(&q.msg) && maps::pool::fold_seed(q.msg.hash, *n) != self.pgid.seed) {
+            self.forward_op(q, n);
+            return;
+        }
         if !self.is_primary() {
             if q.msg.osdmap_epoch > self.map.epoch {
                 self.waiting_for_map.push(q);
@@ -1576,7 +1702,7 @@ impl Pg {
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;
         }
-        if msg.ops.iter().any(|o| opcode::is_pg_op(o.op)) {
+        if is_pg_op(msg) {
             self.do_pg_op(q);
             return;
         }
@@ -1822,7 +1948,7 @@ impl Pg {
         // Answered once the local commit and every replica's are in.
         let mut waiting: HashSet<i32> = replicas.into_iter().collect();
         waiting.insert(self.whoami());
-        self.inflight.insert(ord(version), InFlight { waiting, reply: Some(PendingReply { conn: q.conn, tid: q.tid, reply }), started: Instant::now() });
+        self.inflight.insert(ord(version), InFlight { waiting, reply: Some(PendingReply { conn: q.conn, tid: q.tid, reply }), started: Instant::now(), hash: Some(q.msg.hash) });
     }
 
     /// A local commit landed: the write's ops may go on, and it is answered
@@ -1996,7 +2122,7 @@ impl Pg {
                 Ok(replicas) => {
                     let mut waiting: HashSet<i32> = replicas.into_iter().collect();
                     waiting.insert(self.whoami());
-                    self.inflight.insert(ord(v), InFlight { waiting, reply: None, started: Instant::now() });
+                    self.inflight.insert(ord(v), InFlight { waiting, reply: None, started: Instant::now(), hash: None });
                 }
                 Err(()) => return,
             }
@@ -2405,6 +2531,11 @@ fn modified_ranges(ops: &[OsdOp], old_size: u64) -> Vec<(u64, u64)> {
     out
 }
 
+/// PGNLS and the like: about the PG, not one object.
+fn is_pg_op(msg: &OsdOpMsg) -> bool {
+    msg.ops.iter().any(|o| opcode::is_pg_op(o.op))
+}
+
 fn op_coll(op: &Op) -> Option<&str> {
     Some(match op {
         Op::MkColl { coll }
@@ -2425,7 +2556,8 @@ fn op_coll(op: &Op) -> Option<&str> {
         | Op::OmapClear { coll, .. }
         | Op::OmapHeader { coll, .. }
         | Op::Clone { coll, .. } => coll,
-        Op::SetSuper { .. } => return None,
+        // Splits are each OSD's own doing, never a peer's.
+        Op::SetSuper { .. } | Op::SplitColl { .. } => return None,
     })
 }
 

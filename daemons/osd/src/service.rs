@@ -109,6 +109,13 @@ pub struct Osd {
     map: RwLock<Arc<OsdMap>>,
     pub map_tx: watch::Sender<Arc<OsdMap>>,
     pgs: Mutex<HashMap<PgId, mpsc::UnboundedSender<PgEvent>>>,
+    /// PGs a split of a local PG is about to make: their events queue here
+    /// (their senders are in `pgs`) until the parent has split its copy
+    /// and starts them ([`Osd::start_child`]).
+    pending_children: Mutex<HashMap<PgId, mpsc::UnboundedReceiver<PgEvent>>>,
+    /// Events from peers for PGs our map does not have yet (a peer saw a
+    /// split first): delivered once our map has them.
+    held: Mutex<Vec<(PgId, PgEvent)>>,
     /// Per PG, the oldest osdmap epoch it may still read from the map
     /// history (0 until its task has seen a map): stored maps are trimmed
     /// no further than the oldest of these.
@@ -150,6 +157,8 @@ impl Osd {
             map: RwLock::new(map),
             map_tx,
             pgs: Mutex::new(HashMap::new()),
+            pending_children: Mutex::new(HashMap::new()),
+            held: Mutex::new(Vec::new()),
             map_need: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             keys: RwLock::new(KeyServer::default()),
@@ -257,32 +266,84 @@ impl Osd {
     }
 
     fn to_pg(self: &Arc<Self>, pgid: PgId, ev: PgEvent, create: bool) -> bool {
+        if create && self.pg_tx(pgid, false).is_none() {
+            // A PG past our map's pg_num: the sender has a newer map (a
+            // split); made by the split or the map, not here.
+            let map = self.map();
+            if map.pools.get(&(pgid.pool as i64)).is_some_and(|p| pgid.seed >= p.pg_num) {
+                debug!(pg = %pgid, epoch = map.epoch, "event for a pg our map does not have yet: held");
+                self.held.lock().unwrap_or_else(|p| p.into_inner()).push((pgid, ev));
+                return true;
+            }
+        }
         match self.pg_tx(pgid, create) {
             Some(tx) => tx.send(ev).is_ok(),
             None => false,
         }
     }
 
-    /// Starts PG tasks for every collection in the store.
+    /// An event for a PG that may not have started yet (a split child):
+    /// queued for it if we know it at all.
+    pub fn forward_to_pg(self: &Arc<Self>, pgid: PgId, ev: PgEvent) -> bool {
+        self.to_pg(pgid, ev, false)
+    }
+
+    /// A parent has split its copy: start the child it made.
+    pub fn start_child(self: &Arc<Self>, child: PgId, map: Arc<OsdMap>) {
+        let rx = self.pending_children.lock().unwrap_or_else(|p| p.into_inner()).remove(&child);
+        let tx = self.pgs.lock().unwrap_or_else(|p| p.into_inner()).get(&child).cloned();
+        if let (Some(rx), Some(tx)) = (rx, tx) {
+            pg::spawn_with(self.clone(), child, map, &tx, rx);
+        }
+    }
+
+    /// Starts PG tasks for every collection in the store, first splitting
+    /// copies whose pool grew while we were away (Ceph's OSD advances each
+    /// PG through the maps it missed, splitting on the way).
     pub fn load_pgs(self: &Arc<Self>) -> Result<(), String> {
-        for c in self.store.list_collections().map_err(|e| e.to_string())? {
-            if let Some(pgid) = c.strip_suffix("_head").and_then(parse_pgid) {
-                self.pg_tx(pgid, true);
+        let map = self.map();
+        let pgids = |store: &Store| -> Result<Vec<PgId>, String> {
+            Ok(store.list_collections().map_err(|e| e.to_string())?.iter().filter_map(|c| c.strip_suffix("_head").and_then(parse_pgid)).collect())
+        };
+        for pgid in pgids(&self.store)? {
+            let Some(pool) = map.pools.get(&(pgid.pool as i64)) else { continue };
+            if pgid.seed < pool.pg_num {
+                pg::split_copy(&self.store, pgid, pool.pg_num, pool.pg_num).map_err(|e| format!("splitting pg {pgid}: {e}"))?;
             }
+        }
+        for pgid in pgids(&self.store)? {
+            self.pg_tx(pgid, true);
         }
         Ok(())
     }
 
     /// Adopts a new map: PG tasks for every PG we serve, then the map to all of them.
     pub fn set_map(self: &Arc<Self>, map: Arc<OsdMap>) {
-        {
+        let prev = {
             let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
             if m.epoch >= map.epoch && m.epoch != 0 {
                 return;
             }
-            *m = map.clone();
-        }
+            std::mem::replace(&mut *m, map.clone())
+        };
         let me = self.whoami;
+        // Children our PGs will split off: their events wait for the split.
+        {
+            let mut pgs = self.pgs.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self.pending_children.lock().unwrap_or_else(|p| p.into_inner());
+            for (pool, p) in &map.pools {
+                let Some(old) = prev.pools.get(pool).map(|o| o.pg_num).filter(|o| *o < p.pg_num) else { continue };
+                for seed in old..p.pg_num {
+                    let child = PgId { pool: *pool as u64, seed };
+                    let parent = PgId { pool: *pool as u64, seed: maps::pool::fold_seed(seed, old) };
+                    if pgs.get(&parent).is_some_and(|tx| !tx.is_closed()) && !pgs.get(&child).is_some_and(|tx| !tx.is_closed()) {
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        pgs.insert(child, tx);
+                        pending.insert(child, rx);
+                    }
+                }
+            }
+        }
         for (pool, p) in &map.pools {
             for seed in 0..p.pg_num {
                 let pgid = PgId { pool: *pool as u64, seed };
@@ -295,6 +356,11 @@ impl Osd {
         let pgs: Vec<mpsc::UnboundedSender<PgEvent>> = self.pgs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         for tx in pgs {
             let _ = tx.send(PgEvent::Map(map.clone()));
+        }
+        // Peer events for PGs this map has now.
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for (pgid, ev) in held {
+            self.to_pg(pgid, ev, true);
         }
         // Stats of PGs we no longer lead are not ours to report.
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).retain(|pg, _| map.pg_to_up_acting(*pg).acting_primary == me);
@@ -448,7 +514,9 @@ impl Osd {
             let _ = conn.send(r.to_raw(tid, PACIFIC_SUPPORTED));
             return;
         };
-        let pgid = PgId { pool: msg.pgid.pgid.pool, seed: pool.raw_pg_to_pg(msg.pgid.pgid.seed) };
+        // By the object's hash under our map, not the PG the client named:
+        // a client behind a split names the parent.
+        let pgid = PgId { pool: msg.pgid.pgid.pool, seed: pool.raw_pg_to_pg(msg.hash) };
         let primary = map.pg_to_up_acting(pgid).acting_primary;
         if primary != self.whoami {
             // Misdirected (an older map on the client): it resends once it
