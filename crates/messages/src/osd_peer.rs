@@ -78,6 +78,11 @@ pub struct PgInfo {
     /// The pool's pg_num this copy was split for (or created under); 0
     /// when unknown (written before v2). A copy behind the map splits.
     pub pg_num: u32,
+    /// The copy's object count and bytes as of `last_update` (the
+    /// primary's, which replicas take with each write, as Ceph's
+    /// info.stats: a replica that becomes primary reports them).
+    pub num_objects: u64,
+    pub num_bytes: u64,
 }
 impl Encode for PgInfo {
     fn encode(&self, e: &mut Encoder) {
@@ -88,14 +93,18 @@ impl Encode for PgInfo {
         e.u32(self.last_epoch_started);
         e.u64(self.last_user_version);
         e.u32(self.pg_num);
+        e.u64(self.num_objects);
+        e.u64(self.num_bytes);
     }
 }
 impl Decode for PgInfo {
     fn decode(r: &mut Reader) -> Result<Self> {
         let v = r.u8()?;
-        let mut i = PgInfo { pgid: r.decode()?, last_update: r.decode()?, log_tail: r.decode()?, last_epoch_started: r.u32()?, last_user_version: r.u64()?, pg_num: 0 };
+        let mut i = PgInfo { pgid: r.decode()?, last_update: r.decode()?, log_tail: r.decode()?, last_epoch_started: r.u32()?, last_user_version: r.u64()?, ..Default::default() };
         if v >= 2 {
             i.pg_num = r.u32()?;
+            i.num_objects = r.u64()?;
+            i.num_bytes = r.u64()?;
         }
         Ok(i)
     }

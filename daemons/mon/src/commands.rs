@@ -1864,7 +1864,7 @@ fn pool_set(c: &Ctx) -> CmdReply {
                 p.pg_num_pending = n;
             }
             // As Ceph from Nautilus on: set the target; the PGs split toward
-            // it once every PG of the pool is active+clean (the mgr's
+            // it once every PG of the pool is active (the mgr's
             // adjust_pgs, which our leader runs), and pgp_num follows it
             // when it was tracking pg_num, a step at a time.
             if p.pgp_num_target == p.pg_num_target {

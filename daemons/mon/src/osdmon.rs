@@ -466,7 +466,7 @@ pub fn pool_usage(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool) -
 
 /// Moves each pool's pg_num and pgp_num toward their targets, as Ceph's
 /// mgr does (`DaemonServer::adjust_pgs`): pg_num in one step once every PG
-/// of the pool has reported active+clean (the OSDs split their PGs with
+/// of the pool has reported active (the OSDs split their PGs with
 /// that map; children stay where their parent is, since pgp_num has not
 /// moved), then pgp_num a step at a time, each once the cluster has fewer
 /// misplaced objects than `target_max_misplaced_ratio`, so that data moves
@@ -483,7 +483,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     let mut changes: Vec<(i64, &'static str, u32)> = Vec::new();
     for (id, p) in &c.osdmap.pools {
         if p.pg_num < p.pg_num_target {
-            if pool_usage(&sum, &c.osdmap, *id, true).is_some() {
+            if pool_usage(&sum, &c.osdmap, *id, false).is_some() {
                 changes.push((*id, "pg_num", p.pg_num_target));
             }
             continue;

@@ -131,6 +131,19 @@ impl MapHistory {
         }
     }
 
+    /// The stored (encoded, full) map of epoch `e`, to share with a peer.
+    pub fn raw(&self, e: u32) -> Option<Bytes> {
+        if !self.lock().have.contains(&e) {
+            return None;
+        }
+        self.store.get_meta(COLL, &key(e)).ok()?.map(Bytes::from)
+    }
+
+    /// The oldest epoch we store.
+    pub fn oldest(&self) -> u32 {
+        self.lock().have.first().copied().unwrap_or(0)
+    }
+
     /// Stores the epochs an MOSDMap carries: full maps as they are,
     /// incrementals applied to the epoch before (which we must have).
     pub fn absorb(&self, msg: &messages::mon::OsdMapMsg) {

@@ -1472,6 +1472,7 @@ impl Pg {
 
     fn go_active(&mut self) {
         self.info.last_epoch_started = self.interval;
+        (self.info.num_objects, self.info.num_bytes) = (self.num_objects, self.num_bytes);
         let mut t = Transaction::new();
         t.push(Op::SetMeta { coll: self.coll.clone(), key: "info".into(), value: self.info.to_bytes(0) });
         if let Err(e) = self.osd.store.apply(&t) {
@@ -1593,6 +1594,10 @@ impl Pg {
             match op {
                 Op::SetMeta { key, value, .. } if key == "info" => {
                     if let Ok(i) = PgInfo::from_bytes(value.clone()) {
+                        // The primary's counts, should we lead next.
+                        if i.pg_num != 0 {
+                            (self.num_objects, self.num_bytes) = (i.num_objects, i.num_bytes);
+                        }
                         self.info = i;
                     }
                 }
@@ -1918,14 +1923,7 @@ impl Pg {
             result: 0,
         };
         entries.push(entry.clone());
-        let replicas = match self.commit_replicated(t, entries, prev) {
-            Ok(r) => r,
-            Err(()) => {
-                let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
-                let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
-                return;
-            }
-        };
+        // Counted before the info is written, which carries the counts.
         let old_size = ctx_out.existed_size;
         match (old_size, ctx_out.exists) {
             (None, true) => {
@@ -1939,6 +1937,14 @@ impl Pg {
             (Some(s), true) => self.num_bytes = (self.num_bytes + ctx_out.size).saturating_sub(s),
             (None, false) => {}
         }
+        let replicas = match self.commit_replicated(t, entries, prev) {
+            Ok(r) => r,
+            Err(()) => {
+                let r = self.reply_for(msg, ops::EIO, ops, version, user_version);
+                let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+                return;
+            }
+        };
         self.num_wr += 1;
         self.num_wr_kb += (msg.ops.iter().map(|o| o.data.len()).sum::<usize>() as u64).div_ceil(1024);
         let effects = std::mem::take(&mut ctx_out.effects);
@@ -2007,6 +2013,7 @@ impl Pg {
         }
         let mut info = self.info.clone();
         info.last_update = version;
+        (info.num_objects, info.num_bytes) = (self.num_objects, self.num_bytes);
         info.last_user_version = info.last_user_version.max(entries.iter().map(|e| e.user_version).max().unwrap_or(0));
         // Trim the log to its bound.
         let max_log = self.osd.conf.max_pg_log_entries;

@@ -57,6 +57,8 @@ pub struct ClientSession {
     /// Ops sent under a newer map than ours, in arrival order (Ceph's
     /// `Session::waiting_for_map`): later ops queue behind them.
     pub waiting_for_map: Mutex<std::collections::VecDeque<(Box<OsdOpMsg>, u64, Connection)>>,
+    /// The newest osdmap epoch this client has or we sent it.
+    pub map_shared: std::sync::atomic::AtomicU32,
 }
 
 impl ClientSession {
@@ -459,6 +461,9 @@ impl Osd {
             msg.reqid = types::osd::ReqId { name: types::EntityNameT::new(session.name.ty, gid), tid, inc: msg.client_inc as i32 };
         }
         let map = self.map();
+        if msg.osdmap_epoch < map.epoch {
+            self.share_map(session, conn, msg.osdmap_epoch, map.epoch);
+        }
         let mut q = session.waiting_for_map.lock().unwrap_or_else(|p| p.into_inner());
         if !q.is_empty() || msg.osdmap_epoch > map.epoch {
             // The client has a newer map than we do: the op (and any later
@@ -474,6 +479,28 @@ impl Osd {
         }
         drop(q);
         self.route_op(msg, tid, conn.clone(), session.clone());
+    }
+
+    /// A client sent an op under an older map than ours: send it the maps
+    /// since (Ceph's `maybe_share_map`), at most `MAP_SHARE_MAX` of them.
+    /// Clients only ask the mon for maps now and then (librados when an op
+    /// is 10 s late), so one whose target moved (a new primary, a split)
+    /// would wait that long for an op we drop as misdirected.
+    fn share_map(&self, session: &ClientSession, conn: &Connection, client_epoch: u32, epoch: u32) {
+        use std::sync::atomic::Ordering;
+        const MAP_SHARE_MAX: u32 = 40; // osd_map_share_max_epochs
+        let had = session.map_shared.fetch_max(epoch, Ordering::Relaxed).max(client_epoch);
+        if had >= epoch {
+            return;
+        }
+        let from = (had + 1).max(epoch.saturating_sub(MAP_SHARE_MAX - 1));
+        let maps: std::collections::BTreeMap<u32, Bytes> = (from..=epoch).filter_map(|e| self.history.raw(e).map(|b| (e, b))).collect();
+        if maps.is_empty() {
+            return;
+        }
+        debug!(who = %session.name, from, to = epoch, "sharing newer osdmaps with a client");
+        let m = messages::mon::OsdMapMsg { fsid: self.fsid, incremental_maps: Default::default(), maps, oldest_map: self.history.oldest(), newest_map: epoch };
+        let _ = conn.send(m.to_raw(0, PACIFIC_SUPPORTED));
     }
 
     /// Routes a session's waiting ops, in order, as the maps they were sent
@@ -714,7 +741,7 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
                     }
                     let o2 = osd.clone();
                     let c2 = c.clone();
-                    let session = Arc::new(ClientSession { name: EntityName::new(EntityType::OSD, peer.to_string()), global_id: 0, caps: OsdCap::default(), allow_all: false, waiting_for_map: Default::default() });
+                    let session = Arc::new(ClientSession { name: EntityName::new(EntityType::OSD, peer.to_string()), global_id: 0, caps: OsdCap::default(), allow_all: false, waiting_for_map: Default::default(), map_shared: Default::default() });
                     tokio::spawn(async move {
                         while let Some(m) = incoming.recv().await {
                             o2.dispatch(m, &c2, &session, Some(peer));
@@ -766,7 +793,7 @@ impl OsdAuth {
                     reply,
                     session_key: Some(session_key),
                     connection_secret,
-                    identity: Arc::new(ClientSession { name, global_id, caps, allow_all, waiting_for_map: Default::default() }),
+                    identity: Arc::new(ClientSession { name, global_id, caps, allow_all, waiting_for_map: Default::default(), map_shared: Default::default() }),
                 })
             }
             Err(e) => {
@@ -792,7 +819,7 @@ impl AuthServer for OsdAuth {
                 reply: Bytes::new(),
                 session_key: None,
                 connection_secret: Bytes::new(),
-                identity: Arc::new(ClientSession { name, global_id: 0, caps: OsdCap::default(), allow_all: true, waiting_for_map: Default::default() }),
+                identity: Arc::new(ClientSession { name, global_id: 0, caps: OsdCap::default(), allow_all: true, waiting_for_map: Default::default(), map_shared: Default::default() }),
             });
         }
         st.mode = mode;
