@@ -1415,27 +1415,84 @@ fn osdmaps_are_trimmed_and_osds_from_before_the_trim_still_peer() {
     py_objects(&c, "tr", "check", &more);
 }
 
-/// pg_num changes: our OSDs do not split or merge PGs yet, so the mon
-/// allows a new pg_num only on a pool with no objects (the usual `pool
-/// create` then `pool set pg_num`), and refuses it, with a clear error and
-/// every object still readable, on a pool with data.
+/// PG split, as Ceph does it: `osd pool set POOL pg_num N` sets the target
+/// (same reply as the real cluster), the PGs split once active, pgp_num
+/// follows a step at a time and the children move to their own OSDs. A
+/// `rados bench` writing through it finishes without errors and reads back
+/// intact (its `seq` checks every object), python3-rados objects written
+/// before all read back, and the pool's stats count every object. An OSD
+/// killed before a split catches up when it restarts (it splits its stale
+/// copies on startup, then recovers). Lowering pg_num of a pool with data
+/// (a merge) is refused with a clear error: our OSDs do not merge PGs.
 #[test]
-fn pg_num_changes_only_on_empty_pools_and_never_strand_objects() {
-    let c = OurCluster::start(3, "");
-    c.create_pool("pn", 8);
-    c.wait_clean(60);
-    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "16"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    c.wait_clean(60);
-    let specs: Vec<String> = (0..40).map(|i| format!("p{i}=1")).collect();
+fn pg_num_increases_split_pgs_under_load_and_every_object_survives() {
+    let mut c = OurCluster::start(3, "");
+    c.create_pool_with("pn", 8, &[("pg_autoscale_mode", "off")]);
+    let specs: Vec<String> = (0..60).map(|i| format!("p{i}=1")).collect();
     py_objects(&c, "pn", "put", &specs);
-    c.wait_for(30, "the objects reported", |s| s["pgmap"]["num_objects"].as_u64() == Some(40));
+    let conf = c.conf();
+    let bench = {
+        let conf = conf.clone();
+        std::thread::spawn(move || rados_at(Path::new(REAL_RADOS), &conf, &["-p", "pn", "bench", "12", "write", "-b", "16384", "-t", "16", "--no-cleanup"]))
+    };
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // The same reply as the real cluster's for the same command.
+    let real_pool = format!("split{}", std::process::id());
+    oxceph_tests::real_ceph(&["osd", "pool", "create", &real_pool, "8", "8"]);
+    oxceph_tests::real_ceph(&["osd", "pool", "set", &real_pool, "pg_autoscale_mode", "off"]);
+    let real = run(Path::new("/usr/bin/ceph"), &["-c", &oxceph_tests::ref_cluster().conf().display().to_string(), "osd", "pool", "set", &real_pool, "pg_num", "32"]);
     let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "32"]);
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("holds 40 objects") && r.stderr.contains("not supported"), "{}", r.stderr);
-    let r = c.mon.real(&["osd", "pool", "get", "pn", "pg_num"]);
-    assert_eq!(r.stdout.trim(), "pg_num: 16");
+    assert_eq!((r.code, r.stderr.replace("pool 1 ", "pool N ").replace("'pn'", "P")), (real.code, real.stderr.replace(&format!("pool {} ", real_pool_id(&real_pool)), "pool N ").replace(&format!("'{real_pool}'"), "P")));
+    let b = bench.join().unwrap();
+    assert_eq!(b.code, 0, "rados bench through a split: {}\n{}", b.stdout, b.stderr);
+    let pool_num = |c: &OurCluster, k: &str| c.mon.real(&["osd", "pool", "get", "pn", k]).stdout.trim().to_string();
+    c.wait_for(120, "pg_num and pgp_num 32", |_| pool_num(&c, "pg_num") == "pg_num: 32" && pool_num(&c, "pgp_num") == "pgp_num: 32");
+    c.wait_clean(120);
+    assert_eq!(pg_states(&c).keys().filter(|p| p.starts_with("1.")).count(), 32);
+    let seq = c.rados(&["-p", "pn", "bench", "60", "seq", "-t", "16"]);
+    assert!(seq.code == 0 && !seq.stdout.contains("not correct") && !seq.stderr.contains("not correct"), "seq after the split: {}\n{}", seq.stdout, seq.stderr);
     py_objects(&c, "pn", "check", &specs);
+    let listed = c.rados(&["-p", "pn", "ls"]).stdout.lines().count() as u64;
+    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+    // The real cluster got there too (its mgr splits the same way).
+    let t0 = std::time::Instant::now();
+    while oxceph_tests::real_ceph(&["osd", "pool", "get", &real_pool, "pg_num"]).trim() != "pg_num: 32" {
+        assert!(t0.elapsed().as_secs() < 120, "the real cluster never split to 32");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &real_pool, &real_pool, "--yes-i-really-really-mean-it"]);
+
+    // osd.2 dies; the pool splits again without it, takes writes, and
+    // osd.2 comes back with copies from before the split.
+    c.kill9_osd(2);
+    c.wait_for(60, "osd.2 down", |s| s["osdmap"]["num_up_osds"].as_u64() == Some(2));
+    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "64"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.wait_for(120, "pg_num 64 with osd.2 down", |_| pool_num(&c, "pg_num") == "pg_num: 64" && pool_num(&c, "pgp_num") == "pgp_num: 64");
+    let more: Vec<String> = (0..60).map(|i| format!("q{i}=2")).collect();
+    py_objects(&c, "pn", "put", &more);
+    c.start_osd(2);
+    c.wait_up(3);
+    c.wait_clean(180);
+    assert!(c.log("osd.2").contains("split"), "osd.2 did not split its stale copies on startup");
+    py_objects(&c, "pn", "check", &specs);
+    py_objects(&c, "pn", "check", &more);
+    let seq = c.rados(&["-p", "pn", "bench", "60", "seq", "-t", "16"]);
+    assert!(seq.code == 0 && !seq.stdout.contains("not correct"), "seq after osd.2 caught up: {}\n{}", seq.stdout, seq.stderr);
+    let listed = c.rados(&["-p", "pn", "ls"]).stdout.lines().count() as u64;
+    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+
+    // No merges: refused while the pool holds data, and nothing moves.
+    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "16"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("PG merge") && r.stderr.contains("not supported"), "{}", r.stderr);
+    assert_eq!(pool_num(&c, "pg_num"), "pg_num: 64");
+}
+
+/// A pool's id on the reference cluster.
+fn real_pool_id(name: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(oxceph_tests::real_ceph(&["osd", "pool", "ls", "detail", "--format", "json"]).trim()).unwrap_or_default();
+    v.as_array().and_then(|a| a.iter().find(|p| p["pool_name"] == name)).map(|p| p["pool_id"].to_string()).unwrap_or_default()
 }
 
 /// Pool quotas are enforced as Ceph enforces them, compared step by step
