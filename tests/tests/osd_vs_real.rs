@@ -684,10 +684,18 @@ fn hostile_and_misdirected_ops_get_errors_not_crashes() {
         cut.front = cut.front.slice(..cut.front.len() / 2);
         conn.send(cut).unwrap();
         assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, -22);
-        // A stale map epoch to the right primary is served.
+        // A stale map epoch to the right primary is served, and the OSD
+        // first sends the client the maps it lacks (Ceph's maybe_share_map).
         conn.send(op(3, 1, b"stale")).unwrap();
+        let shared = tokio::time::timeout(wait, inc.recv()).await.unwrap().expect("a message");
+        assert_eq!(shared.header.ty, messages::types::OSD_MAP, "the newer maps first");
+        let maps = messages::mon::OsdMapMsg::from_raw(&shared).unwrap();
+        assert_eq!((maps.newest_map, maps.maps.keys().last().copied()), (map.epoch, Some(map.epoch)));
         let r = tokio::time::timeout(wait, inc.recv()).await.unwrap();
         assert_eq!(reply(r).result, 0);
+        // Once shared, not again.
+        conn.send(op(30, 1, b"stale")).unwrap();
+        assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, 0);
         // An op for a PG this OSD does not lead is dropped (the client resends
         // on the next map, as with Ceph); the OSD stays up.
         let (conn2, mut inc2) = connect(other).await.unwrap();
@@ -1460,6 +1468,29 @@ fn pg_num_increases_split_pgs_under_load_and_every_object_survives() {
         assert!(t0.elapsed().as_secs() < 120, "the real cluster never split to 32");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+    // `pg ls-by-pool/-osd/-primary`, in the real cluster's table.
+    let real_ls = oxceph_tests::real_ceph(&["pg", "ls-by-pool", &real_pool]);
+    let ours_ls = c.mon.real(&["pg", "ls-by-pool", "pn"]).stdout;
+    let header = |t: &str| t.lines().next().unwrap_or("").split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let footer = |t: &str| t.lines().last().unwrap_or("").to_string();
+    assert_eq!((header(&ours_ls), footer(&ours_ls)), (header(&real_ls), footer(&real_ls)));
+    let rows: Vec<&str> = ours_ls.lines().filter(|l| l.starts_with("1.")).collect();
+    assert_eq!(rows.len(), 32, "{ours_ls}");
+    assert!(rows.iter().all(|r| r.split_whitespace().nth(9) == Some("active+clean") && r.contains("]p")), "{ours_ls}");
+    let mut by_primary = 0;
+    for o in 0..3 {
+        let v: serde_json::Value = serde_json::from_str(c.mon.real(&["pg", "ls-by-primary", &format!("osd.{o}"), "--format", "json"]).stdout.trim()).unwrap();
+        let pgs = v["pg_stats"].as_array().unwrap();
+        assert!(pgs.iter().all(|p| p["acting_primary"] == o), "{v}");
+        by_primary += pgs.iter().filter(|p| p["pgid"].as_str().unwrap_or("").starts_with("1.")).count();
+        let v: serde_json::Value = serde_json::from_str(c.mon.real(&["pg", "ls-by-osd", &o.to_string(), "active", "--format", "json"]).stdout.trim()).unwrap();
+        assert_eq!(v["pg_stats"].as_array().unwrap().iter().filter(|p| p["pgid"].as_str().unwrap_or("").starts_with("1.")).count(), 32, "size 3 on 3 OSDs: every PG on each");
+    }
+    assert_eq!(by_primary, 32);
+    // Raw usage counts the data's three copies (block file and RocksDB).
+    let df: serde_json::Value = serde_json::from_str(c.mon.real(&["df", "--format", "json"]).stdout.trim()).unwrap();
+    let stored = df["pools"].as_array().unwrap().iter().find(|p| p["name"] == "pn").unwrap()["stats"]["stored"].as_u64().unwrap();
+    assert!(df["stats"]["total_used_raw_bytes"].as_u64().unwrap() >= 3 * stored, "{df}");
     let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &real_pool, &real_pool, "--yes-i-really-really-mean-it"]);
 
     // osd.2 dies; the pool splits again without it, takes writes, and

@@ -479,40 +479,18 @@ pub mod pg_state {
     pub const LAGGY: u64 = 1 << 33;
     pub const WAIT: u64 = 1 << 34;
 
+    /// A state's bit by its name (`pg_string_state`), as `pg ls` filters take them.
+    pub fn from_name(name: &str) -> Option<u64> {
+        match name {
+            "scrubq" | "deep_scrub" => Some(DEEP_SCRUB),
+            "backfill" => Some(BACKFILLING),
+            "creating" | "unknown" => Some(0),
+            n => NAMES.iter().find(|(_, x)| *x == n).map(|(b, _)| *b),
+        }
+    }
+
     /// `pg_state_string`: names joined with '+', in Ceph's order.
     pub fn to_string(s: u64) -> String {
-        const NAMES: [(u64, &str); 30] = [
-            (STALE, "stale"),
-            (ACTIVE, "active"),
-            (ACTIVATING, "activating"),
-            (CLEAN, "clean"),
-            (RECOVERY_WAIT, "recovery_wait"),
-            (RECOVERY_TOOFULL, "recovery_toofull"),
-            (RECOVERING, "recovering"),
-            (FORCED_RECOVERY, "forced_recovery"),
-            (DOWN, "down"),
-            (RECOVERY_UNFOUND, "recovery_unfound"),
-            (BACKFILL_UNFOUND, "backfill_unfound"),
-            (UNDERSIZED, "undersized"),
-            (DEGRADED, "degraded"),
-            (REMAPPED, "remapped"),
-            (PREMERGE, "premerge"),
-            (SCRUBBING, "scrubbing"),
-            (DEEP_SCRUB, "deep"),
-            (INCONSISTENT, "inconsistent"),
-            (PEERING, "peering"),
-            (REPAIR, "repair"),
-            (BACKFILL_WAIT, "backfill_wait"),
-            (BACKFILLING, "backfilling"),
-            (FORCED_BACKFILL, "forced_backfill"),
-            (BACKFILL_TOOFULL, "backfill_toofull"),
-            (INCOMPLETE, "incomplete"),
-            (PEERED, "peered"),
-            (SNAPTRIM, "snaptrim"),
-            (SNAPTRIM_WAIT, "snaptrim_wait"),
-            (SNAPTRIM_ERROR, "snaptrim_error"),
-            (LAGGY, "laggy"),
-        ];
         let v: Vec<&str> = NAMES.iter().filter(|(b, _)| s & b != 0).map(|(_, n)| *n).collect();
         if v.is_empty() {
             "unknown".into()
@@ -520,6 +498,39 @@ pub mod pg_state {
             v.join("+")
         }
     }
+
+    const NAMES: [(u64, &str); 30] = [
+        (STALE, "stale"),
+        (ACTIVE, "active"),
+        (ACTIVATING, "activating"),
+        (CLEAN, "clean"),
+        (RECOVERY_WAIT, "recovery_wait"),
+        (RECOVERY_TOOFULL, "recovery_toofull"),
+        (RECOVERING, "recovering"),
+        (FORCED_RECOVERY, "forced_recovery"),
+        (DOWN, "down"),
+        (RECOVERY_UNFOUND, "recovery_unfound"),
+        (BACKFILL_UNFOUND, "backfill_unfound"),
+        (UNDERSIZED, "undersized"),
+        (DEGRADED, "degraded"),
+        (REMAPPED, "remapped"),
+        (PREMERGE, "premerge"),
+        (SCRUBBING, "scrubbing"),
+        (DEEP_SCRUB, "deep"),
+        (INCONSISTENT, "inconsistent"),
+        (PEERING, "peering"),
+        (REPAIR, "repair"),
+        (BACKFILL_WAIT, "backfill_wait"),
+        (BACKFILLING, "backfilling"),
+        (FORCED_BACKFILL, "forced_backfill"),
+        (BACKFILL_TOOFULL, "backfill_toofull"),
+        (INCOMPLETE, "incomplete"),
+        (PEERED, "peered"),
+        (SNAPTRIM, "snaptrim"),
+        (SNAPTRIM_WAIT, "snaptrim_wait"),
+        (SNAPTRIM_ERROR, "snaptrim_error"),
+        (LAGGY, "laggy"),
+    ];
 }
 
 /// One PG's numbers, as its primary reports them.

@@ -362,7 +362,7 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         }
         "pg map" => pg_map(c),
         // Served from the mgr's stats (MgrStatMonitor in Ceph).
-        "df" | "osd df" | "pg stat" | "pg dump" | "pg ls" => crate::mgr::run_command(c.mon, &c.args),
+        "df" | "osd df" | "pg stat" | "pg dump" | "pg ls" | "pg ls-by-pool" | "pg ls-by-osd" | "pg ls-by-primary" => crate::mgr::run_command(c.mon, &c.args),
         _ => err(EOPNOTSUPP, format!("command '{prefix}' is not supported by this monitor yet")),
     }
 }

@@ -139,6 +139,26 @@ fn handle(mon: &Mon, who: &Identity, cmd: &[String], _inbl: &Bytes) -> CmdReply 
     run_command(mon, &args)
 }
 
+/// Ceph's `timespan_str` (whole seconds): an age in its largest sensible unit.
+fn timespan_str(secs: u64) -> String {
+    let (min, hr, day) = (secs / 60, secs / 3600, secs / 86400);
+    if secs < 120 {
+        format!("{secs}s")
+    } else if min < 120 {
+        format!("{min}m")
+    } else if hr < 48 {
+        format!("{hr}h")
+    } else if day < 14 {
+        format!("{day}d")
+    } else if day / 7 < 12 {
+        format!("{}w", day / 7)
+    } else if day / 30 < 24 {
+        format!("{}M", day / 30)
+    } else {
+        format!("{}y", day / 365)
+    }
+}
+
 /// Runs a mgr command whose caller has already been authorized.
 pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
     let err = |r: i32, rs: &str| CmdReply { r, rs: rs.to_string(), ..Default::default() };
@@ -203,7 +223,113 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
             plain += "\n";
             ok(out(&v, plain))
         }
-        "pg dump" | "pg ls" => {
+        "pg ls" | "pg ls-by-pool" | "pg ls-by-osd" | "pg ls-by-primary" => {
+            // PGMap::get_filtered_pg_stats: by pool, by OSD (up or acting) or
+            // primary, and by state (any of the named bits).
+            let pool = match (prefix.as_str(), args.get("poolstr").and_then(|v| v.as_str()), args.get("pool").and_then(|v| v.as_i64())) {
+                ("pg ls-by-pool", Some(name), _) => match c.osdmap.lookup_pool(name) {
+                    Some(id) => Some(id),
+                    None => return err(-2, &format!("pool '{name}' does not exist")),
+                },
+                (_, _, Some(id)) if id >= 0 => Some(id),
+                _ => None,
+            };
+            let osd = match args.get("osd") {
+                Some(v) => {
+                    let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    match s.trim_start_matches("osd.").parse::<i32>() {
+                        Ok(o) if c.osdmap.exists(o) => Some(o),
+                        _ => return err(-2, &format!("osd {s} does not exist")),
+                    }
+                }
+                None => None,
+            };
+            let mut state_mask = u64::MAX;
+            if let Some(names) = args.get("states").and_then(|v| v.as_array()) {
+                if !names.is_empty() {
+                    state_mask = 0;
+                }
+                for n in names.iter().filter_map(|n| n.as_str()) {
+                    match messages::osd_peer::pg_state::from_name(n) {
+                        Some(b) => state_mask |= b,
+                        None => return err(-22, &format!("'{n}' is not a valid pg state, available choices: active clean down scrubbing degraded inconsistent peering repair recovering backfill_wait incomplete stale remapped deep_scrub backfilling backfill_toofull recovery_wait undersized activating peered snaptrim snaptrim_wait snaptrim_error")),
+                    }
+                }
+            }
+            let now = Utime::now();
+            let mut rows: Vec<Vec<String>> = Vec::new();
+            let mut stats = Vec::new();
+            for (id, p) in pools {
+                if pool.is_some_and(|want| want != *id) {
+                    continue;
+                }
+                for seed in 0..p.pg_num {
+                    let pg = types::osd::PgId { pool: *id as u64, seed };
+                    let mp = c.osdmap.pg_to_up_acting(pg);
+                    if let Some(o) = osd {
+                        let hit = if prefix == "pg ls-by-primary" { mp.acting_primary == o } else { mp.up.contains(&o) || mp.acting.contains(&o) };
+                        if !hit {
+                            continue;
+                        }
+                    }
+                    let st = sum.stats.get(&pg);
+                    let state = st.map(|s| s.state).unwrap_or(0);
+                    if state_mask != u64::MAX && state & state_mask == 0 && !(state == 0 && state_mask == 0) {
+                        continue;
+                    }
+                    let g = |f: fn(&messages::osd_peer::PgStat) -> u64| st.map(f).unwrap_or(0);
+                    let version = st.map(|s| format!("{}'{}", s.version.epoch, s.version.version)).unwrap_or_else(|| "0'0".into());
+                    let reported = format!("{}:{}", st.map(|s| s.reported_epoch).unwrap_or(0), 0);
+                    let since = Utime { sec: g(|s| s.last_change) as u32, nsec: 0 };
+                    let stamp = since.to_iso8601();
+                    let vec_p = |v: &[i32], p: i32| format!("[{}]p{p}", v.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(","));
+                    let state_s = messages::osd_peer::pg_state::to_string(state);
+                    rows.push(vec![
+                        pg.to_string(),
+                        g(|s| s.num_objects).to_string(),
+                        g(|s| s.num_objects_degraded).to_string(),
+                        g(|s| s.num_objects_misplaced).to_string(),
+                        g(|s| s.num_objects_unfound).to_string(),
+                        g(|s| s.num_bytes).to_string(),
+                        g(|s| s.num_omap_bytes).to_string(),
+                        g(|s| s.num_omap_keys).to_string(),
+                        g(|s| s.log_size).to_string(),
+                        state_s.clone(),
+                        timespan_str(now.sec.saturating_sub(since.sec) as u64),
+                        version.clone(),
+                        reported.clone(),
+                        vec_p(&mp.up, mp.up_primary),
+                        vec_p(&mp.acting, mp.acting_primary),
+                        stamp.clone(),
+                        stamp.clone(),
+                    ]);
+                    stats.push(json!({
+                        "pgid": pg.to_string(), "version": version, "reported_seq": 0, "reported_epoch": st.map(|s| s.reported_epoch).unwrap_or(0), "state": state_s,
+                        "last_change": stamp, "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary,
+                        "blocked_by": st.map(|s| s.blocked_by.clone()).unwrap_or_default(), "log_size": g(|s| s.log_size), "last_scrub_stamp": stamp, "last_deep_scrub_stamp": stamp,
+                        "stat_sum": {"num_bytes": g(|s| s.num_bytes), "num_objects": g(|s| s.num_objects), "num_objects_degraded": g(|s| s.num_objects_degraded), "num_objects_misplaced": g(|s| s.num_objects_misplaced), "num_objects_unfound": g(|s| s.num_objects_unfound), "num_omap_bytes": g(|s| s.num_omap_bytes), "num_omap_keys": g(|s| s.num_omap_keys), "num_read": g(|s| s.num_rd), "num_write": g(|s| s.num_wr)},
+                    }));
+                }
+            }
+            // Ceph's TextTable: headers left, numbers right, two spaces apart.
+            const COLS: [(&str, bool); 17] = [
+                ("PG", false), ("OBJECTS", true), ("DEGRADED", true), ("MISPLACED", true), ("UNFOUND", true), ("BYTES", true), ("OMAP_BYTES*", true), ("OMAP_KEYS*", true), ("LOG", true),
+                ("STATE", false), ("SINCE", true), ("VERSION", true), ("REPORTED", true), ("UP", true), ("ACTING", true), ("SCRUB_STAMP", true), ("DEEP_SCRUB_STAMP", true),
+            ];
+            let widths: Vec<usize> = COLS.iter().enumerate().map(|(i, (h, _))| rows.iter().map(|r| r[i].len()).chain([h.len()]).max().unwrap_or(0)).collect();
+            let line = |cells: Vec<String>, header: bool| -> String {
+                let v: Vec<String> = cells.iter().enumerate().map(|(i, x)| if COLS[i].1 && !header { format!("{x:>w$}", w = widths[i]) } else { format!("{x:<w$}", w = widths[i]) }).collect();
+                v.join("  ") + "\n"
+            };
+            let mut plain = line(COLS.iter().map(|(h, _)| h.to_string()).collect(), true);
+            for r in rows {
+                plain += &line(r, false);
+            }
+            plain += "\n* NOTE: Omap statistics are gathered during deep scrub and may be inaccurate soon afterwards depending on utilization. See http://docs.ceph.com/en/latest/dev/placement-group/#omap-statistics for further details.\n";
+            let v = json!({"pg_ready": true, "pg_stats": stats});
+            ok(out(&v, plain))
+        }
+        "pg dump" => {
             let mut stats = Vec::new();
             for (id, p) in pools {
                 for seed in 0..p.pg_num {
@@ -220,10 +346,7 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                     }));
                 }
             }
-            if prefix == "pg ls" {
-                let v = json!({"pg_ready": true, "pg_stats": stats});
-                return ok(out(&v, "PG  OBJECTS  DEGRADED  MISPLACED  UNFOUND  BYTES  OMAP_BYTES*  OMAP_KEYS*  LOG  STATE  SINCE  VERSION  REPORTED  UP  ACTING  SCRUB_STAMP  DEEP_SCRUB_STAMP\n".into()));
-            }
+
             let v = json!({"pg_ready": true, "pg_map": {"version": 1, "stamp": Utime::now().to_iso8601(), "last_osdmap_epoch": 0, "last_pg_scan": 0, "pg_stats_sum": {}, "osd_stats_sum": {}, "pg_stats_delta": {}, "pg_stats": stats, "pool_stats": [], "osd_stats": [], "pool_statfs": []}});
             ok(out(&v, format!("version 1\nstamp {}\n", Utime::now().to_iso8601())))
         }

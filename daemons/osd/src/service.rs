@@ -653,8 +653,11 @@ impl Osd {
         let pgs: Vec<PgStat> = self.stats.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         let (total, avail) = fs_space(&self.store_path());
         let used_data: u64 = pgs.iter().map(|p| p.num_bytes).sum();
-        // Used is what our store occupies (the filesystem may be shared).
-        let used = dir_size(&self.store_path().join("store.db"));
+        // Used is what our store occupies (the filesystem may be shared):
+        // RocksDB's files and the block-file slots holding data (as
+        // BlueStore reports what its allocator gave out).
+        let (slots, _) = self.store.slot_usage();
+        let used = dir_size(&self.store_path().join("store.db")) + slots * objectstore::BLOCK;
         let kb_total = total / 1024;
         let kb_used = used.min(used + avail) / 1024;
         let m = PgStats {
