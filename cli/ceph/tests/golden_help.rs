@@ -6,7 +6,7 @@ use ceph_cli::help::{format_help, hdr};
 use std::path::Path;
 
 fn dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/cli")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/cli")
 }
 
 fn table(out: &str) -> &str {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 #[test]
 fn validate_command_matches_real_cli() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/cli");
+    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/cli");
     let cmds = parse_descriptions(&std::fs::read_to_string(dir.join("cmddesc.json")).unwrap()).unwrap();
     assert_eq!(cmds.len(), 584);
     let text = std::fs::read_to_string(dir.join("validate_vectors.jsonl")).unwrap();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use types::{EntityName, EntityType};
 
 fn golden() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/capture/status/frames")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/capture/status/frames")
 }
 
 fn frame(conn_port: &str, tag: &str, from_server: bool) -> Bytes {

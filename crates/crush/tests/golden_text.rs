@@ -9,7 +9,7 @@ use denc::{Decode, Encode};
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/crush")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/crush")
 }
 
 /// Map names that have NAME.bin (not *.recompiled.bin).

@@ -7,7 +7,7 @@ use maps::MonMap;
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/monmap")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/monmap")
 }
 
 fn maps() -> Vec<PathBuf> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use types::osd::{ObjectLocator, PgId};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/osdmap")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/osdmap")
 }
 
 fn all_maps() -> Vec<PathBuf> {

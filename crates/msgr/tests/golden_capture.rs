@@ -14,7 +14,7 @@ use types::features::PACIFIC_SUPPORTED;
 use types::{EntityAddr, EntityAddrVec, EntityName};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/capture")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into())).join("../../tests/golden/capture")
 }
 
 fn captures() -> Vec<PathBuf> {

@@ -477,7 +477,23 @@ impl IoCtx {
 
     /// Every object in the pool (and namespace, or all with [`ALL_NSPACES`]),
     /// walking each PG with PGNLS as librados' object iterator does.
+    /// A listing that a PG split overtook (pg_num changed meanwhile, so
+    /// objects may have moved to PGs already walked) starts over, as
+    /// librados' does.
     pub async fn list_objects(&self) -> Result<Vec<ListEntry>> {
+        let pg_num = |io: &Self| io.rados.objecter.map().pools.get(&io.pool).map(|p| p.pg_num);
+        let mut tries = 0;
+        loop {
+            let before = pg_num(self);
+            let out = self.list_objects_once().await?;
+            tries += 1;
+            if pg_num(self) == before || tries == 5 {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn list_objects_once(&self) -> Result<Vec<ListEntry>> {
         let map = self.rados.objecter.map();
         let pool = map.pools.get(&self.pool).ok_or_else(|| Error::new(2, "pool does not exist"))?;
         let pg_num = pool.pg_num;
