@@ -1430,8 +1430,7 @@ fn osdmaps_are_trimmed_and_osds_from_before_the_trim_still_peer() {
 /// intact (its `seq` checks every object), python3-rados objects written
 /// before all read back, and the pool's stats count every object. An OSD
 /// killed before a split catches up when it restarts (it splits its stale
-/// copies on startup, then recovers). Lowering pg_num of a pool with data
-/// (a merge) is refused with a clear error: our OSDs do not merge PGs.
+/// copies on startup, then recovers).
 #[test]
 fn pg_num_increases_split_pgs_under_load_and_every_object_survives() {
     let mut c = OurCluster::start(3, "");
@@ -1512,12 +1511,49 @@ fn pg_num_increases_split_pgs_under_load_and_every_object_survives() {
     assert!(seq.code == 0 && !seq.stdout.contains("not correct"), "seq after osd.2 caught up: {}\n{}", seq.stdout, seq.stderr);
     let listed = c.rados(&["-p", "pn", "ls"]).stdout.lines().count() as u64;
     c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+}
 
-    // No merges: refused while the pool holds data, and nothing moves.
-    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "16"]);
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("PG merge") && r.stderr.contains("not supported"), "{}", r.stderr);
-    assert_eq!(pool_num(&c, "pg_num"), "pg_num: 64");
+/// PG merge, as Ceph does it: lowering pg_num moves pgp_num down first, so
+/// that PGs about to merge share OSDs, then (once every PG is clean) each
+/// OSD merges its copies. A `rados bench` writing through it finishes
+/// without errors and reads back intact, python3-rados objects all read
+/// back, every object is counted, and the real cluster answers the same.
+#[test]
+fn pg_num_decreases_merge_pgs_under_load_and_every_object_survives() {
+    let c = OurCluster::start(3, "");
+    c.create_pool_with("pm", 32, &[("pg_autoscale_mode", "off")]);
+    let specs: Vec<String> = (0..80).map(|i| format!("m{i}=3")).collect();
+    py_objects(&c, "pm", "put", &specs);
+    let conf = c.conf();
+    let bench = {
+        let conf = conf.clone();
+        std::thread::spawn(move || rados_at(Path::new(REAL_RADOS), &conf, &["-p", "pm", "bench", "10", "write", "-b", "16384", "-t", "16", "--no-cleanup"]))
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let real_pool = format!("merge{}", std::process::id());
+    oxceph_tests::real_ceph(&["osd", "pool", "create", &real_pool, "32", "32"]);
+    oxceph_tests::real_ceph(&["osd", "pool", "set", &real_pool, "pg_autoscale_mode", "off"]);
+    let real = run(Path::new("/usr/bin/ceph"), &["-c", &oxceph_tests::ref_cluster().conf().display().to_string(), "osd", "pool", "set", &real_pool, "pg_num", "8"]);
+    let r = c.mon.real(&["osd", "pool", "set", "pm", "pg_num", "8"]);
+    assert_eq!((r.code, r.stderr.replace("pool 1 ", "pool N ")), (real.code, real.stderr.replace(&format!("pool {} ", real_pool_id(&real_pool)), "pool N ")));
+    let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &real_pool, &real_pool, "--yes-i-really-really-mean-it"]);
+    let b = bench.join().unwrap();
+    assert_eq!(b.code, 0, "rados bench through a merge: {}\n{}", b.stdout, b.stderr);
+    let pool_num = |k: &str| c.mon.real(&["osd", "pool", "get", "pm", k]).stdout.trim().to_string();
+    c.wait_for(180, "pg_num and pgp_num 8", |_| pool_num("pg_num") == "pg_num: 8" && pool_num("pgp_num") == "pgp_num: 8");
+    c.wait_clean(120);
+    assert_eq!(pg_states(&c).keys().filter(|p| p.starts_with("1.")).count(), 8);
+    let seq = c.rados(&["-p", "pm", "bench", "60", "seq", "-t", "16"]);
+    assert!(seq.code == 0 && !seq.stdout.contains("not correct") && !seq.stderr.contains("not correct"), "seq after the merge: {}\n{}", seq.stdout, seq.stderr);
+    py_objects(&c, "pm", "check", &specs);
+    let listed = c.rados(&["-p", "pm", "ls"]).stdout.lines().count() as u64;
+    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+    // And back up: the merged PGs split again.
+    let r = c.mon.real(&["osd", "pool", "set", "pm", "pg_num", "16"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    c.wait_for(120, "pg_num and pgp_num 16", |_| pool_num("pg_num") == "pg_num: 16" && pool_num("pgp_num") == "pgp_num: 16");
+    c.wait_clean(120);
+    py_objects(&c, "pm", "check", &specs);
 }
 
 /// A pool's id on the reference cluster.

@@ -24,7 +24,6 @@ const EPERM: i32 = -1;
 const FLAG_MGR: u64 = 8;
 const ENOENT: i32 = -2;
 const EIO: i32 = -5;
-const EAGAIN: i32 = -11;
 const EACCES: i32 = -13;
 const EEXIST: i32 = -17;
 const EINVAL: i32 = -22;
@@ -1840,34 +1839,19 @@ fn pool_set(c: &Ctx) -> CmdReply {
                 return err(EPERM, "pool pg_num change is disabled; you must unset nopgchange flag for the pool first");
             }
             let n = n as u32;
-            if n < p.pg_num {
-                // Our OSDs split PGs but do not merge them: fewer PGs would
-                // leave objects in PGs that no longer name them. Only an
-                // empty pool (every PG reported, no objects) may shrink.
-                let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
-                match crate::osdmon::pool_usage(&sum, &cl.osdmap, id, true) {
-                    Some((0, _)) => {}
-                    Some((objects, _)) => {
-                        return err(EOPNOTSUPP, format!("pool '{name}' holds {objects} objects: lowering pg_num of a pool with data (PG merge) is not supported yet; create a new pool with the pg_num you need and copy the data there"));
-                    }
-                    None => {
-                        return err(EAGAIN, format!("not every PG of pool '{name}' has reported active+clean to the monitor: cannot tell that the pool is empty; try again once it is clean"));
-                    }
-                }
-                p.pg_num = n;
-                p.pg_num_pending = n;
-            }
-            if var == "pg_num_actual" {
+            if var == "pg_num_actual" && n > p.pg_num {
                 // Ceph's escape hatch: the actual value, now (splits happen
-                // on the OSDs with this map).
+                // on the OSDs with this map; merges always go through the
+                // target, which moves pgp_num first).
                 p.pg_num = n;
                 p.pg_num_pending = n;
             }
-            // As Ceph from Nautilus on: set the target; the PGs split toward
-            // it once every PG of the pool is active (the mgr's
-            // adjust_pgs, which our leader runs), and pgp_num follows it
-            // when it was tracking pg_num, a step at a time.
-            if p.pgp_num_target == p.pg_num_target {
+            // As Ceph from Nautilus on: set the target; the leader moves
+            // toward it (the mgr's adjust_pgs): a split once every PG of the
+            // pool is active, a merge once pgp_num is down to the target
+            // (merging PGs must share OSDs) and every PG is active+clean;
+            // pgp_num follows pg_num when it was tracking it, a step at a time.
+            if p.pgp_num_target == p.pg_num_target || p.pgp_num_target > n {
                 p.pgp_num_target = n;
             }
             p.pg_num_target = n;

@@ -465,15 +465,18 @@ pub fn pool_usage(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool) -
 }
 
 /// Moves each pool's pg_num and pgp_num toward their targets, as Ceph's
-/// mgr does (`DaemonServer::adjust_pgs`): pg_num in one step once every PG
-/// of the pool has reported active (the OSDs split their PGs with
+/// mgr does (`DaemonServer::adjust_pgs`). A split: pg_num in one step once
+/// every PG of the pool has reported active (the OSDs split their PGs with
 /// that map; children stay where their parent is, since pgp_num has not
-/// moved), then pgp_num a step at a time, each once the cluster has fewer
+/// moved), then pgp_num. A merge: pgp_num first, down to the target, so
+/// that PGs about to merge share OSDs, then pg_num once every PG is
+/// active+clean (Ceph merges one PG at a time; we merge all at once).
+/// pgp_num moves a step at a time, each once the cluster has fewer
 /// misplaced objects than `target_max_misplaced_ratio`, so that data moves
 /// a little at a time. An (almost) empty pool jumps straight there.
 fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     let mut c = mon.lock();
-    if !c.osdmap.pools.values().any(|p| p.pg_num < p.pg_num_target || p.pgp_num != p.pgp_num_target) {
+    if !c.osdmap.pools.values().any(|p| p.pg_num != p.pg_num_target || p.pgp_num != p.pgp_num_target) {
         return Ok(false);
     }
     let max_misplaced = mon.settings.get("target_max_misplaced_ratio").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.05);
@@ -488,11 +491,19 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
             }
             continue;
         }
-        if p.pgp_num == p.pgp_num_target || p.pg_num != p.pg_num_target {
+        if p.pg_num > p.pg_num_target && p.pgp_num <= p.pg_num_target {
+            // A merge: sources and targets share OSDs now; merge once every
+            // copy is clean (each OSD then merges alike).
+            if pool_usage(&sum, &c.osdmap, *id, true).is_some() {
+                changes.push((*id, "pg_num", p.pg_num_target));
+            }
+            continue;
+        }
+        if p.pgp_num == p.pgp_num_target.min(p.pg_num_target) {
             continue;
         }
         let Some((objects, _)) = pool_usage(&sum, &c.osdmap, *id, false) else { continue };
-        let target = p.pgp_num_target.min(p.pg_num);
+        let target = p.pgp_num_target.min(p.pg_num).min(p.pg_num_target);
         let next = if objects <= target as u64 {
             target
         } else {

@@ -201,6 +201,9 @@ pub struct Pg {
     info: PgInfo,
     log: VecDeque<LogEntry>,
     dups: HashMap<ReqId, (EVersion, u64, i32)>,
+    /// Requests applied by PGs merged into this one (their log entries,
+    /// kept as `dup/` keys): a write resent after the merge is known.
+    merged_dups: HashMap<ReqId, (EVersion, u64, i32)>,
     phase: Phase,
     waiting: Vec<QueuedOp>,
     /// Client ops sent under a newer map than this PG has seen yet (the OSD
@@ -280,6 +283,7 @@ pub fn spawn_with(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>, tx: &mpsc::Unboun
         info: PgInfo { pgid, ..Default::default() },
         log: VecDeque::new(),
         dups: HashMap::new(),
+        merged_dups: HashMap::new(),
         phase: Phase::Follower,
         waiting: vec![],
         waiting_for_map: vec![],
@@ -315,6 +319,71 @@ pub fn spawn_with(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>, tx: &mpsc::Unboun
     tokio::spawn(pg.run(rx, map));
 }
 
+/// Merges our copies of `sources` into `target` for a pool shrunk to
+/// `new_pg_num` PGs (Ceph's merge_collection and PG::merge_from): their
+/// objects move into the target's collection (keys only), theirs go; the
+/// target's info takes the newest last_update and user version of all,
+/// and its log tail moves there (the copies were clean, so peering finds
+/// them alike); their log entries stay as the target's `dup/` keys, for
+/// resent writes. One atomic transaction.
+pub fn merge_copies(store: &objectstore::Store, target: PgId, sources: &[PgId], new_pg_num: u32) -> Result<(), String> {
+    let e = |e: objectstore::Error| e.to_string();
+    let tcoll = coll_name(target);
+    let info_of = |coll: &str| -> Result<Option<PgInfo>, String> {
+        match store.get_meta(coll, "info").map_err(e)? {
+            Some(b) => Ok(Some(PgInfo::from_bytes(Bytes::from(b)).map_err(|x| x.to_string())?)),
+            None => Ok(None),
+        }
+    };
+    let mut t = Transaction::new();
+    let existed = store.collection_exists(&tcoll).map_err(e)?;
+    let mut info = match existed {
+        true => info_of(&tcoll)?.unwrap_or(PgInfo { pgid: target, ..Default::default() }),
+        false => {
+            t.push(Op::MkColl { coll: tcoll.clone() });
+            PgInfo { pgid: target, ..Default::default() }
+        }
+    };
+    let mut merged = Vec::new();
+    for s in sources {
+        let scoll = coll_name(*s);
+        if !store.collection_exists(&scoll).map_err(e)? {
+            continue;
+        }
+        if let Some(si) = info_of(&scoll)? {
+            if ord(si.last_update) > ord(info.last_update) {
+                info.last_update = si.last_update;
+            }
+            info.last_user_version = info.last_user_version.max(si.last_user_version);
+            info.last_epoch_started = info.last_epoch_started.max(si.last_epoch_started);
+        }
+        t.push(Op::SplitColl { coll: scoll.clone(), to: tcoll.clone(), bits: 0, seed: 0 });
+        // Its requests, so that a write it applied and a client resends
+        // to us is known (Ceph merges the logs' dups).
+        for (k, v) in store.scan_meta(&scoll, "log/").map_err(e)? {
+            t.push(Op::SetMeta { coll: tcoll.clone(), key: format!("dup/{}/{k}", s.seed), value: Bytes::from(v) });
+        }
+        t.push(Op::RmColl { coll: scoll });
+        merged.push(s.to_string());
+    }
+    if merged.is_empty() {
+        // Nothing to merge here, but our copy is now of a pool that size.
+        if existed && info.pg_num != new_pg_num {
+            info.pg_num = new_pg_num;
+            let mut t = Transaction::new();
+            t.push(Op::SetMeta { coll: tcoll, key: "info".into(), value: info.to_bytes(0) });
+            store.apply(&t).map_err(e)?;
+        }
+        return Ok(());
+    }
+    info.log_tail = info.last_update;
+    info.pg_num = new_pg_num;
+    t.push(Op::SetMeta { coll: tcoll, key: "info".into(), value: info.to_bytes(0) });
+    store.apply(&t).map_err(e)?;
+    info!(pg = %target, sources = ?merged, to = new_pg_num, last_update = ?info.last_update, "merged");
+    Ok(())
+}
+
 /// Splits our copy of `pgid` for its pool grown to `new_pg_num` PGs (from
 /// the pg_num its info names, or `from` when it names none), as Ceph's
 /// split_collection and PG::split_into: each child gets a collection with
@@ -327,7 +396,9 @@ pub fn split_copy(store: &objectstore::Store, pgid: PgId, from: u32, new_pg_num:
     let e = |e: objectstore::Error| e.to_string();
     let Some(b) = store.get_meta(&parent, "info").map_err(e)? else { return Ok(vec![]) };
     let mut info = PgInfo::from_bytes(Bytes::from(b)).map_err(|x| x.to_string())?;
-    let from = if info.pg_num != 0 { info.pg_num } else { from };
+    // The lower of the two: a copy's pg_num lags only where no PG split
+    // off it meanwhile.
+    let from = if info.pg_num != 0 { info.pg_num.min(from) } else { from };
     if from >= new_pg_num {
         return Ok(vec![]);
     }
@@ -385,13 +456,20 @@ impl Pg {
         for (_, v) in st.scan_meta(&self.coll, "log/").map_err(|e| e.to_string())? {
             self.log.push_back(LogEntry::from_bytes(Bytes::from(v)).map_err(|e| e.to_string())?);
         }
+        self.merged_dups.clear();
+        for (_, v) in st.scan_meta(&self.coll, "dup/").map_err(|e| e.to_string())? {
+            if let Ok(e) = LogEntry::from_bytes(Bytes::from(v)) {
+                self.merged_dups.insert(e.reqid, (e.version, e.user_version, e.result));
+            }
+        }
         self.rebuild_dups();
         self.recount();
         Ok(())
     }
 
     fn rebuild_dups(&mut self) {
-        self.dups = self.log.iter().map(|e| (e.reqid, (e.version, e.user_version, e.result))).collect();
+        self.dups = self.merged_dups.clone();
+        self.dups.extend(self.log.iter().map(|e| (e.reqid, (e.version, e.user_version, e.result))));
     }
 
     fn recount(&mut self) {
@@ -421,7 +499,10 @@ impl Pg {
         while let Some(ev) = rx.recv().await {
             match ev {
                 PgEvent::Map(m) => {
-                    self.maybe_split(&m).await;
+                    if self.maybe_resize(&m).await {
+                        // Merged into its target: this PG is no more.
+                        return;
+                    }
                     self.on_map(m);
                     self.osd.set_map_need(self.pgid, self.map_need());
                     self.retry_ops_waiting_for_map().await;
@@ -507,23 +588,90 @@ impl Pg {
     /// of theirs still waiting for replicas are dropped unanswered (the
     /// client resends to the child, which knows them by reqid), and so
     /// are their watches (clients re-register them), as Ceph's split_ops.
-    async fn maybe_split(&mut self, new: &Arc<OsdMap>) {
+    /// A new pg_num: split ([`Pg::maybe_split`]) or merge. Returns true
+    /// when this PG merged into another and its task ends.
+    async fn maybe_resize(&mut self, new: &Arc<OsdMap>) -> bool {
         let pool = self.pgid.pool as i64;
-        let (Some(old), Some(now)) = (self.map.pools.get(&pool), new.pools.get(&pool)) else { return };
+        let (Some(old), Some(now)) = (self.map.pools.get(&pool), new.pools.get(&pool)) else { return false };
         let (old_n, new_n) = (old.pg_num, now.pg_num);
-        if new_n <= old_n {
-            return;
+        if new_n > old_n {
+            self.maybe_split(new, old_n, new_n).await;
+        } else if new_n < old_n {
+            if self.pgid.seed >= new_n {
+                self.merge_away(new_n).await;
+                return true;
+            }
+            let sources = maps::pool::split_children(self.pgid.seed, new_n, old_n);
+            if !sources.is_empty() {
+                self.absorb_sources(sources, new_n).await;
+            }
         }
+        false
+    }
+
+    /// This PG merges into its target (Ceph's merge source): its writes
+    /// land, ops queued here go to the target, writes waiting for replicas
+    /// and watches are dropped (clients resend and re-watch: their target
+    /// PG changed), and the task ends. The target moves our objects.
+    async fn merge_away(&mut self, new_n: u32) {
+        self.drain_local().await;
+        let target = maps::pool::fold_seed(self.pgid.seed, new_n);
+        info!(pg = %self.pgid, into = %PgId { pool: self.pgid.pool, seed: target }, "merging");
+        self.inflight.clear();
+        self.watchers.clear();
+        let mut queued: Vec<QueuedOp> = std::mem::take(&mut self.waiting);
+        queued.extend(std::mem::take(&mut self.waiting_for_map));
+        queued.extend(std::mem::take(&mut self.blocked));
+        for q in queued.into_iter().filter(|q| !is_pg_op(&q.msg)) {
+            self.forward_op(q, new_n);
+        }
+    }
+
+    /// PGs merge into this one (Ceph's merge target): once their tasks here
+    /// have stopped, one transaction moves their objects into our
+    /// collection and drops theirs. Every copy is clean when the mon
+    /// merges (it waits for active+clean), so each OSD merges alike: the
+    /// merged copy's last_update is the newest of them, and its log starts
+    /// there (older entries stay, for resent writes of ours).
+    async fn absorb_sources(&mut self, sources: Vec<u32>, new_n: u32) {
+        self.drain_local().await;
+        let sources: Vec<PgId> = sources.into_iter().map(|seed| PgId { pool: self.pgid.pool, seed }).collect();
+        let t0 = Instant::now();
+        while sources.iter().any(|s| self.osd.pg_running(*s)) {
+            if t0.elapsed() > Duration::from_secs(60) {
+                warn!(pg = %self.pgid, "merge sources still running after 60 s: merging what they left");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Off the async threads: a big PG's merge takes seconds, which
+        // must not hold up heartbeats.
+        let (store, pgid) = (self.osd.store.clone(), self.pgid);
+        match tokio::task::spawn_blocking(move || merge_copies(&store, pgid, &sources, new_n)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(pg = %self.pgid, "cannot merge: {e}"),
+            Err(e) => tracing::error!(pg = %self.pgid, "merge task failed: {e}"),
+        }
+        if let Err(e) = self.load() {
+            warn!(pg = %self.pgid, "cannot reload pg state after merge: {e}");
+        }
+    }
+
+    async fn maybe_split(&mut self, new: &Arc<OsdMap>, old_n: u32, new_n: u32) {
         let children = maps::pool::split_children(self.pgid.seed, old_n, new_n);
         if children.is_empty() {
             return;
         }
         if self.exists {
             self.drain_local().await;
-            if let Err(e) = split_copy(&self.osd.store, self.pgid, old_n, new_n) {
+            // Off the async threads, as a merge.
+            let (store, pgid) = (self.osd.store.clone(), self.pgid);
+            match tokio::task::spawn_blocking(move || split_copy(&store, pgid, old_n, new_n)).await {
+                Ok(Ok(_)) => {}
                 // Unrecoverable here: our copy keeps its objects and the
                 // children start empty (peering fetches theirs elsewhere).
-                tracing::error!(pg = %self.pgid, "cannot split: {e}");
+                Ok(Err(e)) => tracing::error!(pg = %self.pgid, "cannot split: {e}"),
+                Err(e) => tracing::error!(pg = %self.pgid, "split task failed: {e}"),
             }
             if let Err(e) = self.load() {
                 warn!(pg = %self.pgid, "cannot reload pg state after split: {e}");

@@ -274,7 +274,12 @@ impl Osd {
             let map = self.map();
             if map.pools.get(&(pgid.pool as i64)).is_some_and(|p| pgid.seed >= p.pg_num) {
                 debug!(pg = %pgid, epoch = map.epoch, "event for a pg our map does not have yet: held");
-                self.held.lock().unwrap_or_else(|p| p.into_inner()).push((pgid, ev));
+                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                // Or one merged away, which a slow peer may still name: bounded.
+                if held.len() >= 4096 {
+                    held.remove(0);
+                }
+                held.push((pgid, ev));
                 return true;
             }
         }
@@ -282,6 +287,11 @@ impl Osd {
             Some(tx) => tx.send(ev).is_ok(),
             None => false,
         }
+    }
+
+    /// Whether `pgid`'s task is running here (a merge source not yet done).
+    pub fn pg_running(&self, pgid: PgId) -> bool {
+        self.pgs.lock().unwrap_or_else(|p| p.into_inner()).get(&pgid).is_some_and(|tx| !tx.is_closed())
     }
 
     /// An event for a PG that may not have started yet (a split child):
@@ -307,6 +317,18 @@ impl Osd {
         let pgids = |store: &Store| -> Result<Vec<PgId>, String> {
             Ok(store.list_collections().map_err(|e| e.to_string())?.iter().filter_map(|c| c.strip_suffix("_head").and_then(parse_pgid)).collect())
         };
+        // Merges first: copies of PGs past pg_num go into their targets.
+        let mut merges: std::collections::BTreeMap<PgId, Vec<PgId>> = Default::default();
+        for pgid in pgids(&self.store)? {
+            let Some(pool) = map.pools.get(&(pgid.pool as i64)) else { continue };
+            if pgid.seed >= pool.pg_num {
+                merges.entry(PgId { pool: pgid.pool, seed: maps::pool::fold_seed(pgid.seed, pool.pg_num) }).or_default().push(pgid);
+            }
+        }
+        for (target, sources) in merges {
+            let n = map.pools.get(&(target.pool as i64)).map(|p| p.pg_num).unwrap_or(0);
+            pg::merge_copies(&self.store, target, &sources, n).map_err(|e| format!("merging into pg {target}: {e}"))?;
+        }
         for pgid in pgids(&self.store)? {
             let Some(pool) = map.pools.get(&(pgid.pool as i64)) else { continue };
             if pgid.seed < pool.pg_num {
@@ -365,7 +387,7 @@ impl Osd {
             self.to_pg(pgid, ev, true);
         }
         // Stats of PGs we no longer lead are not ours to report.
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).retain(|pg, _| map.pg_to_up_acting(*pg).acting_primary == me);
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).retain(|pg, _| map.pools.get(&(pg.pool as i64)).is_some_and(|p| pg.seed < p.pg_num) && map.pg_to_up_acting(*pg).acting_primary == me);
         let _ = self.map_tx.send(map);
     }
 
