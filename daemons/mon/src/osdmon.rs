@@ -458,7 +458,13 @@ fn maybe_trim(mon: &Mon) -> Result<bool, String> {
 /// reported and is active (an inactive primary may not hold the PG's
 /// objects yet); with `clean`, only if every PG is also clean.
 pub fn pool_usage(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool) -> Option<(u64, u64)> {
-    let stats: Vec<&PgStat> = sum.stats.values().filter(|s| s.pgid.pool as i64 == pool).collect();
+    pool_usage_since(sum, map, pool, clean, 0)
+}
+
+/// [`pool_usage`] from reports made with a map at least of epoch `since`
+/// (after a change the caller made: older reports describe PGs before it).
+pub fn pool_usage_since(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool, since: u32) -> Option<(u64, u64)> {
+    let stats: Vec<&PgStat> = sum.stats.values().filter(|s| s.pgid.pool as i64 == pool && s.reported_epoch >= since).collect();
     let pg_num = map.pools.get(&pool)?.pg_num as usize;
     let want = if clean { pg_state::ACTIVE | pg_state::CLEAN } else { pg_state::ACTIVE };
     (stats.len() >= pg_num && stats.iter().all(|s| s.state & want == want)).then(|| (stats.iter().map(|s| s.num_objects).sum(), stats.iter().map(|s| s.num_bytes).sum()))
@@ -473,7 +479,9 @@ pub fn pool_usage(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: bool) -
 /// active+clean (Ceph merges one PG at a time; we merge all at once).
 /// pgp_num moves a step at a time, each once the cluster has fewer
 /// misplaced objects than `target_max_misplaced_ratio`, so that data moves
-/// a little at a time. An (almost) empty pool jumps straight there.
+/// a little at a time. An (almost) empty pool jumps straight there. Every
+/// decision waits for every PG of the pool to report under the pool's last
+/// change: stats from before it describe PGs that have moved since.
 fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     let mut c = mon.lock();
     if !c.osdmap.pools.values().any(|p| p.pg_num != p.pg_num_target || p.pgp_num != p.pgp_num_target) {
@@ -486,7 +494,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     let mut changes: Vec<(i64, &'static str, u32)> = Vec::new();
     for (id, p) in &c.osdmap.pools {
         if p.pg_num < p.pg_num_target {
-            if pool_usage(&sum, &c.osdmap, *id, false).is_some() {
+            if pool_usage_since(&sum, &c.osdmap, *id, false, p.last_change).is_some() {
                 changes.push((*id, "pg_num", p.pg_num_target));
             }
             continue;
@@ -494,7 +502,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
         if p.pg_num > p.pg_num_target && p.pgp_num <= p.pg_num_target {
             // A merge: sources and targets share OSDs now; merge once every
             // copy is clean (each OSD then merges alike).
-            if pool_usage(&sum, &c.osdmap, *id, true).is_some() {
+            if pool_usage_since(&sum, &c.osdmap, *id, true, p.last_change).is_some() {
                 changes.push((*id, "pg_num", p.pg_num_target));
             }
             continue;
@@ -502,7 +510,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
         if p.pgp_num == p.pgp_num_target.min(p.pg_num_target) {
             continue;
         }
-        let Some((objects, _)) = pool_usage(&sum, &c.osdmap, *id, false) else { continue };
+        let Some((objects, _)) = pool_usage_since(&sum, &c.osdmap, *id, false, p.last_change) else { continue };
         let target = p.pgp_num_target.min(p.pg_num).min(p.pg_num_target);
         let next = if objects <= target as u64 {
             target

@@ -339,7 +339,7 @@ pub struct View {
 /// How many PGs below `pg_num` split off `seed` directly: `seed + 2^k`
 /// for each power of two above it (a PG's parent is itself less its
 /// highest bit). The count changes exactly when `pg_t::is_split` holds.
-fn children_below(seed: u32, pg_num: u32) -> u32 {
+pub fn children_below(seed: u32, pg_num: u32) -> u32 {
     let room = (pg_num as u64).saturating_sub(seed as u64 + 1);
     let first = 1u64 << (32 - seed.leading_zeros());
     if room < first {

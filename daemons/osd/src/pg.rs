@@ -366,6 +366,14 @@ pub fn merge_copies(store: &objectstore::Store, target: PgId, sources: &[PgId], 
         t.push(Op::RmColl { coll: scoll });
         merged.push(s.to_string());
     }
+    if !merged.is_empty() {
+        // The merged log starts at the merged head: our own entries become
+        // dups too, so that no later trim moves the tail back below it.
+        for (k, v) in store.scan_meta(&tcoll, "log/").map_err(e)? {
+            t.push(Op::RmMeta { coll: tcoll.clone(), key: k.clone() });
+            t.push(Op::SetMeta { coll: tcoll.clone(), key: format!("dup/{}/{k}", target.seed), value: Bytes::from(v) });
+        }
+    }
     if merged.is_empty() {
         // Nothing to merge here, but our copy is now of a pool that size.
         if existed && info.pg_num != new_pg_num {
@@ -405,6 +413,18 @@ pub fn split_copy(store: &objectstore::Store, pgid: PgId, from: u32, new_pg_num:
     let children: Vec<u32> = maps::pool::split_children(pgid.seed, from, new_pg_num);
     let lec = store.get_meta(&parent, LEC_KEY).map_err(e)?;
     let mut t = Transaction::new();
+    let children: Vec<u32> = children
+        .into_iter()
+        .filter(|c| {
+            // A child copy already here is newer than what we would split
+            // off (our pg_num lagged): leave it be.
+            let exists = store.collection_exists(&coll_name(PgId { pool: pgid.pool, seed: *c })).unwrap_or(true);
+            if exists {
+                warn!(pg = %pgid, child = c, "not splitting into a child copy that exists");
+            }
+            !exists
+        })
+        .collect();
     for &c in &children {
         let child = PgId { pool: pgid.pool, seed: c };
         let coll = coll_name(child);
@@ -709,8 +729,10 @@ impl Pg {
     fn on_map(&mut self, map: Arc<OsdMap>) {
         let prev_epoch = self.map.epoch;
         let pool = self.pgid.pool as i64;
+        // A split off us or a merge into us starts an interval, by the
+        // map history's rule (history::View), so that every OSD names it alike.
         let split = match (self.map.pools.get(&pool), map.pools.get(&pool)) {
-            (Some(a), Some(b)) => !maps::pool::split_children(self.pgid.seed, a.pg_num, b.pg_num).is_empty(),
+            (Some(a), Some(b)) => history::children_below(self.pgid.seed, a.pg_num) != history::children_below(self.pgid.seed, b.pg_num),
             _ => false,
         };
         self.map = map.clone();
@@ -1702,13 +1724,25 @@ impl Pg {
             let _ = conn.send(reply(-116).to_raw(0, 0));
             return;
         }
-        let txn = match Transaction::from_wire(m.txn.clone(), m.data.clone()) {
+        let mut txn = match Transaction::from_wire(m.txn.clone(), m.data.clone()) {
             Ok(t) if t.ops.iter().all(|o| op_coll(o) == Some(self.coll.as_str())) => t,
             _ => {
                 let _ = conn.send(reply(-22).to_raw(0, 0));
                 return;
             }
         };
+        // The pg_num our copy was split for is ours, not the primary's: a
+        // crash before we split must leave it telling that we have not.
+        for op in txn.ops.iter_mut() {
+            if let Op::SetMeta { key, value, .. } = op {
+                if key == "info" {
+                    if let Ok(mut i) = PgInfo::from_bytes(value.clone()) {
+                        i.pg_num = self.info.pg_num;
+                        *value = i.to_bytes(0);
+                    }
+                }
+            }
+        }
         // Pipelined like the primary: the next repop may be submitted while
         // this one commits (the store keeps their order); the primary hears
         // back once it is on disk.

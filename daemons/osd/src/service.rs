@@ -344,14 +344,16 @@ impl Osd {
     /// Adopts a new map: PG tasks for every PG we serve, then the map to all of them.
     pub fn set_map(self: &Arc<Self>, map: Arc<OsdMap>) {
         let prev = {
-            let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
+            let m = self.map.read().unwrap_or_else(|p| p.into_inner());
             if m.epoch >= map.epoch && m.epoch != 0 {
                 return;
             }
-            std::mem::replace(&mut *m, map.clone())
+            m.clone()
         };
         let me = self.whoami;
         // Children our PGs will split off: their events wait for the split.
+        // Registered before the map is ours, so nothing routed under it
+        // starts a child (empty) or finds it missing.
         {
             let mut pgs = self.pgs.lock().unwrap_or_else(|p| p.into_inner());
             let mut pending = self.pending_children.lock().unwrap_or_else(|p| p.into_inner());
@@ -368,6 +370,7 @@ impl Osd {
                 }
             }
         }
+        *self.map.write().unwrap_or_else(|p| p.into_inner()) = map.clone();
         for (pool, p) in &map.pools {
             for seed in 0..p.pg_num {
                 let pgid = PgId { pool: *pool as u64, seed };
@@ -428,8 +431,10 @@ impl Osd {
                     let q = PgQuery::from_raw(&m)?;
                     let pgid = q.pgid;
                     let known = self.pg_tx(pgid, false).is_some();
-                    if known {
-                        self.to_pg(pgid, PgEvent::Query { m: q, conn: conn.clone() }, false);
+                    let future = self.map().pools.get(&(pgid.pool as i64)).is_some_and(|p| pgid.seed >= p.pg_num);
+                    if known || future {
+                        // (A PG our map does not have yet is held until it does.)
+                        self.to_pg(pgid, PgEvent::Query { m: q, conn: conn.clone() }, future);
                     } else {
                         let n = PgNotify { pgid, interval: q.interval, from: self.whoami, exists: false, ..Default::default() };
                         let _ = conn.send(n.to_raw(0, 0));
