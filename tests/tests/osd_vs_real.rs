@@ -1437,30 +1437,16 @@ fn pg_num_increases_split_pgs_under_load_and_every_object_survives() {
     c.create_pool_with("pn", 8, &[("pg_autoscale_mode", "off")]);
     let specs: Vec<String> = (0..60).map(|i| format!("p{i}=1")).collect();
     py_objects(&c, "pn", "put", &specs);
-    let conf = c.conf();
-    let bench = {
-        let conf = conf.clone();
-        std::thread::spawn(move || rados_at(Path::new(REAL_RADOS), &conf, &["-p", "pn", "bench", "12", "write", "-b", "16384", "-t", "16", "--no-cleanup"]))
-    };
+    let bench = bench_in_background(&c, "pn", "12");
     std::thread::sleep(std::time::Duration::from_secs(3));
-    // The same reply as the real cluster's for the same command.
-    let real_pool = format!("split{}", std::process::id());
-    oxceph_tests::real_ceph(&["osd", "pool", "create", &real_pool, "8", "8"]);
-    oxceph_tests::real_ceph(&["osd", "pool", "set", &real_pool, "pg_autoscale_mode", "off"]);
-    let real = run(Path::new("/usr/bin/ceph"), &["-c", &oxceph_tests::ref_cluster().conf().display().to_string(), "osd", "pool", "set", &real_pool, "pg_num", "32"]);
-    let r = c.mon.real(&["osd", "pool", "set", "pn", "pg_num", "32"]);
-    assert_eq!((r.code, r.stderr.replace("pool 1 ", "pool N ").replace("'pn'", "P")), (real.code, real.stderr.replace(&format!("pool {} ", real_pool_id(&real_pool)), "pool N ").replace(&format!("'{real_pool}'"), "P")));
+    let real_pool = set_pg_num_like_real(&c, "pn", 8, 32);
     let b = bench.join().unwrap();
     assert_eq!(b.code, 0, "rados bench through a split: {}\n{}", b.stdout, b.stderr);
     let pool_num = |c: &OurCluster, k: &str| c.mon.real(&["osd", "pool", "get", "pn", k]).stdout.trim().to_string();
-    c.wait_for(120, "pg_num and pgp_num 32", |_| pool_num(&c, "pg_num") == "pg_num: 32" && pool_num(&c, "pgp_num") == "pgp_num: 32");
-    c.wait_clean(120);
-    assert_eq!(pg_states(&c).keys().filter(|p| p.starts_with("1.")).count(), 32);
-    let seq = c.rados(&["-p", "pn", "bench", "60", "seq", "-t", "16"]);
-    assert!(seq.code == 0 && !seq.stdout.contains("not correct") && !seq.stderr.contains("not correct"), "seq after the split: {}\n{}", seq.stdout, seq.stderr);
+    wait_for_pg_num(&c, "pn", 32, 120);
+    seq_reads_intact(&c, "pn", "after the split");
     py_objects(&c, "pn", "check", &specs);
-    let listed = c.rados(&["-p", "pn", "ls"]).stdout.lines().count() as u64;
-    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+    every_object_counted(&c, "pn");
     // The real cluster got there too (its mgr splits the same way).
     let t0 = std::time::Instant::now();
     while oxceph_tests::real_ceph(&["osd", "pool", "get", &real_pool, "pg_num"]).trim() != "pg_num: 32" {
@@ -1507,10 +1493,8 @@ fn pg_num_increases_split_pgs_under_load_and_every_object_survives() {
     assert!(c.log("osd.2").contains("split"), "osd.2 did not split its stale copies on startup");
     py_objects(&c, "pn", "check", &specs);
     py_objects(&c, "pn", "check", &more);
-    let seq = c.rados(&["-p", "pn", "bench", "60", "seq", "-t", "16"]);
-    assert!(seq.code == 0 && !seq.stdout.contains("not correct"), "seq after osd.2 caught up: {}\n{}", seq.stdout, seq.stderr);
-    let listed = c.rados(&["-p", "pn", "ls"]).stdout.lines().count() as u64;
-    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+    seq_reads_intact(&c, "pn", "after osd.2 caught up");
+    every_object_counted(&c, "pn");
 }
 
 /// PG merge, as Ceph does it: lowering pg_num moves pgp_num down first, so
@@ -1524,36 +1508,66 @@ fn pg_num_decreases_merge_pgs_under_load_and_every_object_survives() {
     c.create_pool_with("pm", 32, &[("pg_autoscale_mode", "off")]);
     let specs: Vec<String> = (0..80).map(|i| format!("m{i}=3")).collect();
     py_objects(&c, "pm", "put", &specs);
-    let conf = c.conf();
-    let bench = {
-        let conf = conf.clone();
-        std::thread::spawn(move || rados_at(Path::new(REAL_RADOS), &conf, &["-p", "pm", "bench", "10", "write", "-b", "16384", "-t", "16", "--no-cleanup"]))
-    };
+    let bench = bench_in_background(&c, "pm", "10");
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let real_pool = format!("merge{}", std::process::id());
-    oxceph_tests::real_ceph(&["osd", "pool", "create", &real_pool, "32", "32"]);
-    oxceph_tests::real_ceph(&["osd", "pool", "set", &real_pool, "pg_autoscale_mode", "off"]);
-    let real = run(Path::new("/usr/bin/ceph"), &["-c", &oxceph_tests::ref_cluster().conf().display().to_string(), "osd", "pool", "set", &real_pool, "pg_num", "8"]);
-    let r = c.mon.real(&["osd", "pool", "set", "pm", "pg_num", "8"]);
-    assert_eq!((r.code, r.stderr.replace("pool 1 ", "pool N ")), (real.code, real.stderr.replace(&format!("pool {} ", real_pool_id(&real_pool)), "pool N ")));
+    let real_pool = set_pg_num_like_real(&c, "pm", 32, 8);
     let _ = oxceph_tests::real_ceph(&["osd", "pool", "rm", &real_pool, &real_pool, "--yes-i-really-really-mean-it"]);
     let b = bench.join().unwrap();
     assert_eq!(b.code, 0, "rados bench through a merge: {}\n{}", b.stdout, b.stderr);
-    let pool_num = |k: &str| c.mon.real(&["osd", "pool", "get", "pm", k]).stdout.trim().to_string();
-    c.wait_for(180, "pg_num and pgp_num 8", |_| pool_num("pg_num") == "pg_num: 8" && pool_num("pgp_num") == "pgp_num: 8");
-    c.wait_clean(120);
-    assert_eq!(pg_states(&c).keys().filter(|p| p.starts_with("1.")).count(), 8);
-    let seq = c.rados(&["-p", "pm", "bench", "60", "seq", "-t", "16"]);
-    assert!(seq.code == 0 && !seq.stdout.contains("not correct") && !seq.stderr.contains("not correct"), "seq after the merge: {}\n{}", seq.stdout, seq.stderr);
+    wait_for_pg_num(&c, "pm", 8, 180);
+    seq_reads_intact(&c, "pm", "after the merge");
     py_objects(&c, "pm", "check", &specs);
-    let listed = c.rados(&["-p", "pm", "ls"]).stdout.lines().count() as u64;
-    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
+    every_object_counted(&c, "pm");
     // And back up: the merged PGs split again.
     let r = c.mon.real(&["osd", "pool", "set", "pm", "pg_num", "16"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    c.wait_for(120, "pg_num and pgp_num 16", |_| pool_num("pg_num") == "pg_num: 16" && pool_num("pgp_num") == "pgp_num: 16");
-    c.wait_clean(120);
+    wait_for_pg_num(&c, "pm", 16, 120);
     py_objects(&c, "pm", "check", &specs);
+}
+
+/// The real `rados bench ... write` against `pool` for `secs`, in a thread.
+fn bench_in_background(c: &OurCluster, pool: &str, secs: &str) -> std::thread::JoinHandle<oxceph_tests::Run> {
+    let (conf, pool, secs) = (c.conf(), pool.to_string(), secs.to_string());
+    std::thread::spawn(move || rados_at(Path::new(REAL_RADOS), &conf, &["-p", &pool, "bench", &secs, "write", "-b", "16384", "-t", "16", "--no-cleanup"]))
+}
+
+/// `osd pool set POOL pg_num TO` on our cluster and on a new pool of
+/// `from` PGs on the real one: the same exit code and message (pool id
+/// and name aside). Returns the real pool's name.
+fn set_pg_num_like_real(c: &OurCluster, pool: &str, from: u32, to: u32) -> String {
+    let real_pool = format!("pgnum{from}to{to}x{}", std::process::id());
+    oxceph_tests::real_ceph(&["osd", "pool", "create", &real_pool, &from.to_string(), &from.to_string()]);
+    oxceph_tests::real_ceph(&["osd", "pool", "set", &real_pool, "pg_autoscale_mode", "off"]);
+    let real = run(Path::new("/usr/bin/ceph"), &["-c", &oxceph_tests::ref_cluster().conf().display().to_string(), "osd", "pool", "set", &real_pool, "pg_num", &to.to_string()]);
+    let r = c.mon.real(&["osd", "pool", "set", pool, "pg_num", &to.to_string()]);
+    let ours_id = c.mon.real(&["osd", "pool", "ls", "detail", "--format", "json"]).stdout;
+    let ours_id: serde_json::Value = serde_json::from_str(ours_id.trim()).unwrap_or_default();
+    let ours_id = ours_id.as_array().and_then(|a| a.iter().find(|p| p["pool_name"] == pool)).map(|p| p["pool_id"].to_string()).unwrap_or_default();
+    let norm = |s: &str, id: &str, name: &str| s.replace(&format!("pool {id} "), "pool N ").replace(&format!("'{name}'"), "P");
+    assert_eq!((r.code, norm(&r.stderr, &ours_id, pool)), (real.code, norm(&real.stderr, &real_pool_id(&real_pool), &real_pool)));
+    real_pool
+}
+
+/// Waits until the pool's pg_num and pgp_num are both `n` and every PG is
+/// active+clean, and checks `pg ls` shows `n` PGs of it.
+fn wait_for_pg_num(c: &OurCluster, pool: &str, n: u32, secs: u64) {
+    let get = |k: &str| c.mon.real(&["osd", "pool", "get", pool, k]).stdout.trim().to_string();
+    c.wait_for(secs, &format!("pg_num and pgp_num {n}"), |_| get("pg_num") == format!("pg_num: {n}") && get("pgp_num") == format!("pgp_num: {n}"));
+    c.wait_clean(120);
+    let v: serde_json::Value = serde_json::from_str(c.mon.real(&["pg", "ls-by-pool", pool, "--format", "json"]).stdout.trim()).unwrap();
+    assert_eq!(v["pg_stats"].as_array().map(|a| a.len()), Some(n as usize));
+}
+
+/// `rados bench seq` reads back every object a bench wrote, with its content checked.
+fn seq_reads_intact(c: &OurCluster, pool: &str, when: &str) {
+    let seq = c.rados(&["-p", pool, "bench", "60", "seq", "-t", "16"]);
+    assert!(seq.code == 0 && !seq.stdout.contains("not correct") && !seq.stderr.contains("not correct"), "seq {when}: {}\n{}", seq.stdout, seq.stderr);
+}
+
+/// The cluster's object count (from the PGs' stats) comes to what `rados ls` lists.
+fn every_object_counted(c: &OurCluster, pool: &str) {
+    let listed = c.rados(&["-p", pool, "ls"]).stdout.lines().count() as u64;
+    c.wait_for(30, "every object counted", |s| s["pgmap"]["num_objects"].as_u64() == Some(listed));
 }
 
 /// A pool's id on the reference cluster.

@@ -252,7 +252,7 @@ impl PgPool {
         pg_num_mask_of(self.pg_num)
     }
     pub fn pgp_num_mask(&self) -> u32 {
-        (1u32 << cbits(self.pgp_num.saturating_sub(1))) - 1
+        pg_num_mask_of(self.pgp_num)
     }
     /// `raw_pg_to_pg`: fold a raw seed into [0, pg_num).
     pub fn raw_pg_to_pg(&self, seed: u32) -> u32 {

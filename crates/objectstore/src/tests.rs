@@ -513,29 +513,7 @@ fn a_reply_header_goes_in_front_of_a_whole_object_read_in_a_reused_buffer() {
     release_pooled_buffers();
 }
 
-/// `pg_t::get_split_bits`, as the OSD computes it.
-fn split_bits(seed: u32, pg_num: u32) -> u32 {
-    if pg_num <= 1 {
-        return 0;
-    }
-    let p = 32 - pg_num.leading_zeros();
-    let m = 1u32 << (p - 1);
-    if seed % m < pg_num % m {
-        p
-    } else {
-        p - 1
-    }
-}
-
-/// `ceph_stable_mod`: the PG of a hash.
-fn stable_mod(x: u32, b: u32) -> u32 {
-    let mask = b.next_power_of_two() - 1;
-    if x & mask < b {
-        x & mask
-    } else {
-        x & (mask >> 1)
-    }
-}
+use maps::pool::{fold_seed as stable_mod, split_bits};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]

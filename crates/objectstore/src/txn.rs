@@ -30,7 +30,8 @@ pub enum Op {
     Clone { coll: String, src: ObjectId, dst: ObjectId },
     /// Moves every object of `coll` whose hash has `seed` in its low `bits`
     /// bits (Ceph's `hobject_t::match`) to collection `to`, which must
-    /// exist: a PG split. Metadata only; data stays where it is.
+    /// exist: a PG split (with `bits` 0, every object: a merge). Keys only;
+    /// data stays where it is.
     SplitColl { coll: String, to: String, bits: u32, seed: u32 },
 }
 

@@ -1855,12 +1855,6 @@ fn pool_set(c: &Ctx) -> CmdReply {
                 p.pgp_num_target = n;
             }
             p.pg_num_target = n;
-            if p.pgp_num > p.pg_num {
-                p.pgp_num = p.pg_num;
-            }
-            if p.pgp_num_target > p.pg_num_target {
-                p.pgp_num_target = p.pg_num_target;
-            }
         }
         "pgp_num" | "pgp_num_actual" => {
             let Some(n) = n.filter(|n| *n > 0) else { return bad_int() };

@@ -139,6 +139,23 @@ fn handle(mon: &Mon, who: &Identity, cmd: &[String], _inbl: &Bytes) -> CmdReply 
     run_command(mon, &args)
 }
 
+/// One PG's `pg_stat_t` in `pg dump`/`pg ls` JSON, from its primary's
+/// report (none yet: `unknown`). No scrubs: the scrub stamps are the last
+/// state change.
+fn pg_stat_json(pg: types::osd::PgId, mp: &maps::osdmap::PgMapping, st: Option<&messages::osd_peer::PgStat>) -> Value {
+    let g = |f: fn(&messages::osd_peer::PgStat) -> u64| st.map(f).unwrap_or(0);
+    let stamp = Utime { sec: g(|s| s.last_change) as u32, nsec: 0 }.to_iso8601();
+    json!({
+        "pgid": pg.to_string(),
+        "version": st.map(|s| format!("{}'{}", s.version.epoch, s.version.version)).unwrap_or_else(|| "0'0".into()),
+        "reported_seq": 0, "reported_epoch": st.map(|s| s.reported_epoch).unwrap_or(0),
+        "state": messages::osd_peer::pg_state::to_string(st.map(|s| s.state).unwrap_or(0)),
+        "last_change": stamp, "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary,
+        "blocked_by": st.map(|s| s.blocked_by.clone()).unwrap_or_default(), "log_size": g(|s| s.log_size), "last_scrub_stamp": stamp, "last_deep_scrub_stamp": stamp,
+        "stat_sum": {"num_bytes": g(|s| s.num_bytes), "num_objects": g(|s| s.num_objects), "num_objects_degraded": g(|s| s.num_objects_degraded), "num_objects_misplaced": g(|s| s.num_objects_misplaced), "num_objects_unfound": g(|s| s.num_objects_unfound), "num_omap_bytes": g(|s| s.num_omap_bytes), "num_omap_keys": g(|s| s.num_omap_keys), "num_read": g(|s| s.num_rd), "num_write": g(|s| s.num_wr)},
+    })
+}
+
 /// Ceph's `timespan_str` (whole seconds): an age in its largest sensible unit.
 fn timespan_str(secs: u64) -> String {
     let (min, hr, day) = (secs / 60, secs / 3600, secs / 86400);
@@ -244,16 +261,14 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                 }
                 None => None,
             };
-            let mut state_mask = u64::MAX;
-            if let Some(names) = args.get("states").and_then(|v| v.as_array()) {
-                if !names.is_empty() {
-                    state_mask = 0;
-                }
-                for n in names.iter().filter_map(|n| n.as_str()) {
-                    match messages::osd_peer::pg_state::from_name(n) {
-                        Some(b) => state_mask |= b,
-                        None => return err(-22, &format!("'{n}' is not a valid pg state, available choices: active clean down scrubbing degraded inconsistent peering repair recovering backfill_wait incomplete stale remapped deep_scrub backfilling backfill_toofull recovery_wait undersized activating peered snaptrim snaptrim_wait snaptrim_error")),
-                    }
+            // Wanted states: any of these bits, or (`unknown`) no report yet.
+            let mut states: Option<(u64, bool)> = None;
+            for n in args.get("states").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|n| n.as_str()) {
+                let (mask, unknown) = states.get_or_insert((0, false));
+                match messages::osd_peer::pg_state::from_name(n) {
+                    Some(0) => *unknown = true,
+                    Some(b) => *mask |= b,
+                    None => return err(-22, &format!("'{n}' is not a valid pg state, available choices: active clean down scrubbing degraded inconsistent peering repair recovering backfill_wait incomplete stale remapped deep_scrub backfilling backfill_toofull recovery_wait undersized activating peered snaptrim snaptrim_wait snaptrim_error")),
                 }
             }
             let now = Utime::now();
@@ -274,7 +289,7 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                     }
                     let st = sum.stats.get(&pg);
                     let state = st.map(|s| s.state).unwrap_or(0);
-                    if state_mask != u64::MAX && state & state_mask == 0 && !(state == 0 && state_mask == 0) {
+                    if states.is_some_and(|(mask, unknown)| state & mask == 0 && !(state == 0 && unknown)) {
                         continue;
                     }
                     let g = |f: fn(&messages::osd_peer::PgStat) -> u64| st.map(f).unwrap_or(0);
@@ -294,21 +309,16 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                         g(|s| s.num_omap_bytes).to_string(),
                         g(|s| s.num_omap_keys).to_string(),
                         g(|s| s.log_size).to_string(),
-                        state_s.clone(),
+                        state_s,
                         timespan_str(now.sec.saturating_sub(since.sec) as u64),
-                        version.clone(),
-                        reported.clone(),
+                        version,
+                        reported,
                         vec_p(&mp.up, mp.up_primary),
                         vec_p(&mp.acting, mp.acting_primary),
                         stamp.clone(),
-                        stamp.clone(),
+                        stamp,
                     ]);
-                    stats.push(json!({
-                        "pgid": pg.to_string(), "version": version, "reported_seq": 0, "reported_epoch": st.map(|s| s.reported_epoch).unwrap_or(0), "state": state_s,
-                        "last_change": stamp, "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary,
-                        "blocked_by": st.map(|s| s.blocked_by.clone()).unwrap_or_default(), "log_size": g(|s| s.log_size), "last_scrub_stamp": stamp, "last_deep_scrub_stamp": stamp,
-                        "stat_sum": {"num_bytes": g(|s| s.num_bytes), "num_objects": g(|s| s.num_objects), "num_objects_degraded": g(|s| s.num_objects_degraded), "num_objects_misplaced": g(|s| s.num_objects_misplaced), "num_objects_unfound": g(|s| s.num_objects_unfound), "num_omap_bytes": g(|s| s.num_omap_bytes), "num_omap_keys": g(|s| s.num_omap_keys), "num_read": g(|s| s.num_rd), "num_write": g(|s| s.num_wr)},
-                    }));
+                    stats.push(pg_stat_json(pg, &mp, st));
                 }
             }
             // Ceph's TextTable: headers left, numbers right, two spaces apart.
@@ -334,19 +344,9 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
             for (id, p) in pools {
                 for seed in 0..p.pg_num {
                     let pg = types::osd::PgId { pool: *id as u64, seed };
-                    let mp = c.osdmap.pg_to_up_acting(pg);
-                    let st = sum.stats.get(&pg);
-                    let state = st.map(|s| messages::osd_peer::pg_state::to_string(s.state)).unwrap_or_else(|| "unknown".into());
-                    let version = st.map(|s| format!("{}'{}", s.version.epoch, s.version.version)).unwrap_or_else(|| "0'0".into());
-                    stats.push(json!({
-                        "pgid": pg.to_string(), "version": version, "reported_seq": 0, "reported_epoch": st.map(|s| s.reported_epoch).unwrap_or(0), "state": state,
-                        "up": mp.up, "acting": mp.acting, "up_primary": mp.up_primary, "acting_primary": mp.acting_primary,
-                        "blocked_by": st.map(|s| s.blocked_by.clone()).unwrap_or_default(),
-                        "stat_sum": {"num_bytes": st.map(|s| s.num_bytes).unwrap_or(0), "num_objects": st.map(|s| s.num_objects).unwrap_or(0), "num_objects_degraded": st.map(|s| s.num_objects_degraded).unwrap_or(0), "num_read": st.map(|s| s.num_rd).unwrap_or(0), "num_write": st.map(|s| s.num_wr).unwrap_or(0)},
-                    }));
+                    stats.push(pg_stat_json(pg, &c.osdmap.pg_to_up_acting(pg), sum.stats.get(&pg)));
                 }
             }
-
             let v = json!({"pg_ready": true, "pg_map": {"version": 1, "stamp": Utime::now().to_iso8601(), "last_osdmap_epoch": 0, "last_pg_scan": 0, "pg_stats_sum": {}, "osd_stats_sum": {}, "pg_stats_delta": {}, "pg_stats": stats, "pool_stats": [], "osd_stats": [], "pool_statfs": []}});
             ok(out(&v, format!("version 1\nstamp {}\n", Utime::now().to_iso8601())))
         }

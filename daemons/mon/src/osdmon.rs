@@ -470,6 +470,13 @@ pub fn pool_usage_since(sum: &PgSummary, map: &maps::OsdMap, pool: i64, clean: b
     (stats.len() >= pg_num && stats.iter().all(|s| s.state & want == want)).then(|| (stats.iter().map(|s| s.num_objects).sum(), stats.iter().map(|s| s.num_bytes).sum()))
 }
 
+/// Which count of a pool [`adjust_pgs`] moves.
+#[derive(Debug, Clone, Copy)]
+enum PgCount {
+    PgNum,
+    PgpNum,
+}
+
 /// Moves each pool's pg_num and pgp_num toward their targets, as Ceph's
 /// mgr does (`DaemonServer::adjust_pgs`). A split: pg_num in one step once
 /// every PG of the pool has reported active (the OSDs split their PGs with
@@ -491,11 +498,11 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     let sum = summary(&c.osdmap, &mon.osd_rt());
     let misplaced: u64 = sum.stats.values().map(|s| s.num_objects_misplaced).sum();
     let misplaced_ratio = if sum.degraded_total == 0 { 0.0 } else { misplaced as f64 / sum.degraded_total as f64 };
-    let mut changes: Vec<(i64, &'static str, u32)> = Vec::new();
+    let mut changes: Vec<(i64, PgCount, u32)> = Vec::new();
     for (id, p) in &c.osdmap.pools {
         if p.pg_num < p.pg_num_target {
             if pool_usage_since(&sum, &c.osdmap, *id, false, p.last_change).is_some() {
-                changes.push((*id, "pg_num", p.pg_num_target));
+                changes.push((*id, PgCount::PgNum, p.pg_num_target));
             }
             continue;
         }
@@ -503,7 +510,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
             // A merge: sources and targets share OSDs now; merge once every
             // copy is clean (each OSD then merges alike).
             if pool_usage_since(&sum, &c.osdmap, *id, true, p.last_change).is_some() {
-                changes.push((*id, "pg_num", p.pg_num_target));
+                changes.push((*id, PgCount::PgNum, p.pg_num_target));
             }
             continue;
         }
@@ -523,7 +530,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
             target.clamp(p.pgp_num.saturating_sub(estmax), p.pgp_num + estmax)
         };
         if next != p.pgp_num {
-            changes.push((*id, "pgp_num", next));
+            changes.push((*id, PgCount::PgpNum, next));
         }
     }
     if changes.is_empty() {
@@ -532,11 +539,9 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     let next = c.next_osdmap(|m| {
         for (id, what, n) in &changes {
             if let Some(p) = m.pools.get_mut(id) {
-                if *what == "pg_num" {
-                    p.pg_num = *n;
-                    p.pg_num_pending = *n;
-                } else {
-                    p.pgp_num = *n;
+                match what {
+                    PgCount::PgNum => (p.pg_num, p.pg_num_pending) = (*n, *n),
+                    PgCount::PgpNum => p.pgp_num = *n,
                 }
                 p.last_change = m.epoch;
             }
@@ -545,7 +550,7 @@ fn adjust_pgs(mon: &Mon) -> Result<bool, String> {
     c.commit_osdmap(next, Txn::default())?;
     for (id, what, n) in changes {
         let name = c.osdmap.pool_name.get(&id).cloned().unwrap_or_default();
-        info!(pool = %name, "{what} now {n}");
+        info!(pool = %name, "{what:?} now {n}");
     }
     Ok(true)
 }

@@ -329,28 +329,19 @@ pub fn spawn_with(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>, tx: &mpsc::Unboun
 pub fn merge_copies(store: &objectstore::Store, target: PgId, sources: &[PgId], new_pg_num: u32) -> Result<(), String> {
     let e = |e: objectstore::Error| e.to_string();
     let tcoll = coll_name(target);
-    let info_of = |coll: &str| -> Result<Option<PgInfo>, String> {
-        match store.get_meta(coll, "info").map_err(e)? {
-            Some(b) => Ok(Some(PgInfo::from_bytes(Bytes::from(b)).map_err(|x| x.to_string())?)),
-            None => Ok(None),
-        }
-    };
     let mut t = Transaction::new();
     let existed = store.collection_exists(&tcoll).map_err(e)?;
-    let mut info = match existed {
-        true => info_of(&tcoll)?.unwrap_or(PgInfo { pgid: target, ..Default::default() }),
-        false => {
-            t.push(Op::MkColl { coll: tcoll.clone() });
-            PgInfo { pgid: target, ..Default::default() }
-        }
-    };
+    if !existed {
+        t.push(Op::MkColl { coll: tcoll.clone() });
+    }
+    let mut info = read_info(store, &tcoll)?.unwrap_or(PgInfo { pgid: target, ..Default::default() });
     let mut merged = Vec::new();
     for s in sources {
         let scoll = coll_name(*s);
         if !store.collection_exists(&scoll).map_err(e)? {
             continue;
         }
-        if let Some(si) = info_of(&scoll)? {
+        if let Some(si) = read_info(store, &scoll)? {
             if ord(si.last_update) > ord(info.last_update) {
                 info.last_update = si.last_update;
             }
@@ -358,21 +349,8 @@ pub fn merge_copies(store: &objectstore::Store, target: PgId, sources: &[PgId], 
             info.last_epoch_started = info.last_epoch_started.max(si.last_epoch_started);
         }
         t.push(Op::SplitColl { coll: scoll.clone(), to: tcoll.clone(), bits: 0, seed: 0 });
-        // Its requests, so that a write it applied and a client resends
-        // to us is known (Ceph merges the logs' dups).
-        for (k, v) in store.scan_meta(&scoll, "log/").map_err(e)? {
-            t.push(Op::SetMeta { coll: tcoll.clone(), key: format!("dup/{}/{k}", s.seed), value: Bytes::from(v) });
-        }
         t.push(Op::RmColl { coll: scoll });
-        merged.push(s.to_string());
-    }
-    if !merged.is_empty() {
-        // The merged log starts at the merged head: our own entries become
-        // dups too, so that no later trim moves the tail back below it.
-        for (k, v) in store.scan_meta(&tcoll, "log/").map_err(e)? {
-            t.push(Op::RmMeta { coll: tcoll.clone(), key: k.clone() });
-            t.push(Op::SetMeta { coll: tcoll.clone(), key: format!("dup/{}/{k}", target.seed), value: Bytes::from(v) });
-        }
+        merged.push(*s);
     }
     if merged.is_empty() {
         // Nothing to merge here, but our copy is now of a pool that size.
@@ -384,12 +362,32 @@ pub fn merge_copies(store: &objectstore::Store, target: PgId, sources: &[PgId], 
         }
         return Ok(());
     }
+    // Every log entry, the sources' and ours, becomes a dup: a write one
+    // applied and a client resends to us is known (Ceph merges the logs'
+    // dups), and the merged log starts at the merged head, so no later
+    // trim moves the tail back below it.
+    for pg in merged.iter().chain([&target]) {
+        for (k, v) in store.scan_meta(&coll_name(*pg), "log/").map_err(e)? {
+            if *pg == target {
+                t.push(Op::RmMeta { coll: tcoll.clone(), key: k.clone() });
+            }
+            t.push(Op::SetMeta { coll: tcoll.clone(), key: format!("dup/{}/{k}", pg.seed), value: Bytes::from(v) });
+        }
+    }
     info.log_tail = info.last_update;
     info.pg_num = new_pg_num;
     t.push(Op::SetMeta { coll: tcoll, key: "info".into(), value: info.to_bytes(0) });
     store.apply(&t).map_err(e)?;
-    info!(pg = %target, sources = ?merged, to = new_pg_num, last_update = ?info.last_update, "merged");
+    info!(pg = %target, sources = ?merged.iter().map(|s| s.to_string()).collect::<Vec<_>>(), to = new_pg_num, last_update = ?info.last_update, "merged");
     Ok(())
+}
+
+/// A PG copy's stored info, if it has one.
+fn read_info(store: &objectstore::Store, coll: &str) -> Result<Option<PgInfo>, String> {
+    match store.get_meta(coll, "info").map_err(|e| e.to_string())? {
+        Some(b) => PgInfo::from_bytes(Bytes::from(b)).map(Some).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
 }
 
 /// Splits our copy of `pgid` for its pool grown to `new_pg_num` PGs (from
@@ -402,8 +400,7 @@ pub fn merge_copies(store: &objectstore::Store, target: PgId, sources: &[PgId], 
 pub fn split_copy(store: &objectstore::Store, pgid: PgId, from: u32, new_pg_num: u32) -> Result<Vec<PgId>, String> {
     let parent = coll_name(pgid);
     let e = |e: objectstore::Error| e.to_string();
-    let Some(b) = store.get_meta(&parent, "info").map_err(e)? else { return Ok(vec![]) };
-    let mut info = PgInfo::from_bytes(Bytes::from(b)).map_err(|x| x.to_string())?;
+    let Some(mut info) = read_info(store, &parent)? else { return Ok(vec![]) };
     // The lower of the two: a copy's pg_num lags only where no PG split
     // off it meanwhile.
     let from = if info.pg_num != 0 { info.pg_num.min(from) } else { from };
@@ -466,8 +463,8 @@ impl Pg {
         if !self.exists {
             return Ok(());
         }
-        if let Some(b) = st.get_meta(&self.coll, "info").map_err(|e| e.to_string())? {
-            self.info = PgInfo::from_bytes(Bytes::from(b)).map_err(|e| e.to_string())?;
+        if let Some(i) = read_info(st, &self.coll)? {
+            self.info = i;
         }
         if let Some(b) = st.get_meta(&self.coll, LEC_KEY).map_err(|e| e.to_string())? {
             self.last_epoch_clean = b.get(..4).map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]])).unwrap_or(0);
@@ -602,12 +599,6 @@ impl Pg {
 
     // ---------------------------------------------------------------- maps
 
-    /// The pool grew past PGs that split off this one: our copy splits
-    /// (once its writes are on disk), then the children's tasks start.
-    /// Ops queued here for objects that moved go to their new PG; writes
-    /// of theirs still waiting for replicas are dropped unanswered (the
-    /// client resends to the child, which knows them by reqid), and so
-    /// are their watches (clients re-register them), as Ceph's split_ops.
     /// A new pg_num: split ([`Pg::maybe_split`]) or merge. Returns true
     /// when this PG merged into another and its task ends.
     async fn maybe_resize(&mut self, new: &Arc<OsdMap>) -> bool {
@@ -652,7 +643,7 @@ impl Pg {
     /// collection and drops theirs. Every copy is clean when the mon
     /// merges (it waits for active+clean), so each OSD merges alike: the
     /// merged copy's last_update is the newest of them, and its log starts
-    /// there (older entries stay, for resent writes of ours).
+    /// there (see [`merge_copies`]).
     async fn absorb_sources(&mut self, sources: Vec<u32>, new_n: u32) {
         self.drain_local().await;
         let sources: Vec<PgId> = sources.into_iter().map(|seed| PgId { pool: self.pgid.pool, seed }).collect();
@@ -677,6 +668,12 @@ impl Pg {
         }
     }
 
+    /// The pool grew past PGs that split off this one: our copy splits
+    /// (once its writes are on disk), then the children's tasks start.
+    /// Ops queued here for objects that moved go to their new PG; writes
+    /// of theirs still waiting for replicas are dropped unanswered (the
+    /// client resends to the child, which knows them by reqid), and so
+    /// are their watches (clients re-register them), as Ceph's split_ops.
     async fn maybe_split(&mut self, new: &Arc<OsdMap>, old_n: u32, new_n: u32) {
         let children = maps::pool::split_children(self.pgid.seed, old_n, new_n);
         if children.is_empty() {
@@ -719,10 +716,10 @@ impl Pg {
     }
 
     /// Hands a client op for an object this PG no longer holds (a split
-    /// moved it) to the PG that does.
+    /// or merge moved it) to the PG that does.
     fn forward_op(&self, q: QueuedOp, pg_num: u32) {
         let to = PgId { pool: self.pgid.pool, seed: maps::pool::fold_seed(q.msg.hash, pg_num) };
-        debug!(pg = %self.pgid, to = %to, oid = %q.msg.oid, "op for an object that split off: forwarded");
+        debug!(pg = %self.pgid, to = %to, oid = %q.msg.oid, "op for an object that moved to another pg: forwarded");
         self.osd.forward_to_pg(to, PgEvent::ClientOp { msg: q.msg, tid: q.tid, conn: q.conn, session: q.session });
     }
 
@@ -731,7 +728,7 @@ impl Pg {
         let pool = self.pgid.pool as i64;
         // A split off us or a merge into us starts an interval, by the
         // map history's rule (history::View), so that every OSD names it alike.
-        let split = match (self.map.pools.get(&pool), map.pools.get(&pool)) {
+        let resized = match (self.map.pools.get(&pool), map.pools.get(&pool)) {
             (Some(a), Some(b)) => history::children_below(self.pgid.seed, a.pg_num) != history::children_below(self.pgid.seed, b.pg_num),
             _ => false,
         };
@@ -758,7 +755,7 @@ impl Pg {
         // As Ceph's is_new_interval: a new acting or up set or primary, or new
         // pool sizes. Epochs we did not see (maps come in batches) may hold
         // a change that was undone since: then the history names the interval.
-        let mapped_anew = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0 || split;
+        let mapped_anew = acting != self.acting || primary != self.primary || up != self.up || sizes != self.sizes || self.interval == 0 || resized;
         let skipped = map.epoch > prev_epoch + 1;
         // Our copy's activation names an interval whose start was trimmed
         // only if we are in it (see MapHistory::interval_start).
@@ -2753,25 +2750,12 @@ fn op_coll(op: &Op) -> Option<&str> {
 /// (first hash of the PG, first hash past it) in hobject order
 /// (`pg_t::get_hobj_start/get_hobj_end`); None = the PG ends the pool.
 pub fn pg_bounds(seed: u32, pg_num: u32) -> (u32, Option<u32>) {
-    let bits = split_bits(seed, pg_num);
+    let bits = maps::pool::split_bits(seed, pg_num);
     let rev_end = (seed.reverse_bits() as u64 | (0xffff_ffffu64 >> bits)) + 1;
     let end = if rev_end >= 1 << 32 { None } else { Some((rev_end as u32).reverse_bits()) };
     (seed, end)
 }
 
-/// `pg_t::get_split_bits`.
-fn split_bits(seed: u32, pg_num: u32) -> u32 {
-    if pg_num <= 1 {
-        return 0;
-    }
-    let p = 32 - pg_num.leading_zeros();
-    let m = 1u32 << (p - 1);
-    if seed % m < pg_num % m {
-        p
-    } else {
-        p - 1
-    }
-}
 
 /// `pg_nls_response_t` v1: the cursor to continue from, and the entries
 /// (`librados::ListObjectImpl`: nspace, oid, locator).

@@ -117,7 +117,7 @@ pub struct Osd {
     pending_children: Mutex<HashMap<PgId, mpsc::UnboundedReceiver<PgEvent>>>,
     /// Events from peers for PGs our map does not have yet (a peer saw a
     /// split first): delivered once our map has them.
-    held: Mutex<Vec<(PgId, PgEvent)>>,
+    held: Mutex<std::collections::VecDeque<(PgId, PgEvent)>>,
     /// Per PG, the oldest osdmap epoch it may still read from the map
     /// history (0 until its task has seen a map): stored maps are trimmed
     /// no further than the oldest of these.
@@ -160,7 +160,7 @@ impl Osd {
             map_tx,
             pgs: Mutex::new(HashMap::new()),
             pending_children: Mutex::new(HashMap::new()),
-            held: Mutex::new(Vec::new()),
+            held: Mutex::new(Default::default()),
             map_need: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             keys: RwLock::new(KeyServer::default()),
@@ -268,25 +268,27 @@ impl Osd {
     }
 
     fn to_pg(self: &Arc<Self>, pgid: PgId, ev: PgEvent, create: bool) -> bool {
-        if create && self.pg_tx(pgid, false).is_none() {
-            // A PG past our map's pg_num: the sender has a newer map (a
-            // split); made by the split or the map, not here.
-            let map = self.map();
-            if map.pools.get(&(pgid.pool as i64)).is_some_and(|p| pgid.seed >= p.pg_num) {
-                debug!(pg = %pgid, epoch = map.epoch, "event for a pg our map does not have yet: held");
-                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-                // Or one merged away, which a slow peer may still name: bounded.
-                if held.len() >= 4096 {
-                    held.remove(0);
-                }
-                held.push((pgid, ev));
-                return true;
+        // A PG past our map's pg_num: the sender has a newer map (a split);
+        // made by the split or the map, not here.
+        if create && self.pg_tx(pgid, false).is_none() && self.past_pg_num(pgid) {
+            debug!(pg = %pgid, "event for a pg our map does not have yet: held");
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            // Or one merged away, which a slow peer may still name: bounded.
+            if held.len() >= 4096 {
+                held.pop_front();
             }
+            held.push_back((pgid, ev));
+            return true;
         }
         match self.pg_tx(pgid, create) {
             Some(tx) => tx.send(ev).is_ok(),
             None => false,
         }
+    }
+
+    /// Our map has no such PG (yet): its seed is past the pool's pg_num.
+    fn past_pg_num(&self, pgid: PgId) -> bool {
+        self.map().pools.get(&(pgid.pool as i64)).is_some_and(|p| pgid.seed >= p.pg_num)
     }
 
     /// Whether `pgid`'s task is running here (a merge source not yet done).
@@ -431,7 +433,7 @@ impl Osd {
                     let q = PgQuery::from_raw(&m)?;
                     let pgid = q.pgid;
                     let known = self.pg_tx(pgid, false).is_some();
-                    let future = self.map().pools.get(&(pgid.pool as i64)).is_some_and(|p| pgid.seed >= p.pg_num);
+                    let future = self.past_pg_num(pgid);
                     if known || future {
                         // (A PG our map does not have yet is held until it does.)
                         self.to_pg(pgid, PgEvent::Query { m: q, conn: conn.clone() }, future);
