@@ -1643,3 +1643,143 @@ fn pool_quotas_fill_a_pool_and_hold_writes_like_real_ceph() {
     assert_eq!(seen[0][4], "full flags: true");
     assert!(seen[0][5].contains("Connection timed out"), "{}", seen[0][5]);
 }
+
+/// OSDs past the nearfull, backfillfull and full ratios, as real Ceph shows
+/// and enforces them. The ratios are cluster-wide, so the shared reference
+/// cluster is not touched here: `tests/golden/full-ratios/real-pacific.txt`
+/// is what real Pacific printed for the same steps (its `capture.sh` made
+/// it). Each step's reply, `health detail`, the ratios, each pool's flags
+/// and each OSD's states must equal real Ceph's. While the OSDs are full,
+/// the real `rados` holds a write (it times out), a FULL_TRY write gets
+/// ENOSPC, and a write issued then completes once the full ratio is raised.
+#[test]
+fn full_osds_flag_their_pools_and_hold_writes_like_real_ceph() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("rbd", 8);
+    c.create_pool("fullpool", 8);
+    // Enough data that every OSD is past the tiny ratios below on any disk.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), oxceph_tests::pattern_bytes(4 << 20, 7)).unwrap();
+    let file = f.path().display().to_string();
+    for pool in ["rbd", "fullpool"] {
+        for i in 0..2 {
+            assert_eq!(c.rados(&["-p", pool, "put", &format!("fill{i}"), &file]).code, 0);
+        }
+    }
+    let golden = std::fs::read_to_string(oxceph_tests::workspace_root().join("tests/golden/full-ratios/real-pacific.txt")).unwrap();
+    // Sections: "### ceph osd set-X-ratio V", then its reply, health detail and dump.
+    let mut steps: Vec<(Vec<String>, String, String, String)> = Vec::new();
+    for block in golden.split("### ceph osd set-").skip(1) {
+        let mut parts = block.split("### ");
+        let head = parts.next().unwrap();
+        let mut lines = head.lines();
+        let cmd: Vec<String> = std::iter::once("osd".to_string()).chain(lines.next().unwrap().split_whitespace().enumerate().map(|(i, w)| if i == 0 { format!("set-{w}") } else { w.to_string() })).collect();
+        let reply = lines.collect::<Vec<_>>().join("\n");
+        let health = parts.next().unwrap().trim_start_matches("ceph health detail\n").to_string();
+        let dump = parts.next().unwrap().trim_start_matches("ceph osd dump (ratios, pools, osd states)\n").to_string();
+        steps.push((cmd, reply, health, dump));
+    }
+    assert_eq!(steps.len(), 8, "golden file has every step");
+    // What the capture prints of `osd dump`, with pools reduced to name and
+    // flags (ids, sizes and PG counts differ between the two clusters).
+    let dump = || {
+        let out = c.mon.real(&["osd", "dump"]).stdout;
+        let mut s = String::new();
+        for l in out.lines() {
+            if l.starts_with("full_ratio") || l.starts_with("backfillfull_ratio") || l.starts_with("nearfull_ratio") {
+                s += &format!("{l}\n");
+            }
+        }
+        for l in out.lines().filter(|l| l.starts_with("pool ")) {
+            let name = l.split('\'').nth(1).unwrap_or("");
+            let flags = l.split(" flags ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("");
+            s += &format!("pool '{name}' flags {flags}\n");
+        }
+        for l in out.lines().filter(|l| l.starts_with("osd.")) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            s += &format!("{} {}\n", w[0], w[w.len() - 2]);
+        }
+        s
+    };
+    let golden_dump = |d: &str| {
+        d.lines()
+            .map(|l| {
+                if l.starts_with("pool ") {
+                    let name = l.split('\'').nth(1).unwrap_or("");
+                    let flags = l.split(" flags ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("");
+                    format!("pool '{name}' flags {flags}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect::<String>()
+    };
+    let health = || c.mon.real(&["health", "detail"]).stdout;
+    let wait_health = |want: &str| {
+        let t0 = std::time::Instant::now();
+        while health() != want {
+            assert!(t0.elapsed().as_secs() < 60, "health detail never became\n{want}\nlast:\n{}", health());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    let mut blocked = None;
+    for (i, (cmd, reply, want_health, want_dump)) in steps.iter().enumerate() {
+        let args: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
+        let r = c.mon.real(&args);
+        assert_eq!((r.code, r.stderr.trim()), (0, reply.trim()), "{cmd:?}");
+        wait_health(want_health);
+        assert_eq!(dump(), golden_dump(want_dump), "after {cmd:?}");
+        if i == 2 {
+            // Full: writes are held (here until the op timeout), FULL_TRY
+            // ones fail with ENOSPC, and a write sent now waits.
+            let r = c.rados(&["--rados_osd_op_timeout", "3", "-p", "fullpool", "put", "held", "/etc/hosts"]);
+            assert_ne!(r.code, 0, "a write to a full pool went through");
+            assert!(r.stderr.contains("Connection timed out"), "{}", r.stderr);
+            let script = format!(
+                "import rados, errno\nc = rados.Rados(conffile='{}')\nc.connect()\nio = c.open_ioctx('fullpool')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY (python3-rados has no name for it)\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\n",
+                c.conf()
+            );
+            let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
+            assert_eq!(r.stdout.trim(), "errno True", "FULL_TRY write on a full pool: {} {}", r.stdout, r.stderr);
+            let conf = c.conf();
+            blocked = Some(std::thread::spawn(move || run(Path::new(REAL_RADOS), &["-c", &conf, "-p", "fullpool", "put", "waited", "/etc/services"])));
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            assert!(!blocked.as_ref().unwrap().is_finished(), "the write did not wait for the pool to have room");
+        }
+        if i == 3 {
+            let r = blocked.take().unwrap().join().unwrap();
+            assert_eq!(r.code, 0, "the held write failed: {}", r.stderr);
+            let got = c.rados(&["-p", "fullpool", "get", "waited", "/dev/stdout"]);
+            assert_eq!(got.stdout, std::fs::read_to_string("/etc/services").unwrap(), "the held write's data");
+        }
+    }
+}
+
+/// An OSD whose own filesystem is past `osd_failsafe_full_ratio` takes no
+/// client writes, whatever the map says (Ceph's failsafe): FULL_TRY writes
+/// get ENOSPC, others are held; reads go on. Health flags the ratio as out
+/// of order, as Ceph's mon does. (The ratio is set below this disk's use.)
+#[test]
+fn an_osd_past_the_failsafe_ratio_refuses_writes() {
+    let c = OurCluster::start(1, "osd_pool_default_size = 1\nmon_allow_pool_size_one = true\nosd_failsafe_full_ratio = 0.001\n");
+    let r = c.mon.real(&["osd", "pool", "create", "p", "4"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let _ = c.mon.real(&["osd", "pool", "application", "enable", "p", "rados"]);
+    let t0 = std::time::Instant::now();
+    let detail = loop {
+        let d = c.mon.real(&["health", "detail"]).stdout;
+        if d.contains("OSD_OUT_OF_ORDER_FULL") || t0.elapsed().as_secs() > 30 {
+            break d;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert!(detail.contains("    osd_failsafe_full_ratio (0.001) < full_ratio (0.95), increased\n"), "{detail}");
+    let r = c.rados(&["--rados_osd_op_timeout", "3", "-p", "p", "put", "x", "/etc/hosts"]);
+    assert_ne!(r.code, 0, "a write past the failsafe ratio went through");
+    let script = format!(
+        "import rados, errno\nc = rados.Rados(conffile='{}')\nc.connect()\nio = c.open_ioctx('p')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY (python3-rados has no name for it)\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\ntry:\n    io.stat('nothing')\nexcept rados.ObjectNotFound:\n    print('reads go on')\n",
+        c.conf()
+    );
+    let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
+    assert_eq!(r.stdout.trim(), "errno True\nreads go on", "{}", r.stderr);
+}

@@ -204,6 +204,39 @@ impl CrushMap {
         None
     }
 
+    /// Whether `item` is `root` or below it.
+    pub fn subtree_contains(&self, root: i32, item: i32) -> bool {
+        if root == item {
+            return true;
+        }
+        // Bounded by the bucket count, so a cyclic (hostile) map ends.
+        let mut todo = vec![root];
+        let mut seen = 0usize;
+        while let Some(b) = todo.pop() {
+            seen += 1;
+            if seen > self.buckets.len() + 1 {
+                return false;
+            }
+            let Some(bucket) = self.bucket(b) else { continue };
+            for &i in &bucket.items {
+                if i == item {
+                    return true;
+                }
+                if i < 0 {
+                    todo.push(i);
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether rule `rule` can place data on `osd` (one of its `take`
+    /// steps has it below: `CrushWrapper::get_rules_by_osd`).
+    pub fn rule_reaches(&self, rule: usize, osd: i32) -> bool {
+        let Some(Some(r)) = self.rules.get(rule) else { return false };
+        r.steps.iter().any(|s| s.op == op::TAKE && self.subtree_contains(s.arg1, osd))
+    }
+
     pub fn rule_id_by_name(&self, name: &str) -> Option<i32> {
         self.rule_name_map.iter().find(|(_, n)| *n == name).map(|(i, _)| *i)
     }

@@ -151,6 +151,29 @@ impl PgPool {
     }
 }
 
+/// A float as a C++ ostream prints it by default (`%g`, six significant
+/// digits): `0.95`, `3e-05`, `1`.
+pub fn cpp_float(f: f64) -> String {
+    if f == 0.0 || !f.is_finite() {
+        return if f.is_nan() { "nan".into() } else if f.is_infinite() { (if f > 0.0 { "inf" } else { "-inf" }).into() } else { "0".into() };
+    }
+    let sci = format!("{f:.5e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..6).contains(&exp) {
+        format!("{}e{}{:02}", trim(mant), if exp < 0 { '-' } else { '+' }, exp.abs())
+    } else {
+        trim(&format!("{f:.*}", (5 - exp) as usize))
+    }
+}
+
 /// `OSDMap::get_flag_string`: the set flags in Ceph's fixed order.
 pub fn osdmap_flag_names(flags: u32) -> Vec<&'static str> {
     // Ceph's order (OSDMap::calc_state_set / get_flag_string).
@@ -228,10 +251,7 @@ impl OsdMap {
             let info = self.osd.osd_info.get(i).copied().unwrap_or_default();
             let weight = self.osd_weight.get(i).copied().unwrap_or(0);
             let aff = self.osd_primary_affinity.get(i).copied().unwrap_or(0x10000);
-            let mut state = vec!["exists"];
-            if st & OSD_UP != 0 {
-                state.push("up");
-            }
+            let state = crate::osdmap::osd_state_names(st);
             let (p, c, hb, hf) = (addrs(&self.client_addrs), addrs(&self.osd.cluster_addrs), addrs(&self.osd.hb_back_addrs), addrs(&self.osd.hb_front_addrs));
             osds.push(json!({
                 "osd": i,
@@ -308,5 +328,21 @@ impl OsdMap {
             }),
         );
         Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpp_float;
+
+    /// What `ceph osd dump` and Ceph's health details print for these
+    /// (f32 ratios, as the map holds them).
+    #[test]
+    fn floats_print_as_cpp_ostreams_do() {
+        let cases: [(f32, &str); 9] = [(0.95, "0.95"), (0.85, "0.85"), (3e-5, "3e-05"), (1e-5, "1e-05"), (1.0, "1"), (0.5, "0.5"), (0.0, "0"), (1234567.0, "1.23457e+06"), (0.0001, "0.0001")];
+        for (f, want) in cases {
+            assert_eq!(cpp_float(f as f64), want, "{f}");
+        }
+        assert_eq!(cpp_float(0.97), "0.97");
     }
 }

@@ -2,7 +2,7 @@
 //! v9) and `apply_incremental`, in Ceph's exact order so that the resulting map
 //! re-encodes to the mon's full map (its crc equals the incremental's full_crc).
 
-use crate::osdmap::{addr_sort_key, OsdInfo, OsdMap, OsdXInfo, Stretch, OSD_EXISTS, OSD_UP};
+use crate::osdmap::{addr_sort_key, OsdInfo, OsdMap, OsdXInfo, Stretch, OSD_AUTOOUT, OSD_EXISTS, OSD_NEW, OSD_STOP, OSD_UP};
 use crate::pool::PgPool;
 use bytes::Bytes;
 use crush::CrushMap;
@@ -11,9 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use types::osd::PgId;
 use types::{EntityAddr, EntityAddrVec, Uuid};
 
-const OSD_AUTOOUT: u32 = 1 << 3;
-const OSD_NEW: u32 = 1 << 4;
-const OSD_STOP: u32 = 1 << 9;
 const RELEASE_LUMINOUS: u8 = 12;
 const RELEASE_NAUTILUS: u8 = 14;
 const FLAG_RECOVERY_DELETES: u32 = 1 << 19;
@@ -651,7 +648,8 @@ impl Incremental {
                 inc.new_weight.insert(o, new.osd_weight[i]);
             }
             // Weight changes may set EXISTS themselves when applied.
-            let after_weight = if new.osd_weight[i] != 0 && ow != new.osd_weight[i] { os | OSD_EXISTS } else { os };
+            // (and a mark-in clears AUTOOUT and NEW).
+            let after_weight = if new.osd_weight[i] != 0 && ow != new.osd_weight[i] { (os | OSD_EXISTS) & !(OSD_AUTOOUT | OSD_NEW) } else { os };
             if os & OSD_EXISTS != 0 && ns & OSD_EXISTS == 0 {
                 inc.new_state.insert(o, OSD_EXISTS);
             } else if after_weight != ns {

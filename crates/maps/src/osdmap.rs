@@ -10,8 +10,45 @@ use std::collections::BTreeMap;
 use types::osd::{ObjectLocator, PgId};
 use types::{EntityAddr, EntityAddrVec, Uuid};
 
+/// OSD state bits (`CEPH_OSD_*`, `src/include/rados.h`).
 pub const OSD_EXISTS: u32 = 1;
 pub const OSD_UP: u32 = 2;
+pub const OSD_AUTOOUT: u32 = 1 << 2;
+pub const OSD_NEW: u32 = 1 << 3;
+pub const OSD_FULL: u32 = 1 << 4;
+pub const OSD_NEARFULL: u32 = 1 << 5;
+pub const OSD_BACKFILLFULL: u32 = 1 << 6;
+pub const OSD_DESTROYED: u32 = 1 << 7;
+pub const OSD_NOUP: u32 = 1 << 8;
+pub const OSD_NODOWN: u32 = 1 << 9;
+pub const OSD_NOIN: u32 = 1 << 10;
+pub const OSD_NOOUT: u32 = 1 << 11;
+pub const OSD_STOP: u32 = 1 << 12;
+/// The usage states, one at a time (an OSD past full is only full).
+pub const OSD_USAGE_STATES: u32 = OSD_FULL | OSD_NEARFULL | OSD_BACKFILLFULL;
+
+/// An OSD's state names as Ceph prints them (`OSDMap::calc_state_set`:
+/// a `std::set<string>`, so sorted).
+pub fn osd_state_names(state: u32) -> Vec<&'static str> {
+    const NAMES: [(u32, &str); 13] = [
+        (OSD_EXISTS, "exists"),
+        (OSD_UP, "up"),
+        (OSD_AUTOOUT, "autoout"),
+        (OSD_NEW, "new"),
+        (OSD_FULL, "full"),
+        (OSD_NEARFULL, "nearfull"),
+        (OSD_BACKFILLFULL, "backfillfull"),
+        (OSD_DESTROYED, "destroyed"),
+        (OSD_NOUP, "noup"),
+        (OSD_NODOWN, "nodown"),
+        (OSD_NOIN, "noin"),
+        (OSD_NOOUT, "noout"),
+        (OSD_STOP, "stop"),
+    ];
+    let mut v: Vec<&str> = NAMES.iter().filter(|(b, _)| state & b != 0).map(|(_, n)| *n).collect();
+    v.sort_unstable();
+    v
+}
 pub const OSD_DEFAULT_PRIMARY_AFFINITY: u32 = 0x10000;
 pub const ITEM_NONE: i32 = crush::ITEM_NONE;
 

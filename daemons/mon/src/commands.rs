@@ -228,6 +228,7 @@ fn run(c: &Ctx, prefix: &str) -> CmdReply {
         "osd dump" => osd_dump(c),
         "osd ls" => osd_ls(c),
         "osd set" | "osd unset" | "osd pause" | "osd unpause" => changed(osd_flag(c, prefix)),
+        "osd set-full-ratio" | "osd set-backfillfull-ratio" | "osd set-nearfull-ratio" => changed(osd_set_ratio(c, prefix)),
         "osd stat" => osd_stat(c),
         "osd tree" => osd_tree(c),
         "osd getmap" => {
@@ -464,17 +465,59 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
             detail: no_app.iter().map(|n| format!("application not enabled on pool '{n}'")).chain(std::iter::once("use 'ceph osd pool application enable <pool-name> <app-name>', where <app-name> is 'cephfs', 'rbd', 'rgw', or freeform for custom applications.".to_string())).collect(),
         });
     }
-    // After POOL_APP_NOT_ENABLED: Ceph lists checks by code.
-    let full: Vec<&String> = cl.osdmap.pools.iter().filter(|(_, p)| p.flags & maps::pool::FLAG_FULL_QUOTA != 0).filter_map(|(id, _)| cl.osdmap.pool_name.get(id)).collect();
+    // Full and nearly full OSDs, and the pools they hold (OSDMap::check_health).
+    let usage = |bit: u32| -> Vec<i32> { (0..m.max_osd).filter(|o| m.exists(*o) && m.is_up(*o) && m.is_in(*o) && m.osd_state.get(*o as usize).is_some_and(|s| s & maps::osdmap::OSD_USAGE_STATES == bit)).collect() };
+    for (bit, code, severity, word, what) in [
+        (maps::osdmap::OSD_FULL, "OSD_FULL", "HEALTH_ERR", "full", "full"),
+        (maps::osdmap::OSD_BACKFILLFULL, "OSD_BACKFILLFULL", "HEALTH_WARN", "backfillfull", "backfill full"),
+        (maps::osdmap::OSD_NEARFULL, "OSD_NEARFULL", "HEALTH_WARN", "nearfull", "near full"),
+    ] {
+        let osds = usage(bit);
+        if !osds.is_empty() {
+            out.push(HealthCheck { code, severity, summary: format!("{} {word} osd(s)", osds.len()), count: osds.len() as u64, detail: osds.iter().map(|o| format!("osd.{o} is {what}")).collect() });
+        }
+    }
+    let pools_with = |flag: u64, unless: u64| -> Vec<(&String, u64)> { m.pools.iter().filter(|(_, p)| p.flags & flag != 0 && p.flags & unless == 0).filter_map(|(id, p)| m.pool_name.get(id).map(|n| (n, p.flags))).collect() };
+    let full = pools_with(maps::pool::FLAG_FULL, 0);
     if !full.is_empty() {
+        let why = |f: u64| if f & maps::pool::FLAG_FULL_QUOTA != 0 { "running out of quota" } else { "no space" };
         out.push(HealthCheck {
             code: "POOL_FULL",
             severity: "HEALTH_WARN",
             summary: format!("{} pool(s) full", full.len()),
             count: full.len() as u64,
-            detail: full.iter().map(|n| format!("pool '{n}' is full (running out of quota)")).collect(),
+            detail: full.iter().map(|(n, f)| format!("pool '{n}' is full ({})", why(*f))).collect(),
         });
     }
+    for (flag, code, word) in [(maps::pool::FLAG_BACKFILLFULL, "POOL_BACKFILLFULL", "backfillfull"), (maps::pool::FLAG_NEARFULL, "POOL_NEARFULL", "nearfull")] {
+        let pools = pools_with(flag, maps::pool::FLAG_FULL);
+        if !pools.is_empty() {
+            out.push(HealthCheck { code, severity: "HEALTH_WARN", summary: format!("{} pool(s) {word}", pools.len()), count: pools.len() as u64, detail: pools.iter().map(|(n, _)| format!("pool '{n}' is {word}")).collect() });
+        }
+    }
+    // Ratios set out of order: the OSDs raise each to the one below.
+    {
+        let f = |x: f32| maps::dump::cpp_float(x as f64);
+        let (nr, mut br, mut fr) = (m.osd.nearfull_ratio, m.osd.backfillfull_ratio, m.osd.full_ratio);
+        let fsr = mon.settings.get("osd_failsafe_full_ratio").and_then(|v| v.parse::<f32>().ok()).unwrap_or(0.97);
+        let mut detail = Vec::new();
+        if br < nr {
+            detail.push(format!("backfillfull_ratio ({}) < nearfull_ratio ({}), increased", f(br), f(nr)));
+            br = nr;
+        }
+        if fr < br {
+            detail.push(format!("full_ratio ({}) < backfillfull_ratio ({}), increased", f(fr), f(br)));
+            fr = br;
+        }
+        if fsr < fr {
+            detail.push(format!("osd_failsafe_full_ratio ({}) < full_ratio ({}), increased", f(fsr), f(fr)));
+        }
+        if !detail.is_empty() {
+            out.push(HealthCheck { code: "OSD_OUT_OF_ORDER_FULL", severity: "HEALTH_ERR", summary: "full ratio(s) out of order".into(), count: 0, detail });
+        }
+    }
+    // Ceph keeps its checks in a map by code.
+    out.sort_by_key(|c| c.code);
     out
 }
 
@@ -939,12 +982,37 @@ fn pool_line(id: i64, name: &str, p: &maps::pool::PgPool) -> String {
 fn osd_dump_text(m: &maps::osdmap::OsdMap) -> String {
     let mut s = format!("epoch {}\nfsid {}\ncreated {}\nmodified {}\n", m.epoch, m.fsid, m.created.to_iso8601(), m.modified.to_iso8601());
     s += &format!("flags {}\ncrush_version {}\n", maps::dump::osdmap_flag_names(m.flags).join(","), m.crush_version);
-    s += &format!("full_ratio {}\nbackfillfull_ratio {}\nnearfull_ratio {}\n", m.osd.full_ratio, m.osd.backfillfull_ratio, m.osd.nearfull_ratio);
+    let f = |x: f32| maps::dump::cpp_float(x as f64);
+    s += &format!("full_ratio {}\nbackfillfull_ratio {}\nnearfull_ratio {}\n", f(m.osd.full_ratio), f(m.osd.backfillfull_ratio), f(m.osd.nearfull_ratio));
     s += &format!("require_min_compat_client {}\nmin_compat_client jewel\nrequire_osd_release {}\nstretch_mode_enabled false\n", maps::monmap::release_name(m.osd.require_min_compat_client), maps::monmap::release_name(m.osd.require_osd_release));
     for (id, p) in &m.pools {
         s += &format!("{}\n", pool_line(*id, m.pool_name.get(id).map(|s| s.as_str()).unwrap_or(""), p));
     }
     s += &format!("\nmax_osd {}\n", m.max_osd);
+    // One line per OSD (OSDMap::print).
+    for i in 0..m.max_osd.max(0) {
+        let st = m.osd_state.get(i as usize).copied().unwrap_or(0);
+        if st & maps::osdmap::OSD_EXISTS == 0 {
+            continue;
+        }
+        let info = m.osd.osd_info.get(i as usize).copied().unwrap_or_default();
+        let weight = m.osd_weight.get(i as usize).copied().unwrap_or(0);
+        s += &format!("osd.{i}{}{} weight {}", if m.is_up(i) { " up  " } else { " down" }, if weight > 0 { " in " } else { " out" }, maps::dump::cpp_float(weight as f64 / 65536.0));
+        let aff = m.osd_primary_affinity.get(i as usize).copied().unwrap_or(maps::osdmap::OSD_DEFAULT_PRIMARY_AFFINITY);
+        if aff != maps::osdmap::OSD_DEFAULT_PRIMARY_AFFINITY {
+            s += &format!(" primary_affinity {}", maps::dump::cpp_float(aff as f64 / 65536.0));
+        }
+        s += &format!(" up_from {} up_thru {} down_at {} last_clean_interval [{},{})", info.up_from, info.up_thru, info.down_at, info.last_clean_begin, info.last_clean_end);
+        if info.lost_at != 0 {
+            s += &format!(" lost_at {}", info.lost_at);
+        }
+        let addrs = |v: &Vec<types::EntityAddrVec>| v.get(i as usize).cloned().unwrap_or_default();
+        s += &format!(" {} {} {}", addrs(&m.client_addrs), addrs(&m.osd.cluster_addrs), maps::osdmap::osd_state_names(st).join(","));
+        if let Some(u) = m.osd.osd_uuid.get(i as usize).filter(|u| !u.is_zero()) {
+            s += &format!(" {u}");
+        }
+        s += "\n";
+    }
     s
 }
 
@@ -986,6 +1054,29 @@ fn osd_flag(c: &Ctx, prefix: &str) -> CmdReply {
         return err(EIO, e);
     }
     ok(format!("{} is {}", maps::dump::osdmap_flag_names(flag).join(","), if set { "set" } else { "unset" }), Bytes::new())
+}
+
+/// `osd set-full-ratio|set-backfillfull-ratio|set-nearfull-ratio R`
+/// (`OSDMonitor::prepare_command`): the ratio goes into the map; the
+/// leader's full check then applies it.
+fn osd_set_ratio(c: &Ctx, prefix: &str) -> CmdReply {
+    let Some(r) = c.args.get("ratio").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))) else {
+        return err(EINVAL, "need a ratio between 0.0 and 1.0");
+    };
+    if !(0.0..=1.0).contains(&r) {
+        return err(EINVAL, format!("{r} not in range [0.0, 1.0]"));
+    }
+    let r = r as f32;
+    let mut cl = c.mon.lock();
+    let next = cl.next_osdmap(|m| match prefix {
+        "osd set-full-ratio" => m.osd.full_ratio = r,
+        "osd set-backfillfull-ratio" => m.osd.backfillfull_ratio = r,
+        _ => m.osd.nearfull_ratio = r,
+    });
+    if let Err(e) = cl.commit_osdmap(next, Txn::default()) {
+        return err(EIO, e);
+    }
+    ok(format!("{prefix} {}", maps::dump::cpp_float(r as f64)), Bytes::new())
 }
 
 /// The map flags `ceph -s`, `osd stat` and health show (Ceph's

@@ -79,7 +79,7 @@ fn die(msg: impl std::fmt::Display) -> ! {
     daemon::die("ceph-mon", msg)
 }
 
-const CONF_KEYS: [&str; 24] = [
+const CONF_KEYS: [&str; 25] = [
     "mon_min_osdmap_epochs",
     "mon_osd_force_trim_to",
     "paxos_service_trim_min",
@@ -104,6 +104,7 @@ const CONF_KEYS: [&str; 24] = [
     "auth_cluster_required",
     "ms_mon_service_mode",
     "auth_service_ticket_ttl",
+    "osd_failsafe_full_ratio",
 ];
 
 fn main() {

@@ -617,6 +617,105 @@ fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
     Ok(true)
 }
 
+/// The full, backfillfull and nearfull ratios as the OSDs apply them
+/// (`OSDService::check_full_status`): each at least the one below it.
+pub fn effective_full_ratios(m: &maps::OsdMap) -> (f32, f32, f32) {
+    let nearfull = m.osd.nearfull_ratio;
+    let backfillfull = m.osd.backfillfull_ratio.max(nearfull);
+    (m.osd.full_ratio.max(backfillfull), backfillfull, nearfull)
+}
+
+/// Which usage state an OSD this full is in (one of them, or none).
+fn usage_state(m: &maps::OsdMap, used: u64, total: u64) -> u32 {
+    use maps::osdmap::{OSD_BACKFILLFULL, OSD_FULL, OSD_NEARFULL};
+    if total == 0 {
+        return 0;
+    }
+    let ratio = used as f64 / total as f64;
+    let (full, backfillfull, nearfull) = effective_full_ratios(m);
+    if ratio >= full as f64 {
+        OSD_FULL
+    } else if ratio >= backfillfull as f64 {
+        OSD_BACKFILLFULL
+    } else if ratio >= nearfull as f64 {
+        OSD_NEARFULL
+    } else {
+        0
+    }
+}
+
+/// Up OSDs past the full, backfillfull or nearfull ratio get that state in
+/// the map, and every pool whose CRUSH rule reaches such an (in) OSD the
+/// matching flag (`OSDMonitor::encode_pending`, `OSDMap::get_full_pools`).
+/// Clients hold writes to a full pool and OSDs refuse them, so a disk
+/// never fills up under the cluster. Ceph's OSDs report their own state
+/// (MOSDFull); ours is derived from the usage they report with their PG
+/// stats, against the same ratios.
+fn update_full_flags(mon: &Mon) -> Result<bool, String> {
+    use maps::osdmap::{OSD_BACKFILLFULL, OSD_FULL, OSD_NEARFULL, OSD_USAGE_STATES};
+    use maps::pool::{FLAG_BACKFILLFULL, FLAG_FULL, FLAG_FULL_QUOTA, FLAG_NEARFULL};
+    let mut c = mon.lock();
+    let states: BTreeMap<i32, u32> = {
+        let sum = summary(&c.osdmap, &mon.osd_rt());
+        let m = &c.osdmap;
+        (0..m.max_osd)
+            .filter(|o| m.is_up(*o))
+            .filter_map(|o| sum.osds.get(&o).map(|(kb, kb_used, _, _)| (o, usage_state(m, *kb_used, *kb))))
+            .collect()
+    };
+    let m = &c.osdmap;
+    let state_of = |o: i32| states.get(&o).copied().unwrap_or_else(|| m.osd_state.get(o as usize).copied().unwrap_or(0) & OSD_USAGE_STATES);
+    let osd_changes: Vec<(i32, u32)> = states.iter().filter(|(o, st)| m.osd_state.get(**o as usize).map(|s| s & OSD_USAGE_STATES) != Some(**st)).map(|(o, st)| (*o, *st)).collect();
+    // The pools each usage state reaches, from the states as they will be.
+    let counted: Vec<(i32, u32)> = (0..m.max_osd).filter(|o| m.exists(*o) && m.is_up(*o) && m.is_in(*o)).map(|o| (o, state_of(o))).filter(|(_, s)| *s != 0).collect();
+    let pool_changes: Vec<(i64, u64)> = m
+        .pools
+        .iter()
+        .filter_map(|(id, p)| {
+            let reached = |bit: u32| counted.iter().any(|(o, s)| *s == bit && m.crush.rule_reaches(p.crush_rule as usize, *o));
+            let mut want = p.flags & !(FLAG_NEARFULL | FLAG_BACKFILLFULL);
+            if p.flags & FLAG_FULL_QUOTA == 0 {
+                want &= !FLAG_FULL;
+            }
+            if reached(OSD_FULL) {
+                want |= FLAG_FULL;
+            } else if reached(OSD_BACKFILLFULL) {
+                want |= FLAG_BACKFILLFULL;
+            } else if reached(OSD_NEARFULL) {
+                want |= FLAG_NEARFULL;
+            }
+            (want != p.flags).then_some((*id, want))
+        })
+        .collect();
+    if osd_changes.is_empty() && pool_changes.is_empty() {
+        return Ok(false);
+    }
+    let next = c.next_osdmap(|m| {
+        for (o, st) in &osd_changes {
+            if let Some(s) = m.osd_state.get_mut(*o as usize) {
+                *s = (*s & !OSD_USAGE_STATES) | st;
+            }
+        }
+        for (id, flags) in &pool_changes {
+            if let Some(p) = m.pools.get_mut(id) {
+                p.flags = *flags;
+                p.last_change = m.epoch;
+            }
+        }
+    });
+    c.commit_osdmap(next, Txn::default())?;
+    for (o, st) in osd_changes {
+        let what = match st {
+            OSD_FULL => "full",
+            OSD_BACKFILLFULL => "backfillfull",
+            OSD_NEARFULL => "nearfull",
+            _ => "no longer full",
+        };
+        info!(osd = o, "osd is {what}");
+    }
+    Ok(true)
+}
+
 /// `ceph report`'s `osdmap_clean_epochs`.
 pub fn clean_epochs_json(map: &maps::OsdMap, rt: &OsdRuntime) -> serde_json::Value {
     let mut per_pool = Vec::new();
@@ -745,6 +844,10 @@ pub fn tick(mon: &Mon) -> bool {
     });
     changed |= update_pool_quota_flags(mon).unwrap_or_else(|e| {
         warn!("pool quotas: {e}");
+        false
+    });
+    changed |= update_full_flags(mon).unwrap_or_else(|e| {
+        warn!("full flags: {e}");
         false
     });
     let purged = {

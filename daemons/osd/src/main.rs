@@ -201,6 +201,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         con_modes,
         data_path: data.clone(),
         cache_primary_writes: cfg.get_bool("osd_cache_primary_writes").unwrap_or(false),
+        failsafe_full_ratio: cfg.get("osd_failsafe_full_ratio").and_then(|v| v.parse::<f64>().ok()).map(|r| if r > 1.0 { r / 100.0 } else { r }).unwrap_or(0.97),
     };
 
     let o = monc::MonClientOptions {

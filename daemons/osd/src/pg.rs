@@ -1920,8 +1920,22 @@ impl Pg {
             use opcode::*;
             msg.ops.iter().any(|o| opcode::is_write(o.op) && !matches!(o.op, WATCH | NOTIFY | NOTIFY_ACK | DELETE | TRUNCATE | ZERO | RMXATTR | OMAPRMKEYS | OMAPCLEAR))
         };
-        if is_write && msg.flags & flags::FULL_FORCE == 0 && self.pool().is_some_and(|p| p.flags & maps::pool::FLAG_FULL_QUOTA != 0) && grows() {
-            let rc = if msg.flags & flags::FULL_TRY != 0 { -122 } else { -11 };
+        // The same for a pool whose OSDs are full (ENOSPC for FULL_TRY).
+        // An OSD whose own disk is nearly out of space (failsafe) drops
+        // them, as Ceph's: the client resends once the map says full.
+        if is_write && msg.flags & flags::FULL_FORCE == 0 && self.osd.failsafe_full() && grows() {
+            if msg.flags & flags::FULL_TRY != 0 {
+                let r = self.reply_for(msg, -28, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+                let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
+            } else {
+                debug!(pg = %self.pgid, "failsafe full: dropping write");
+            }
+            return;
+        }
+        let pool_flags = self.pool().map(|p| p.flags).unwrap_or(0);
+        if is_write && msg.flags & flags::FULL_FORCE == 0 && pool_flags & maps::pool::FLAG_FULL != 0 && grows() {
+            let quota = pool_flags & maps::pool::FLAG_FULL_QUOTA != 0;
+            let rc = if msg.flags & flags::FULL_TRY != 0 { if quota { -122 } else { -28 } } else { -11 };
             let r = self.reply_for(msg, rc, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;

@@ -46,6 +46,9 @@ pub struct OsdConf {
     /// BlueStore's `bluestore_default_buffered_write`: it costs writes a
     /// quarter of their throughput here; see docs/performance.md).
     pub cache_primary_writes: bool,
+    /// Past this share of its filesystem used, the OSD takes no more client
+    /// writes whatever the map says (`osd_failsafe_full_ratio`, 0.97).
+    pub failsafe_full_ratio: f64,
 }
 
 /// Who is on the other end of a session, and what they may do.
@@ -115,6 +118,8 @@ pub struct Osd {
     /// (their senders are in `pgs`) until the parent has split its copy
     /// and starts them ([`Osd::start_child`]).
     pending_children: Mutex<HashMap<PgId, mpsc::UnboundedReceiver<PgEvent>>>,
+    /// The data filesystem is past `failsafe_full_ratio` (checked each second).
+    failsafe_full: std::sync::atomic::AtomicBool,
     /// Events from peers for PGs our map does not have yet (a peer saw a
     /// split first): delivered once our map has them.
     held: Mutex<std::collections::VecDeque<(PgId, PgEvent)>>,
@@ -160,6 +165,7 @@ impl Osd {
             map_tx,
             pgs: Mutex::new(HashMap::new()),
             pending_children: Mutex::new(HashMap::new()),
+            failsafe_full: std::sync::atomic::AtomicBool::new(false),
             held: Mutex::new(Default::default()),
             map_need: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
@@ -670,9 +676,29 @@ impl Osd {
             if let Some(gap) = self.history.first_missing(self.map().epoch) {
                 self.want_maps(gap);
             }
+            self.check_failsafe();
             if last_report.elapsed() >= self.conf.report_interval {
                 last_report = Instant::now();
                 self.send_stats();
+            }
+        }
+    }
+
+    /// Whether the data filesystem is too full for client writes (Ceph's
+    /// `check_failsafe_full`): the last line of defence, under the mon's
+    /// full flags, so the store itself never runs out of space.
+    pub fn failsafe_full(&self) -> bool {
+        self.failsafe_full.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn check_failsafe(&self) {
+        let (total, avail) = fs_space(&self.store_path());
+        let full = total > 0 && (total - avail.min(total)) as f64 / total as f64 >= self.conf.failsafe_full_ratio;
+        if full != self.failsafe_full.swap(full, std::sync::atomic::Ordering::Relaxed) {
+            if full {
+                tracing::error!(ratio = self.conf.failsafe_full_ratio, "data filesystem past osd_failsafe_full_ratio: refusing client writes; free space or add OSDs");
+            } else {
+                info!("data filesystem below osd_failsafe_full_ratio again: taking writes");
             }
         }
     }
