@@ -1783,3 +1783,50 @@ fn an_osd_past_the_failsafe_ratio_refuses_writes() {
     let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
     assert_eq!(r.stdout.trim(), "errno True\nreads go on", "{}", r.stderr);
 }
+
+/// A backfill onto an OSD past the backfillfull ratio waits, as Ceph's
+/// does: the PGs show `backfill_toofull`, health says `PG_BACKFILL_FULL`
+/// in Ceph's words, the data stays readable and writable, and once the
+/// ratio is raised the backfill runs and every object is intact.
+#[test]
+fn backfill_onto_a_backfillfull_osd_waits_until_it_has_room() {
+    let c = OurCluster::start(3, "");
+    c.create_pool_with("bf", 8, &[("size", "2")]);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    let mut objects = Vec::new();
+    for i in 0..8u64 {
+        let data = oxceph_tests::pattern_bytes(1 << 20, i);
+        std::fs::write(f.path(), &data).unwrap();
+        assert_eq!(c.rados(&["-p", "bf", "put", &format!("o{i}"), &f.path().display().to_string()]).code, 0);
+        objects.push(data);
+    }
+    for (r, v) in [("set-nearfull-ratio", "0.0000001"), ("set-backfillfull-ratio", "0.0000002")] {
+        assert_eq!(c.mon.real(&["osd", r, v]).code, 0);
+    }
+    c.wait_for(60, "backfillfull osds", |s| s["health"]["checks"]["OSD_BACKFILLFULL"].is_object());
+    assert_eq!(c.mon.real(&["osd", "out", "0"]).code, 0);
+    let toofull = |s: &serde_json::Value| s["pgmap"]["pgs_by_state"].as_array().is_some_and(|a| a.iter().any(|x| x["state_name"].as_str().is_some_and(|n| n.contains("backfill_toofull"))));
+    c.wait_for(60, "pgs in backfill_toofull", toofull);
+    let detail = c.mon.real(&["health", "detail"]).stdout;
+    let line = detail.lines().find(|l| l.starts_with("[WRN] PG_BACKFILL_FULL: ")).unwrap_or_else(|| panic!("no PG_BACKFILL_FULL in\n{detail}"));
+    let n: usize = line.trim_start_matches("[WRN] PG_BACKFILL_FULL: Low space hindering backfill (add storage if this doesn't resolve itself): ").split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{line}"));
+    assert!(line.ends_with(if n == 1 { " pg backfill_toofull" } else { " pgs backfill_toofull" }), "{line}");
+    assert!(detail.lines().any(|l| l.starts_with("    pg ") && l.contains(" is active+") && l.contains("backfill_toofull, acting [")), "{detail}");
+    // Still serving: reads of every object, and a new write.
+    for (i, data) in objects.iter().enumerate() {
+        let out = f.path().with_extension("got");
+        assert_eq!(c.rados(&["-p", "bf", "get", &format!("o{i}"), &out.display().to_string()]).code, 0);
+        assert!(std::fs::read(&out).unwrap() == *data, "o{i} while backfill waits");
+    }
+    assert_eq!(c.rados(&["-p", "bf", "put", "during", "/etc/hosts"]).code, 0);
+    // Room again: the backfill runs to the end.
+    for (r, v) in [("set-backfillfull-ratio", "0.9"), ("set-nearfull-ratio", "0.85")] {
+        assert_eq!(c.mon.real(&["osd", r, v]).code, 0);
+    }
+    c.wait_clean(120);
+    for (i, data) in objects.iter().enumerate() {
+        let out = f.path().with_extension("got");
+        assert_eq!(c.rados(&["-p", "bf", "get", &format!("o{i}"), &out.display().to_string()]).code, 0);
+        assert!(std::fs::read(&out).unwrap() == *data, "o{i} after the backfill");
+    }
+}

@@ -445,6 +445,24 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
             .collect();
         out.push(HealthCheck { code: "PG_AVAILABILITY", severity: "HEALTH_WARN", summary: msg, count: inactive, detail });
     }
+    // PGs whose backfill or recovery waits for a full OSD (PGMap's
+    // BACKFILL_FULL and RECOVERY_FULL).
+    for (bit, code, severity, summary, word) in [
+        (messages::osd_peer::pg_state::BACKFILL_TOOFULL, "PG_BACKFILL_FULL", "HEALTH_WARN", "Low space hindering backfill (add storage if this doesn't resolve itself)", "backfill_toofull"),
+        (messages::osd_peer::pg_state::RECOVERY_TOOFULL, "PG_RECOVERY_FULL", "HEALTH_ERR", "Full OSDs blocking recovery", "recovery_toofull"),
+    ] {
+        let pgs: Vec<&messages::osd_peer::PgStat> = sum.stats.values().filter(|s| s.state & bit != 0).collect();
+        if !pgs.is_empty() {
+            let n = pgs.len() as u64;
+            out.push(HealthCheck {
+                code,
+                severity,
+                summary: format!("{summary}: {n} {} {word}", if n == 1 { "pg" } else { "pgs" }),
+                count: n,
+                detail: pgs.iter().map(|s| format!("pg {} is {}, acting [{}]", s.pgid, messages::osd_peer::pg_state::to_string(s.state), s.acting.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(","))).collect(),
+            });
+        }
+    }
     let degraded_pgs = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::DEGRADED != 0).count() as u64;
     let undersized = sum.stats.values().filter(|s| s.state & messages::osd_peer::pg_state::UNDERSIZED != 0).count() as u64;
     if sum.degraded > 0 || degraded_pgs > 0 {

@@ -1251,8 +1251,21 @@ impl Pg {
         if !self.recovering_peers.contains(&target) {
             return false;
         }
+        if self.target_too_full(target, ps.reset) {
+            return true;
+        }
         let f = self.map.flags;
         f & NORECOVER != 0 || (ps.reset && (f & NOBACKFILL != 0 || (f & NOREBALANCE != 0 && !self.is_degraded())))
+    }
+
+    /// Whether `target` is too full to take a backfill (backfillfull or
+    /// full) or a log recovery (full), by its state in the map: Ceph's
+    /// remote reservation refuses then, and the PG waits in
+    /// backfill_toofull / recovery_toofull until it has room.
+    fn target_too_full(&self, target: i32, backfill: bool) -> bool {
+        use maps::osdmap::{OSD_BACKFILLFULL, OSD_FULL};
+        let st = self.map.osd_state.get(target as usize).copied().unwrap_or(0);
+        st & if backfill { OSD_BACKFILLFULL | OSD_FULL } else { OSD_FULL } != 0
     }
 
     /// Pushes the flags held back go on once the flags are gone.
@@ -1364,7 +1377,11 @@ impl Pg {
         }
         if self.push_held_by_flags(target, &ps) {
             if !ps.paused {
-                info!(pg = %self.pgid, target, flags = %maps::dump::osdmap_flag_names(self.map.flags).join(","), "recovery paused by the osdmap's flags");
+                if self.target_too_full(target, ps.reset) {
+                    warn!(pg = %self.pgid, target, "recovery paused: the target osd is too full (add storage, or raise 'ceph osd set-backfillfull-ratio')");
+                } else {
+                    info!(pg = %self.pgid, target, flags = %maps::dump::osdmap_flag_names(self.map.flags).join(","), "recovery paused by the osdmap's flags");
+                }
                 // A deferred backfill gives its slot to others (Ceph's
                 // DeferBackfill): a degraded PG may go on under norebalance.
                 ps.slot = BackfillSlot::NotNeeded;
@@ -2641,8 +2658,13 @@ impl Pg {
                     let backfilling = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.reset && !p.slot.waiting() && !p.paused));
                     let waiting = self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.slot.waiting() || (p.reset && p.paused)));
                     let recovery_waiting = self.recovering_peers.iter().all(|t| push(t).is_some_and(|p| p.paused));
+                    let toofull = |backfill: bool| self.recovering_peers.iter().any(|t| push(t).is_some_and(|p| p.paused && p.reset == backfill && self.target_too_full(*t, backfill)));
                     s |= if backfilling {
                         BACKFILLING
+                    } else if toofull(true) {
+                        BACKFILL_TOOFULL
+                    } else if toofull(false) {
+                        RECOVERY_TOOFULL
                     } else if waiting {
                         BACKFILL_WAIT
                     } else if recovery_waiting {
