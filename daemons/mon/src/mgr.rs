@@ -21,19 +21,58 @@ use types::{AddrType, EntityAddr, EntityAddrVec, EntityType};
 pub const ALWAYS_ON: [&str; 10] = ["balancer", "crash", "devicehealth", "orchestrator", "pg_autoscaler", "progress", "rbd_support", "status", "telemetry", "volumes"];
 const DEFAULT_MODULES: [&str; 3] = ["iostat", "nfs", "restful"];
 
+/// Ceph's `format_u` (`include/types.h`): a whole multiple of the unit
+/// plainly, else the most decimals (2, 1, 0) that fit in 7 characters.
+fn format_u(v: u64, n: u64, index: usize, mult: u64, unit: &str) -> String {
+    if index == 0 || v % mult == 0 {
+        return format!("{n}{unit}");
+    }
+    let x = v as f64 / mult as f64;
+    let mut s = String::new();
+    for p in (0..=2).rev() {
+        s = format!("{x:.p$}{unit}");
+        if s.len() <= 7 {
+            break;
+        }
+    }
+    s
+}
+
 /// Bytes as Ceph's `byte_u_t` prints them: `0 B`, `871 MiB`, `3.5 GiB`.
-pub fn si_bytes(n: u64) -> String {
-    const U: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut i = 0;
-    let mut v = n as f64;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
+pub fn si_bytes(v: u64) -> String {
+    const U: [&str; 7] = [" B", " KiB", " MiB", " GiB", " TiB", " PiB", " EiB"];
+    let (mut n, mut i) = (v, 0);
+    while n >= 1024 && i < U.len() - 1 {
+        n /= 1024;
         i += 1;
     }
-    if i == 0 || (v - v.round()).abs() < 0.05 && v >= 10.0 || v >= 100.0 {
-        format!("{} {}", v.round() as u64, U[i])
-    } else {
-        format!("{:.1} {}", v, U[i])
+    format_u(v, n, i, 1u64 << (10 * i), U[i])
+}
+
+/// A count as Ceph's `si_u_t` prints it: `999`, `1.50k`, `1M`.
+pub fn si_count(v: u64) -> String {
+    const U: [&str; 7] = ["", "k", "M", "G", "T", "P", "E"];
+    let (mut n, mut i, mut mult) = (v, 0, 1u64);
+    while n >= 1000 && i < U.len() - 1 {
+        n /= 1000;
+        i += 1;
+        mult *= 1000;
+    }
+    format_u(v, n, i, mult, U[i])
+}
+
+#[cfg(test)]
+mod units_tests {
+    /// What real Pacific printed (`ceph osd pool get-quota` after `set-quota`
+    /// with these values, and `ceph df`).
+    #[test]
+    fn units_print_as_cephs_format_u() {
+        for (v, want) in [(1500, "1.50k"), (1234567, "1.23M"), (999, "999"), (1000000, "1M"), (12345, "12.35k"), (0, "0")] {
+            assert_eq!(super::si_count(v), want);
+        }
+        for (v, want) in [(1500, "1.5 KiB"), (3758096384, "3.5 GiB"), (1099511627776, "1 TiB"), (123456789, "118 MiB"), (0, "0 B"), (1023, "1023 B")] {
+            assert_eq!(super::si_bytes(v), want);
+        }
     }
 }
 
