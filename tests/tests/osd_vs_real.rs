@@ -1742,7 +1742,7 @@ fn full_osds_flag_their_pools_and_hold_writes_like_real_ceph() {
             let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
             assert_eq!(r.stdout.trim(), "errno True", "FULL_TRY write on a full pool: {} {}", r.stdout, r.stderr);
             let conf = c.conf();
-            blocked = Some(std::thread::spawn(move || run(Path::new(REAL_RADOS), &["-c", &conf, "-p", "fullpool", "put", "waited", "/etc/services"])));
+            blocked = Some(std::thread::spawn(move || run(Path::new(REAL_RADOS), &["-c", &conf, "--rados_osd_op_timeout", "60", "-p", "fullpool", "put", "waited", "/etc/services"])));
             std::thread::sleep(std::time::Duration::from_secs(1));
             assert!(!blocked.as_ref().unwrap().is_finished(), "the write did not wait for the pool to have room");
         }
@@ -1755,29 +1755,31 @@ fn full_osds_flag_their_pools_and_hold_writes_like_real_ceph() {
     }
 }
 
-/// An OSD whose own filesystem is past `osd_failsafe_full_ratio` takes no
-/// client writes, whatever the map says (Ceph's failsafe): FULL_TRY writes
-/// get ENOSPC, others are held; reads go on. Health flags the ratio as out
-/// of order, as Ceph's mon does. (The ratio is set below this disk's use.)
+/// An OSD whose own filesystem is past its failsafe ratio (the larger of
+/// `osd_failsafe_full_ratio` and the map's full ratio, as in Ceph) takes no
+/// growing client writes whatever the map says, and reports itself full:
+/// its own usage (the store's) is far below every ratio here, yet the mon
+/// marks it full and the pool full, the real `rados` holds writes, FULL_TRY
+/// ones get ENOSPC, and reads go on. Both ratios are set below this disk's
+/// use, so the failsafe trips.
 #[test]
-fn an_osd_past_the_failsafe_ratio_refuses_writes() {
+fn an_osd_past_the_failsafe_ratio_refuses_writes_and_reports_itself_full() {
     let c = OurCluster::start(1, "osd_pool_default_size = 1\nmon_allow_pool_size_one = true\nosd_failsafe_full_ratio = 0.001\n");
-    let r = c.mon.real(&["osd", "pool", "create", "p", "4"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let _ = c.mon.real(&["osd", "pool", "application", "enable", "p", "rados"]);
-    let t0 = std::time::Instant::now();
-    let detail = loop {
-        let d = c.mon.real(&["health", "detail"]).stdout;
-        if d.contains("OSD_OUT_OF_ORDER_FULL") || t0.elapsed().as_secs() > 30 {
-            break d;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
-    assert!(detail.contains("    osd_failsafe_full_ratio (0.001) < full_ratio (0.95), increased\n"), "{detail}");
+    // Health is not OK here (the failsafe ratio is below the full ratio,
+    // OSD_OUT_OF_ORDER_FULL): wait for the PGs only.
+    assert_eq!(c.mon.real(&["osd", "pool", "create", "p", "4"]).code, 0);
+    assert_eq!(c.mon.real(&["osd", "pool", "application", "enable", "p", "rados"]).code, 0);
+    c.wait_for(60, "4 pgs active+clean", |s| s["pgmap"]["pgs_by_state"].as_array().is_some_and(|a| a.iter().any(|x| x["state_name"] == "active+clean" && x["count"] == 4)));
+    for (r, v) in [("set-nearfull-ratio", "0.0003"), ("set-backfillfull-ratio", "0.0004"), ("set-full-ratio", "0.0005")] {
+        assert_eq!(c.mon.real(&["osd", r, v]).code, 0);
+    }
+    c.wait_for(60, "the osd to report itself full", |s| s["health"]["checks"]["OSD_FULL"].is_object() && s["health"]["checks"]["POOL_FULL"].is_object());
+    assert!(c.log("osd.0").contains("past osd_failsafe_full_ratio"), "the osd did not log its failsafe");
     let r = c.rados(&["--rados_osd_op_timeout", "3", "-p", "p", "put", "x", "/etc/hosts"]);
     assert_ne!(r.code, 0, "a write past the failsafe ratio went through");
+    assert!(r.stderr.contains("Connection timed out"), "{}", r.stderr);
     let script = format!(
-        "import rados, errno\nc = rados.Rados(conffile='{}')\nc.connect()\nio = c.open_ioctx('p')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY (python3-rados has no name for it)\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\ntry:\n    io.stat('nothing')\nexcept rados.ObjectNotFound:\n    print('reads go on')\n",
+        "import rados, errno\nc = rados.Rados(conffile='{}')\nc.connect()\nio = c.open_ioctx('p')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\ntry:\n    io.stat('nothing')\nexcept rados.ObjectNotFound:\n    print('reads go on')\n",
         c.conf()
     );
     let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);

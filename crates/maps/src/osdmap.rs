@@ -317,6 +317,20 @@ pub struct PgMapping {
 }
 
 impl OsdMap {
+    /// (full, backfillfull, nearfull, failsafe) as OSDs apply them
+    /// (`OSDService::check_full_status`): each at least the one below it,
+    /// and all the failsafe ratio when any is zero or less.
+    pub fn full_ratios(&self, failsafe: f32) -> (f32, f32, f32, f32) {
+        let nearfull = self.osd.nearfull_ratio;
+        let backfillfull = self.osd.backfillfull_ratio.max(nearfull);
+        let full = self.osd.full_ratio.max(backfillfull);
+        let failsafe = failsafe.max(full);
+        if full <= 0.0 || backfillfull <= 0.0 || nearfull <= 0.0 {
+            return (failsafe, failsafe, failsafe, failsafe);
+        }
+        (full, backfillfull, nearfull, failsafe)
+    }
+
     /// Drops pool `id` with its pg_temp and primary_temp entries, as Ceph's
     /// `_prepare_remove_pool` does: they would otherwise stay in `osd dump`
     /// and be reused by a later pool that gets the same id.

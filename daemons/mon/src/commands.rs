@@ -517,7 +517,7 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
     {
         let f = |x: f32| maps::dump::cpp_float(x as f64);
         let (nr, mut br, mut fr) = (m.osd.nearfull_ratio, m.osd.backfillfull_ratio, m.osd.full_ratio);
-        let fsr = mon.settings.get("osd_failsafe_full_ratio").and_then(|v| v.parse::<f32>().ok()).unwrap_or(0.97);
+        let fsr = crate::osdmon::failsafe_ratio(mon);
         let mut detail = Vec::new();
         if br < nr {
             detail.push(format!("backfillfull_ratio ({}) < nearfull_ratio ({}), increased", f(br), f(nr)));

@@ -592,13 +592,18 @@ fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
     if changes.is_empty() {
         return Ok(false);
     }
+    let held_full: HashSet<i64> = changes.iter().filter(|(id, full, _)| !*full && c.osdmap.pools.get(id).is_some_and(|p| pool_reaches(&c.osdmap, p, maps::osdmap::OSD_FULL))).map(|(id, _, _)| *id).collect();
     let next = c.next_osdmap(|m| {
         for (id, full, _) in &changes {
             if let Some(p) = m.pools.get_mut(id) {
                 if *full {
                     p.flags |= FLAG_FULL | FLAG_FULL_QUOTA;
                 } else {
-                    p.flags &= !(FLAG_FULL | FLAG_FULL_QUOTA);
+                    p.flags &= !FLAG_FULL_QUOTA;
+                    // Still full if a full OSD holds it (no writable epoch between).
+                    if !held_full.contains(id) {
+                        p.flags &= !FLAG_FULL;
+                    }
                 }
                 p.last_change = m.epoch;
             }
@@ -617,31 +622,35 @@ fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
     Ok(true)
 }
 
-/// The full, backfillfull and nearfull ratios as the OSDs apply them
-/// (`OSDService::check_full_status`): each at least the one below it.
-pub fn effective_full_ratios(m: &maps::OsdMap) -> (f32, f32, f32) {
-    let nearfull = m.osd.nearfull_ratio;
-    let backfillfull = m.osd.backfillfull_ratio.max(nearfull);
-    (m.osd.full_ratio.max(backfillfull), backfillfull, nearfull)
-}
-
-/// Which usage state an OSD this full is in (one of them, or none).
-fn usage_state(m: &maps::OsdMap, used: u64, total: u64) -> u32 {
+/// Which usage state an OSD this full is in (one of them, or none), as
+/// Ceph's OSDs decide it (strictly past a ratio; past the failsafe is full).
+fn usage_state(m: &maps::OsdMap, failsafe: f32, used: u64, total: u64) -> u32 {
     use maps::osdmap::{OSD_BACKFILLFULL, OSD_FULL, OSD_NEARFULL};
     if total == 0 {
         return 0;
     }
     let ratio = used as f64 / total as f64;
-    let (full, backfillfull, nearfull) = effective_full_ratios(m);
-    if ratio >= full as f64 {
+    let (full, backfillfull, nearfull, _) = m.full_ratios(failsafe);
+    if ratio > full as f64 {
         OSD_FULL
-    } else if ratio >= backfillfull as f64 {
+    } else if ratio > backfillfull as f64 {
         OSD_BACKFILLFULL
-    } else if ratio >= nearfull as f64 {
+    } else if ratio > nearfull as f64 {
         OSD_NEARFULL
     } else {
         0
     }
+}
+
+/// `osd_failsafe_full_ratio` as set (Ceph takes a percent, too).
+pub fn failsafe_ratio(mon: &Mon) -> f32 {
+    let r = mon.settings.get("osd_failsafe_full_ratio").and_then(|v| v.parse::<f32>().ok()).unwrap_or(0.97);
+    if r > 1.0 { r / 100.0 } else { r }
+}
+
+/// Whether `pool`'s CRUSH rule reaches an up and in OSD in usage state `bit`.
+pub fn pool_reaches(m: &maps::OsdMap, pool: &maps::PgPool, bit: u32) -> bool {
+    (0..m.max_osd).any(|o| m.exists(o) && m.is_up(o) && m.is_in(o) && m.osd_state.get(o as usize).is_some_and(|s| s & maps::osdmap::OSD_USAGE_STATES == bit) && m.crush.rule_reaches(pool.crush_rule as usize, o))
 }
 
 /// Up OSDs past the full, backfillfull or nearfull ratio get that state in
@@ -660,7 +669,7 @@ fn update_full_flags(mon: &Mon) -> Result<bool, String> {
         let m = &c.osdmap;
         (0..m.max_osd)
             .filter(|o| m.is_up(*o))
-            .filter_map(|o| sum.osds.get(&o).map(|(kb, kb_used, _, _)| (o, usage_state(m, *kb_used, *kb))))
+            .filter_map(|o| sum.osds.get(&o).map(|(kb, kb_used, _, _)| (o, usage_state(m, failsafe_ratio(mon), *kb_used, *kb))))
             .collect()
     };
     let m = &c.osdmap;
@@ -671,12 +680,11 @@ fn update_full_flags(mon: &Mon) -> Result<bool, String> {
     let pool_changes: Vec<(i64, u64)> = m
         .pools
         .iter()
+        // A pool full by its quota stays as the quota check left it, as in Ceph.
+        .filter(|(_, p)| p.flags & FLAG_FULL_QUOTA == 0)
         .filter_map(|(id, p)| {
             let reached = |bit: u32| counted.iter().any(|(o, s)| *s == bit && m.crush.rule_reaches(p.crush_rule as usize, *o));
-            let mut want = p.flags & !(FLAG_NEARFULL | FLAG_BACKFILLFULL);
-            if p.flags & FLAG_FULL_QUOTA == 0 {
-                want &= !FLAG_FULL;
-            }
+            let mut want = p.flags & !(FLAG_NEARFULL | FLAG_BACKFILLFULL | FLAG_FULL);
             if reached(OSD_FULL) {
                 want |= FLAG_FULL;
             } else if reached(OSD_BACKFILLFULL) {

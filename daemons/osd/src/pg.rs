@@ -1939,8 +1939,9 @@ impl Pg {
         };
         // The same for a pool whose OSDs are full (ENOSPC for FULL_TRY).
         // An OSD whose own disk is nearly out of space (failsafe) drops
-        // them, as Ceph's: the client resends once the map says full.
-        if is_write && msg.flags & flags::FULL_FORCE == 0 && self.osd.failsafe_full() && grows() {
+        // them, even forced ones, as Ceph's: the client resends once the
+        // map says full (this OSD then reports itself full).
+        if is_write && self.osd.failsafe_full() && grows() {
             if msg.flags & flags::FULL_TRY != 0 {
                 let r = self.reply_for(msg, -28, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
                 let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));

@@ -693,7 +693,9 @@ impl Osd {
 
     fn check_failsafe(&self) {
         let (total, avail) = fs_space(&self.store_path());
-        let full = total > 0 && (total - avail.min(total)) as f64 / total as f64 >= self.conf.failsafe_full_ratio;
+        // As Ceph's: never below the map's full ratio.
+        let (.., failsafe) = self.map().full_ratios(self.conf.failsafe_full_ratio as f32);
+        let full = total > 0 && (total - avail.min(total)) as f64 / total as f64 > failsafe as f64;
         if full != self.failsafe_full.swap(full, std::sync::atomic::Ordering::Relaxed) {
             if full {
                 tracing::error!(ratio = self.conf.failsafe_full_ratio, "data filesystem past osd_failsafe_full_ratio: refusing client writes; free space or add OSDs");
@@ -712,7 +714,13 @@ impl Osd {
         // RocksDB's files and the block-file slots holding data (as
         // BlueStore reports what its allocator gave out).
         let (slots, _) = self.store.slot_usage();
-        let used = dir_size(&self.store_path().join("store.db")) + slots * objectstore::BLOCK;
+        let mut used = dir_size(&self.store_path().join("store.db")) + slots * objectstore::BLOCK;
+        // Past the failsafe, what counts is the filesystem (others may
+        // share it): report its use, so the mon marks us full, as a Ceph
+        // OSD in failsafe reports itself full.
+        if self.failsafe_full() {
+            used = used.max(total.saturating_sub(avail));
+        }
         let kb_total = total / 1024;
         let kb_used = used.min(used + avail) / 1024;
         let m = PgStats {
