@@ -1784,6 +1784,21 @@ fn an_osd_past_the_failsafe_ratio_refuses_writes_and_reports_itself_full() {
     );
     let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
     assert_eq!(r.stdout.trim(), "errno True\nreads go on", "{}", r.stderr);
+    // FULL_FORCE passes a full pool, not the failsafe: this write is held
+    // by the OSD itself (the client gives up after its op timeout).
+    let forced = format!(
+        "import rados\nc = rados.Rados(conffile='{}', conf={{'rados_osd_op_timeout': '3'}})\nc.connect()\nio = c.open_ioctx('p')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'forced', flags=128)  # LIBRADOS_OPERATION_FULL_FORCE\n    print('written')\nexcept rados.Error as e:\n    print('held', e.errno)\n",
+        c.conf()
+    );
+    let r = run(Path::new("/usr/bin/python3"), &["-c", &forced]);
+    assert!(r.stdout.trim().starts_with("held"), "a FULL_FORCE write passed the failsafe: {} {}", r.stdout, r.stderr);
+    // Back to the default full ratio: the failsafe ratio is then 0.95, the
+    // OSD is no longer full, and writes go through.
+    assert_eq!(c.mon.real(&["osd", "set-full-ratio", "0.95"]).code, 0);
+    c.wait_for(60, "OSD_FULL to clear", |s| s["health"]["checks"]["OSD_FULL"].is_null() && s["health"]["checks"]["POOL_FULL"].is_null());
+    assert_eq!(c.rados(&["--rados_osd_op_timeout", "30", "-p", "p", "put", "after", "/etc/hosts"]).code, 0);
+    let detail = c.mon.real(&["health", "detail"]).stdout;
+    assert!(detail.contains("    osd_failsafe_full_ratio (0.001) < full_ratio (0.95), increased\n"), "{detail}");
 }
 
 /// A backfill onto an OSD past the backfillfull ratio waits, as Ceph's

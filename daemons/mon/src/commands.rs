@@ -708,7 +708,7 @@ fn status(c: &Ctx) -> CmdReply {
         }
         s += " \n  data:\n";
         s += &format!("    pools:   {} pools, {} pgs\n", cl.osdmap.pools.len(), pgs);
-        s += &format!("    objects: {} objects, {}\n", sum.num_objects, crate::mgr::si_bytes(sum.data_bytes));
+        s += &format!("    objects: {} objects, {}\n", crate::mgr::si_count(sum.num_objects), crate::mgr::si_bytes(sum.data_bytes));
         s += &format!("    usage:   {} used, {} / {} avail\n", crate::mgr::si_bytes(sum.bytes_used), crate::mgr::si_bytes(sum.bytes_avail), crate::mgr::si_bytes(sum.bytes_total));
         let lines = sum.status_lines();
         if lines.is_empty() {
@@ -2027,7 +2027,7 @@ fn pool_get_quota(c: &Ctx) -> CmdReply {
     let sum = crate::osdmon::summary(&cl.osdmap, &c.mon.osd_rt());
     let (objects, bytes) = crate::osdmon::pool_usage(&sum, &cl.osdmap, id, false).unwrap_or((0, 0));
     let v = json!({"pool_name": name, "pool_id": id, "quota_max_objects": p.quota_max_objects, "current_num_objects": objects, "quota_max_bytes": p.quota_max_bytes, "current_num_bytes": bytes});
-    let objs = if p.quota_max_objects == 0 { "N/A".to_string() } else { format!("{} objects  (current num objects: {} objects)", crate::mgr::si_count(p.quota_max_objects), crate::mgr::si_count(objects)) };
+    let objs = if p.quota_max_objects == 0 { "N/A".to_string() } else { format!("{} objects  (current num objects: {objects} objects)", crate::mgr::si_count(p.quota_max_objects)) };
     let byts = if p.quota_max_bytes == 0 { "N/A".to_string() } else { format!("{}  (current num bytes: {bytes} bytes)", crate::mgr::si_bytes(p.quota_max_bytes)) };
     ok("", c.out(&v, || format!("quotas for pool '{name}':\n  max objects: {objs}\n  max bytes  : {byts}\n")))
 }

@@ -260,7 +260,7 @@ pub fn run_command(mon: &Mon, args: &Map<String, Value>) -> CmdReply {
                     id,
                     p.pg_num,
                     si_bytes(stored),
-                    objects,
+                    si_count(objects),
                     si_bytes(used),
                     pct(used, used + max_avail) * 100.0,
                     si_bytes(max_avail)

@@ -598,6 +598,7 @@ fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
             if let Some(p) = m.pools.get_mut(id) {
                 if *full {
                     p.flags |= FLAG_FULL | FLAG_FULL_QUOTA;
+                    p.flags &= !(maps::pool::FLAG_NEARFULL | maps::pool::FLAG_BACKFILLFULL);
                 } else {
                     p.flags &= !FLAG_FULL_QUOTA;
                     // Still full if a full OSD holds it (no writable epoch between).

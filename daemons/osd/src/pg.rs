@@ -1940,7 +1940,10 @@ impl Pg {
         // The same for a pool whose OSDs are full (ENOSPC for FULL_TRY).
         // An OSD whose own disk is nearly out of space (failsafe) drops
         // them, even forced ones, as Ceph's: the client resends once the
-        // map says full (this OSD then reports itself full).
+        // map says full (this OSD then reports itself full). Unlike Ceph,
+        // which drops every write there, deletes and other writes that
+        // cannot grow the store still go through (they are how space is
+        // freed), and FULL_TRY gets ENOSPC at once.
         if is_write && self.osd.failsafe_full() && grows() {
             if msg.flags & flags::FULL_TRY != 0 {
                 let r = self.reply_for(msg, -28, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);

@@ -698,10 +698,12 @@ impl Osd {
         let full = total > 0 && (total - avail.min(total)) as f64 / total as f64 > failsafe as f64;
         if full != self.failsafe_full.swap(full, std::sync::atomic::Ordering::Relaxed) {
             if full {
-                tracing::error!(ratio = self.conf.failsafe_full_ratio, "data filesystem past osd_failsafe_full_ratio: refusing client writes; free space or add OSDs");
+                tracing::error!(ratio = failsafe, "data filesystem past osd_failsafe_full_ratio: refusing client writes; free space or add OSDs");
             } else {
-                info!("data filesystem below osd_failsafe_full_ratio again: taking writes");
+                info!(ratio = failsafe, "data filesystem below osd_failsafe_full_ratio again: taking writes");
             }
+            // Tell the mon now, not at the next report.
+            self.send_stats();
         }
     }
 
@@ -715,11 +717,14 @@ impl Osd {
         // BlueStore reports what its allocator gave out).
         let (slots, _) = self.store.slot_usage();
         let mut used = dir_size(&self.store_path().join("store.db")) + slots * objectstore::BLOCK;
-        // Past the failsafe, what counts is the filesystem (others may
-        // share it): report its use, so the mon marks us full, as a Ceph
-        // OSD in failsafe reports itself full.
-        if self.failsafe_full() {
-            used = used.max(total.saturating_sub(avail));
+        // A filesystem past the full ratio is what counts, whoever filled
+        // it (several OSDs or other data may share it): report its use, so
+        // the mon marks us full until it is below that ratio again, as a
+        // Ceph OSD measures its whole device.
+        let fs_used = total.saturating_sub(avail);
+        let (full, ..) = map.full_ratios(self.conf.failsafe_full_ratio as f32);
+        if total > 0 && fs_used as f64 / total as f64 > full as f64 {
+            used = used.max(fs_used);
         }
         let kb_total = total / 1024;
         let kb_used = used.min(used + avail) / 1024;
