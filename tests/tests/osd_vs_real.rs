@@ -1644,6 +1644,24 @@ fn pool_quotas_fill_a_pool_and_hold_writes_like_real_ceph() {
     assert!(seen[0][5].contains("Connection timed out"), "{}", seen[0][5]);
 }
 
+/// A pool line of `osd dump` reduced to its name and flags (ids, sizes and
+/// PG counts differ between clusters).
+fn pool_name_and_flags(line: &str) -> String {
+    let name = line.split('\'').nth(1).unwrap_or("");
+    let flags = line.split(" flags ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("");
+    format!("pool '{name}' flags {flags}\n")
+}
+
+/// python3-rados writes an object into `pool` with FULL_TRY and prints
+/// `errno True` when the OSD answers ENOSPC; `then` is more Python, run
+/// with `io` open.
+fn full_try_write(conf: &str, pool: &str, then: &str) -> Run {
+    let script = format!(
+        "import rados, errno\nc = rados.Rados(conffile='{conf}')\nc.connect()\nio = c.open_ioctx('{pool}')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY (python3-rados has no name for it)\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\n{then}"
+    );
+    run(Path::new("/usr/bin/python3"), &["-c", &script])
+}
+
 /// OSDs past the nearfull, backfillfull and full ratios, as real Ceph shows
 /// and enforces them. The ratios are cluster-wide, so the shared reference
 /// cluster is not touched here: `tests/golden/full-ratios/real-pacific.txt`
@@ -1691,9 +1709,7 @@ fn full_osds_flag_their_pools_and_hold_writes_like_real_ceph() {
             }
         }
         for l in out.lines().filter(|l| l.starts_with("pool ")) {
-            let name = l.split('\'').nth(1).unwrap_or("");
-            let flags = l.split(" flags ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("");
-            s += &format!("pool '{name}' flags {flags}\n");
+            s += &pool_name_and_flags(l);
         }
         for l in out.lines().filter(|l| l.starts_with("osd.")) {
             let w: Vec<&str> = l.split_whitespace().collect();
@@ -1705,9 +1721,7 @@ fn full_osds_flag_their_pools_and_hold_writes_like_real_ceph() {
         d.lines()
             .map(|l| {
                 if l.starts_with("pool ") {
-                    let name = l.split('\'').nth(1).unwrap_or("");
-                    let flags = l.split(" flags ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("");
-                    format!("pool '{name}' flags {flags}\n")
+                    pool_name_and_flags(l)
                 } else {
                     format!("{l}\n")
                 }
@@ -1735,11 +1749,7 @@ fn full_osds_flag_their_pools_and_hold_writes_like_real_ceph() {
             let r = c.rados(&["--rados_osd_op_timeout", "3", "-p", "fullpool", "put", "held", "/etc/hosts"]);
             assert_ne!(r.code, 0, "a write to a full pool went through");
             assert!(r.stderr.contains("Connection timed out"), "{}", r.stderr);
-            let script = format!(
-                "import rados, errno\nc = rados.Rados(conffile='{}')\nc.connect()\nio = c.open_ioctx('fullpool')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY (python3-rados has no name for it)\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\n",
-                c.conf()
-            );
-            let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
+            let r = full_try_write(&c.conf(), "fullpool", "");
             assert_eq!(r.stdout.trim(), "errno True", "FULL_TRY write on a full pool: {} {}", r.stdout, r.stderr);
             let conf = c.conf();
             blocked = Some(std::thread::spawn(move || run(Path::new(REAL_RADOS), &["-c", &conf, "--rados_osd_op_timeout", "60", "-p", "fullpool", "put", "waited", "/etc/services"])));
@@ -1778,11 +1788,7 @@ fn an_osd_past_the_failsafe_ratio_refuses_writes_and_reports_itself_full() {
     let r = c.rados(&["--rados_osd_op_timeout", "3", "-p", "p", "put", "x", "/etc/hosts"]);
     assert_ne!(r.code, 0, "a write past the failsafe ratio went through");
     assert!(r.stderr.contains("Connection timed out"), "{}", r.stderr);
-    let script = format!(
-        "import rados, errno\nc = rados.Rados(conffile='{}')\nc.connect()\nio = c.open_ioctx('p')\nop = io.create_write_op()\nop.write_full(b'x')\ntry:\n    io.operate_write_op(op, 'try', flags=64)  # LIBRADOS_OPERATION_FULL_TRY\n    print('written')\nexcept rados.Error as e:\n    print('errno', e.errno == errno.ENOSPC)\ntry:\n    io.stat('nothing')\nexcept rados.ObjectNotFound:\n    print('reads go on')\n",
-        c.conf()
-    );
-    let r = run(Path::new("/usr/bin/python3"), &["-c", &script]);
+    let r = full_try_write(&c.conf(), "p", "try:\n    io.stat('nothing')\nexcept rados.ObjectNotFound:\n    print('reads go on')\n");
     assert_eq!(r.stdout.trim(), "errno True\nreads go on", "{}", r.stderr);
     // FULL_FORCE passes a full pool, not the failsafe: this write is held
     // by the OSD itself (the client gives up after its op timeout).

@@ -484,7 +484,8 @@ pub fn health_checks(cl: &Cluster, mon: &Mon) -> Vec<HealthCheck> {
         });
     }
     // Full and nearly full OSDs, and the pools they hold (OSDMap::check_health).
-    let usage = |bit: u32| -> Vec<i32> { (0..m.max_osd).filter(|o| m.exists(*o) && m.is_up(*o) && m.is_in(*o) && m.osd_state.get(*o as usize).is_some_and(|s| s & maps::osdmap::OSD_USAGE_STATES == bit)).collect() };
+    let in_usage = crate::osdmon::usage_osds(m, |o| crate::osdmon::usage_in_map(m, o));
+    let usage = |bit: u32| -> Vec<i32> { in_usage.iter().filter(|(_, s)| *s == bit).map(|(o, _)| *o).collect() };
     for (bit, code, severity, word, what) in [
         (maps::osdmap::OSD_FULL, "OSD_FULL", "HEALTH_ERR", "full", "full"),
         (maps::osdmap::OSD_BACKFILLFULL, "OSD_BACKFILLFULL", "HEALTH_WARN", "backfillfull", "backfill full"),

@@ -592,7 +592,8 @@ fn update_pool_quota_flags(mon: &Mon) -> Result<bool, String> {
     if changes.is_empty() {
         return Ok(false);
     }
-    let held_full: HashSet<i64> = changes.iter().filter(|(id, full, _)| !*full && c.osdmap.pools.get(id).is_some_and(|p| pool_reaches(&c.osdmap, p, maps::osdmap::OSD_FULL))).map(|(id, _, _)| *id).collect();
+    let usage = usage_osds(&c.osdmap, |o| usage_in_map(&c.osdmap, o));
+    let held_full: HashSet<i64> = changes.iter().filter(|(id, full, _)| !*full && c.osdmap.pools.get(id).is_some_and(|p| pool_reaches(&c.osdmap, p, &usage, maps::osdmap::OSD_FULL))).map(|(id, _, _)| *id).collect();
     let next = c.next_osdmap(|m| {
         for (id, full, _) in &changes {
             if let Some(p) = m.pools.get_mut(id) {
@@ -649,9 +650,20 @@ pub fn failsafe_ratio(mon: &Mon) -> f32 {
     if r > 1.0 { r / 100.0 } else { r }
 }
 
-/// Whether `pool`'s CRUSH rule reaches an up and in OSD in usage state `bit`.
-pub fn pool_reaches(m: &maps::OsdMap, pool: &maps::PgPool, bit: u32) -> bool {
-    (0..m.max_osd).any(|o| m.exists(o) && m.is_up(o) && m.is_in(o) && m.osd_state.get(o as usize).is_some_and(|s| s & maps::osdmap::OSD_USAGE_STATES == bit) && m.crush.rule_reaches(pool.crush_rule as usize, o))
+/// Up and in OSDs with a usage state, and that state, as `state_of`
+/// gives it (Ceph's `get_full_osd_counts` counts only these).
+pub fn usage_osds(m: &maps::OsdMap, state_of: impl Fn(i32) -> u32) -> Vec<(i32, u32)> {
+    (0..m.max_osd).filter(|o| m.exists(*o) && m.is_up(*o) && m.is_in(*o)).map(|o| (o, state_of(o))).filter(|(_, s)| *s != 0).collect()
+}
+
+/// An OSD's usage state in the map.
+pub fn usage_in_map(m: &maps::OsdMap, o: i32) -> u32 {
+    m.osd_state.get(o as usize).copied().unwrap_or(0) & maps::osdmap::OSD_USAGE_STATES
+}
+
+/// Whether `pool`'s CRUSH rule reaches one of `osds` in usage state `bit`.
+pub fn pool_reaches(m: &maps::OsdMap, pool: &maps::PgPool, osds: &[(i32, u32)], bit: u32) -> bool {
+    osds.iter().any(|(o, s)| *s == bit && m.crush.rule_reaches(pool.crush_rule as usize, *o))
 }
 
 /// Up OSDs past the full, backfillfull or nearfull ratio get that state in
@@ -665,26 +677,23 @@ fn update_full_flags(mon: &Mon) -> Result<bool, String> {
     use maps::osdmap::{OSD_BACKFILLFULL, OSD_FULL, OSD_NEARFULL, OSD_USAGE_STATES};
     use maps::pool::{FLAG_BACKFILLFULL, FLAG_FULL, FLAG_FULL_QUOTA, FLAG_NEARFULL};
     let mut c = mon.lock();
+    // Each tick: only the OSDs' own reports, not the PG summary.
     let states: BTreeMap<i32, u32> = {
-        let sum = summary(&c.osdmap, &mon.osd_rt());
         let m = &c.osdmap;
-        (0..m.max_osd)
-            .filter(|o| m.is_up(*o))
-            .filter_map(|o| sum.osds.get(&o).map(|(kb, kb_used, _, _)| (o, usage_state(m, failsafe_ratio(mon), *kb_used, *kb))))
-            .collect()
+        let failsafe = failsafe_ratio(mon);
+        mon.osd_rt().reports.iter().filter(|(o, _)| m.is_up(**o)).map(|(o, (_, rep))| (*o, usage_state(m, failsafe, rep.kb_used, rep.kb_total))).collect()
     };
     let m = &c.osdmap;
-    let state_of = |o: i32| states.get(&o).copied().unwrap_or_else(|| m.osd_state.get(o as usize).copied().unwrap_or(0) & OSD_USAGE_STATES);
-    let osd_changes: Vec<(i32, u32)> = states.iter().filter(|(o, st)| m.osd_state.get(**o as usize).map(|s| s & OSD_USAGE_STATES) != Some(**st)).map(|(o, st)| (*o, *st)).collect();
+    let osd_changes: Vec<(i32, u32)> = states.iter().filter(|(o, st)| usage_in_map(m, **o) != **st).map(|(o, st)| (*o, *st)).collect();
     // The pools each usage state reaches, from the states as they will be.
-    let counted: Vec<(i32, u32)> = (0..m.max_osd).filter(|o| m.exists(*o) && m.is_up(*o) && m.is_in(*o)).map(|o| (o, state_of(o))).filter(|(_, s)| *s != 0).collect();
+    let counted = usage_osds(m, |o| states.get(&o).copied().unwrap_or_else(|| usage_in_map(m, o)));
     let pool_changes: Vec<(i64, u64)> = m
         .pools
         .iter()
         // A pool full by its quota stays as the quota check left it, as in Ceph.
         .filter(|(_, p)| p.flags & FLAG_FULL_QUOTA == 0)
         .filter_map(|(id, p)| {
-            let reached = |bit: u32| counted.iter().any(|(o, s)| *s == bit && m.crush.rule_reaches(p.crush_rule as usize, *o));
+            let reached = |bit: u32| pool_reaches(m, p, &counted, bit);
             let mut want = p.flags & !(FLAG_NEARFULL | FLAG_BACKFILLFULL | FLAG_FULL);
             if reached(OSD_FULL) {
                 want |= FLAG_FULL;

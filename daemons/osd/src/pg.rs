@@ -1842,6 +1842,11 @@ impl Pg {
 
     // ------------------------------------------------------------- clients
 
+    /// A reply carrying only an error (each op echoed without its data).
+    fn error_reply(&self, msg: &OsdOpMsg, result: i32) -> OsdOpReply {
+        self.reply_for(msg, result, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0)
+    }
+
     fn reply_for(&self, msg: &OsdOpMsg, result: i32, ops: Vec<OsdOp>, version: EVersion, user_version: u64) -> OsdOpReply {
         let f = (msg.flags & !(flags::ONDISK | flags::ONNVRAM | flags::ACK)) | flags::ACK | flags::ONDISK;
         OsdOpReply {
@@ -1899,7 +1904,7 @@ impl Pg {
         // Capabilities: pool, namespace, object; class calls need class caps.
         let pool_name = self.map.pool_name.get(&(self.pgid.pool as i64)).cloned().unwrap_or_default();
         if let Some(e) = q.session.check_caps(&pool_name, &msg.oloc.nspace, &msg.oid, &msg.ops, is_write) {
-            let r = self.reply_for(msg, e, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+            let r = self.error_reply(msg, e);
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;
         }
@@ -1946,7 +1951,7 @@ impl Pg {
         // freed), and FULL_TRY gets ENOSPC at once.
         if is_write && self.osd.failsafe_full() && grows() {
             if msg.flags & flags::FULL_TRY != 0 {
-                let r = self.reply_for(msg, -28, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+                let r = self.error_reply(msg, -28);
                 let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             } else {
                 debug!(pg = %self.pgid, "failsafe full: dropping write");
@@ -1957,7 +1962,7 @@ impl Pg {
         if is_write && msg.flags & flags::FULL_FORCE == 0 && pool_flags & maps::pool::FLAG_FULL != 0 && grows() {
             let quota = pool_flags & maps::pool::FLAG_FULL_QUOTA != 0;
             let rc = if msg.flags & flags::FULL_TRY != 0 { if quota { -122 } else { -28 } } else { -11 };
-            let r = self.reply_for(msg, rc, msg.ops.iter().map(|o| OsdOp { data: Bytes::new(), ..o.clone() }).collect(), EVersion::default(), 0);
+            let r = self.error_reply(msg, rc);
             let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
             return;
         }
