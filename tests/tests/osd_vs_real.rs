@@ -1780,6 +1780,9 @@ fn an_osd_past_the_failsafe_ratio_refuses_writes_and_reports_itself_full() {
     assert_eq!(c.mon.real(&["osd", "pool", "create", "p", "4"]).code, 0);
     assert_eq!(c.mon.real(&["osd", "pool", "application", "enable", "p", "rados"]).code, 0);
     c.wait_for(60, "4 pgs active+clean", |s| s["pgmap"]["pgs_by_state"].as_array().is_some_and(|a| a.iter().any(|x| x["state_name"] == "active+clean" && x["count"] == 4)));
+    for name in ["old", "old2"] {
+        assert_eq!(c.rados(&["-p", "p", "put", name, "/etc/hosts"]).code, 0);
+    }
     for (r, v) in [("set-nearfull-ratio", "0.0003"), ("set-backfillfull-ratio", "0.0004"), ("set-full-ratio", "0.0005")] {
         assert_eq!(c.mon.real(&["osd", r, v]).code, 0);
     }
@@ -1798,6 +1801,11 @@ fn an_osd_past_the_failsafe_ratio_refuses_writes_and_reports_itself_full() {
     );
     let r = run(Path::new("/usr/bin/python3"), &["-c", &forced]);
     assert!(r.stdout.trim().starts_with("held"), "a FULL_FORCE write passed the failsafe: {} {}", r.stdout, r.stderr);
+    // Deletes too, unless FULL_TRY (Ceph's way to free space there).
+    let r = run(Path::new("/usr/bin/python3"), &["-c", &forced.replace("op.write_full(b'x')", "op.remove()").replace("'forced'", "'old'")]);
+    assert!(r.stdout.trim().starts_with("held"), "a FULL_FORCE delete passed the failsafe: {} {}", r.stdout, r.stderr);
+    let r = full_try_write(&c.conf(), "p", "rm = io.create_write_op()\nrm.remove()\nio.operate_write_op(rm, 'old2', flags=64)\nprint('removed')\n");
+    assert_eq!(r.stdout.trim(), "errno True\nremoved", "{}", r.stderr);
     // Back to the default full ratio: the failsafe ratio is then 0.95, the
     // OSD is no longer full, and writes go through.
     assert_eq!(c.mon.real(&["osd", "set-full-ratio", "0.95"]).code, 0);

@@ -46,6 +46,7 @@
 //!   slot (u64 LE), bytes
 
 mod txn;
+mod uring;
 
 pub use txn::{Op, Transaction};
 
@@ -555,6 +556,40 @@ fn unwritten(mask: u16) -> impl Iterator<Item = (u64, u64)> {
     (0..(BLOCK / SUB)).filter(move |i| mask & (1 << i) == 0).map(|i| (i * SUB, (i + 1) * SUB))
 }
 
+/// Where one block of an object's data lives.
+enum Loc {
+    Hole,
+    /// In RocksDB (`D`): the block's first bytes; the rest reads as zeros.
+    Inline(Vec<u8>),
+    /// In a block-file slot (`E`), with its written sub-blocks.
+    Slot(u64, u16),
+}
+
+impl Loc {
+    /// The (offset, length) ranges holding data of the block at object offset `bs`.
+    fn data_ranges(&self, bs: u64) -> Vec<(u64, u64)> {
+        match *self {
+            Loc::Hole => Vec::new(),
+            Loc::Inline(ref d) => vec![(bs, d.len() as u64)],
+            Loc::Slot(_, FULL) => vec![(bs, BLOCK)],
+            Loc::Slot(_, mask) => (0..BLOCK / SUB).filter(|i| mask & (1 << i) != 0).map(|i| (bs + i * SUB, SUB)).collect(),
+        }
+    }
+}
+
+/// Appends [s, s+n) clipped to [off, end) to sorted extents, merging it
+/// into the last one where they touch.
+fn push_clipped(exts: &mut Vec<(u64, u64)>, s: u64, n: u64, off: u64, end: u64) {
+    let (s, e) = (s.max(off), (s + n).min(end));
+    if s >= e {
+        return;
+    }
+    match exts.last_mut() {
+        Some(l) if l.0 + l.1 == s => l.1 += e - s,
+        _ => exts.push((s, e - s)),
+    }
+}
+
 /// A transaction's pending view of keys: what it wrote so far (None = deleted),
 /// and the block-file slots it took and dropped.
 struct Overlay<'a> {
@@ -805,8 +840,7 @@ impl Store {
     }
 
     /// [`Store::read`], returned with `head` in front of the data in the
-    /// same buffer, so a reply that prefixes the data (sparse-read's extent
-    /// map) need not copy it.
+    /// same buffer, so a reply that prefixes the data need not copy it.
     pub fn read_after(&self, coll: &str, o: &ObjectId, off: u64, len: u64, head: &[u8]) -> Result<Bytes> {
         let size = self.stat(coll, o)?.unwrap_or(0);
         if off >= size {
@@ -814,76 +848,154 @@ impl Store {
         }
         let end = size.min(off.saturating_add(len));
         let first = off / BLOCK;
-        let last = (end - 1) / BLOCK;
+        let locs = self.locate(coll, o, first, (end - 1) / BLOCK)?;
+        self.fill_after(head, &[(off, end - off)], first, &locs)
+    }
+
+    /// Ceph's sparse read of [off, off+len): the extents that hold data
+    /// (block-file blocks by written sub-block, inline blocks up to their
+    /// length), and their bytes one after another behind `head(extents)` in
+    /// one buffer, so that the reply's extent map and the data are not copied
+    /// into each other.
+    pub fn sparse_read<H: AsRef<[u8]>>(&self, coll: &str, o: &ObjectId, off: u64, len: u64, head: impl FnOnce(&[(u64, u64)]) -> H) -> Result<(Vec<(u64, u64)>, Bytes)> {
+        let size = self.stat(coll, o)?.unwrap_or(0);
+        let end = size.min(off.saturating_add(len));
+        if off >= end {
+            return Ok((Vec::new(), Bytes::copy_from_slice(head(&[]).as_ref())));
+        }
+        let first = off / BLOCK;
+        let locs = self.locate(coll, o, first, (end - 1) / BLOCK)?;
+        let mut exts = Vec::new();
+        for (i, loc) in locs.iter().enumerate() {
+            for (s, n) in loc.data_ranges((first + i as u64) * BLOCK) {
+                push_clipped(&mut exts, s, n, off, end);
+            }
+        }
+        let data = self.fill_after(head(&exts).as_ref(), &exts, first, &locs)?;
+        Ok((exts, data))
+    }
+
+    /// Where each of blocks `first..=last` of an object lives.
+    fn locate(&self, coll: &str, o: &ObjectId, first: u64, last: u64) -> Result<Vec<Loc>> {
         let dkeys: Vec<Vec<u8>> = (first..=last).map(|b| block_key(coll, o, b)).collect();
         let ekeys: Vec<Vec<u8>> = (first..=last).map(|b| extent_key(coll, o, b)).collect();
         let inline = self.db.multi_get(&dkeys);
         let extents = self.db.multi_get(&ekeys);
+        let mut locs = Vec::with_capacity(dkeys.len());
+        for (d, x) in inline.into_iter().zip(extents) {
+            locs.push(match (x?, d?) {
+                (Some(v), _) => {
+                    let (slot, mask) = extent_of(&v)?;
+                    Loc::Slot(slot, mask)
+                }
+                (None, Some(data)) => Loc::Inline(data),
+                (None, None) => Loc::Hole,
+            });
+        }
+        Ok(locs)
+    }
+
+    /// A buffer holding `head`, then the object bytes of `exts` one after
+    /// another (holes and unwritten sub-blocks as zeros). `locs` are blocks
+    /// `first..` and cover every extent.
+    fn fill_after(&self, head: &[u8], exts: &[(u64, u64)], first: u64, locs: &[Loc]) -> Result<Bytes> {
+        let total: u64 = exts.iter().map(|(_, n)| n).sum();
         // The data starts page-aligned (O_DIRECT reads go straight into it),
         // with the head just before it.
         let pad = head.len().next_multiple_of(DIRECT_ALIGN);
-        let mut buf = AlignedBuf::to_fill(pad + (end - off) as usize);
+        let mut buf = AlignedBuf::to_fill(pad + total as usize);
         buf[pad - head.len()..pad].copy_from_slice(head);
-        // Every byte of `out` is written below: data, or zeros for holes.
+        // Every byte of `out` is written below: data, or zeros.
         let out: &mut [u8] = &mut buf[pad..];
-        // Block-file blocks are read in runs of consecutive slots.
-        let mut run: Option<(u64, u64, u64)> = None; // (file offset, start, end) in object offsets
-        // Blocks with unwritten sub-blocks, zeroed after the reads.
-        let mut masked: Vec<(u64, u16)> = Vec::new();
-        for (i, (d, x)) in inline.into_iter().zip(extents).enumerate() {
-            let bs = (first + i as u64) * BLOCK;
-            let s = off.max(bs);
-            let e = end.min(bs + BLOCK);
-            if let Some(v) = x? {
-                let (slot, mask) = extent_of(&v)?;
-                if mask != FULL {
-                    masked.push((bs, mask));
-                }
-                let at = slot * BLOCK + (s - bs);
-                match &mut run {
-                    Some((rat, rs, re)) if *re == s && *rat + (*re - *rs) == at => *re = e,
-                    _ => {
-                        if let Some(r) = run.take() {
-                            self.read_run(out, off, r)?;
+        // Block-file reads (file offset, offset in out, length), merged where
+        // consecutive slots hold consecutive bytes.
+        let mut runs: Vec<(u64, usize, usize)> = Vec::new();
+        // Unwritten sub-blocks inside those reads, zeroed after them.
+        let mut zero_after: Vec<(usize, usize)> = Vec::new();
+        let mut pos = 0usize;
+        for &(eo, el) in exts {
+            let end = eo + el;
+            let mut s = eo;
+            while s < end {
+                let b = s / BLOCK;
+                let bs = b * BLOCK;
+                let e = end.min(bs + BLOCK);
+                let (dst, n) = (pos + (s - eo) as usize, (e - s) as usize);
+                let loc = b.checked_sub(first).and_then(|i| locs.get(i as usize)).ok_or_else(|| Error::Db(format!("block {b} not looked up")))?;
+                match loc {
+                    Loc::Hole => out[dst..dst + n].fill(0),
+                    Loc::Inline(data) => {
+                        // Past what the block stores reads as zeros.
+                        let src = data.get((s - bs) as usize..).unwrap_or_default();
+                        let k = src.len().min(n);
+                        out[dst..dst + k].copy_from_slice(&src[..k]);
+                        out[dst + k..dst + n].fill(0);
+                    }
+                    Loc::Slot(slot, mask) => {
+                        let at = slot * BLOCK + (s - bs);
+                        match runs.last_mut() {
+                            Some((ra, rd, rn)) if *ra + *rn as u64 == at && *rd + *rn == dst => *rn += n,
+                            _ => runs.push((at, dst, n)),
                         }
-                        run = Some((at, s, e));
+                        for (us, ue) in unwritten(*mask) {
+                            let (zs, ze) = ((bs + us).max(s), (bs + ue).min(e));
+                            if zs < ze {
+                                zero_after.push((dst + (zs - s) as usize, (ze - zs) as usize));
+                            }
+                        }
                     }
                 }
-                continue;
+                s = e;
             }
-            let dst = &mut out[(s - off) as usize..(e - off) as usize];
-            let data = d?.unwrap_or_default();
-            // The block's bytes in [s, e); past what it stores reads as zeros.
-            let src = data.get((s - bs) as usize..).unwrap_or_default();
-            let n = src.len().min(dst.len());
-            dst[..n].copy_from_slice(&src[..n]);
-            dst[n..].fill(0);
+            pos += el as usize;
         }
-        if let Some(r) = run {
-            self.read_run(out, off, r)?;
-        }
-        for (bs, mask) in masked {
-            for (us, ue) in unwritten(mask) {
-                let (s, e) = ((bs + us).max(off), (bs + ue).min(end));
-                if s < e {
-                    out[(s - off) as usize..(e - off) as usize].fill(0);
-                }
-            }
+        self.read_runs(out, &runs)?;
+        for (z, n) in zero_after {
+            out[z..z + n].fill(0);
         }
         Ok(Bytes::from_owner(buf).slice(pad - head.len()..))
     }
 
-    /// Reads object bytes [s, e) from block-file offset `at` into `out` (which starts at object offset `off`).
-    fn read_run(&self, out: &mut [u8], off: u64, (at, s, e): (u64, u64, u64)) -> Result<()> {
-        let dst = &mut out[(s - off) as usize..(e - off) as usize];
-        let r = match &self.blocks_direct {
-            // One large read straight into the reply, like BlueStore's,
-            // unless the page cache holds it all (written by this OSD as
-            // primary), which is several times faster than the disk.
-            Some(f) if is_aligned(at) && is_aligned(s - off) && is_aligned(e - s) && !self.all_cached(at, e - s) => read_to_fill(f, dst, at),
-            _ => read_to_fill(&self.blocks, dst, at),
+    /// Reads block-file runs (file offset, offset in `out`, length) into
+    /// `out`: several at once through io_uring where the kernel has it,
+    /// else one by one. Direct reads where aligned, like BlueStore's, unless
+    /// the page cache holds the run (written by this OSD as primary), which
+    /// is several times faster than the disk.
+    fn read_runs(&self, out: &mut [u8], runs: &[(u64, usize, usize)]) -> Result<()> {
+        let err = |e: std::io::Error| Error::Db(format!("reading block file: {e}"));
+        let base = out.as_ptr() as usize;
+        let file_for = |at: u64, dst: usize, n: usize| match &self.blocks_direct {
+            Some(f) if is_aligned(at) && (base + dst) % DIRECT_ALIGN == 0 && is_aligned(n as u64) && !self.all_cached(at, n as u64) => f,
+            _ => &self.blocks,
         };
-        r.map_err(|e| Error::Db(format!("reading block file: {e}")))
+        if runs.iter().any(|&(_, dst, n)| dst.checked_add(n).is_none_or(|e| e > out.len())) {
+            return Err(Error::Db("block read outside its buffer".into()));
+        }
+        if runs.len() > 1 {
+            let p = out.as_mut_ptr();
+            let reads: Vec<uring::Read> = runs
+                .iter()
+                // SAFETY: dst + n <= out.len(), checked above.
+                .map(|&(at, dst, n)| uring::Read { fd: file_for(at, dst, n).as_raw_fd(), at, buf: unsafe { p.add(dst) }, len: n })
+                .collect();
+            // SAFETY: the runs lie within `out` (checked above) and do not
+            // overlap (each has its own range of the output), and `out` is
+            // not touched until the batch returns.
+            if let Some(r) = unsafe { uring::read_batch(&reads) } {
+                let got = r.map_err(err)?;
+                // Short reads (the end of the file): the rest reads as zeros.
+                for (&(at, dst, n), k) in runs.iter().zip(got) {
+                    if k < n {
+                        read_to_fill(&self.blocks, &mut out[dst + k..dst + n], at + k as u64).map_err(err)?;
+                    }
+                }
+                return Ok(());
+            }
+        }
+        for &(at, dst, n) in runs {
+            read_to_fill(file_for(at, dst, n), &mut out[dst..dst + n], at).map_err(err)?;
+        }
+        Ok(())
     }
 
     /// Whether every page of block-file bytes [at, at+len) is in the page
@@ -937,9 +1049,9 @@ impl Store {
         if off >= end {
             return Ok(out);
         }
-        // Ranges holding data: inline blocks up to their length, block-file
-        // blocks by written sub-block.
-        let mut blocks: BTreeMap<u64, u64> = BTreeMap::new();
+        // Blocks in order: inline (`D`) and block-file (`E`) ones, which
+        // are never both present for one block.
+        let mut blocks: BTreeMap<u64, Loc> = BTreeMap::new();
         for kind in [b'D', b'E'] {
             let p = obj_prefix(kind, coll, o);
             let start = kblock_key(kind, coll, o, off / BLOCK);
@@ -952,31 +1064,18 @@ impl Store {
                 if b * BLOCK >= end {
                     break;
                 }
-                if kind == b'E' {
-                    let (_, mask) = extent_of(&v)?;
-                    if mask == FULL {
-                        blocks.insert(b * BLOCK, BLOCK);
-                        continue;
-                    }
-                    for i in (0..BLOCK / SUB).filter(|i| mask & (1 << i) != 0) {
-                        blocks.insert(b * BLOCK + i * SUB, SUB);
-                    }
+                let loc = if kind == b'E' {
+                    let (slot, mask) = extent_of(&v)?;
+                    Loc::Slot(slot, mask)
                 } else {
-                    blocks.insert(b * BLOCK, v.len() as u64);
-                }
+                    Loc::Inline(v.to_vec())
+                };
+                blocks.insert(b, loc);
             }
         }
-        for (at, n) in blocks {
-            let s = at.max(off);
-            let e = (at + n).min(end);
-            if s >= end {
-                break;
-            }
-            if s < e {
-                match out.last_mut() {
-                    Some(l) if l.0 + l.1 == s => l.1 += e - s,
-                    _ => out.push((s, e - s)),
-                }
+        for (b, loc) in blocks {
+            for (s, n) in loc.data_ranges(b * BLOCK) {
+                push_clipped(&mut out, s, n, off, end);
             }
         }
         Ok(out)

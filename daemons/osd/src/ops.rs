@@ -4,7 +4,7 @@
 //! the whole compound op succeeds.
 
 use crate::cls;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use denc::{Decode, Encode, Encoder, Reader, Utime};
 use messages::osd::{opcode as op, OsdOp};
 use objectstore::{ObjectId, Op, Store, Transaction};
@@ -196,11 +196,6 @@ impl<'a> Ctx<'a> {
         self.store.read(self.coll, &self.oid, off, len).map_err(|_| EIO)
     }
 
-    /// [`Ctx::read`] with `head` in front of the data, without copying it.
-    pub fn read_after(&self, off: u64, len: u64, head: &[u8]) -> Result<Bytes, i32> {
-        self.store.read_after(self.coll, &self.oid, off, len, head).map_err(|_| EIO)
-    }
-
     pub fn getattr(&self, name: &str) -> Result<Option<Vec<u8>>, i32> {
         self.store.getattr(self.coll, &self.oid, name).map_err(|_| EIO)
     }
@@ -326,38 +321,25 @@ fn do_op(ctx: &mut Ctx, o: &mut OsdOp, input: Bytes) -> Result<Bytes, i32> {
                 set_u64(o, 8, d.len() as u64);
                 return Ok(d);
             }
-            let ext = ctx.store.data_extents(ctx.coll, &ctx.oid, off, len).map_err(|_| EIO)?;
             // Ceph's reply: the extent map, then the extents' bytes as one
-            // bufferlist (its length, then the data).
-            let total: u64 = ext.iter().map(|(_, l)| l).sum();
-            let mut e = Encoder::new(0);
-            e.u32(ext.len() as u32);
-            for (eo, el) in &ext {
-                e.u64(*eo);
-                e.u64(*el);
-            }
-            e.u32(total as u32);
-            let head = e.into_bytes();
+            // bufferlist (its length, then the data), read in behind the map
+            // in one buffer, uncopied.
+            let (ext, data) = ctx
+                .store
+                .sparse_read(ctx.coll, &ctx.oid, off, len, |ext| {
+                    let mut e = Encoder::new(0);
+                    e.u32(ext.len() as u32);
+                    for (eo, el) in ext {
+                        e.u64(*eo);
+                        e.u64(*el);
+                    }
+                    e.u32(ext.iter().map(|(_, l)| l).sum::<u64>() as u32);
+                    e.into_bytes()
+                })
+                .map_err(|_| EIO)?;
             // The reply's op says how much was read, as Ceph's does.
-            set_u64(o, 8, total);
-            // One extent (a written object, as librbd's reads of 64 KiB and
-            // more find them): the data is read in behind the header, uncopied.
-            // Both are clipped to the same size, and no write runs on the
-            // object meanwhile (the PG orders ops per object).
-            if let [(eo, el)] = ext[..] {
-                let d = ctx.read_after(eo, el, &head)?;
-                return if d.len() as u64 == head.len() as u64 + el { Ok(d) } else { Err(EIO) };
-            }
-            let mut out = BytesMut::with_capacity(head.len() + total as usize);
-            out.put_slice(&head);
-            for (eo, el) in &ext {
-                let d = ctx.read(*eo, *el)?;
-                if d.len() as u64 != *el {
-                    return Err(EIO);
-                }
-                out.put_slice(&d);
-            }
-            Ok(out.freeze())
+            set_u64(o, 8, ext.iter().map(|(_, l)| l).sum());
+            Ok(data)
         }
         op::STAT => {
             need_exists(ctx)?;

@@ -1258,14 +1258,20 @@ impl Pg {
         f & NORECOVER != 0 || (ps.reset && (f & NOBACKFILL != 0 || (f & NOREBALANCE != 0 && !self.is_degraded())))
     }
 
-    /// Whether `target` is too full to take a backfill (backfillfull or
-    /// full) or a log recovery (full), by its state in the map: Ceph's
-    /// remote reservation refuses then, and the PG waits in
-    /// backfill_toofull / recovery_toofull until it has room.
+    /// Whether a push to `target` must wait for room, by the OSDs' states
+    /// in the map, and the PG in backfill_toofull / recovery_toofull: a
+    /// backfill when the target is backfillfull or full (Ceph's remote
+    /// reservation refuses then); a log recovery when any OSD of the PG is
+    /// full, this primary too (Ceph's `check_full` over
+    /// acting_recovery_backfill).
     fn target_too_full(&self, target: i32, backfill: bool) -> bool {
         use maps::osdmap::{OSD_BACKFILLFULL, OSD_FULL};
-        let st = self.map.osd_state.get(target as usize).copied().unwrap_or(0);
-        st & if backfill { OSD_BACKFILLFULL | OSD_FULL } else { OSD_FULL } != 0
+        let state = |o: i32| usize::try_from(o).ok().and_then(|i| self.map.osd_state.get(i)).copied().unwrap_or(0);
+        if backfill {
+            return state(target) & (OSD_BACKFILLFULL | OSD_FULL) != 0;
+        }
+        let mut osds = [self.osd.whoami, target].into_iter().chain(self.acting.iter().copied()).chain(self.recovering_peers.iter().copied());
+        osds.any(|o| state(o) & OSD_FULL != 0)
     }
 
     /// Pushes the flags held back go on once the flags are gone.
@@ -1378,7 +1384,7 @@ impl Pg {
         if self.push_held_by_flags(target, &ps) {
             if !ps.paused {
                 if self.target_too_full(target, ps.reset) {
-                    warn!(pg = %self.pgid, target, "recovery paused: the target osd is too full (add storage, or raise 'ceph osd set-backfillfull-ratio')");
+                    warn!(pg = %self.pgid, target, "recovery paused: an osd is too full (add storage, or raise 'ceph osd set-backfillfull-ratio' / 'set-full-ratio')");
                 } else {
                     info!(pg = %self.pgid, target, flags = %maps::dump::osdmap_flag_names(self.map.flags).join(","), "recovery paused by the osdmap's flags");
                 }
@@ -1944,19 +1950,20 @@ impl Pg {
         };
         // The same for a pool whose OSDs are full (ENOSPC for FULL_TRY).
         // An OSD whose own disk is nearly out of space (failsafe) drops
-        // them, even forced ones, as Ceph's: the client resends once the
-        // map says full (this OSD then reports itself full). Unlike Ceph,
-        // which drops every write there, deletes and other writes that
-        // cannot grow the store still go through (they are how space is
-        // freed), and FULL_TRY gets ENOSPC at once.
-        if is_write && self.osd.failsafe_full() && grows() {
-            if msg.flags & flags::FULL_TRY != 0 {
+        // every write, forced ones and deletes too, as Ceph's: the client
+        // resends once the map says full (this OSD then reports itself
+        // full). Only FULL_TRY ones are served: a delete frees space, a
+        // write that grows gets ENOSPC.
+        if is_write && self.osd.failsafe_full() {
+            if msg.flags & flags::FULL_TRY == 0 {
+                debug!(pg = %self.pgid, "failsafe full: dropping write");
+                return;
+            }
+            if grows() {
                 let r = self.error_reply(msg, -28);
                 let _ = q.conn.send(r.to_raw(q.tid, PACIFIC_SUPPORTED));
-            } else {
-                debug!(pg = %self.pgid, "failsafe full: dropping write");
+                return;
             }
-            return;
         }
         let pool_flags = self.pool().map(|p| p.flags).unwrap_or(0);
         if is_write && msg.flags & flags::FULL_FORCE == 0 && pool_flags & maps::pool::FLAG_FULL != 0 && grows() {
