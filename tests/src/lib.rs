@@ -541,6 +541,26 @@ pub fn pattern_bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Where `got` differs from `want`, by `chunk`-sized piece (an RBD image's
+/// objects): which pieces, where in each the first difference is, and
+/// whether the piece read back as zeros (a lost object) or other bytes.
+pub fn diff_report(got: &[u8], want: &[u8], chunk: usize) -> String {
+    let mut out = format!("{} bytes read back, {} expected", got.len(), want.len());
+    let mut bad = 0;
+    for (i, (g, w)) in got.chunks(chunk).zip(want.chunks(chunk)).enumerate() {
+        if g == w {
+            continue;
+        }
+        bad += 1;
+        if bad <= 8 {
+            let at = g.iter().zip(w).position(|(a, b)| a != b).unwrap_or(g.len().min(w.len()));
+            let what = if g.iter().all(|b| *b == 0) { "all zeros" } else { "other bytes" };
+            out += &format!("; piece {i} from byte {at}: {what}");
+        }
+    }
+    out + &format!("; {bad} pieces differ")
+}
+
 /// Runs one workflow against a fresh pool (application `app`) on our cluster
 /// and on the reference cluster, and asserts that every step line is the
 /// same. `workflow(conf, pool, scratch_dir, ours)` returns one line per step,

@@ -334,9 +334,15 @@ fn kill9_during_import_and_flatten(bin: &Path) {
     assert_eq!(r.code, 0, "import: {}", r.stderr);
     let out = d.path().join("imp.out");
     ok(&["export", "rbd/imp", out.to_str().unwrap()]);
-    assert!(std::fs::read(&out).unwrap() == want, "imported image differs");
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == want, "imported image differs: {}", oxceph_tests::diff_report(&got, &want, 4 << 20));
     c.start_osd(1);
     c.wait_clean(120);
+    // osd.1 is primary again for its PGs: what it recovered reads back whole.
+    let out = d.path().join("imp.recovered");
+    ok(&["export", "rbd/imp", out.to_str().unwrap()]);
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == want, "imported image differs after osd.1 recovered: {}", oxceph_tests::diff_report(&got, &want, 4 << 20));
     // Flatten a clone while osd.2 dies.
     ok(&["snap", "create", "rbd/imp@s"]);
     ok(&["snap", "protect", "rbd/imp@s"]);
@@ -353,12 +359,14 @@ fn kill9_during_import_and_flatten(bin: &Path) {
     assert!(!info.stdout.contains("parent:"), "{}", info.stdout);
     let out = d.path().join("cl.out");
     ok(&["export", "rbd/cl", out.to_str().unwrap()]);
-    assert!(std::fs::read(&out).unwrap() == want, "flattened clone differs");
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == want, "flattened clone differs: {}", oxceph_tests::diff_report(&got, &want, 4 << 20));
     c.start_osd(2);
     c.wait_clean(120);
     let out = d.path().join("cl.after-recovery");
     ok(&["export", "rbd/cl", out.to_str().unwrap()]);
-    assert!(std::fs::read(&out).unwrap() == want, "flattened clone differs after recovery");
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == want, "flattened clone differs after recovery: {}", oxceph_tests::diff_report(&got, &want, 4 << 20));
 }
 
 /// Our `rbd` on our cluster against the real `rbd` on real Ceph: the image
