@@ -696,6 +696,15 @@ fn hostile_and_misdirected_ops_get_errors_not_crashes() {
         // Once shared, not again.
         conn.send(op(30, 1, b"stale")).unwrap();
         assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, 0);
+        // A truncate to 0, then a read "to the end" (0~0) in the same op:
+        // a read of nothing, not an OSD that computes a block before the
+        // first; the object is truncated and the OSD serves on.
+        let mut m = OsdOpMsg::from_raw(&op(31, map.epoch, b"")).unwrap();
+        m.ops = vec![OsdOp::extent(opcode::TRUNCATE, 0, 0, bytes::Bytes::new()), OsdOp::extent(opcode::READ, 0, 0, bytes::Bytes::new())];
+        conn.send(m.to_raw(31, types::features::PACIFIC_SUPPORTED)).unwrap();
+        assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, 0);
+        conn.send(op(32, map.epoch, b"stale")).unwrap();
+        assert_eq!(reply(tokio::time::timeout(wait, inc.recv()).await.unwrap()).result, 0);
         // An op for a PG this OSD does not lead is dropped (the client resends
         // on the next map, as with Ceph); the OSD stays up.
         let (conn2, mut inc2) = connect(other).await.unwrap();

@@ -843,10 +843,10 @@ impl Store {
     /// same buffer, so a reply that prefixes the data need not copy it.
     pub fn read_after(&self, coll: &str, o: &ObjectId, off: u64, len: u64, head: &[u8]) -> Result<Bytes> {
         let size = self.stat(coll, o)?.unwrap_or(0);
-        if off >= size {
+        let end = size.min(off.saturating_add(len));
+        if off >= end {
             return Ok(Bytes::copy_from_slice(head));
         }
-        let end = size.min(off.saturating_add(len));
         let first = off / BLOCK;
         let locs = self.locate(coll, o, first, (end - 1) / BLOCK)?;
         self.fill_after(head, &[(off, end - off)], first, &locs)
@@ -981,10 +981,12 @@ impl Store {
             // SAFETY: the runs lie within `out` (checked above) and do not
             // overlap (each has its own range of the output), and `out` is
             // not touched until the batch returns.
-            if let Some(r) = unsafe { uring::read_batch(&reads) } {
-                let got = r.map_err(err)?;
-                // Short reads (the end of the file): the rest reads as zeros.
+            if let Some(got) = unsafe { uring::read_batch(&reads) } {
+                // Short reads (the end of the file) and failed ones are
+                // finished one by one: past the end reads as zeros, and an
+                // error there is the disk's.
                 for (&(at, dst, n), k) in runs.iter().zip(got) {
+                    let k = k.unwrap_or(0).min(n);
                     if k < n {
                         read_to_fill(&self.blocks, &mut out[dst + k..dst + n], at + k as u64).map_err(err)?;
                     }

@@ -25,19 +25,19 @@ pub(crate) struct Read {
     pub len: usize,
 }
 
-/// Issues `reads` together and returns how many bytes each one read (short at
-/// the end of the file), or the first error once every read has finished.
-/// None where io_uring is unavailable: the caller reads them itself.
+/// Issues `reads` together and returns, once every one has finished, how
+/// many bytes each read (short at the end of the file; None if it failed
+/// or was not issued, for the caller to redo on its own). None where
+/// io_uring is unavailable: the caller reads them itself.
 ///
 /// # Safety
 /// Every `buf` must be valid for writes of its `len` bytes, and not read or
 /// written by anything else, until this returns.
-pub(crate) unsafe fn read_batch(reads: &[Read]) -> Option<io::Result<Vec<usize>>> {
+pub(crate) unsafe fn read_batch(reads: &[Read]) -> Option<Vec<Option<usize>>> {
     RING.with(|cell| {
         let mut cell = cell.borrow_mut();
-        let ring = cell.get_or_insert_with(|| io_uring::IoUring::new(ENTRIES as u32).ok()).as_mut()?;
-        let mut got = vec![0usize; reads.len()];
-        let mut first_err = None;
+        let ring = cell.get_or_insert_with(new_ring).as_mut()?;
+        let mut got: Vec<Option<usize>> = vec![None; reads.len()];
         for (round, chunk) in reads.chunks(ENTRIES).enumerate() {
             let mut pending = 0usize;
             for (i, r) in chunk.iter().enumerate() {
@@ -51,7 +51,7 @@ pub(crate) unsafe fn read_batch(reads: &[Read]) -> Option<io::Result<Vec<usize>>
                 // completion of this round.
                 if unsafe { ring.submission().push(&entry) }.is_err() {
                     // Cannot happen (the queue is empty and a round fits it);
-                    // the read stays at 0 bytes and the caller finishes it.
+                    // the read stays undone and the caller does it.
                     break;
                 }
                 pending += 1;
@@ -66,24 +66,29 @@ pub(crate) unsafe fn read_batch(reads: &[Read]) -> Option<io::Result<Vec<usize>>
                         // Reads may still be landing in the caller's buffers,
                         // which we cannot hand back; stop, as Ceph's OSD does
                         // on an I/O path failure.
-                        eprintln!("objectstore: io_uring failed with reads in flight: {e}");
+                        use std::io::Write;
+                        let _ = writeln!(io::stderr(), "objectstore: io_uring failed with reads in flight: {e}");
                         std::process::abort();
                     }
                 }
                 for cqe in ring.completion() {
                     pending = pending.saturating_sub(1);
                     let res = cqe.result();
-                    if res < 0 {
-                        first_err.get_or_insert(io::Error::from_raw_os_error(-res));
-                    } else if let Some(n) = got.get_mut(cqe.user_data() as usize) {
-                        *n = res as usize;
+                    if let (Ok(n), Some(g)) = (usize::try_from(res), got.get_mut(cqe.user_data() as usize)) {
+                        *g = Some(n);
                     }
                 }
             }
         }
-        Some(match first_err {
-            Some(e) => Err(e),
-            None => Ok(got),
-        })
+        Some(got)
     })
+}
+
+/// A ring, if this kernel has io_uring and its read op (Linux 5.6+; 5.1-5.5
+/// make rings that refuse it).
+fn new_ring() -> Option<io_uring::IoUring> {
+    let ring = io_uring::IoUring::new(ENTRIES as u32).ok()?;
+    let mut probe = io_uring::Probe::new();
+    ring.submitter().register_probe(&mut probe).ok()?;
+    probe.is_supported(io_uring::opcode::Read::CODE).then_some(ring)
 }
