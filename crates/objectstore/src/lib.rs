@@ -566,14 +566,17 @@ enum Loc {
 }
 
 impl Loc {
-    /// The (offset, length) ranges holding data of the block at object offset `bs`.
-    fn data_ranges(&self, bs: u64) -> Vec<(u64, u64)> {
-        match *self {
-            Loc::Hole => Vec::new(),
-            Loc::Inline(ref d) => vec![(bs, d.len() as u64)],
-            Loc::Slot(_, FULL) => vec![(bs, BLOCK)],
-            Loc::Slot(_, mask) => (0..BLOCK / SUB).filter(|i| mask & (1 << i) != 0).map(|i| (bs + i * SUB, SUB)).collect(),
-        }
+    /// The (offset, length) ranges holding data of the block at object
+    /// offset `bs` (no allocation: this runs per block of every sparse read).
+    fn data_ranges(&self, bs: u64) -> impl Iterator<Item = (u64, u64)> {
+        // A whole range, or the written sub-blocks of a partial slot.
+        let (whole, mask) = match *self {
+            Loc::Hole => (None, 0),
+            Loc::Inline(ref d) => (Some((bs, d.len() as u64)), 0),
+            Loc::Slot(_, FULL) => (Some((bs, BLOCK)), 0),
+            Loc::Slot(_, mask) => (None, mask),
+        };
+        whole.into_iter().chain((0..BLOCK / SUB).filter(move |i| mask & (1 << i) != 0).map(move |i| (bs + i * SUB, SUB)))
     }
 }
 
