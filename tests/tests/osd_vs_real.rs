@@ -1830,7 +1830,8 @@ fn an_osd_past_the_failsafe_ratio_refuses_writes_and_reports_itself_full() {
 /// ratio is raised the backfill runs and every object is intact.
 #[test]
 fn backfill_onto_a_backfillfull_osd_waits_until_it_has_room() {
-    let c = OurCluster::start(3, "");
+    // Retries every 2 s rather than Ceph's 30, to keep the test short.
+    let c = OurCluster::start(3, "osd_backfill_retry_interval = 2\n");
     c.create_pool_with("bf", 8, &[("size", "2")]);
     let f = tempfile::NamedTempFile::new().unwrap();
     let mut objects = Vec::new();
@@ -1869,4 +1870,108 @@ fn backfill_onto_a_backfillfull_osd_waits_until_it_has_room() {
         assert_eq!(c.rados(&["-p", "bf", "get", &format!("o{i}"), &out.display().to_string()]).code, 0);
         assert!(std::fs::read(&out).unwrap() == *data, "o{i} after the backfill");
     }
+}
+
+/// `ceph tell osd.N injectfull full` (the real CLI, which first fetches the
+/// OSD's command table) makes an OSD act full as Ceph's does: the mon marks
+/// it full and its pools full. Log recovery then waits while any OSD of the
+/// PG is full, the primary included, as Ceph's `recovery_toofull`: here
+/// osd.0 is full and osd.2 comes back behind, so every PG osd.2 must catch
+/// up waits, including those osd.0 leads and pushes from. `injectfull none`
+/// lets recovery run to the end, and every object reads back.
+#[test]
+fn recovery_waits_while_any_osd_of_the_pg_is_full_and_runs_once_it_has_room() {
+    let mut c = OurCluster::start(3, "osd_recovery_retry_interval = 2\n");
+    c.create_pool_with("rf", 8, &[("size", "3"), ("min_size", "2")]);
+    assert_eq!(c.mon.real(&["osd", "set", "noout"]).code, 0);
+    c.kill9_osd(2);
+    c.wait_up(2);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    let mut objects = Vec::new();
+    for i in 0..32u64 {
+        let data = oxceph_tests::pattern_bytes(64 << 10, i);
+        std::fs::write(f.path(), &data).unwrap();
+        assert_eq!(c.rados(&["-p", "rf", "put", &format!("o{i}"), &f.path().display().to_string()]).code, 0);
+        objects.push(data);
+    }
+    let r = c.mon.real(&["tell", "osd.0", "injectfull", "full"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""), "injectfull");
+    c.wait_for(60, "osd.0 full", |s| s["health"]["checks"]["OSD_FULL"].is_object());
+    c.start_osd(2);
+    c.wait_up(3);
+    // Every PG with objects osd.2 missed waits; none recovers meanwhile.
+    let behind = |states: &std::collections::HashMap<String, String>| states.values().filter(|s| s.contains("degraded")).count();
+    c.wait_for(60, "pgs in recovery_toofull", |_| {
+        let st = pg_states(&c);
+        let waiting = st.values().filter(|s| s.contains("recovery_toofull")).count();
+        waiting > 0 && waiting == behind(&st)
+    });
+    let dump = c.mon.real(&["pg", "ls", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(dump.stdout.trim()).unwrap();
+    let led_by_full = v["pg_stats"].as_array().unwrap().iter().filter(|p| p["acting_primary"] == 0 && p["state"].as_str().unwrap_or("").contains("recovery_toofull")).count();
+    assert!(led_by_full > 0, "no PG led by the full osd.0 waits: {}", dump.stdout);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let st = pg_states(&c);
+    assert!(st.values().all(|s| !s.contains("recovering")) && behind(&st) > 0, "recovery ran while osd.0 was full: {st:?}");
+    let detail = c.mon.real(&["health", "detail"]).stdout;
+    assert!(detail.contains("[ERR] PG_RECOVERY_FULL: Full OSDs blocking recovery: "), "{detail}");
+    // Room again.
+    let r = c.mon.real(&["tell", "osd.0", "injectfull", "none"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(c.mon.real(&["osd", "unset", "noout"]).code, 0);
+    c.wait_clean(120);
+    for (i, data) in objects.iter().enumerate() {
+        let out = f.path().with_extension("got");
+        assert_eq!(c.rados(&["-p", "rf", "get", &format!("o{i}"), &out.display().to_string()]).code, 0);
+        assert!(std::fs::read(&out).unwrap() == *data, "o{i} after recovery");
+    }
+}
+
+/// The real `ceph tell` against our OSDs prints what it prints against real
+/// ones (the command table it checks arguments against comes from our OSD),
+/// and a client without `allow *` OSD caps is refused, as by Ceph.
+#[test]
+fn real_ceph_tell_gets_from_our_osds_what_real_osds_answer() {
+    let c = OurCluster::start(3, "");
+    c.create_pool("t", 8);
+    let refconf = oxceph_tests::ref_cluster().conf().display().to_string();
+    let ceph = |conf: &str, args: &[&str]| {
+        let mut a = vec!["-c", conf];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    let ours_conf = c.conf();
+    for args in [&["tell", "osd.0", "version"][..], &["tell", "osd.1", "version", "--format", "json"], &["tell", "osd.0", "injectfull", "bogus"], &["tell", "osd.0", "injectfull", "nearfull", "x"], &["tell", "osd.9", "version"], &["tell", "osd.1", "nonsense"]] {
+        let (ours, real) = (ceph(&ours_conf, args), ceph(&refconf, args));
+        let real_err = oxceph_tests::split_logs(&real.stderr).0;
+        if args[2] == "nonsense" {
+            // The closest matches listed come from each OSD's own table.
+            assert_eq!((ours.code, ours.stderr.lines().last()), (real.code, real_err.lines().last()), "{args:?}");
+            continue;
+        }
+        assert_eq!((ours.code, ours.stdout.as_str(), ours.stderr.as_str()), (real.code, real.stdout.as_str(), real_err.as_str()), "{args:?}");
+    }
+    // A wildcard: every OSD (three in each cluster), each line prefixed.
+    let (ours, real) = (ceph(&ours_conf, &["tell", "osd.*", "version"]), ceph(&refconf, &["tell", "osd.*", "version"]));
+    assert!(real.stdout.contains("osd.2: "), "{}", real.stdout);
+    assert_eq!((ours.code, ours.stdout.as_str()), (0, real.stdout.as_str()));
+    let st = ceph(&ours_conf, &["tell", "osd.1", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap_or_else(|e| panic!("{e}: {}", st.stdout));
+    let real_st: serde_json::Value = serde_json::from_str(&ceph(&refconf, &["tell", "osd.1", "status"]).stdout).unwrap();
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&v), keys(&real_st));
+    assert_eq!((v["whoami"].as_i64(), v["state"].as_str()), (Some(1), Some("active")));
+    assert!(v["num_pgs"].as_u64().unwrap() > 0 && v["newest_map"].as_u64() >= v["oldest_map"].as_u64(), "{v}");
+    assert_eq!(v["cluster_fsid"].as_str().unwrap(), c.status()["fsid"].as_str().unwrap());
+    // Only `allow *` OSD caps may tell.
+    let dir = tempfile::tempdir().unwrap();
+    let kr = dir.path().join("limited.keyring").display().to_string();
+    let r = ceph(&ours_conf, &["auth", "get-or-create", "client.limited", "mon", "allow r", "osd", "allow rwx", "-o", &kr]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ceph(&ours_conf, &["-n", "client.limited", "-k", &kr, "tell", "osd.0", "injectfull", "full"]);
+    assert_eq!((r.code, r.stderr.as_str()), (13, "Error EACCES: problem getting command descriptions from osd.0\n"));
+    assert!(c.status()["health"]["checks"]["OSD_FULL"].is_null());
+    // And our own `ceph` on our cluster says the same as the real one.
+    let ours = run(&oxceph_tests::bin("ceph"), &["-c", &ours_conf, "tell", "osd.*", "version"]);
+    assert_eq!((ours.code, ours.stdout.as_str()), (0, real.stdout.as_str()));
 }

@@ -125,6 +125,7 @@ async fn main() {
     if let Some(t) = conf.get_f64("client_mount_timeout").filter(|t| *t > 0.0) {
         opts.connect_timeout = monc::secs(t, 300.0);
     }
+    let osd_modes = objecter::client_modes(&conf.get("ms_client_mode").unwrap_or_default());
     let connect = monc::MonClient::connect(conf, opts);
     let mc = match timeout {
         Some(t) if t > 0 => match tokio::time::timeout(Duration::from_secs(t as u64), connect).await {
@@ -139,6 +140,15 @@ async fn main() {
         Err(e) => connect_error(&e),
     };
 
+    let is_tell = childargs.first().is_some_and(|a| a == "tell") && !help_mode;
+    // `tell osd.N`: the command table comes from each OSD.
+    if is_tell {
+        let tell = Tell { format: parsed.value("output_format").map(str::to_string), out_file: parsed.value("output_file").map(str::to_string), verbose: parsed.flag("verbose") };
+        let code = tell.run(mc, osd_modes, &childargs, read_input(parsed.value("input_file"))).await;
+        let _ = std::io::stdout().flush();
+        exit(code);
+    }
+
     // The command table comes from the mon (mgr commands included, flagged).
     let desc = get_command_descriptions(&mc).await;
     let cmds = match parse_descriptions(&desc) {
@@ -151,23 +161,9 @@ async fn main() {
         exit(0);
     }
 
-    let inbuf = match parsed.value("input_file") {
-        None => Bytes::new(),
-        Some("-") => {
-            let mut v = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut v);
-            Bytes::from(v)
-        }
-        Some(f) => match std::fs::read(f) {
-            Ok(v) => Bytes::from(v),
-            Err(e) => die(1, &format!("Can't open input file {f}: [Errno {}] {}: '{f}'", e.raw_os_error().unwrap_or(0), io_err_text(&e))),
-        },
-    };
+    let inbuf = read_input(parsed.value("input_file"));
     if parsed.flag("status") {
         childargs.insert(0, "status".into());
-    }
-    if childargs.first().map(|a| a == "tell").unwrap_or(false) {
-        die(95, "Error ENOTSUP: 'tell' is not supported by this ceph client yet; send the command to the mon or mgr instead");
     }
     let ctx = Ctx {
         mc,
@@ -184,6 +180,139 @@ async fn main() {
     let code = run_command(&ctx, &childargs, false).await;
     let _ = std::io::stdout().flush();
     exit(code);
+}
+
+/// `-i FILE` (`-` for stdin): the command's input.
+fn read_input(path: Option<&str>) -> Bytes {
+    match path {
+        None => Bytes::new(),
+        Some("-") => {
+            let mut v = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut v);
+            Bytes::from(v)
+        }
+        Some(f) => match std::fs::read(f) {
+            Ok(v) => Bytes::from(v),
+            Err(e) => die(1, &format!("Can't open input file {f}: [Errno {}] {}: '{f}'", e.raw_os_error().unwrap_or(0), io_err_text(&e))),
+        },
+    }
+}
+
+/// `ceph tell TARGET COMMAND...`, as ceph.in runs it: each target's command
+/// table is fetched from it, the command validated against it and sent; with
+/// a wildcard (`osd.*`) every output line is prefixed with its target.
+struct Tell {
+    format: Option<String>,
+    out_file: Option<String>,
+    verbose: bool,
+}
+
+impl Tell {
+    async fn run(&self, mc: monc::MonClient, modes: Vec<u32>, childargs: &[String], inbuf: Bytes) -> i32 {
+        let argv0 = std::env::args().next().unwrap_or_else(|| "ceph".into());
+        let Some(target) = childargs.get(1) else {
+            die(22, &format!("\"{argv0} tell\" requires additional arguments. Try \"{argv0} tell <name> <command> [options...]\" instead."));
+        };
+        // CephName: TYPE.ID, where an osd's id is a number or `*`.
+        let (ty, id) = target.split_once('.').unwrap_or((target.as_str(), ""));
+        if !matches!(ty, "osd" | "mon" | "mds" | "mgr" | "client") {
+            die(1, &format!("error handling command target: CephName: no . in {target}"));
+        }
+        if ty != "osd" {
+            die(95, &format!("Error ENOTSUP: 'tell' to {ty} daemons is not supported by this ceph client yet; 'tell osd.N' is"));
+        }
+        if id != "*" && id.parse::<i32>().is_err() {
+            die(1, &format!("error handling command target: osd id {id} not integer"));
+        }
+        let args = &childargs[2..];
+        if args.is_empty() {
+            die(22, &format!("\"{argv0} tell\" requires additional arguments. Try \"{argv0} tell <name> <command> [options...]\" instead."));
+        }
+        let objecter = match objecter::Objecter::start(mc.clone(), modes).await {
+            Ok(o) => o,
+            Err(e) => die(1, &format!("error getting the osdmap: {e}")),
+        };
+        let ids: Vec<i32> = if id == "*" {
+            let m = objecter.map();
+            (0..m.max_osd).filter(|o| m.exists(*o)).collect()
+        } else {
+            vec![id.parse().unwrap_or(-1)]
+        };
+        let wildcard = ids.len() > 1 && self.out_file.is_none();
+        let mut final_ret = 0;
+        for osd in ids {
+            let (prefix, suffix) = if wildcard { (format!("osd.{osd}: "), "\n") } else { (String::new(), "") };
+            let desc = objecter.osd_command(osd, vec![r#"{"prefix": "get_command_descriptions"}"#.into()], Bytes::new()).await;
+            let (ret, outbuf, outs) = match desc {
+                Ok(r) if r.r == 0 => match parse_descriptions(&String::from_utf8_lossy(&r.outbl)) {
+                    Ok(cmds) => self.send(&objecter, osd, &cmds, args, inbuf.clone()).await,
+                    Err(e) => (-22, Bytes::new(), e),
+                },
+                Ok(r) => (if r.r < 0 { r.r } else { -5 }, Bytes::new(), format!("problem getting command descriptions from osd.{osd}")),
+                Err(e) => {
+                    tracing::debug!("osd.{osd}: {e}");
+                    (-e.errno(), Bytes::new(), format!("problem getting command descriptions from osd.{osd}"))
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            match self.out_file.as_deref() {
+                Some("-") => {
+                    let _ = out.write_all(&outbuf);
+                }
+                Some(path) => {
+                    if let Err(e) = std::fs::write(path, &outbuf) {
+                        eprintln!("Can't open output file {path}: {e}");
+                        return 1;
+                    }
+                }
+                None => {
+                    if self.format.as_deref().is_some_and(|f| f.starts_with("json")) {
+                        let _ = writeln!(out);
+                    }
+                    let body: &[u8] = if wildcard { trim_end_ascii(&outbuf) } else { &outbuf };
+                    if !body.is_empty() {
+                        let _ = write!(out, "{prefix}");
+                        let _ = out.write_all(body);
+                        let _ = write!(out, "{suffix}");
+                    }
+                }
+            }
+            let _ = out.flush();
+            if ret < 0 {
+                eprintln!("Error {}: {outs}", errno_name(-ret));
+                final_ret = -ret;
+            } else if !outs.is_empty() {
+                eprintln!("{prefix}{outs}");
+            }
+        }
+        final_ret
+    }
+
+    /// Validates `args` against one OSD's table and sends them: (r, output, status).
+    async fn send(&self, objecter: &objecter::Objecter, osd: i32, cmds: &[Command], args: &[String], inbuf: Bytes) -> (i32, Bytes, String) {
+        let mut err = String::new();
+        let valid = validate_command(cmds, args, &mut err);
+        eprint!("{err}");
+        let Some(mut dict) = valid else {
+            return (-22, Bytes::new(), "invalid command".into());
+        };
+        if let Some(f) = &self.format {
+            dict.insert("format".into(), Value::String(f.clone()));
+        }
+        let cmd = py_json_dumps(&Value::Object(dict));
+        if self.verbose {
+            eprintln!("submit {cmd} to osd.{osd}");
+        }
+        match objecter.osd_command(osd, vec![cmd], inbuf).await {
+            Ok(r) => (r.r, r.outbl, r.rs),
+            Err(e) => (-e.errno(), Bytes::new(), e.to_string()),
+        }
+    }
+}
+
+fn trim_end_ascii(b: &[u8]) -> &[u8] {
+    let n = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    &b[..n]
 }
 
 fn io_err_text(e: &std::io::Error) -> String {

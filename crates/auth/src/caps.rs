@@ -342,6 +342,12 @@ impl OsdCap {
         Ok(OsdCap { grants })
     }
 
+    /// `OSDCap::allow_all`: some grant is `allow *` (or `all`) on everything;
+    /// what `ceph tell osd.N` needs.
+    pub fn allow_all(&self) -> bool {
+        self.grants.iter().any(|g| g.perm == ALL && g.pool.is_none() && g.namespace.is_none() && g.object_prefix.is_none() && g.profile.is_none())
+    }
+
     /// `OSDCap::is_capable` for an op on `pool`/`namespace`/`object`.
     pub fn is_capable(&self, pool: &str, namespace: &str, object: &str, need: u8, class_read: bool, class_write: bool) -> bool {
         self.grants.iter().any(|g| {
@@ -444,6 +450,12 @@ mod tests {
         assert!(OsdCap::parse("allow class-read object_prefix rbd_children, allow rwx pool=rbd").is_ok());
         assert!(OsdCap::parse("allow pool foo rw").unwrap().is_capable("foo", "", "", W, false, false));
         assert!(OsdCap::parse("allow").is_err());
+        // tell needs `allow *` (or all) on everything, not just rwx.
+        assert!(OsdCap::parse("allow *").unwrap().allow_all());
+        assert!(OsdCap::parse("allow r, allow all").unwrap().allow_all());
+        assert!(!OsdCap::parse("allow rwx").unwrap().allow_all());
+        assert!(!OsdCap::parse("allow * pool=rbd").unwrap().allow_all());
+        assert!(!OsdCap::parse("profile rbd").unwrap().allow_all());
         assert!(OsdCap::parse("allow zz").is_err());
     }
 

@@ -655,10 +655,14 @@ pub struct PgStats {
     pub hb_peers: Vec<i32>,
     pub op_w: u64,
     pub op_r: u64,
+    /// A usage state injected by `ceph tell osd.N injectfull` (the map's
+    /// OSD_FULL / OSD_BACKFILLFULL / OSD_NEARFULL bit, or 0 for none): the
+    /// mon takes it instead of the one the usage gives (version 2).
+    pub injected_full: u32,
 }
 impl Message for PgStats {
     const TYPE: u16 = MSG_PG_STATS;
-    const VERSION: u16 = 1;
+    const VERSION: u16 = 2;
     const COMPAT: u16 = 1;
     fn encode_payload(&self, _: u64) -> (Bytes, Bytes) {
         (
@@ -673,11 +677,12 @@ impl Message for PgStats {
                 self.hb_peers.encode(e);
                 e.u64(self.op_w);
                 e.u64(self.op_r);
+                e.u32(self.injected_full);
             }),
             Bytes::new(),
         )
     }
-    fn decode_payload(_: u16, f: Bytes, _: Bytes) -> Result<Self> {
+    fn decode_payload(version: u16, f: Bytes, _: Bytes) -> Result<Self> {
         let mut r = Reader::new(f);
         Ok(PgStats {
             osd: r.i32()?,
@@ -692,6 +697,7 @@ impl Message for PgStats {
             hb_peers: r.decode()?,
             op_w: r.u64()?,
             op_r: r.u64()?,
+            injected_full: if version >= 2 { r.u32()? } else { 0 },
         })
     }
 }
@@ -718,6 +724,13 @@ mod tests {
         let b = PgStats::from_raw(&s.to_raw(1, 0)).unwrap();
         assert_eq!(b.pgs, s.pgs);
         assert_eq!(pg_state::to_string(b.pgs[0].state), "active+clean");
+        // An injected full state rides at the end (version 2); a version 1
+        // sender has none.
+        let s2 = PgStats { injected_full: 1 << 4, ..s.clone() };
+        let raw = s2.to_raw(1, 0);
+        assert_eq!(PgStats::from_raw(&raw).unwrap().injected_full, 1 << 4);
+        let v1 = PgStats::decode_payload(1, raw.front.slice(..raw.front.len() - 4), Bytes::new()).unwrap();
+        assert_eq!((v1.injected_full, v1.pgs), (0, s.pgs.clone()));
         assert_eq!(pg_state::to_string(pg_state::ACTIVE | pg_state::UNDERSIZED | pg_state::DEGRADED), "active+undersized+degraded");
         assert_eq!(pg_state::to_string(pg_state::PEERED | pg_state::UNDERSIZED | pg_state::DEGRADED), "undersized+degraded+peered");
         let r = PgRemove { pgid: PgId { pool: 2, seed: 1 }, epoch: 40 };
@@ -747,7 +760,8 @@ mod tests {
             let _ = PgPushAck::decode_payload(1, f.clone(), Bytes::new());
             let _ = Ping::decode_payload(1, f.clone(), Bytes::new());
             let _ = PgRemove::decode_payload(1, f.clone(), Bytes::new());
-            let _ = PgStats::decode_payload(1, f, Bytes::new());
+            let _ = PgStats::decode_payload(1, f.clone(), Bytes::new());
+            let _ = PgStats::decode_payload(2, f, Bytes::new());
         }
     }
 }

@@ -30,6 +30,25 @@ pub enum Error {
     Shutdown,
     #[error("timed out")]
     TimedOut,
+    #[error("osd.{0} does not exist")]
+    NoOsd(i32),
+    #[error("osd.{0} is down")]
+    OsdDown(i32),
+    #[error("cannot reach osd.{0}: {1}")]
+    Connect(i32, String),
+}
+
+impl Error {
+    /// The errno librados gives for it.
+    pub fn errno(&self) -> i32 {
+        match self {
+            Error::NoPool(_) | Error::NoOsd(_) => 2,
+            Error::Shutdown => 108,
+            Error::TimedOut => 110,
+            Error::OsdDown(_) => 6,
+            Error::Connect(..) => 107,
+        }
+    }
 }
 
 /// Where an op goes: an object (by name, locator) or a whole PG (listing).
@@ -102,6 +121,9 @@ pub struct Objecter {
     pub osdmap: watch::Receiver<Option<Arc<OsdMap>>>,
     /// `rados_osd_op_timeout`: ops give up with ETIMEDOUT after this (None = never).
     op_timeout: Option<Duration>,
+    /// For connections of their own (`osd_command`).
+    monc: MonClient,
+    modes: Vec<u32>,
 }
 
 impl Objecter {
@@ -112,7 +134,7 @@ impl Objecter {
         monc.subscribe("osdmap", 0, false).map_err(|_| Error::Shutdown)?;
         let task = Task {
             monc: monc.clone(),
-            modes: ms_client_mode,
+            modes: ms_client_mode.clone(),
             map: None,
             map_tx,
             sessions: HashMap::new(),
@@ -129,7 +151,46 @@ impl Objecter {
             .await
             .map_err(|_| Error::TimedOut)?
             .map_err(|_| Error::Shutdown)?;
-        Ok(Objecter { tx, osdmap: map_rx, op_timeout: None })
+        Ok(Objecter { tx, osdmap: map_rx, op_timeout: None, monc, modes: ms_client_mode })
+    }
+
+    /// `ceph tell osd.N` (`Objecter::osd_command`): one MCommand to one OSD,
+    /// on a connection of its own; its reply. The OSD must be up.
+    pub async fn osd_command(&self, osd: i32, cmd: Vec<String>, inbl: Bytes) -> Result<messages::mon::CommandReply, Error> {
+        let map = self.map();
+        if !map.exists(osd) {
+            return Err(Error::NoOsd(osd));
+        }
+        let addr = map.client_addrs.get(osd as usize).and_then(|a| a.v2().copied());
+        let Some(addr) = addr.filter(|_| map.is_up(osd)) else {
+            return Err(Error::OsdDown(osd));
+        };
+        let opts = ConnectOptions {
+            my_type: EntityType::CLIENT,
+            my_addrs: None,
+            auth: ClientAuth::Authorizer(self.monc.cephx.clone(), EntityType::OSD),
+            modes: self.modes.clone(),
+            lossy: true,
+            nonce: self.monc.nonce(),
+            keepalive_secs: 10,
+            gid: self.monc.cephx.lock().map(|c| c.global_id as i64).unwrap_or(-1),
+        };
+        let talk = async {
+            let (conn, mut incoming) = msgr::connect(addr, opts).await.map_err(|e| Error::Connect(osd, e.to_string()))?;
+            let tid = 1;
+            let m = messages::mon::Command { fsid: self.monc.fsid(), cmd, inbl };
+            conn.send(m.to_raw(tid, PACIFIC_SUPPORTED)).map_err(|e| Error::Connect(osd, e.to_string()))?;
+            while let Some(m) = incoming.recv().await {
+                if m.header.ty == messages::types::COMMAND_REPLY && m.header.tid == tid {
+                    return messages::mon::CommandReply::from_raw(&m).map_err(|e| Error::Connect(osd, format!("bad reply: {e}")));
+                }
+            }
+            Err(Error::Connect(osd, "connection closed".into()))
+        };
+        match self.op_timeout {
+            Some(t) => tokio::time::timeout(t, talk).await.map_err(|_| Error::TimedOut)?,
+            None => talk.await,
+        }
     }
 
     /// Sets `rados_osd_op_timeout` (0 = wait forever, as Ceph's default).

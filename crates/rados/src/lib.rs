@@ -45,11 +45,7 @@ impl From<monc::Error> for Error {
 }
 impl From<objecter::Error> for Error {
     fn from(e: objecter::Error) -> Self {
-        match e {
-            objecter::Error::NoPool(_) => Error::new(2, e.to_string()),
-            objecter::Error::TimedOut => Error::new(110, e.to_string()),
-            objecter::Error::Shutdown => Error::new(108, e.to_string()),
-        }
+        Error::new(e.errno(), e.to_string())
     }
 }
 impl From<denc::Error> for Error {

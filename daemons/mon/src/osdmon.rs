@@ -681,7 +681,10 @@ fn update_full_flags(mon: &Mon) -> Result<bool, String> {
     let states: BTreeMap<i32, u32> = {
         let m = &c.osdmap;
         let failsafe = failsafe_ratio(mon);
-        mon.osd_rt().reports.iter().filter(|(o, _)| m.is_up(**o)).map(|(o, (_, rep))| (*o, usage_state(m, failsafe, rep.kb_used, rep.kb_total))).collect()
+        // A state injected with `injectfull` stands for the usage, as a
+        // Ceph OSD's injected state goes out in its MOSDFull.
+        let state = |rep: &PgStats| if rep.injected_full != 0 { rep.injected_full & OSD_USAGE_STATES } else { usage_state(m, failsafe, rep.kb_used, rep.kb_total) };
+        mon.osd_rt().reports.iter().filter(|(o, _)| m.is_up(**o)).map(|(o, (_, rep))| (*o, state(rep))).collect()
     };
     let m = &c.osdmap;
     let osd_changes: Vec<(i32, u32)> = states.iter().filter(|(o, st)| usage_in_map(m, **o) != **st).map(|(o, st)| (*o, *st)).collect();

@@ -16,6 +16,7 @@ mod ops;
 mod pg;
 mod service;
 mod snaps;
+mod tell;
 
 use messages::osd_mon::{OsdBeacon, OsdBoot, OsdMarkMeDown, OsdSuperblock};
 use messages::Message;
@@ -194,6 +195,8 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         peering_retry_secs: 10,
         recovery_sleep: conf_secs(&cfg, "osd_recovery_sleep", 0.0),
         max_backfills: cfg.get_u64("osd_max_backfills").unwrap_or(1).max(1) as usize,
+        backfill_retry_interval: conf_secs(&cfg, "osd_backfill_retry_interval", 30.0),
+        recovery_retry_interval: conf_secs(&cfg, "osd_recovery_retry_interval", 30.0),
         heartbeat_interval: conf_secs(&cfg, "osd_heartbeat_interval", 6.0),
         heartbeat_grace: conf_secs(&cfg, "osd_heartbeat_grace", 20.0),
         report_interval: conf_secs(&cfg, "osd_mon_report_interval", 5.0),

@@ -151,8 +151,12 @@ struct PushState {
     slot: BackfillSlot,
     /// A full backfill outside the acting set: it runs in a slot.
     throttled: bool,
-    /// Held back by the map's flags (norecover, nobackfill, norebalance).
+    /// Held back by the map's flags (norecover, nobackfill, norebalance),
+    /// or by a full OSD.
     paused: bool,
+    /// Paused by a full OSD: not tried again before this (Ceph's retry
+    /// interval), even if room comes sooner.
+    retry_at: Option<Instant>,
     /// An object sent in pieces (bigger than a push): it and the offset its
     /// next piece starts at.
     partial: Option<(ObjectId, u64)>,
@@ -1227,6 +1231,7 @@ impl Pg {
             slot: BackfillSlot::NotNeeded,
             throttled,
             paused: false,
+            retry_at: None,
             partial: None,
             last_progress: Instant::now(),
         };
@@ -1276,10 +1281,23 @@ impl Pg {
 
     /// Pushes the flags held back go on once the flags are gone.
     fn resume_paused_pushes(&mut self) {
-        let paused: Vec<i32> = self.pushes.iter().filter(|(t, p)| p.paused && !self.push_held_by_flags(**t, p)).map(|(t, _)| *t).collect();
-        for target in paused {
+        let now = Instant::now();
+        let due: Vec<i32> = self.pushes.iter().filter(|(_, p)| p.paused && p.retry_at.is_none_or(|at| now >= at)).map(|(t, _)| *t).collect();
+        for target in due {
+            let Some(ps) = self.pushes.get(&target) else { continue };
+            if self.push_held_by_flags(target, ps) {
+                // Still too full at the retry: wait another interval.
+                if ps.retry_at.is_some() {
+                    let next = now + self.retry_interval(ps.reset);
+                    if let Some(ps) = self.pushes.get_mut(&target) {
+                        ps.retry_at = Some(next);
+                    }
+                }
+                continue;
+            }
             let Some(ps) = self.pushes.get_mut(&target) else { continue };
             ps.paused = false;
+            ps.retry_at = None;
             ps.last_progress = Instant::now();
             info!(pg = %self.pgid, target, "recovery resumed");
             if ps.throttled && !self.reserve_backfill_slot(target) {
@@ -1290,6 +1308,10 @@ impl Pg {
                 self.push_next(target);
             }
         }
+    }
+
+    fn retry_interval(&self, backfill: bool) -> Duration {
+        if backfill { self.osd.conf.backfill_retry_interval } else { self.osd.conf.recovery_retry_interval }
     }
 
     /// Adds to `t` what recreates `o` on a peer from byte `from` on, with
@@ -1384,7 +1406,9 @@ impl Pg {
         if self.push_held_by_flags(target, &ps) {
             if !ps.paused {
                 if self.target_too_full(target, ps.reset) {
-                    warn!(pg = %self.pgid, target, "recovery paused: an osd is too full (add storage, or raise 'ceph osd set-backfillfull-ratio' / 'set-full-ratio')");
+                    let wait = self.retry_interval(ps.reset);
+                    warn!(pg = %self.pgid, target, retry_in = ?wait, "recovery paused: an osd is too full (add storage, or raise 'ceph osd set-backfillfull-ratio' / 'set-full-ratio')");
+                    ps.retry_at = Some(Instant::now() + wait);
                 } else {
                     info!(pg = %self.pgid, target, flags = %maps::dump::osdmap_flag_names(self.map.flags).join(","), "recovery paused by the osdmap's flags");
                 }

@@ -35,6 +35,11 @@ pub struct OsdConf {
     pub recovery_sleep: Duration,
     /// Backfills run at once per OSD (`osd_max_backfills`, default 1, as in Ceph).
     pub max_backfills: usize,
+    /// A backfill or log recovery paused because an OSD is too full tries
+    /// again after this long (`osd_backfill_retry_interval`,
+    /// `osd_recovery_retry_interval`: 30 s each, as in Ceph).
+    pub backfill_retry_interval: Duration,
+    pub recovery_retry_interval: Duration,
     pub heartbeat_interval: Duration,
     pub heartbeat_grace: Duration,
     pub report_interval: Duration,
@@ -120,6 +125,10 @@ pub struct Osd {
     pending_children: Mutex<HashMap<PgId, mpsc::UnboundedReceiver<PgEvent>>>,
     /// The data filesystem is past `failsafe_full_ratio` (checked each second).
     failsafe_full: std::sync::atomic::AtomicBool,
+    /// A full state `ceph tell osd.N injectfull` set.
+    pub injected_full: crate::tell::InjectedFull,
+    /// Stats reports sent since boot (`flush_pg_stats` answers with it).
+    stat_seq: std::sync::atomic::AtomicU64,
     /// Events from peers for PGs our map does not have yet (a peer saw a
     /// split first): delivered once our map has them.
     held: Mutex<std::collections::VecDeque<(PgId, PgEvent)>>,
@@ -166,6 +175,8 @@ impl Osd {
             pgs: Mutex::new(HashMap::new()),
             pending_children: Mutex::new(HashMap::new()),
             failsafe_full: std::sync::atomic::AtomicBool::new(false),
+            injected_full: Default::default(),
+            stat_seq: Default::default(),
             held: Mutex::new(Default::default()),
             map_need: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
@@ -412,6 +423,10 @@ impl Osd {
             self.handle_op(m, conn, session);
             return;
         }
+        if ty == messages::types::COMMAND {
+            self.handle_command(m, conn, session);
+            return;
+        }
         // Everything else is between OSDs.
         let Some(from) = peer_osd else {
             debug!(ty, who = %session.name, "ignoring non-op message from a non-OSD");
@@ -475,6 +490,27 @@ impl Osd {
         if let Err(e) = r {
             warn!(ty, from, "malformed message from osd.{from}: {e}");
         }
+    }
+
+    /// `ceph tell osd.N`: only for `allow *` (`OSD::handle_command`).
+    fn handle_command(self: &Arc<Self>, m: RawMessage, conn: &Connection, session: &Arc<ClientSession>) {
+        let tid = m.header.tid;
+        let reply = match messages::mon::Command::from_raw(&m) {
+            Err(e) => {
+                warn!(who = %session.name, "malformed MCommand: {e}");
+                messages::mon::CommandReply { r: -22, rs: format!("malformed command: {e}"), outbl: Bytes::new() }
+            }
+            Ok(_) if !session.allow_all && !session.caps.allow_all() => {
+                info!(who = %session.name, "tell refused: the client's osd caps are not 'allow *'");
+                messages::mon::CommandReply { r: -13, rs: "access denied: tell needs osd 'allow *' caps".into(), outbl: Bytes::new() }
+            }
+            Ok(c) => {
+                debug!(who = %session.name, cmd = ?c.cmd, "tell");
+                let (r, rs, outbl) = crate::tell::handle(self, &c.cmd);
+                messages::mon::CommandReply { r, rs, outbl }
+            }
+        };
+        let _ = conn.send(reply.to_raw(tid, PACIFIC_SUPPORTED));
     }
 
     fn handle_op(self: &Arc<Self>, m: RawMessage, conn: &Connection, session: &Arc<ClientSession>) {
@@ -688,7 +724,26 @@ impl Osd {
     /// `check_failsafe_full`): the last line of defence, under the mon's
     /// full flags, so the store itself never runs out of space.
     pub fn failsafe_full(&self) -> bool {
-        self.failsafe_full.load(std::sync::atomic::Ordering::Relaxed)
+        self.failsafe_full.load(std::sync::atomic::Ordering::Relaxed) || self.injected_full.check(crate::tell::FullState::Failsafe)
+    }
+
+    /// `injectfull`: act as this full; the mon hears of it now.
+    pub fn inject_full(&self, state: crate::tell::FullState, count: i64) {
+        self.injected_full.set(state, count);
+        if state != crate::tell::FullState::None && count != 0 {
+            tracing::warn!(?state, count, "full state injected (ceph tell osd.N injectfull)");
+        }
+        self.send_stats();
+    }
+
+    pub fn pg_count(&self) -> usize {
+        self.pgs.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// `flush_pg_stats`: reports now; returns the report's sequence number
+    /// as Ceph's does (the epoch we came up in, high 32 bits; a count).
+    pub fn flush_stats(&self) -> u64 {
+        self.send_stats()
     }
 
     fn check_failsafe(&self) {
@@ -707,8 +762,10 @@ impl Osd {
         }
     }
 
-    fn send_stats(&self) {
+    fn send_stats(&self) -> u64 {
         let map = self.map();
+        let up_from = map.osd.osd_info.get(self.whoami as usize).map_or(0, |i| i.up_from);
+        let seq = ((up_from as u64) << 32) | (self.stat_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
         let pgs: Vec<PgStat> = self.stats.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         let (total, avail) = fs_space(&self.store_path());
         let used_data: u64 = pgs.iter().map(|p| p.num_bytes).sum();
@@ -741,8 +798,10 @@ impl Osd {
             hb_peers: self.hb.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect(),
             op_w: 0,
             op_r: 0,
+            injected_full: self.injected_full.state().map_bit(),
         };
         let _ = self.monc.send_raw(m.to_raw(0, PACIFIC_SUPPORTED), None);
+        seq
     }
 
     fn store_path(&self) -> std::path::PathBuf {
