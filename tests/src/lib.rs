@@ -420,7 +420,12 @@ impl OurCluster {
 
     /// Starts `ceph-osd -f -i i` (again).
     pub fn start_osd(&mut self, i: usize) {
-        let child = Command::new(bin("ceph-osd")).args(["-c", &self.conf(), "-i", &i.to_string(), "-f"]).stdin(Stdio::null()).spawn().unwrap();
+        self.start_osd_with(i, &[]);
+    }
+
+    /// [`OurCluster::start_osd`] with more arguments (`--option value`).
+    pub fn start_osd_with(&mut self, i: usize, args: &[&str]) {
+        let child = Command::new(bin("ceph-osd")).args(["-c", &self.conf(), "-i", &i.to_string(), "-f"]).args(args).stdin(Stdio::null()).spawn().unwrap();
         self.osds[i] = Some(child);
     }
 

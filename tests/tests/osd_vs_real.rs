@@ -1975,3 +1975,43 @@ fn real_ceph_tell_gets_from_our_osds_what_real_osds_answer() {
     let ours = run(&oxceph_tests::bin("ceph"), &["-c", &ours_conf, "tell", "osd.*", "version"]);
     assert_eq!((ours.code, ours.stdout.as_str()), (0, real.stdout.as_str()));
 }
+
+/// A replica holds a write in its log before the write is on disk (the
+/// commit is pipelined); if its primary dies then, it must not lead, push
+/// or serve before that write lands. Here osd.R's commits are held back
+/// (`osd_debug_commit_delay`, a test hook) and the primary is killed -9
+/// while a write sits in R's commit queue: the client's resent write finds
+/// it in R's log (a duplicate, acknowledged without applying again), so
+/// reading it back right away shows whether R served from its log or from
+/// what its store really had.
+#[test]
+fn a_replica_leads_only_once_the_writes_in_its_log_are_on_disk() {
+    let mut c = OurCluster::start(3, "");
+    c.create_pool_with("lg", 8, &[("size", "2"), ("min_size", "1")]);
+    // An object whose replica is osd.1.
+    let (name, primary) = (0..200)
+        .map(|i| format!("obj{i}"))
+        .find_map(|n| {
+            let (_, acting) = acting_of(&c, "lg", &n);
+            (acting.len() == 2 && acting[1] == 1).then(|| (n, acting[0] as usize))
+        })
+        .expect("an object with osd.1 as its replica");
+    let v1 = data(200_000, 1);
+    put(&c, "lg", &name, &v1);
+    c.kill9_osd(1);
+    c.start_osd_with(1, &["--osd_debug_commit_delay", "12"]);
+    c.wait_clean(180);
+    let v2 = data(200_000, 2);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), &v2).unwrap();
+    let (conf, path, n2) = (c.conf(), f.path().display().to_string(), name.clone());
+    let writer = std::thread::spawn(move || run(Path::new(REAL_RADOS), &["-c", &conf, "--rados_osd_op_timeout", "120", "-p", "lg", "put", &n2, &path]));
+    // The write reaches osd.1 and waits in its commit queue.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(!writer.is_finished(), "the write was acknowledged before osd.1 committed it");
+    c.kill9_osd(primary);
+    let w = writer.join().unwrap();
+    assert_eq!(w.code, 0, "the resent write failed: {}", w.stderr);
+    let got = get(&c, "lg", &name, 60).expect("read after failover");
+    assert!(got == v2, "acknowledged write read back as {}", if got == v1 { "the old data".to_string() } else { format!("{} other bytes", got.len()) });
+}

@@ -1271,12 +1271,22 @@ impl Store {
     /// Starts a commit thread for this store: transactions handed to the
     /// returned queue while a commit is in progress are committed together.
     pub fn commit_queue(self: &std::sync::Arc<Self>) -> CommitQueue {
+        self.commit_queue_delayed(std::time::Duration::ZERO)
+    }
+
+    /// [`Store::commit_queue`] whose every commit first waits `delay`: a test
+    /// hook (`osd_debug_commit_delay`) to hold writes in flight, where
+    /// ordering bugs between a write's log and its data would show.
+    pub fn commit_queue_delayed(self: &std::sync::Arc<Self>, delay: std::time::Duration) -> CommitQueue {
         let (tx, rx) = std::sync::mpsc::channel::<(Transaction, tokio::sync::oneshot::Sender<Result<()>>)>();
         let store = self.clone();
         std::thread::Builder::new()
             .name("store-commit".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
                     let mut group = vec![first];
                     while group.len() < 256 {
                         match rx.try_recv() {

@@ -246,6 +246,13 @@ pub struct Pg {
     /// runs while earlier ones commit, except on an object with a write in
     /// flight, whose ops wait (the store shows only committed state).
     local: BTreeMap<(u32, u64), Vec<ObjectId>>,
+    /// Replica writes (RepOps) submitted and not yet on disk. Their log
+    /// entries are already in `info` and `log`, which peering answers with,
+    /// while the store shows only committed data: so before answering a
+    /// query, serving a pull, or taking a new map (we may lead next), these
+    /// must land, or a pull could send an object older than the log it
+    /// comes with.
+    replica_commits: Arc<std::sync::atomic::AtomicUsize>,
     /// Heads with writes in `local`, and how many.
     pending: HashMap<ObjectId, u32>,
     /// Client ops waiting for their object's writes to commit, in arrival order.
@@ -309,6 +316,7 @@ pub fn spawn_with(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>, tx: &mpsc::Unboun
         trimmed_snaps: None,
         me: tx.downgrade(),
         local: BTreeMap::new(),
+        replica_commits: Default::default(),
         pending: HashMap::new(),
         blocked: VecDeque::new(),
         strays: HashSet::new(),
@@ -520,6 +528,11 @@ impl Pg {
         while let Some(ev) = rx.recv().await {
             match ev {
                 PgEvent::Map(m) => {
+                    // We may lead from this map on: our store must hold
+                    // what our log says before we peer, serve or push.
+                    if self.replica_commits.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                        self.drain_local().await;
+                    }
                     if self.maybe_resize(&m).await {
                         // Merged into its target: this PG is no more.
                         return;
@@ -531,13 +544,19 @@ impl Pg {
                 PgEvent::ClientOp { msg, tid, conn, session } => self.on_client_op(QueuedOp { msg, tid, conn, session }).await,
                 PgEvent::RepOp { m, conn } => self.on_repop(m, conn).await,
                 PgEvent::RepOpReply { from, m } => self.on_repop_reply(from, m),
-                PgEvent::Query { m, conn } => self.on_query(m, conn),
+                PgEvent::Query { m, conn } => {
+                    self.drain_local().await;
+                    self.on_query(m, conn)
+                }
                 PgEvent::Notify(n) => {
                     // peering may go on to recovery, which reads objects from the store
                     self.drain_local().await;
                     self.on_notify(n)
                 }
-                PgEvent::Pull { m, from } => self.on_pull(m, from),
+                PgEvent::Pull { m, from } => {
+                    self.drain_local().await;
+                    self.on_pull(m, from)
+                }
                 PgEvent::Push { m, from, conn } => self.on_push(m, from, conn).await,
                 PgEvent::PushAck(a) => {
                     self.on_push_ack(a);
@@ -1801,8 +1820,12 @@ impl Pg {
         self.absorb_meta(&txn);
         let (ok, fail) = (reply(0).to_raw(0, 0), reply(-5).to_raw(0, 0));
         let pgid = self.pgid;
+        let unsynced = self.replica_commits.clone();
+        unsynced.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
-            match committed.await {
+            let r = committed.await;
+            unsynced.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            match r {
                 Ok(()) => {
                     let _ = conn.send(ok);
                 }
@@ -2243,10 +2266,11 @@ impl Pg {
         }
     }
 
-    /// Waits until every write this PG submitted is on disk (before reading
-    /// many objects from the store at once).
+    /// Waits until every write this PG submitted is on disk, as primary or
+    /// replica (before reading many objects from the store at once, or
+    /// telling a peer what we hold).
     async fn drain_local(&self) {
-        if !self.local.is_empty() {
+        if !self.local.is_empty() || self.replica_commits.load(std::sync::atomic::Ordering::SeqCst) > 0 {
             // commits keep their order: an empty one lands after all of them
             let _ = self.osd.commits.commit(Transaction::new()).await;
         }

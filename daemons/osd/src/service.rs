@@ -35,6 +35,8 @@ pub struct OsdConf {
     pub recovery_sleep: Duration,
     /// Backfills run at once per OSD (`osd_max_backfills`, default 1, as in Ceph).
     pub max_backfills: usize,
+    /// Test hook: every store commit waits this long (`osd_debug_commit_delay`, 0).
+    pub debug_commit_delay: Duration,
     /// A backfill or log recovery paused because an OSD is too full tries
     /// again after this long (`osd_backfill_retry_interval`,
     /// `osd_recovery_retry_interval`: 30 s each, as in Ceph).
@@ -164,7 +166,7 @@ impl Osd {
         Arc::new(Osd {
             whoami,
             fsid,
-            commits: store.commit_queue(),
+            commits: store.commit_queue_delayed(conf.debug_commit_delay),
             store,
             conf,
             monc,
