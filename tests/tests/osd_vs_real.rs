@@ -2015,3 +2015,37 @@ fn a_replica_leads_only_once_the_writes_in_its_log_are_on_disk() {
     let got = get(&c, "lg", &name, 60).expect("read after failover");
     assert!(got == v2, "acknowledged write read back as {}", if got == v1 { "the old data".to_string() } else { format!("{} other bytes", got.len()) });
 }
+
+/// A recovery push lost on the way (here dropped by the test hook
+/// `osd_debug_drop_push_seq`, as a session reset would lose it) must not
+/// leave the recovered copy short: the receiver refuses the next push (out
+/// of sequence) and the primary peers and pushes again. The recovered copy
+/// alone then serves every object (its primary killed).
+#[test]
+fn a_lost_recovery_push_makes_recovery_start_over_rather_than_skip_objects() {
+    let mut c = OurCluster::start(3, "osd_debug_drop_push_seq = 1\n");
+    c.create_pool_with("pd", 1, &[("size", "2"), ("min_size", "1")]);
+    let (_, acting) = acting_of(&c, "pd", "x");
+    let (primary, replica) = (acting[0] as usize, acting[1] as usize);
+    assert_eq!(c.mon.real(&["osd", "set", "noout"]).code, 0);
+    c.kill9_osd(replica);
+    c.wait_up(2);
+    // 24 MiB in one PG: recovery takes several 8 MiB pushes.
+    let objects: Vec<Vec<u8>> = (0..48u64).map(|i| data(512 << 10, 100 + i)).collect();
+    for (i, d) in objects.iter().enumerate() {
+        put(&c, "pd", &format!("o{i}"), d);
+    }
+    c.start_osd(replica);
+    assert_eq!(c.mon.real(&["osd", "unset", "noout"]).code, 0);
+    c.wait_clean(180);
+    assert_eq!(c.mon.real(&["osd", "set", "noout"]).code, 0);
+    assert!(c.log(&format!("osd.{primary}")).contains("osd_debug_drop_push_seq: dropping this push"), "the hook did not drop a push");
+    // Only the recovered copy left.
+    c.kill9_osd(primary);
+    c.wait_up(2);
+    for (i, d) in objects.iter().enumerate() {
+        let got = get(&c, "pd", &format!("o{i}"), 60).unwrap_or_else(|e| panic!("o{i} from the recovered copy: {e}"));
+        assert!(got == *d, "o{i} differs on the recovered copy");
+    }
+    assert!(c.log(&format!("osd.{replica}")).contains("push out of sequence"), "the receiver did not see the gap");
+}

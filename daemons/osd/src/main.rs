@@ -197,6 +197,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         max_backfills: cfg.get_u64("osd_max_backfills").unwrap_or(1).max(1) as usize,
         backfill_retry_interval: conf_secs(&cfg, "osd_backfill_retry_interval", 30.0),
         debug_commit_delay: conf_secs(&cfg, "osd_debug_commit_delay", 0.0),
+        debug_drop_push_seq: cfg.get("osd_debug_drop_push_seq").and_then(|v| v.parse::<u32>().ok()),
         recovery_retry_interval: conf_secs(&cfg, "osd_recovery_retry_interval", 30.0),
         heartbeat_interval: conf_secs(&cfg, "osd_heartbeat_interval", 6.0),
         heartbeat_grace: conf_secs(&cfg, "osd_heartbeat_grace", 20.0),

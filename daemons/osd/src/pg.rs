@@ -253,6 +253,11 @@ pub struct Pg {
     /// must land, or a pull could send an object older than the log it
     /// comes with.
     replica_commits: Arc<std::sync::atomic::AtomicUsize>,
+    /// The push stream we are receiving: (sender, interval, next seq). A
+    /// gap means a push was lost (a connection reset): the rest is refused
+    /// and the sender peers again, rather than our copy taking a log that
+    /// lists an object it never got.
+    push_stream: Option<(i32, u32, u32)>,
     /// Heads with writes in `local`, and how many.
     pending: HashMap<ObjectId, u32>,
     /// Client ops waiting for their object's writes to commit, in arrival order.
@@ -317,6 +322,7 @@ pub fn spawn_with(osd: Arc<Osd>, pgid: PgId, map: Arc<OsdMap>, tx: &mpsc::Unboun
         me: tx.downgrade(),
         local: BTreeMap::new(),
         replica_commits: Default::default(),
+        push_stream: None,
         pending: HashMap::new(),
         blocked: VecDeque::new(),
         strays: HashSet::new(),
@@ -1319,7 +1325,8 @@ impl Pg {
             ps.retry_at = None;
             ps.last_progress = Instant::now();
             info!(pg = %self.pgid, target, "recovery resumed");
-            if ps.throttled && !self.reserve_backfill_slot(target) {
+            // (A pause for a read error kept its slot; one for room gave it up.)
+            if ps.throttled && matches!(ps.slot, BackfillSlot::NotNeeded) && !self.reserve_backfill_slot(target) {
                 continue;
             }
             self.push_next(target);
@@ -1340,51 +1347,48 @@ impl Pg {
     /// from when the object is not finished. A big object thus goes in
     /// several pushes, never whole in memory; if it changes meanwhile, the
     /// write queues it to be pushed again from the start.
-    fn object_txn(&self, t: &mut Transaction, o: &ObjectId, from: u64, budget: u64) -> (u64, Option<u64>) {
+    fn object_txn(&self, t: &mut Transaction, o: &ObjectId, from: u64, budget: u64) -> objectstore::Result<(u64, Option<u64>)> {
         const PIECE_MIN: u64 = 64 << 10;
         let st = &self.osd.store;
         let coll = self.coll.clone();
-        if from == 0 {
+        // A read that fails fails the piece: never a hole or a missing
+        // object on the peer in its place.
+        let Some(size) = st.stat(&coll, o)? else {
             t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
-        }
-        let Ok(Some(size)) = st.stat(&coll, o) else {
-            if from > 0 {
-                t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
-            }
-            return (0, None);
+            return Ok((0, None));
         };
         if from == 0 {
+            t.push(Op::Remove { coll: coll.clone(), oid: o.clone() });
             t.push(Op::Touch { coll: coll.clone(), oid: o.clone() });
         }
         let mut bytes = 0u64;
-        for (off, len) in st.data_extents(&coll, o, from, size.saturating_sub(from)).unwrap_or_default() {
+        for (off, len) in st.data_extents(&coll, o, from, size.saturating_sub(from))? {
             let end = off + len;
             let mut pos = off.max(from);
             while pos < end {
                 if bytes >= budget {
-                    return (bytes, Some(pos));
+                    return Ok((bytes, Some(pos)));
                 }
                 let l = (end - pos).min((budget - bytes).max(PIECE_MIN));
-                if let Ok(d) = st.read(&coll, o, pos, l) {
-                    t.push(Op::Write { coll: coll.clone(), oid: o.clone(), off: pos, data: d });
-                }
+                let data = st.read(&coll, o, pos, l)?;
+                t.push(Op::Write { coll: coll.clone(), oid: o.clone(), off: pos, data });
                 bytes += l;
                 pos += l;
             }
         }
         t.push(Op::Truncate { coll: coll.clone(), oid: o.clone(), size });
-        for (k, v) in st.getattrs(&coll, o).unwrap_or_default() {
+        for (k, v) in st.getattrs(&coll, o)? {
             t.push(Op::SetAttr { coll: coll.clone(), oid: o.clone(), name: k, value: v });
         }
-        let h = st.omap_header(&coll, o).unwrap_or_default();
+        let h = st.omap_header(&coll, o)?;
         if !h.is_empty() {
             t.push(Op::OmapHeader { coll: coll.clone(), oid: o.clone(), header: h });
         }
-        let kv = st.omap_range(&coll, o, b"", false, usize::MAX).unwrap_or_default();
+        let kv = st.omap_range(&coll, o, b"", false, usize::MAX)?;
         if !kv.is_empty() {
             t.push(Op::OmapSet { coll, oid: o.clone(), kv });
         }
-        (bytes, None)
+        Ok((bytes, None))
     }
 
     /// Backfills to OSDs outside the acting set run at most
@@ -1418,7 +1422,7 @@ impl Pg {
         const BATCH_BYTES: u64 = 8 << 20;
         let batch_objects = if self.osd.conf.recovery_sleep.is_zero() { 64 } else { 1 };
         let Some(mut ps) = self.pushes.remove(&target) else { return };
-        if ps.done || ps.sleeping || ps.slot.waiting() {
+        if ps.done || ps.sleeping || ps.slot.waiting() || ps.retry_at.is_some_and(|at| Instant::now() < at) {
             self.pushes.insert(target, ps);
             return;
         }
@@ -1445,6 +1449,7 @@ impl Pg {
         // (the store shows only committed data).
         let mut later = Vec::new();
         let committing = |pg: &Self, o: &ObjectId| pg.pending.contains_key(&ObjectId { snap: objectstore::NOSNAP, ..o.clone() });
+        let mut failed = None;
         loop {
             if n as usize >= batch_objects || bytes >= BATCH_BYTES {
                 break;
@@ -1470,7 +1475,15 @@ impl Pg {
                     (o, 0)
                 }
             };
-            let (b, next) = self.object_txn(&mut t, &o, from, BATCH_BYTES - bytes);
+            let mark = t.ops.len();
+            let (b, next) = match self.object_txn(&mut t, &o, from, BATCH_BYTES - bytes) {
+                Ok(x) => x,
+                Err(e) => {
+                    t.ops.truncate(mark);
+                    failed = Some((o, from, e));
+                    break;
+                }
+            };
             bytes += b;
             if let Some(next) = next {
                 ps.partial = Some((o, next));
@@ -1479,6 +1492,24 @@ impl Pg {
             n += 1;
         }
         ps.todo.extend(later);
+        if let Some((o, from, e)) = failed {
+            // What reads back from here is sent; this object waits, as a
+            // paused push, and goes again after the retry interval.
+            let wait = self.retry_interval(ps.reset);
+            tracing::error!(pg = %self.pgid, target, object = %o.name, "cannot read an object to recover it: {e}; trying again in {wait:?}");
+            if from > 0 {
+                ps.partial = Some((o, from));
+            } else {
+                ps.queued.insert(o.clone());
+                ps.todo.push_front(o);
+            }
+            ps.paused = true;
+            ps.retry_at = Some(Instant::now() + wait);
+            if t.ops.is_empty() {
+                self.pushes.insert(target, ps);
+                return;
+            }
+        }
         // The last push carries the log and info, so it must show every
         // write they list: it waits until none is committing.
         let last = ps.todo.is_empty() && ps.partial.is_none() && self.local.is_empty();
@@ -1509,7 +1540,11 @@ impl Pg {
         ps.sent_objects += n as u64;
         ps.done = last;
         self.pushes.insert(target, ps);
-        self.osd.send_osd(target, m.to_raw(0, 0));
+        if self.osd.drop_push(m.seq) {
+            warn!(pg = %self.pgid, target, seq = m.seq, "test hook osd_debug_drop_push_seq: dropping this push");
+        } else {
+            self.osd.send_osd(target, m.to_raw(0, 0));
+        }
         if last && self.recovering_peers.remove(&target) {
             // It now holds everything up to our last_update: later writes
             // replicate to it (arriving after this push, in order).
@@ -1580,6 +1615,18 @@ impl Pg {
                 return;
             }
         };
+        let in_order = match self.push_stream {
+            _ if m.seq == 0 => true,
+            Some((f, i, next)) => f == from && i == m.interval && next == m.seq,
+            None => false,
+        };
+        if !in_order {
+            warn!(pg = %self.pgid, from, seq = m.seq, expected = ?self.push_stream, "push out of sequence (one was lost): refusing it, the sender starts over");
+            self.push_stream = None;
+            let _ = conn.send(PgPushAck { pgid: self.pgid, interval: m.interval, seq: m.seq, from: self.whoami(), result: -11 }.to_raw(0, 0));
+            return;
+        }
+        self.push_stream = (!m.last).then_some((from, m.interval, m.seq + 1));
         let mut t = Transaction::new();
         if m.reset {
             t.push(Op::RmColl { coll: self.coll.clone() });

@@ -37,6 +37,9 @@ pub struct OsdConf {
     pub max_backfills: usize,
     /// Test hook: every store commit waits this long (`osd_debug_commit_delay`, 0).
     pub debug_commit_delay: Duration,
+    /// Test hook: the first recovery push with this sequence number is not
+    /// sent, as if lost with its session (`osd_debug_drop_push_seq`, -1: none).
+    pub debug_drop_push_seq: Option<u32>,
     /// A backfill or log recovery paused because an OSD is too full tries
     /// again after this long (`osd_backfill_retry_interval`,
     /// `osd_recovery_retry_interval`: 30 s each, as in Ceph).
@@ -131,6 +134,8 @@ pub struct Osd {
     pub injected_full: crate::tell::InjectedFull,
     /// Stats reports sent since boot (`flush_pg_stats` answers with it).
     stat_seq: std::sync::atomic::AtomicU64,
+    /// `osd_debug_drop_push_seq` has dropped its push.
+    dropped_push: std::sync::atomic::AtomicBool,
     /// Events from peers for PGs our map does not have yet (a peer saw a
     /// split first): delivered once our map has them.
     held: Mutex<std::collections::VecDeque<(PgId, PgEvent)>>,
@@ -179,6 +184,7 @@ impl Osd {
             failsafe_full: std::sync::atomic::AtomicBool::new(false),
             injected_full: Default::default(),
             stat_seq: Default::default(),
+            dropped_push: Default::default(),
             held: Mutex::new(Default::default()),
             map_need: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
@@ -736,6 +742,11 @@ impl Osd {
             tracing::warn!(?state, count, "full state injected (ceph tell osd.N injectfull)");
         }
         self.send_stats();
+    }
+
+    /// Whether the test hook drops this push (once per process).
+    pub fn drop_push(&self, seq: u32) -> bool {
+        self.conf.debug_drop_push_seq == Some(seq) && !self.dropped_push.swap(true, std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn pg_count(&self) -> usize {
