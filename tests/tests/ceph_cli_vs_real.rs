@@ -253,6 +253,9 @@ fn tell_osd_gives_what_the_real_cli_gives() {
         &["tell", "osd.9", "version"],
         &["tell", "osd.x", "version"],
         &["tell", "osd.0"],
+        &["tell", "osd", "version"],
+        &["tell", "foo.1", "version"],
+        &["tell", "osd.0", "injectfull", "bogus", "0"],
     ];
     // The usage message names the program as invoked.
     let ours_bin = bin("ceph").display().to_string();
@@ -261,6 +264,17 @@ fn tell_osd_gives_what_the_real_cli_gives() {
         let ours_err = ours.stderr.replace(&ours_bin, REAL);
         assert_eq!((ours.code, ours.stdout.as_str(), ours_err.as_str()), (real.code, real.stdout.as_str(), split_logs(&real.stderr).0.as_str()), "{args:?}");
     }
+    // -o: every OSD's output in the one file.
+    let dir = tempfile::tempdir().unwrap();
+    let (rf, of) = (dir.path().join("real"), dir.path().join("ours"));
+    let conf = ref_cluster().conf();
+    let c = conf.to_str().unwrap();
+    let real = run(Path::new(REAL), &["-c", c, "tell", "osd.*", "version", "-o", rf.to_str().unwrap()]);
+    let ours = run(&bin("ceph"), &["-c", c, "tell", "osd.*", "version", "-o", of.to_str().unwrap()]);
+    assert_eq!((real.code, ours.code), (0, 0), "{} / {}", real.stderr, ours.stderr);
+    let (rf, of) = (std::fs::read_to_string(&rf).unwrap(), std::fs::read_to_string(&of).unwrap());
+    assert_eq!(of, rf);
+    assert_eq!(rf.matches("\"version\"").count(), 3, "{rf}");
     let (real, ours) = both(&["tell", "osd.2", "status"]);
     assert_eq!((real.code, ours.code), (0, 0), "{} / {}", real.stderr, ours.stderr);
     assert_eq!(ours.stdout, real.stdout, "status");

@@ -1915,6 +1915,11 @@ fn recovery_waits_while_any_osd_of_the_pg_is_full_and_runs_once_it_has_room() {
     assert!(st.values().all(|s| !s.contains("recovering")) && behind(&st) > 0, "recovery ran while osd.0 was full: {st:?}");
     let detail = c.mon.real(&["health", "detail"]).stdout;
     assert!(detail.contains("[ERR] PG_RECOVERY_FULL: Full OSDs blocking recovery: "), "{detail}");
+    // Reads go on meanwhile.
+    for (i, data) in objects.iter().enumerate().step_by(4) {
+        let got = get(&c, "rf", &format!("o{i}"), 10).unwrap_or_else(|e| panic!("o{i} while recovery waits: {e}"));
+        assert!(got == *data, "o{i} while recovery waits");
+    }
     // Room again.
     let r = c.mon.real(&["tell", "osd.0", "injectfull", "none"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1941,7 +1946,17 @@ fn real_ceph_tell_gets_from_our_osds_what_real_osds_answer() {
         run(Path::new("/usr/bin/ceph"), &a)
     };
     let ours_conf = c.conf();
-    for args in [&["tell", "osd.0", "version"][..], &["tell", "osd.1", "version", "--format", "json"], &["tell", "osd.0", "injectfull", "bogus"], &["tell", "osd.0", "injectfull", "nearfull", "x"], &["tell", "osd.9", "version"], &["tell", "osd.1", "nonsense"]] {
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    for args in [
+        &["tell", "osd.0", "version"][..],
+        &["tell", "osd.1", "version", "--format", "json"],
+        &["tell", "osd.0", "injectfull", "bogus"],
+        &["tell", "osd.0", "injectfull", "nearfull", "x"],
+        &["tell", "osd.9", "version"],
+        &["tell", "osd.1", "nonsense"],
+        &["tell", "osd.0", "bench", "1073741824", "134217728"],
+        &["tell", "osd.0", "bench", "1073741824", "4096"],
+    ] {
         let (ours, real) = (ceph(&ours_conf, args), ceph(&refconf, args));
         let real_err = oxceph_tests::split_logs(&real.stderr).0;
         if args[2] == "nonsense" {
@@ -1958,11 +1973,22 @@ fn real_ceph_tell_gets_from_our_osds_what_real_osds_answer() {
     let st = ceph(&ours_conf, &["tell", "osd.1", "status"]);
     let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap_or_else(|e| panic!("{e}: {}", st.stdout));
     let real_st: serde_json::Value = serde_json::from_str(&ceph(&refconf, &["tell", "osd.1", "status"]).stdout).unwrap();
-    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&v), keys(&real_st));
     assert_eq!((v["whoami"].as_i64(), v["state"].as_str()), (Some(1), Some("active")));
     assert!(v["num_pgs"].as_u64().unwrap() > 0 && v["newest_map"].as_u64() >= v["oldest_map"].as_u64(), "{v}");
     assert_eq!(v["cluster_fsid"].as_str().unwrap(), c.status()["fsid"].as_str().unwrap());
+    // bench: the same fields, the bytes asked for, written and gone.
+    let used = || c.status()["pgmap"]["bytes_used"].as_u64().unwrap_or(0);
+    let before = used();
+    for conf in [&ours_conf, &refconf] {
+        let b = ceph(conf, &["tell", "osd.0", "bench", "12582912", "4194304"]);
+        let v: serde_json::Value = serde_json::from_str(&b.stdout).unwrap_or_else(|e| panic!("{e}: {} {}", b.stdout, b.stderr));
+        assert_eq!(keys(&v), ["bytes_written", "blocksize", "elapsed_sec", "bytes_per_sec", "iops"], "{}", b.stdout);
+        assert_eq!((v["bytes_written"].as_u64(), v["blocksize"].as_u64()), (Some(12582912), Some(4194304)));
+        assert!(v["elapsed_sec"].as_f64().unwrap() > 0.0 && v["bytes_per_sec"].as_f64().unwrap() > 0.0);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert!(used() < before + (12 << 20), "bench objects left behind: {} -> {}", before, used());
     // Only `allow *` OSD caps may tell.
     let dir = tempfile::tempdir().unwrap();
     let kr = dir.path().join("limited.keyring").display().to_string();

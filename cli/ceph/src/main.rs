@@ -213,10 +213,14 @@ impl Tell {
         let Some(target) = childargs.get(1) else {
             die(22, &format!("\"{argv0} tell\" requires additional arguments. Try \"{argv0} tell <name> <command> [options...]\" instead."));
         };
-        // CephName: TYPE.ID, where an osd's id is a number or `*`.
-        let (ty, id) = target.split_once('.').unwrap_or((target.as_str(), ""));
+        // CephName: TYPE.ID (`mgr` alone too), where an osd's id is a number or `*`.
+        let (ty, id) = match target.split_once('.') {
+            Some(x) => x,
+            None if target == "mgr" => ("mgr", ""),
+            None => die(1, &format!("error handling command target: CephName: no . in {target}")),
+        };
         if !matches!(ty, "osd" | "mon" | "mds" | "mgr" | "client") {
-            die(1, &format!("error handling command target: CephName: no . in {target}"));
+            die(1, &format!("error handling command target: unknown type {ty}"));
         }
         if ty != "osd" {
             die(95, &format!("Error ENOTSUP: 'tell' to {ty} daemons is not supported by this ceph client yet; 'tell osd.N' is"));
@@ -239,6 +243,14 @@ impl Tell {
             vec![id.parse().unwrap_or(-1)]
         };
         let wildcard = ids.len() > 1 && self.out_file.is_none();
+        // One output file for every target, as ceph.in opens it once.
+        let mut file = match self.out_file.as_deref() {
+            Some(path) if path != "-" => match std::fs::File::create(path) {
+                Ok(f) => Some(f),
+                Err(e) => die(1, &format!("Can't open output file {path}: {e}")),
+            },
+            _ => None,
+        };
         let mut final_ret = 0;
         for osd in ids {
             let (prefix, suffix) = if wildcard { (format!("osd.{osd}: "), "\n") } else { (String::new(), "") };
@@ -260,8 +272,8 @@ impl Tell {
                     let _ = out.write_all(&outbuf);
                 }
                 Some(path) => {
-                    if let Err(e) = std::fs::write(path, &outbuf) {
-                        eprintln!("Can't open output file {path}: {e}");
+                    if let Some(Err(e)) = file.as_mut().map(|f| f.write_all(&outbuf)) {
+                        eprintln!("Can't write output file {path}: {e}");
                         return 1;
                     }
                 }

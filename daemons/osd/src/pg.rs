@@ -152,8 +152,12 @@ struct PushState {
     /// A full backfill outside the acting set: it runs in a slot.
     throttled: bool,
     /// Held back by the map's flags (norecover, nobackfill, norebalance),
-    /// or by a full OSD.
+    /// by a full OSD, or by a read error; only `resume_paused_pushes`
+    /// lets it go on.
     paused: bool,
+    /// The interval every push of this stream carries: ours, or for a pull
+    /// we serve, the requester's (so it accepts them all).
+    interval: u32,
     /// Paused by a full OSD: not tried again before this (Ceph's retry
     /// interval), even if room comes sooner.
     retry_at: Option<Instant>,
@@ -928,6 +932,9 @@ impl Pg {
     }
 
     fn on_query(&mut self, m: PgQuery, conn: Connection) {
+        // A primary peering anew pushes a new stream after this (on the
+        // same ordered channel): what we expected of an old one is void.
+        self.push_stream = None;
         let mut n = self.my_notify();
         n.interval = m.interval;
         let _ = conn.send(n.to_raw(0, 0));
@@ -1024,6 +1031,7 @@ impl Pg {
                 let since = self.log_recoverable_from(&notifies[&auth]);
                 info!(pg = %self.pgid, from = auth, ?since, "pulling newer pg copy");
                 self.osd.send_osd(auth, PgPull { pgid: self.pgid, interval: self.interval, since }.to_raw(0, 0));
+                self.push_stream = None;
                 self.phase = Phase::Pulling { from: auth, started: Instant::now(), notifies };
             }
             _ => {
@@ -1256,6 +1264,7 @@ impl Pg {
             slot: BackfillSlot::NotNeeded,
             throttled,
             paused: false,
+            interval: self.interval,
             retry_at: None,
             partial: None,
             last_progress: Instant::now(),
@@ -1325,7 +1334,7 @@ impl Pg {
             ps.retry_at = None;
             ps.last_progress = Instant::now();
             info!(pg = %self.pgid, target, "recovery resumed");
-            // (A pause for a read error kept its slot; one for room gave it up.)
+            // A pause gave up the backfill slot: take one again.
             if ps.throttled && matches!(ps.slot, BackfillSlot::NotNeeded) && !self.reserve_backfill_slot(target) {
                 continue;
             }
@@ -1422,7 +1431,7 @@ impl Pg {
         const BATCH_BYTES: u64 = 8 << 20;
         let batch_objects = if self.osd.conf.recovery_sleep.is_zero() { 64 } else { 1 };
         let Some(mut ps) = self.pushes.remove(&target) else { return };
-        if ps.done || ps.sleeping || ps.slot.waiting() || ps.retry_at.is_some_and(|at| Instant::now() < at) {
+        if ps.done || ps.sleeping || ps.slot.waiting() || ps.paused {
             self.pushes.insert(target, ps);
             return;
         }
@@ -1439,6 +1448,9 @@ impl Pg {
                 // DeferBackfill): a degraded PG may go on under norebalance.
                 ps.slot = BackfillSlot::NotNeeded;
                 ps.paused = true;
+                // Client ops wait for a finishing push; not for a paused one.
+                ps.finishing = false;
+                ps.stalled = false;
             }
             self.pushes.insert(target, ps);
             return;
@@ -1505,7 +1517,10 @@ impl Pg {
             }
             ps.paused = true;
             ps.retry_at = Some(Instant::now() + wait);
+            ps.slot = BackfillSlot::NotNeeded;
             if t.ops.is_empty() {
+                ps.finishing = false;
+                ps.stalled = false;
                 self.pushes.insert(target, ps);
                 return;
             }
@@ -1524,7 +1539,7 @@ impl Pg {
         let (txn, data) = t.to_wire();
         let m = PgPush {
             pgid: self.pgid,
-            interval: self.interval,
+            interval: ps.interval,
             seq: ps.seq,
             reset: ps.reset && ps.seq == 0,
             last,
@@ -1622,7 +1637,10 @@ impl Pg {
         };
         if !in_order {
             warn!(pg = %self.pgid, from, seq = m.seq, expected = ?self.push_stream, "push out of sequence (one was lost): refusing it, the sender starts over");
-            self.push_stream = None;
+            // The stream it belongs to is broken; another sender's is not.
+            if self.push_stream.is_some_and(|(f, i, _)| f == from && i == m.interval) {
+                self.push_stream = None;
+            }
             let _ = conn.send(PgPushAck { pgid: self.pgid, interval: m.interval, seq: m.seq, from: self.whoami(), result: -11 }.to_raw(0, 0));
             return;
         }
@@ -1667,6 +1685,10 @@ impl Pg {
             }
         };
         self.exists = true;
+        if result != 0 {
+            // Not applied: what follows must not be.
+            self.push_stream = None;
+        }
         if m.last && result == 0 {
             self.info = m.info.clone();
             self.info.pgid = self.pgid;

@@ -508,14 +508,25 @@ impl Osd {
                 warn!(who = %session.name, "malformed MCommand: {e}");
                 messages::mon::CommandReply { r: -22, rs: format!("malformed command: {e}"), outbl: Bytes::new() }
             }
-            Ok(_) if !session.allow_all && !session.caps.allow_all() => {
+            // `allow *` OSD caps, as Ceph's check (daemons other than OSDs,
+            // e.g. an MDS, hold narrower ones); anyone when auth is none.
+            Ok(_) if !session.caps.allow_all() && !(session.name.ty == EntityType::OSD || self.conf.auth_none && session.global_id == 0) => {
                 info!(who = %session.name, "tell refused: the client's osd caps are not 'allow *'");
                 messages::mon::CommandReply { r: -13, rs: "access denied: tell needs osd 'allow *' caps".into(), outbl: Bytes::new() }
             }
             Ok(c) => {
                 debug!(who = %session.name, cmd = ?c.cmd, "tell");
-                let (r, rs, outbl) = crate::tell::handle(self, &c.cmd);
-                messages::mon::CommandReply { r, rs, outbl }
+                match crate::tell::answer(self, &c.cmd) {
+                    crate::tell::Answer::Now((r, rs, outbl)) => messages::mon::CommandReply { r, rs, outbl },
+                    crate::tell::Answer::Later(f) => {
+                        let conn = conn.clone();
+                        tokio::spawn(async move {
+                            let (r, rs, outbl) = f.await;
+                            let _ = conn.send(messages::mon::CommandReply { r, rs, outbl }.to_raw(tid, PACIFIC_SUPPORTED));
+                        });
+                        return;
+                    }
+                }
             }
         };
         let _ = conn.send(reply.to_raw(tid, PACIFIC_SUPPORTED));
@@ -732,7 +743,8 @@ impl Osd {
     /// `check_failsafe_full`): the last line of defence, under the mon's
     /// full flags, so the store itself never runs out of space.
     pub fn failsafe_full(&self) -> bool {
-        self.failsafe_full.load(std::sync::atomic::Ordering::Relaxed) || self.injected_full.check(crate::tell::FullState::Failsafe)
+        // The injection first, so it counts down as Ceph's `_check_full` does.
+        self.injected_full.check(crate::tell::FullState::Failsafe) || self.failsafe_full.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `injectfull`: act as this full; the mon hears of it now.

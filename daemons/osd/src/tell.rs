@@ -7,7 +7,7 @@ use crate::service::Osd;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Ceph's `OSDService::s_names`, in its order: a state includes those below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,6 +106,10 @@ fn arg(name: &str, ty: &str, req: bool) -> Value {
 }
 
 const COMMANDS: &[Desc] = &[
+    Desc {
+        sig: || json!(["bench", arg("count", "CephInt", false), arg("size", "CephInt", false), arg("object_size", "CephInt", false), arg("object_num", "CephInt", false)]),
+        help: "OSD benchmark: write <count> <size>-byte objects(with <obj_size> <obj_num>), (default count=1G default size=4MB). Results in log.",
+    },
     Desc { sig: || json!(["flush_pg_stats"]), help: "flush pg stats" },
     Desc { sig: || json!(["get_command_descriptions"]), help: "list available commands" },
     Desc { sig: || json!(["injectfull", arg("type", "CephString", false), arg("count", "CephInt", false)]), help: "Inject a full disk (optional count times)" },
@@ -113,8 +117,31 @@ const COMMANDS: &[Desc] = &[
     Desc { sig: || json!(["version"]), help: "get ceph version" },
 ];
 
+/// The reply to a command: (r, rs, output).
+pub type Reply = (i32, String, Bytes);
+
+/// A reply now, or one that takes a while (bench) to send when ready.
+pub enum Answer {
+    Now(Reply),
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>),
+}
+
+/// Answers one command.
+pub fn answer(osd: &Arc<Osd>, cmd: &[String]) -> Answer {
+    let joined = cmd.concat();
+    if let Ok(Value::Object(args)) = serde_json::from_str::<Value>(&joined) {
+        if args.get("prefix").and_then(Value::as_str) == Some("bench") {
+            let int = |k: &str, def: i64| args.get(k).and_then(Value::as_i64).unwrap_or(def);
+            let b = Bench { count: int("count", 1 << 30), size: int("size", 4 << 20), object_size: int("object_size", 0), object_num: int("object_num", 0) };
+            let format = args.get("format").and_then(Value::as_str).unwrap_or("json-pretty").to_string();
+            return Answer::Later(Box::pin(bench(osd.clone(), b, format)));
+        }
+    }
+    Answer::Now(handle(osd, cmd))
+}
+
 /// The reply to one command: (r, rs, output).
-pub fn handle(osd: &Osd, cmd: &[String]) -> (i32, String, Bytes) {
+fn handle(osd: &Osd, cmd: &[String]) -> Reply {
     // The CLI sends one JSON object; Ceph joins the vector first.
     let joined = cmd.concat();
     let args: serde_json::Map<String, Value> = match serde_json::from_str::<Value>(&joined) {
@@ -149,8 +176,12 @@ pub fn handle(osd: &Osd, cmd: &[String]) -> (i32, String, Bytes) {
             (0, String::new(), out(v))
         }
         "injectfull" => {
-            let ty = args.get("type").and_then(Value::as_str).unwrap_or("full");
-            let count = args.get("count").and_then(Value::as_i64).unwrap_or(-1);
+            let mut ty = args.get("type").and_then(Value::as_str).unwrap_or("full");
+            let mut count = args.get("count").and_then(Value::as_i64).unwrap_or(-1);
+            // As Ceph: a count of 0 means none, whatever the type.
+            if ty == "none" || count == 0 {
+                (ty, count) = ("none", 0);
+            }
             match FullState::parse(ty) {
                 // As Pacific: the complaint is the output, and r is 0.
                 None => (0, String::new(), Bytes::from_static(b"Invalid type use (none, nearfull, backfillfull, full, failsafe)\n")),
@@ -168,6 +199,162 @@ pub fn handle(osd: &Osd, cmd: &[String]) -> (i32, String, Bytes) {
     }
 }
 
+/// `bench COUNT SIZE OBJECT_SIZE OBJECT_NUM` (Ceph's `run_osd_bench_test`):
+/// writes COUNT bytes in SIZE writes straight to the store (not through a
+/// PG: no replication), one object per write, or at random offsets of
+/// OBJECT_NUM objects of OBJECT_SIZE made first; times them to the last
+/// commit, then removes them.
+struct Bench {
+    count: i64,
+    size: i64,
+    object_size: i64,
+    object_num: i64,
+}
+
+/// Ceph's limits for `bench`: `osd_bench_max_block_size`,
+/// `osd_bench_small_size_max_iops`, `osd_bench_large_size_max_throughput`,
+/// `osd_bench_duration` (defaults).
+const BENCH_MAX_BLOCK: i64 = 64 << 20;
+const BENCH_SMALL_IOPS: i64 = 100;
+const BENCH_LARGE_THROUGHPUT: i64 = 100 << 20;
+const BENCH_DURATION: i64 = 30;
+
+fn bench_limits(b: &Bench) -> Result<(), String> {
+    use types::units::byte_u;
+    if b.count < 0 || b.size <= 0 || b.object_size < 0 || b.object_num < 0 {
+        return Err("count, size, object_size and object_num must not be negative, and size not 0".into());
+    }
+    if b.size > BENCH_MAX_BLOCK {
+        return Err(format!("block 'size' values are capped at {}. If you wish to use a higher value, please adjust 'osd_bench_max_block_size'", byte_u(BENCH_MAX_BLOCK as u64)));
+    }
+    if b.size < 1 << 20 {
+        let max = b.size * BENCH_DURATION * BENCH_SMALL_IOPS;
+        if b.count > max {
+            return Err(format!(
+                "'count' values greater than {max} for a block size of {}, assuming {BENCH_SMALL_IOPS} IOPS, for {BENCH_DURATION} seconds, can cause ill effects on osd.  Please adjust 'osd_bench_small_size_max_iops' with a higher value if you wish to use a higher 'count'.",
+                byte_u(b.size as u64)
+            ));
+        }
+    } else {
+        let max = BENCH_LARGE_THROUGHPUT * BENCH_DURATION;
+        if b.count > max {
+            return Err(format!(
+                "'count' values greater than {} for a block size of {}, assuming {}/s, for {BENCH_DURATION} seconds, can cause ill effects on osd.  Please adjust 'osd_bench_large_size_max_throughput' with a higher value if you wish to use a higher 'count'.",
+                byte_u(max as u64),
+                byte_u(b.size as u64),
+                byte_u(BENCH_LARGE_THROUGHPUT as u64)
+            ));
+        }
+    }
+    if b.object_size > 0 && b.object_num > 0 && b.object_size > BENCH_MAX_BLOCK * 16 {
+        return Err("'object_size' is too big".into());
+    }
+    Ok(())
+}
+
+async fn bench(osd: Arc<Osd>, mut b: Bench, format: String) -> Reply {
+    use objectstore::{ObjectId, Op, Transaction};
+    if let Err(e) = bench_limits(&b) {
+        return (-22, e, Bytes::new());
+    }
+    if b.object_size > 0 && b.size > b.object_size {
+        b.size = b.object_size;
+    }
+    let coll = "oxceph_bench".to_string();
+    let oid = |n: i64| ObjectId::head(0, "", "", &format!("disk_bw_test_{n}"));
+    let shared = b.object_size > 0 && b.object_num > 0;
+    let fail = |e: objectstore::Error| (-5, format!("bench: the store failed: {e}"), Bytes::new());
+    let mut setup = Transaction::new();
+    setup.push(Op::RmColl { coll: coll.clone() });
+    setup.push(Op::MkColl { coll: coll.clone() });
+    if shared {
+        let zeros = Bytes::from(vec![0u8; b.object_size as usize]);
+        for n in 0..b.object_num {
+            setup.push(Op::Write { coll: coll.clone(), oid: oid(n), off: 0, data: zeros.clone() });
+        }
+    }
+    if let Err(e) = osd.commits.commit(setup).await {
+        return fail(e);
+    }
+    // One buffer, shared by every write (as Ceph's bench writes one bufferlist).
+    let data = Bytes::from((0..b.size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect::<Vec<u8>>());
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let start = std::time::Instant::now();
+    let mut inflight = Vec::new();
+    let mut pos = 0;
+    let mut r = Ok(());
+    while pos < b.count {
+        let (o, off) = if shared {
+            let slots = (b.object_size / b.size).max(1) as u64;
+            (oid((rand() % b.object_num as u64) as i64), (rand() % slots) * b.size as u64)
+        } else {
+            (oid(pos), 0)
+        };
+        let mut t = Transaction::new();
+        t.push(Op::Write { coll: coll.clone(), oid: o, off, data: data.clone() });
+        match osd.commits.submit(t) {
+            Ok(f) => inflight.push(f),
+            Err(e) => {
+                r = Err(e);
+                break;
+            }
+        }
+        pos += b.size;
+    }
+    for f in inflight {
+        if let (Err(e), true) = (f.await, r.is_ok()) {
+            r = Err(e);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut cleanup = Transaction::new();
+    cleanup.push(Op::RmColl { coll });
+    let cleaned = osd.commits.commit(cleanup).await;
+    if let Err(e) = r.and(cleaned) {
+        return fail(e);
+    }
+    let rate = if elapsed > 0.0 { b.count as f64 / elapsed } else { 0.0 };
+    let iops = rate / b.size as f64;
+    tracing::info!(bytes = b.count, blocksize = b.size, elapsed, rate, "osd bench");
+    let body = if format == "json" {
+        format!("{{\"bytes_written\":{},\"blocksize\":{},\"elapsed_sec\":{},\"bytes_per_sec\":{},\"iops\":{}}}", b.count, b.size, g17(elapsed), g17(rate), g17(iops))
+    } else {
+        format!(
+            "{{\n    \"bytes_written\": {},\n    \"blocksize\": {},\n    \"elapsed_sec\": {},\n    \"bytes_per_sec\": {},\n    \"iops\": {}\n}}\n",
+            b.count,
+            b.size,
+            g17(elapsed),
+            g17(rate),
+            g17(iops)
+        )
+    };
+    (0, String::new(), Bytes::from(body))
+}
+
+/// A double as Ceph's JSON formatter prints it (`%.17g`).
+fn g17(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return if v.is_finite() { "0".into() } else { v.to_string() };
+    }
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if !(-4..17).contains(&exp) {
+        let m = trim(mant.to_string());
+        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    } else {
+        let decimals = (16 - exp).max(0) as usize;
+        trim(format!("{v:.decimals$}"))
+    }
+}
+
 /// As the OSD's formatters: `json` compact; the rest (json-pretty, and the
 /// xml and plain Ceph also knows) as json-pretty.
 fn formatted(format: &str, v: &Value) -> Vec<u8> {
@@ -180,4 +367,80 @@ fn formatted(format: &str, v: &Value) -> Vec<u8> {
     let _ = serde::Serialize::serialize(v, &mut ser);
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_injected_state_answers_checks_at_or_below_it_and_counts_down() {
+        let f = InjectedFull::default();
+        assert!(!f.check(FullState::Failsafe));
+        f.set(FullState::Full, 2);
+        assert_eq!((f.state(), f.state().map_bit()), (FullState::Full, maps::osdmap::OSD_FULL));
+        // A failsafe check is above full: not answered, not counted.
+        assert!(!f.check(FullState::Failsafe));
+        assert!(f.check(FullState::Backfillfull));
+        assert!(f.check(FullState::Full));
+        // Two checks used it up.
+        assert!(!f.check(FullState::Nearfull));
+        assert_eq!(f.state(), FullState::None);
+    }
+
+    #[test]
+    fn count_minus_one_lasts_until_none_and_count_zero_clears() {
+        let f = InjectedFull::default();
+        f.set(FullState::Failsafe, -1);
+        for _ in 0..100 {
+            assert!(f.check(FullState::Failsafe));
+        }
+        assert_eq!(f.state().map_bit(), maps::osdmap::OSD_FULL);
+        f.set(FullState::Nearfull, 0);
+        assert_eq!(f.state(), FullState::None);
+        f.set(FullState::Backfillfull, -1);
+        f.set(FullState::None, -1);
+        assert!(!f.check(FullState::Nearfull));
+    }
+
+    #[test]
+    fn every_type_ceph_names_parses_and_others_do_not() {
+        for (s, st) in [("none", FullState::None), ("nearfull", FullState::Nearfull), ("backfillfull", FullState::Backfillfull), ("full", FullState::Full), ("failsafe", FullState::Failsafe)] {
+            assert_eq!(FullState::parse(s), Some(st));
+        }
+        assert_eq!(FullState::parse("FULL"), None);
+        assert_eq!(FullState::parse(""), None);
+    }
+
+    #[test]
+    fn doubles_print_as_ceph_prints_them() {
+        // Values from a real OSD's `bench` output.
+        for v in ["0.014848626", "847412548.47418201", "202.03889572004843", "3.6899999999999998e-07", "0.011465380000000001", "35724938.903028071", "0.0018267789999999999"] {
+            assert_eq!(g17(v.parse().unwrap()), v);
+        }
+        assert_eq!(g17(0.0), "0");
+        assert_eq!(g17(1e20), "1e+20");
+    }
+
+    #[test]
+    fn bench_limits_are_cephs() {
+        let b = |count, size| Bench { count, size, object_size: 0, object_num: 0 };
+        assert_eq!(bench_limits(&b(1 << 30, 128 << 20)).unwrap_err(), "block 'size' values are capped at 64 MiB. If you wish to use a higher value, please adjust 'osd_bench_max_block_size'");
+        assert_eq!(
+            bench_limits(&b(1 << 30, 4096)).unwrap_err(),
+            "'count' values greater than 12288000 for a block size of 4 KiB, assuming 100 IOPS, for 30 seconds, can cause ill effects on osd.  Please adjust 'osd_bench_small_size_max_iops' with a higher value if you wish to use a higher 'count'."
+        );
+        assert!(bench_limits(&b(1 << 30, 4 << 20)).is_ok());
+        assert!(bench_limits(&b(4 << 30, 4 << 20)).is_err());
+        assert!(bench_limits(&b(0, 4096)).is_ok());
+        assert!(bench_limits(&b(-1, 4096)).is_err());
+        assert!(bench_limits(&b(10, 0)).is_err());
+    }
+
+    #[test]
+    fn formats_are_the_osds() {
+        let v = json!({"a": 1});
+        assert_eq!(formatted("json", &v), b"{\"a\":1}");
+        assert_eq!(formatted("json-pretty", &v), b"{\n    \"a\": 1\n}\n");
+    }
 }
