@@ -256,6 +256,7 @@ fn tell_osd_gives_what_the_real_cli_gives() {
         &["tell", "osd", "version"],
         &["tell", "foo.1", "version"],
         &["tell", "osd.0", "injectfull", "bogus", "0"],
+        &["tell", "osd.0", "version", "-o", "/nonexistent/dir/out"],
     ];
     // The usage message names the program as invoked.
     let ours_bin = bin("ceph").display().to_string();

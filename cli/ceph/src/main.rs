@@ -213,13 +213,18 @@ impl Tell {
         let Some(target) = childargs.get(1) else {
             die(22, &format!("\"{argv0} tell\" requires additional arguments. Try \"{argv0} tell <name> <command> [options...]\" instead."));
         };
-        // CephName: TYPE.ID (`mgr` alone too), where an osd's id is a number or `*`.
+        // A PG id (`1.0`) is a PG target, as ceph.in tries it first.
+        let is_pgid = target.split_once('.').is_some_and(|(p, s)| p.parse::<u64>().is_ok() && !s.is_empty() && u32::from_str_radix(s, 16).is_ok());
+        if is_pgid {
+            die(95, &format!("Error ENOTSUP: 'tell' to a pg ({target}) is not supported by this ceph client yet; 'tell osd.N' is"));
+        }
+        // CephName: TYPE.ID (`mgr`, `mon` and `*` alone too), where an osd's id is a number or `*`.
         let (ty, id) = match target.split_once('.') {
             Some(x) => x,
-            None if target == "mgr" => ("mgr", ""),
+            None if matches!(target.as_str(), "mgr" | "mon" | "*") => (target.as_str(), ""),
             None => die(1, &format!("error handling command target: CephName: no . in {target}")),
         };
-        if !matches!(ty, "osd" | "mon" | "mds" | "mgr" | "client") {
+        if !matches!(ty, "osd" | "mon" | "mds" | "mgr" | "client" | "*") {
             die(1, &format!("error handling command target: unknown type {ty}"));
         }
         if ty != "osd" {
@@ -247,7 +252,7 @@ impl Tell {
         let mut file = match self.out_file.as_deref() {
             Some(path) if path != "-" => match std::fs::File::create(path) {
                 Ok(f) => Some(f),
-                Err(e) => die(1, &format!("Can't open output file {path}: {e}")),
+                Err(e) => die(1, &format!("Can't open output file {path}: [Errno {}] {}: '{path}'", e.raw_os_error().unwrap_or(0), io_err_text(&e))),
             },
             _ => None,
         };

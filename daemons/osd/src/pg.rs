@@ -41,7 +41,7 @@ pub enum PgEvent {
     ClientOp { msg: Box<OsdOpMsg>, tid: u64, conn: Connection, session: Arc<ClientSession> },
     RepOp { m: RepOp, conn: Connection },
     RepOpReply { from: i32, m: RepOpReply },
-    Query { m: PgQuery, conn: Connection },
+    Query { m: PgQuery, from: i32, conn: Connection },
     Notify(PgNotify),
     Pull { m: PgPull, from: i32 },
     Push { m: PgPush, from: i32, conn: Connection },
@@ -554,9 +554,9 @@ impl Pg {
                 PgEvent::ClientOp { msg, tid, conn, session } => self.on_client_op(QueuedOp { msg, tid, conn, session }).await,
                 PgEvent::RepOp { m, conn } => self.on_repop(m, conn).await,
                 PgEvent::RepOpReply { from, m } => self.on_repop_reply(from, m),
-                PgEvent::Query { m, conn } => {
+                PgEvent::Query { m, from, conn } => {
                     self.drain_local().await;
-                    self.on_query(m, conn)
+                    self.on_query(m, from, conn)
                 }
                 PgEvent::Notify(n) => {
                     // peering may go on to recovery, which reads objects from the store
@@ -931,10 +931,13 @@ impl Pg {
         }
     }
 
-    fn on_query(&mut self, m: PgQuery, conn: Connection) {
+    fn on_query(&mut self, m: PgQuery, from: i32, conn: Connection) {
         // A primary peering anew pushes a new stream after this (on the
-        // same ordered channel): what we expected of an old one is void.
-        self.push_stream = None;
+        // same ordered channel): what we expected of its old one is void.
+        // (Another OSD's query leaves the stream we receive alone.)
+        if self.push_stream.is_some_and(|(f, ..)| f == from) {
+            self.push_stream = None;
+        }
         let mut n = self.my_notify();
         n.interval = m.interval;
         let _ = conn.send(n.to_raw(0, 0));
@@ -1287,7 +1290,8 @@ impl Pg {
     /// peers catch up recovers regardless.
     fn push_held_by_flags(&self, target: i32, ps: &PushState) -> bool {
         use maps::osdmap::flags::*;
-        if !self.recovering_peers.contains(&target) {
+        // Only a primary's recovery waits; a pull we serve is peering.
+        if !self.is_primary() || !self.recovering_peers.contains(&target) {
             return false;
         }
         if self.target_too_full(target, ps.reset) {
@@ -1710,6 +1714,10 @@ impl Pg {
 
     fn on_push_ack(&mut self, a: PgPushAck) {
         let Some(ps) = self.pushes.get_mut(&a.from) else { return };
+        // An ack of an older stream's push (a late refusal) is not this one's.
+        if a.interval != ps.interval {
+            return;
+        }
         ps.unacked = ps.unacked.saturating_sub(1);
         ps.last_progress = Instant::now();
         if a.result != 0 {
@@ -2729,8 +2737,9 @@ impl Pg {
         for ws in self.watchers.values_mut() {
             ws.retain(|_, w| !w.conn.is_closed());
         }
+        // (Pushes of a pull we serve as a replica resume here too.)
+        self.resume_paused_pushes();
         if self.is_primary() {
-            self.resume_paused_pushes();
             self.report_state();
         }
         self.osd.set_map_need(self.pgid, self.map_need());

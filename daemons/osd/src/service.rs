@@ -465,7 +465,7 @@ impl Osd {
                     let future = self.past_pg_num(pgid);
                     if known || future {
                         // (A PG our map does not have yet is held until it does.)
-                        self.to_pg(pgid, PgEvent::Query { m: q, conn: conn.clone() }, future);
+                        self.to_pg(pgid, PgEvent::Query { m: q, from, conn: conn.clone() }, future);
                     } else {
                         let n = PgNotify { pgid, interval: q.interval, from: self.whoami, exists: false, ..Default::default() };
                         let _ = conn.send(n.to_raw(0, 0));

@@ -131,8 +131,14 @@ pub fn answer(osd: &Arc<Osd>, cmd: &[String]) -> Answer {
     let joined = cmd.concat();
     if let Ok(Value::Object(args)) = serde_json::from_str::<Value>(&joined) {
         if args.get("prefix").and_then(Value::as_str) == Some("bench") {
-            let int = |k: &str, def: i64| args.get(k).and_then(Value::as_i64).unwrap_or(def);
-            let b = Bench { count: int("count", 1 << 30), size: int("size", 4 << 20), object_size: int("object_size", 0), object_num: int("object_num", 0) };
+            let int = |k: &str, def: i64| match args.get(k) {
+                None => Some(def),
+                Some(v) => v.as_i64(),
+            };
+            let (Some(count), Some(size), Some(object_size), Some(object_num)) = (int("count", 1 << 30), int("size", 4 << 20), int("object_size", 0), int("object_num", 0)) else {
+                return Answer::Now((-22, "bench: count, size, object_size and object_num are integers".into(), Bytes::new()));
+            };
+            let b = Bench { count, size, object_size, object_num };
             let format = args.get("format").and_then(Value::as_str).unwrap_or("json-pretty").to_string();
             return Answer::Later(Box::pin(bench(osd.clone(), b, format)));
         }
@@ -239,24 +245,34 @@ fn bench_limits(b: &Bench) -> Result<(), String> {
         let max = BENCH_LARGE_THROUGHPUT * BENCH_DURATION;
         if b.count > max {
             return Err(format!(
-                "'count' values greater than {} for a block size of {}, assuming {}/s, for {BENCH_DURATION} seconds, can cause ill effects on osd.  Please adjust 'osd_bench_large_size_max_throughput' with a higher value if you wish to use a higher 'count'.",
-                byte_u(max as u64),
+                "'count' values greater than {max} for a block size of {}, assuming {}/s, for {BENCH_DURATION} seconds, can cause ill effects on osd.  Please adjust 'osd_bench_large_size_max_throughput' with a higher value if you wish to use a higher 'count'.",
                 byte_u(b.size as u64),
                 byte_u(BENCH_LARGE_THROUGHPUT as u64)
             ));
         }
     }
-    if b.object_size > 0 && b.object_num > 0 && b.object_size > BENCH_MAX_BLOCK * 16 {
-        return Err("'object_size' is too big".into());
+    // Ours: the objects written first are bounded as the count is.
+    if b.object_size > 0 && b.object_num > 0 && (b.object_size > BENCH_MAX_BLOCK * 16 || b.object_size.saturating_mul(b.object_num) > BENCH_LARGE_THROUGHPUT * BENCH_DURATION) {
+        return Err(format!("'object_size' ({}) times 'object_num' ({}) is capped at {} in all and 1 GiB per object", b.object_size, b.object_num, byte_u((BENCH_LARGE_THROUGHPUT * BENCH_DURATION) as u64)));
     }
     Ok(())
 }
+
+/// One bench at a time per OSD (they share a collection), as Ceph runs
+/// its tell commands one by one.
+static BENCH_RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Bench writes in flight at once: client writes, replication and peering
+/// share the commit queue and go between them, not after a whole gigabyte.
+const BENCH_WINDOW_BYTES: i64 = 32 << 20;
+const BENCH_WINDOW_OPS: usize = 64;
 
 async fn bench(osd: Arc<Osd>, mut b: Bench, format: String) -> Reply {
     use objectstore::{ObjectId, Op, Transaction};
     if let Err(e) = bench_limits(&b) {
         return (-22, e, Bytes::new());
     }
+    let _one = BENCH_RUNNING.lock().await;
     if b.object_size > 0 && b.size > b.object_size {
         b.size = b.object_size;
     }
@@ -267,14 +283,18 @@ async fn bench(osd: Arc<Osd>, mut b: Bench, format: String) -> Reply {
     let mut setup = Transaction::new();
     setup.push(Op::RmColl { coll: coll.clone() });
     setup.push(Op::MkColl { coll: coll.clone() });
+    if let Err(e) = osd.commits.commit(setup).await {
+        return fail(e);
+    }
     if shared {
         let zeros = Bytes::from(vec![0u8; b.object_size as usize]);
         for n in 0..b.object_num {
-            setup.push(Op::Write { coll: coll.clone(), oid: oid(n), off: 0, data: zeros.clone() });
+            let mut t = Transaction::new();
+            t.push(Op::Write { coll: coll.clone(), oid: oid(n), off: 0, data: zeros.clone() });
+            if let Err(e) = osd.commits.commit(t).await {
+                return fail(e);
+            }
         }
-    }
-    if let Err(e) = osd.commits.commit(setup).await {
-        return fail(e);
     }
     // One buffer, shared by every write (as Ceph's bench writes one bufferlist).
     let data = Bytes::from((0..b.size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect::<Vec<u8>>());
@@ -286,10 +306,19 @@ async fn bench(osd: Arc<Osd>, mut b: Bench, format: String) -> Reply {
         seed
     };
     let start = std::time::Instant::now();
-    let mut inflight = Vec::new();
+    let mut inflight = std::collections::VecDeque::new();
+    let window = ((BENCH_WINDOW_BYTES / b.size).max(1) as usize).min(BENCH_WINDOW_OPS);
     let mut pos = 0;
     let mut r = Ok(());
-    while pos < b.count {
+    while pos < b.count && r.is_ok() {
+        if inflight.len() >= window {
+            if let Some(f) = inflight.pop_front() {
+                if let Err(e) = f.await {
+                    r = Err(e);
+                    break;
+                }
+            }
+        }
         let (o, off) = if shared {
             let slots = (b.object_size / b.size).max(1) as u64;
             (oid((rand() % b.object_num as u64) as i64), (rand() % slots) * b.size as u64)
@@ -299,7 +328,7 @@ async fn bench(osd: Arc<Osd>, mut b: Bench, format: String) -> Reply {
         let mut t = Transaction::new();
         t.push(Op::Write { coll: coll.clone(), oid: o, off, data: data.clone() });
         match osd.commits.submit(t) {
-            Ok(f) => inflight.push(f),
+            Ok(f) => inflight.push_back(f),
             Err(e) => {
                 r = Err(e);
                 break;
@@ -431,7 +460,14 @@ mod tests {
             "'count' values greater than 12288000 for a block size of 4 KiB, assuming 100 IOPS, for 30 seconds, can cause ill effects on osd.  Please adjust 'osd_bench_small_size_max_iops' with a higher value if you wish to use a higher 'count'."
         );
         assert!(bench_limits(&b(1 << 30, 4 << 20)).is_ok());
-        assert!(bench_limits(&b(4 << 30, 4 << 20)).is_err());
+        assert_eq!(
+            bench_limits(&b(4 << 30, 4 << 20)).unwrap_err(),
+            "'count' values greater than 3145728000 for a block size of 4 MiB, assuming 100 MiB/s, for 30 seconds, can cause ill effects on osd.  Please adjust 'osd_bench_large_size_max_throughput' with a higher value if you wish to use a higher 'count'."
+        );
+        let shared = |object_size, object_num| Bench { count: 1 << 20, size: 4096, object_size, object_num };
+        assert!(bench_limits(&shared(4 << 20, 16)).is_ok());
+        assert!(bench_limits(&shared(1 << 40, 1)).is_err());
+        assert!(bench_limits(&shared(1 << 30, 1 << 20)).is_err());
         assert!(bench_limits(&b(0, 4096)).is_ok());
         assert!(bench_limits(&b(-1, 4096)).is_err());
         assert!(bench_limits(&b(10, 0)).is_err());
