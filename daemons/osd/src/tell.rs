@@ -224,6 +224,8 @@ const BENCH_MAX_BLOCK: i64 = 64 << 20;
 const BENCH_SMALL_IOPS: i64 = 100;
 const BENCH_LARGE_THROUGHPUT: i64 = 100 << 20;
 const BENCH_DURATION: i64 = 30;
+/// Ours: objects made first for a bench at random offsets (each one commit).
+const BENCH_MAX_OBJECTS: i64 = 1 << 16;
 
 fn bench_limits(b: &Bench) -> Result<(), String> {
     use types::units::byte_u;
@@ -252,8 +254,13 @@ fn bench_limits(b: &Bench) -> Result<(), String> {
         }
     }
     // Ours: the objects written first are bounded as the count is.
-    if b.object_size > 0 && b.object_num > 0 && (b.object_size > BENCH_MAX_BLOCK * 16 || b.object_size.saturating_mul(b.object_num) > BENCH_LARGE_THROUGHPUT * BENCH_DURATION) {
-        return Err(format!("'object_size' ({}) times 'object_num' ({}) is capped at {} in all and 1 GiB per object", b.object_size, b.object_num, byte_u((BENCH_LARGE_THROUGHPUT * BENCH_DURATION) as u64)));
+    if b.object_size > 0 && b.object_num > 0 && (b.object_size > BENCH_MAX_BLOCK * 16 || b.object_num > BENCH_MAX_OBJECTS || b.object_size.saturating_mul(b.object_num) > BENCH_LARGE_THROUGHPUT * BENCH_DURATION) {
+        return Err(format!(
+            "'object_size' ({}) times 'object_num' ({}) is capped at {} in all, 1 GiB per object and {BENCH_MAX_OBJECTS} objects",
+            b.object_size,
+            b.object_num,
+            byte_u((BENCH_LARGE_THROUGHPUT * BENCH_DURATION) as u64)
+        ));
     }
     Ok(())
 }
@@ -468,6 +475,7 @@ mod tests {
         assert!(bench_limits(&shared(4 << 20, 16)).is_ok());
         assert!(bench_limits(&shared(1 << 40, 1)).is_err());
         assert!(bench_limits(&shared(1 << 30, 1 << 20)).is_err());
+        assert!(bench_limits(&shared(1, 3_000_000_000)).is_err());
         assert!(bench_limits(&b(0, 4096)).is_ok());
         assert!(bench_limits(&b(-1, 4096)).is_err());
         assert!(bench_limits(&b(10, 0)).is_err());
