@@ -165,16 +165,7 @@ impl Objecter {
         let Some(addr) = addr.filter(|_| map.is_up(osd)) else {
             return Err(Error::OsdDown(osd));
         };
-        let opts = ConnectOptions {
-            my_type: EntityType::CLIENT,
-            my_addrs: None,
-            auth: ClientAuth::Authorizer(self.monc.cephx.clone(), EntityType::OSD),
-            modes: self.modes.clone(),
-            lossy: true,
-            nonce: self.monc.nonce(),
-            keepalive_secs: 10,
-            gid: self.monc.cephx.lock().map(|c| c.global_id as i64).unwrap_or(-1),
-        };
+        let opts = osd_session_options(&self.monc, &self.modes);
         let talk = async {
             let (conn, mut incoming) = msgr::connect(addr, opts).await.map_err(|e| Error::Connect(osd, e.to_string()))?;
             let tid = 1;
@@ -479,16 +470,7 @@ impl Task {
         }
         let map = self.map.clone()?;
         let addr = map.client_addrs.get(osd as usize)?.v2().copied()?;
-        let opts = ConnectOptions {
-            my_type: EntityType::CLIENT,
-            my_addrs: None,
-            auth: ClientAuth::Authorizer(self.monc.cephx.clone(), EntityType::OSD),
-            modes: self.modes.clone(),
-            lossy: true,
-            nonce: self.monc.nonce(),
-            keepalive_secs: 10,
-            gid: self.monc.cephx.lock().map(|c| c.global_id as i64).unwrap_or(-1),
-        };
+        let opts = osd_session_options(&self.monc, &self.modes);
         // Bounded, so that a silent OSD cannot stall every other op for long.
         let attempt = tokio::time::timeout(Duration::from_secs(10), msgr::connect(addr, opts)).await;
         match attempt.unwrap_or_else(|_| Err(msgr::Error::Protocol("connect timed out".into()))) {
@@ -685,6 +667,20 @@ impl Task {
 }
 
 /// Parses `ms_client_mode` into connection modes (crc first by default).
+/// How a client dials an OSD: cephx authorizer, our modes, lossy.
+fn osd_session_options(monc: &MonClient, modes: &[u32]) -> ConnectOptions {
+    ConnectOptions {
+        my_type: EntityType::CLIENT,
+        my_addrs: None,
+        auth: ClientAuth::Authorizer(monc.cephx.clone(), EntityType::OSD),
+        modes: modes.to_vec(),
+        lossy: true,
+        nonce: monc.nonce(),
+        keepalive_secs: 10,
+        gid: monc.cephx.lock().map(|c| c.global_id as i64).unwrap_or(-1),
+    }
+}
+
 pub fn client_modes(conf: &str) -> Vec<u32> {
     let m = auth::parse_con_modes(conf);
     if m.is_empty() {
