@@ -257,6 +257,12 @@ fn tell_osd_gives_what_the_real_cli_gives() {
         &["tell", "foo.1", "version"],
         &["tell", "osd.0", "injectfull", "bogus", "0"],
         &["tell", "osd.0", "version", "-o", "/nonexistent/dir/out"],
+        // Config commands that change nothing (each runs twice on one OSD).
+        &["tell", "osd.1", "config", "get", "osd_max_backfills"],
+        &["tell", "osd.1", "config", "get", "foo"],
+        &["tell", "osd.1", "config", "set", "osd_max_backfills", "notanint"],
+        &["tell", "osd.1", "injectargs", "--foo 3"],
+        &["tell", "osd.1", "config", "set"],
     ];
     // The usage message names the program as invoked.
     let ours_bin = bin("ceph").display().to_string();

@@ -2075,3 +2075,138 @@ fn a_lost_recovery_push_makes_recovery_start_over_rather_than_skip_objects() {
     }
     assert!(c.log(&format!("osd.{replica}")).contains("push out of sequence"), "the receiver did not see the gap");
 }
+
+/// `ceph tell osd.N config get/set/unset` and `injectargs`, and the
+/// monitors' config database (`ceph config set/rm`) reaching running OSDs:
+/// the real `ceph` gets the same from our OSDs as from real ones, step for
+/// step; the values take effect (a smaller `osd_max_object_size` refuses a
+/// write); the command line beats the database, as in Ceph.
+#[test]
+fn osd_configuration_changes_at_run_time_as_on_real_ceph() {
+    let mut c = OurCluster::start(3, "");
+    c.create_pool("cf", 8);
+    let refconf = oxceph_tests::ref_cluster().conf().display().to_string();
+    let ours_conf = c.conf();
+    let ceph = |conf: &str, args: &[&str]| {
+        let mut a = vec!["-c", conf];
+        a.extend_from_slice(args);
+        run(Path::new("/usr/bin/ceph"), &a)
+    };
+    // osd.2 on each side: options neither conf file sets. Whatever happens,
+    // the shared real cluster gets its defaults back.
+    struct Restore(String);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            for k in ["osd_max_backfills", "osd_recovery_sleep"] {
+                run(Path::new("/usr/bin/ceph"), &["-c", &self.0, "tell", "osd.2", "config", "unset", k]);
+                run(Path::new("/usr/bin/ceph"), &["-c", &self.0, "config", "rm", "osd.2", k]);
+            }
+        }
+    }
+    let _restore = Restore(refconf.clone());
+    let steps: &[&[&str]] = &[
+        &["tell", "osd.2", "config", "get", "osd_max_backfills"],
+        &["tell", "osd.2", "config", "get", "osd max backfills"],
+        &["tell", "osd.2", "config", "get", "osd_recovery_sleep", "--format", "json"],
+        &["tell", "osd.2", "config", "get", "foo"],
+        &["tell", "osd.2", "config", "set", "osd_max_backfills", "1"],
+        &["tell", "osd.2", "config", "set", "osd_max_backfills", "2"],
+        &["tell", "osd.2", "config", "set", "osd_max_backfills", "2"],
+        &["tell", "osd.2", "config", "get", "osd_max_backfills"],
+        &["tell", "osd.2", "config", "set", "osd_recovery_sleep", "0.1"],
+        &["tell", "osd.2", "config", "set", "osd_max_backfills", "notanint"],
+        &["tell", "osd.2", "config", "set", "osd_max_backfills", "-5"],
+        &["tell", "osd.2", "config", "set", "foo", "bar"],
+        &["tell", "osd.2", "config", "set", "osd-max-backfills", "3"],
+        &["tell", "osd.2", "config", "unset", "osd_max_backfills"],
+        &["tell", "osd.2", "config", "unset", "foo"],
+        &["tell", "osd.2", "config", "get", "osd_max_backfills"],
+        &["tell", "osd.2", "injectargs", "--osd_max_backfills=4", "--osd_recovery_sleep=0.25"],
+        &["tell", "osd.2", "injectargs", "--osd_recovery_sleep 0.1 --osd-max-backfills 3"],
+        &["tell", "osd.2", "injectargs", "--foo 3"],
+        &["tell", "osd.2", "injectargs", "--osd_max_backfills 5 --foo 1"],
+        &["tell", "osd.2", "injectargs", "osd_max_backfills=3"],
+        &["tell", "osd.2", "injectargs", "--osd_max_backfills notanint"],
+        &["tell", "osd.2", "injectargs", "--osd_recovery_sleep abc"],
+        &["tell", "osd.2", "config", "get", "osd_max_backfills"],
+        &["tell", "osd.2", "config", "unset", "osd_max_backfills"],
+        &["tell", "osd.2", "config", "unset", "osd_recovery_sleep"],
+    ];
+    for args in steps {
+        let (ours, real) = (ceph(&ours_conf, args), ceph(&refconf, args));
+        let real_err = oxceph_tests::split_logs(&real.stderr).0;
+        assert_eq!((ours.code, ours.stdout.as_str(), ours.stderr.as_str()), (real.code, real.stdout.as_str(), real_err.as_str()), "{args:?}");
+    }
+    // The monitors' database reaches running OSDs, and a value set there
+    // and later removed falls back; a run-time value beats it meanwhile.
+    let get = |conf: &str, k: &str| {
+        let r = ceph(conf, &["tell", "osd.2", "config", "get", k, "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&r.stdout).map(|v| v[k].as_str().unwrap_or_default().to_string()).unwrap_or_else(|_| r.stderr)
+    };
+    let wait_for = |conf: &str, k: &str, want: &str| {
+        let t0 = std::time::Instant::now();
+        while get(conf, k) != want {
+            assert!(t0.elapsed().as_secs() < 20, "{conf}: {k} is {:?}, not {want:?}", get(conf, k));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    for conf in [ours_conf.as_str(), refconf.as_str()] {
+        assert_eq!(ceph(conf, &["config", "set", "osd.2", "osd_max_backfills", "5"]).code, 0);
+        wait_for(conf, "osd_max_backfills", "5");
+        assert_eq!(ceph(conf, &["tell", "osd.2", "config", "set", "osd_max_backfills", "6"]).code, 0);
+        assert_eq!(ceph(conf, &["config", "set", "osd.2", "osd_max_backfills", "7"]).code, 0);
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        assert_eq!(get(conf, "osd_max_backfills"), "6", "{conf}: the run-time value wins");
+        let r = ceph(conf, &["tell", "osd.2", "config", "unset", "osd_max_backfills"]);
+        assert_eq!((r.code, oxceph_tests::split_logs(&r.stderr).0.as_str()), (0, "osd_max_backfills = '7' \n"), "{conf}");
+        assert_eq!(ceph(conf, &["config", "rm", "osd.2", "osd_max_backfills"]).code, 0);
+        wait_for(conf, "osd_max_backfills", "1");
+    }
+    // Values take effect: a write over a smaller osd_max_object_size is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![7u8; 2 << 20]).unwrap();
+    let big = big.display().to_string();
+    assert_eq!(ceph(&ours_conf, &["config", "set", "osd", "osd_max_object_size", "1M"]).code, 0);
+    for i in 0..3 {
+        let conf = ours_conf.clone();
+        let t0 = std::time::Instant::now();
+        while get_osd(&conf, i, "osd_max_object_size") != "1048576" {
+            assert!(t0.elapsed().as_secs() < 20, "osd.{i} did not take osd_max_object_size from the monitors");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let r = c.rados(&["-p", "cf", "put", "big", &big]);
+    assert_ne!(r.code, 0, "a 2 MiB write over a 1 MiB osd_max_object_size was taken");
+    assert!(r.stderr.contains("File too large"), "{}", r.stderr);
+    assert_eq!(ceph(&ours_conf, &["config", "rm", "osd", "osd_max_object_size"]).code, 0);
+    for i in 0..3 {
+        let t0 = std::time::Instant::now();
+        while get_osd(&ours_conf, i, "osd_max_object_size") != "134217728" {
+            assert!(t0.elapsed().as_secs() < 20, "osd.{i} kept osd_max_object_size after config rm");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let r = c.rados(&["-p", "cf", "put", "big", &big]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The command line beats the monitors' database (Ceph's levels), and
+    // `config diff` shows each level.
+    c.kill9_osd(0);
+    c.start_osd_with(0, &["--osd_max_backfills", "3"]);
+    c.wait_up(3);
+    assert_eq!(ceph(&ours_conf, &["config", "set", "osd.0", "osd_max_backfills", "5"]).code, 0);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(get_osd(&ours_conf, 0, "osd_max_backfills"), "3");
+    let d = ceph(&ours_conf, &["tell", "osd.0", "config", "diff"]);
+    let v: serde_json::Value = serde_json::from_str(&d.stdout).unwrap_or_else(|e| panic!("{e}: {}", d.stdout));
+    assert_eq!(v["diff"]["osd_max_backfills"], serde_json::json!({"default": 1, "mon": 5, "cmdline": 3, "final": 3}), "{}", d.stdout);
+    let s = ceph(&ours_conf, &["tell", "osd.0", "config", "show"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap_or_else(|e| panic!("{e}: {}", s.stdout));
+    assert_eq!((v["name"].as_str(), v["osd_max_backfills"].as_str(), v["osd_recovery_sleep"].as_str()), (Some("osd.0"), Some("3"), Some("0.000000")));
+}
+
+fn get_osd(conf: &str, i: usize, k: &str) -> String {
+    let who = format!("osd.{i}");
+    let r = run(Path::new("/usr/bin/ceph"), &["-c", conf, "tell", &who, "config", "get", k, "--format", "json"]);
+    serde_json::from_str::<serde_json::Value>(&r.stdout).map(|v| v[k].as_str().unwrap_or_default().to_string()).unwrap_or_else(|_| r.stderr)
+}

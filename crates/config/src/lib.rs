@@ -4,8 +4,10 @@
 mod conffile;
 mod keyring;
 mod monhost;
+mod options;
 
 pub use conffile::{normalize_key, ConfFile};
+pub use options::{OptSpec, OptType};
 pub use keyring::{Keyring, KeyringEntry};
 pub use monhost::parse_mon_host;
 
@@ -47,8 +49,38 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("log_to_stderr", "true"),
 ];
 
+/// Where a value comes from, lowest first: Ceph's levels `CONF_DEFAULT` ..
+/// `CONF_OVERRIDE`. The highest level that has a value wins, so ceph.conf
+/// beats the monitors' config database, as in Ceph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Default,
+    /// The monitors' config database (MConfig).
+    Mon,
+    File,
+    Env,
+    Cmdline,
+    /// Set while running: `config set`, `injectargs`.
+    Override,
+}
+
+impl Level {
+    /// Ceph's name (`ceph_conf_level_name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Default => "default",
+            Level::Mon => "mon",
+            Level::File => "file",
+            Level::Env => "env",
+            Level::Cmdline => "cmdline",
+            Level::Override => "override",
+        }
+    }
+}
+
 /// The effective configuration of one entity (e.g. `client.admin` of cluster `ceph`):
-/// command-line overrides, then `[client.admin]`, `[client]`, `[global]`, then defaults.
+/// values set while running, command-line overrides, then `[client.admin]`,
+/// `[client]`, `[global]`, then the monitors' database, then defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub cluster: String,
@@ -56,6 +88,8 @@ pub struct Config {
     pub conf_path: Option<PathBuf>,
     file: ConfFile,
     overrides: BTreeMap<String, String>,
+    mon: BTreeMap<String, String>,
+    runtime: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -85,11 +119,74 @@ impl Config {
                 found
             }
         };
-        Ok(Config { cluster: cluster.to_string(), name, conf_path, file, overrides: BTreeMap::new() })
+        Ok(Config { conf_path, ..Config::from_conf(cluster, name, file) })
     }
 
     pub fn from_conf(cluster: &str, name: EntityName, file: ConfFile) -> Config {
-        Config { cluster: cluster.to_string(), name, conf_path: None, file, overrides: BTreeMap::new() }
+        Config { cluster: cluster.to_string(), name, conf_path: None, file, overrides: BTreeMap::new(), mon: BTreeMap::new(), runtime: BTreeMap::new() }
+    }
+
+    /// Replaces the monitors' values (an MConfig holds them all each time):
+    /// a key the monitors no longer send falls back to the level below.
+    pub fn set_mon_values(&mut self, values: &BTreeMap<String, String>) {
+        self.mon = values.iter().map(|(k, v)| (normalize_key(k), v.clone())).collect();
+    }
+
+    pub fn mon_values(&self) -> &BTreeMap<String, String> {
+        &self.mon
+    }
+
+    /// A value set while running (`config set`, `injectargs`): above every other level.
+    pub fn set_runtime(&mut self, key: &str, value: &str) {
+        self.runtime.insert(normalize_key(key), value.to_string());
+    }
+
+    /// Drops a value set while running; whether there was one.
+    pub fn unset_runtime(&mut self, key: &str) -> bool {
+        self.runtime.remove(&normalize_key(key)).is_some()
+    }
+
+    /// The value of `key` at each level that has one, lowest first (defaults
+    /// only from the built-in table; a daemon adds its own).
+    pub fn levels(&self, key: &str) -> Vec<(Level, String)> {
+        let key = normalize_key(key);
+        let mut out = Vec::new();
+        if let Some((_, v)) = DEFAULTS.iter().find(|(k, _)| *k == key) {
+            out.push((Level::Default, v.to_string()));
+        }
+        if let Some(v) = self.mon.get(&key) {
+            out.push((Level::Mon, v.clone()));
+        }
+        if let Some(v) = self.file_value(&key) {
+            out.push((Level::File, v.to_string()));
+        }
+        if let Some(v) = self.overrides.get(&key) {
+            out.push((Level::Cmdline, v.clone()));
+        }
+        if let Some(v) = self.runtime.get(&key) {
+            out.push((Level::Override, v.clone()));
+        }
+        out
+    }
+
+    /// Every key some level above the defaults sets for this entity.
+    pub fn keys_set(&self) -> std::collections::BTreeSet<String> {
+        let full = self.name.to_string();
+        let ty = self.name.ty.name();
+        let mut keys: std::collections::BTreeSet<String> = self.mon.keys().chain(self.overrides.keys()).chain(self.runtime.keys()).cloned().collect();
+        for (sect, kv) in self.file.sections() {
+            if sect == &full || sect == ty || sect == "global" {
+                keys.extend(kv.keys().cloned());
+            }
+        }
+        keys
+    }
+
+    fn file_value(&self, key: &str) -> Option<&str> {
+        let full = self.name.to_string();
+        let ty = self.name.ty.name();
+        let found = [full.as_str(), ty, "global"].into_iter().find_map(|sect| self.file.get(sect, key));
+        found
     }
 
     /// `--key value` or `--key=value` on the command line (or in CEPH_ARGS) wins over the file.
@@ -100,15 +197,14 @@ impl Config {
     /// The raw value before metavariable expansion.
     pub fn get_raw(&self, key: &str) -> Option<String> {
         let key = normalize_key(key);
-        if let Some(v) = self.overrides.get(&key) {
+        if let Some(v) = self.runtime.get(&key).or_else(|| self.overrides.get(&key)) {
             return Some(v.clone());
         }
-        let full = self.name.to_string();
-        let ty = self.name.ty.name();
-        for sect in [full.as_str(), ty, "global"] {
-            if let Some(v) = self.file.get(sect, &key) {
-                return Some(v.to_string());
-            }
+        if let Some(v) = self.file_value(&key) {
+            return Some(v.to_string());
+        }
+        if let Some(v) = self.mon.get(&key) {
+            return Some(v.clone());
         }
         DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
     }

@@ -82,3 +82,57 @@ proptest::proptest! {
         let _ = parse_mon_host(&s);
     }
 }
+
+#[test]
+fn levels_win_as_in_ceph_and_mon_values_fall_back_when_removed() {
+    let cf = ConfFile::parse("[global]\nosd_memory_target = 1073741824\n[osd]\nosd_recovery_sleep = 0.5\n").unwrap();
+    let mut c = Config::from_conf("ceph", "osd.0".parse().unwrap(), cf);
+    let mon = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    c.set_mon_values(&mon(&[("osd_memory_target", "2147483648"), ("osd_max_backfills", "5")]));
+    // ceph.conf beats the monitors' database; the database beats defaults.
+    assert_eq!(c.get("osd_memory_target").unwrap(), "1073741824");
+    assert_eq!(c.get("osd_max_backfills").unwrap(), "5");
+    assert_eq!(c.levels("osd_memory_target"), vec![(Level::Mon, "2147483648".into()), (Level::File, "1073741824".into())]);
+    // Run-time values beat everything, command line included; unset falls back.
+    c.set_override("osd_max_backfills", "3");
+    assert_eq!(c.get("osd_max_backfills").unwrap(), "3");
+    c.set_runtime("osd-max-backfills", "7");
+    assert_eq!(c.get("osd_max_backfills").unwrap(), "7");
+    assert!(c.unset_runtime("osd_max_backfills"));
+    assert!(!c.unset_runtime("osd_max_backfills"));
+    assert_eq!(c.get("osd_max_backfills").unwrap(), "3");
+    // An MConfig without a key drops the monitors' value for it.
+    c.set_mon_values(&mon(&[("osd_memory_target", "2147483648")]));
+    assert_eq!(c.levels("osd_max_backfills"), vec![(Level::Cmdline, "3".into())]);
+    assert!(c.keys_set().contains("osd_recovery_sleep"));
+    assert!(c.keys_set().contains("osd_max_backfills"));
+    assert!(!c.keys_set().contains("osd_heartbeat_grace"));
+}
+
+#[test]
+fn option_values_show_as_ceph_shows_them_and_bad_ones_get_cephs_words() {
+    let float = OptSpec::new("osd_recovery_sleep", OptType::Float, "0");
+    assert_eq!(float.canonical("0.1").unwrap(), "0.100000");
+    assert_eq!(float.canonical("0.97").unwrap(), "0.970000");
+    assert_eq!(float.canonical("abc").unwrap_err(), "strict_strtod: expected double, got: 'abc'");
+    let uint = OptSpec::new("osd_max_backfills", OptType::Uint, "1");
+    assert_eq!(uint.canonical("4").unwrap(), "4");
+    assert_eq!(uint.canonical("2K").unwrap(), "2000");
+    assert_eq!(uint.canonical("-1").unwrap_err(), "strict_sistrtoll: value should not be negative");
+    assert_eq!(uint.canonical("notanint").unwrap_err(), "strict_si_cast: unit prefix not recognized");
+    let hb = OptSpec::new("osd_heartbeat_interval", OptType::Int, "6").range(1, 60);
+    assert_eq!(hb.canonical("100").unwrap_err(), "Value '100' exceeds maximum 60");
+    let size = OptSpec::new("osd_max_object_size", OptType::Size, "134217728");
+    assert_eq!(size.canonical("64M").unwrap(), "67108864");
+    assert_eq!(size.canonical("4KiB").unwrap(), "4096");
+    assert_eq!(size.canonical("1048576").unwrap(), "1048576");
+    assert!(size.canonical("12X").is_err());
+    let b = OptSpec::new("osd_cache_primary_writes", OptType::Bool, "false");
+    assert_eq!(b.canonical("1").unwrap(), "true");
+    assert!(b.canonical("maybe").is_err());
+    let d = OptSpec::new("debug_osd", OptType::Debug, "1/5");
+    assert_eq!(d.canonical("20").unwrap(), "20/20");
+    assert_eq!(d.canonical("5/10").unwrap(), "5/10");
+    assert!(d.canonical("x").is_err());
+    assert!(OptSpec::new("keyring", OptType::Str, "").startup().canonical("any thing").is_ok());
+}

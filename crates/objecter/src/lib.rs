@@ -167,7 +167,12 @@ impl Objecter {
         };
         let opts = osd_session_options(&self.monc, &self.modes);
         let talk = async {
-            let (conn, mut incoming) = msgr::connect(addr, opts).await.map_err(|e| Error::Connect(osd, e.to_string()))?;
+            // Bounded as op sessions' connects are: an OSD that accepts but
+            // never finishes the handshake must not hang the command.
+            let (conn, mut incoming) = match tokio::time::timeout(OSD_CONNECT_TIMEOUT, msgr::connect(addr, opts)).await {
+                Ok(r) => r.map_err(|e| Error::Connect(osd, e.to_string()))?,
+                Err(_) => return Err(Error::Connect(osd, "timed out connecting".into())),
+            };
             let tid = 1;
             let m = messages::mon::Command { fsid: self.monc.fsid(), cmd, inbl };
             conn.send(m.to_raw(tid, PACIFIC_SUPPORTED)).map_err(|e| Error::Connect(osd, e.to_string()))?;
@@ -472,7 +477,7 @@ impl Task {
         let addr = map.client_addrs.get(osd as usize)?.v2().copied()?;
         let opts = osd_session_options(&self.monc, &self.modes);
         // Bounded, so that a silent OSD cannot stall every other op for long.
-        let attempt = tokio::time::timeout(Duration::from_secs(10), msgr::connect(addr, opts)).await;
+        let attempt = tokio::time::timeout(OSD_CONNECT_TIMEOUT, msgr::connect(addr, opts)).await;
         match attempt.unwrap_or_else(|_| Err(msgr::Error::Protocol("connect timed out".into()))) {
             Ok((conn, mut inc)) => {
                 let tx = self.in_tx.clone()?;
@@ -668,6 +673,9 @@ impl Task {
 
 /// Parses `ms_client_mode` into connection modes (crc first by default).
 /// How a client dials an OSD: cephx authorizer, our modes, lossy.
+/// How long one connection attempt to an OSD may take.
+const OSD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn osd_session_options(monc: &MonClient, modes: &[u32]) -> ConnectOptions {
     ConnectOptions {
         my_type: EntityType::CLIENT,

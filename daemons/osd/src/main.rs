@@ -13,6 +13,7 @@ mod cls_rbd_snap;
 mod history;
 mod memory;
 mod ops;
+mod options;
 mod pg;
 mod service;
 mod snaps;
@@ -187,27 +188,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         let m = auth::parse_con_modes(&cfg.get("ms_service_mode").unwrap_or_else(|| "secure crc".into()));
         if m.is_empty() { vec![auth::CON_MODE_SECURE, auth::CON_MODE_CRC] } else { m }
     };
-    let conf = OsdConf {
-        max_object_size: cfg.get_u64("osd_max_object_size").unwrap_or(128 << 20),
-        max_pg_log_entries: cfg.get_u64("osd_max_pg_log_entries").unwrap_or(3000).max(10) as usize,
-        watch_timeout: cfg.get_u64("osd_client_watch_timeout").unwrap_or(30) as u32,
-        notify_timeout: cfg.get_u64("osd_default_notify_timeout").unwrap_or(30) as u32,
-        peering_retry_secs: 10,
-        recovery_sleep: conf_secs(&cfg, "osd_recovery_sleep", 0.0),
-        max_backfills: cfg.get_u64("osd_max_backfills").unwrap_or(1).max(1) as usize,
-        backfill_retry_interval: conf_secs(&cfg, "osd_backfill_retry_interval", 30.0),
-        debug_commit_delay: conf_secs(&cfg, "osd_debug_commit_delay", 0.0),
-        debug_drop_push_seq: cfg.get("osd_debug_drop_push_seq").and_then(|v| v.parse::<u32>().ok()),
-        recovery_retry_interval: conf_secs(&cfg, "osd_recovery_retry_interval", 30.0),
-        heartbeat_interval: conf_secs(&cfg, "osd_heartbeat_interval", 6.0),
-        heartbeat_grace: conf_secs(&cfg, "osd_heartbeat_grace", 20.0),
-        report_interval: conf_secs(&cfg, "osd_mon_report_interval", 5.0),
-        auth_none,
-        con_modes,
-        data_path: data.clone(),
-        cache_primary_writes: cfg.get_bool("osd_cache_primary_writes").unwrap_or(false),
-        failsafe_full_ratio: cfg.get("osd_failsafe_full_ratio").and_then(|v| v.parse::<f64>().ok()).map(|r| if r > 1.0 { r / 100.0 } else { r }).unwrap_or(0.97),
-    };
+    let fixed = options::FixedConf { auth_none, con_modes, data_path: data.clone() };
 
     let o = monc::MonClientOptions {
         my_type: EntityType::OSD,
@@ -220,6 +201,13 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     if mc.fsid() != fsid {
         return Err(format!("this osd belongs to cluster {fsid}, the monitors run {}", mc.fsid()));
     }
+    // The monitors' config database counts from the start, as in Ceph,
+    // below ceph.conf and the command line.
+    let mut cfg = cfg;
+    if let Some(m) = mc.config.borrow().clone() {
+        cfg.set_mon_values(&m);
+    }
+    let conf = OsdConf::build(&cfg, fixed);
     let mut rot = mc.rotating.clone();
     if !auth_none {
         tokio::time::timeout(Duration::from_secs(30), rot.wait_for(|r| r.is_some()))
@@ -262,7 +250,20 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
             Err(_) => return Err("no osdmap from the monitors in 60 s".into()),
         }
     };
-    let osd = Osd::new(whoami, fsid, store.clone(), conf, mc.clone(), my_addrs.clone(), m0.clone(), history);
+    let osd = Osd::new(whoami, fsid, store.clone(), cfg.clone(), conf, mc.clone(), my_addrs.clone(), m0.clone(), history);
+    // Later changes to the monitors' database (`ceph config set/rm`).
+    {
+        let (osd, mut from_mon) = (osd.clone(), mc.config.clone());
+        tokio::spawn(async move {
+            while from_mon.changed().await.is_ok() {
+                let Some(m) = from_mon.borrow_and_update().clone() else { continue };
+                osd.change_config(|c| {
+                    let apply = options::mon_values_to_apply(c, &m);
+                    c.set_mon_values(&apply);
+                });
+            }
+        });
+    }
     if let Some(r) = rot.borrow().clone() {
         osd.set_rotating((*r).clone());
     }
@@ -290,7 +291,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         let my_addrs = my_addrs.clone();
         move |epoch: u32, boot_epoch: u32| {
             let mut md = std::collections::BTreeMap::new();
-            md.insert("osd_data".to_string(), osd.conf.data_path.display().to_string());
+            md.insert("osd_data".to_string(), osd.conf().data_path.display().to_string());
             md.insert("osd_objectstore".to_string(), "oxceph-rocksdb".to_string());
             md.insert("ceph_version".to_string(), "ceph version 16.2.15 (oxceph-0.1.0) pacific (stable)".to_string());
             md.insert("ceph_release".to_string(), "pacific".to_string());

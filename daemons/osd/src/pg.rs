@@ -595,7 +595,7 @@ impl Pg {
                         ps.slot = BackfillSlot::Held(slot);
                         info!(pg = %self.pgid, target, "backfill slot reserved: backfilling");
                         self.push_next(target);
-                        if self.osd.conf.recovery_sleep.is_zero() {
+                        if self.osd.conf().recovery_sleep.is_zero() {
                             self.push_next(target);
                         }
                         self.report_state();
@@ -1278,7 +1278,7 @@ impl Pg {
         }
         // Two batches in flight per target (one when pacing with osd_recovery_sleep).
         self.push_next(target);
-        if self.osd.conf.recovery_sleep.is_zero() {
+        if self.osd.conf().recovery_sleep.is_zero() {
             self.push_next(target);
         }
     }
@@ -1343,14 +1343,14 @@ impl Pg {
                 continue;
             }
             self.push_next(target);
-            if self.osd.conf.recovery_sleep.is_zero() {
+            if self.osd.conf().recovery_sleep.is_zero() {
                 self.push_next(target);
             }
         }
     }
 
     fn retry_interval(&self, backfill: bool) -> Duration {
-        if backfill { self.osd.conf.backfill_retry_interval } else { self.osd.conf.recovery_retry_interval }
+        if backfill { self.osd.conf().backfill_retry_interval } else { self.osd.conf().recovery_retry_interval }
     }
 
     /// Adds to `t` what recreates `o` on a peer from byte `from` on, with
@@ -1433,7 +1433,7 @@ impl Pg {
 
     fn push_next(&mut self, target: i32) {
         const BATCH_BYTES: u64 = 8 << 20;
-        let batch_objects = if self.osd.conf.recovery_sleep.is_zero() { 64 } else { 1 };
+        let batch_objects = if self.osd.conf().recovery_sleep.is_zero() { 64 } else { 1 };
         let Some(mut ps) = self.pushes.remove(&target) else { return };
         if ps.done || ps.sleeping || ps.slot.waiting() || ps.paused {
             self.pushes.insert(target, ps);
@@ -1729,7 +1729,7 @@ impl Pg {
             return;
         }
         if !ps.done {
-            let pause = self.osd.conf.recovery_sleep;
+            let pause = self.osd.conf().recovery_sleep;
             if pause.is_zero() {
                 self.push_next(a.from);
             } else if !ps.sleeping {
@@ -2152,7 +2152,7 @@ impl Pg {
                     return;
                 }
             };
-            ctx.max_object_size = self.osd.conf.max_object_size;
+            ctx.max_object_size = self.osd.conf().max_object_size;
             ctx.origin = crate::cls_lock::Origin {
                 name: msg.reqid.name,
                 addr: q.conn.info.peer_addrs.0.first().copied().unwrap_or_default(),
@@ -2222,7 +2222,7 @@ impl Pg {
         // when the client asks (or the OSD is configured to), as BlueStore
         // buffers writes flagged WILLNEED.
         let flagged = |f: u32| msg.ops.iter().any(|o| o.flags & f != 0);
-        t.cache = (self.osd.conf.cache_primary_writes || flagged(ops::OP_FLAG_FADVISE_WILLNEED))
+        t.cache = (self.osd.conf().cache_primary_writes || flagged(ops::OP_FLAG_FADVISE_WILLNEED))
             && !flagged(ops::OP_FLAG_FADVISE_DONTNEED | ops::OP_FLAG_FADVISE_NOCACHE);
         let mut entries = Vec::new();
         let head_existed = ctx_out.existed_size;
@@ -2367,7 +2367,7 @@ impl Pg {
         (info.num_objects, info.num_bytes) = (self.num_objects, self.num_bytes);
         info.last_user_version = info.last_user_version.max(entries.iter().map(|e| e.user_version).max().unwrap_or(0));
         // Trim the log to its bound.
-        let max_log = self.osd.conf.max_pg_log_entries;
+        let max_log = self.osd.conf().max_pg_log_entries;
         let mut trimmed = 0;
         while self.log.len() + entries.len() - trimmed > max_log {
             let old = &self.log[trimmed];
@@ -2614,7 +2614,7 @@ impl Pg {
         for ef in effects {
             match ef {
                 Effect::Watch { cookie, timeout } => {
-                    let t = if timeout == 0 { self.osd.conf.watch_timeout } else { timeout };
+                    let t = if timeout == 0 { self.osd.conf().watch_timeout } else { timeout };
                     self.watchers.entry(oid.clone()).or_default().insert((gid, cookie), Watcher { conn: q.conn.clone(), timeout: t });
                 }
                 Effect::Unwatch { cookie } => {
@@ -2630,7 +2630,7 @@ impl Pg {
                 Effect::Notify { cookie, timeout, payload } => {
                     let id = ((self.map.epoch as u64) << 32) | self.next_notify;
                     self.next_notify += 1;
-                    let t = if timeout == 0 { self.osd.conf.notify_timeout } else { timeout };
+                    let t = if timeout == 0 { self.osd.conf().notify_timeout } else { timeout };
                     let mut waiting = HashSet::new();
                     if let Some(ws) = self.watchers.get(oid) {
                         for ((wg, wc), w) in ws {
@@ -2702,7 +2702,7 @@ impl Pg {
     // ---------------------------------------------------------------- tick
 
     fn on_tick(&mut self) {
-        let stuck = Duration::from_secs(self.osd.conf.peering_retry_secs);
+        let stuck = Duration::from_secs(self.osd.conf().peering_retry_secs);
         if self.is_primary() {
             // Peering that waited for past maps goes on.
             if matches!(&self.phase, Phase::Peering { waiting, .. } if waiting.is_empty()) {

@@ -118,7 +118,11 @@ pub struct Osd {
     pub store: Arc<Store>,
     /// Group commit: PG writes, replica writes and recovery pushes.
     pub commits: objectstore::CommitQueue,
-    pub conf: OsdConf,
+    /// The options in effect (rebuilt from `cfg` whenever it changes).
+    conf: RwLock<Arc<OsdConf>>,
+    /// Every level of configuration: ceph.conf, command line, the
+    /// monitors' database, values set while running.
+    pub cfg: Mutex<config::Config>,
     pub monc: MonClient,
     pub my_addrs: EntityAddrVec,
     map: RwLock<Arc<OsdMap>>,
@@ -164,7 +168,7 @@ struct HbPeer {
 }
 
 impl Osd {
-    pub fn new(whoami: i32, fsid: Uuid, store: Arc<Store>, conf: OsdConf, monc: MonClient, my_addrs: EntityAddrVec, map: OsdMap, history: crate::history::MapHistory) -> Arc<Osd> {
+    pub fn new(whoami: i32, fsid: Uuid, store: Arc<Store>, cfg: config::Config, conf: OsdConf, monc: MonClient, my_addrs: EntityAddrVec, map: OsdMap, history: crate::history::MapHistory) -> Arc<Osd> {
         let map = Arc::new(map);
         let (map_tx, _) = watch::channel(map.clone());
         let backfill_slots = Arc::new(tokio::sync::Semaphore::new(conf.max_backfills));
@@ -173,7 +177,8 @@ impl Osd {
             fsid,
             commits: store.commit_queue_delayed(conf.debug_commit_delay),
             store,
-            conf,
+            cfg: Mutex::new(cfg),
+            conf: RwLock::new(Arc::new(conf)),
             monc,
             nonce: my_addrs.0.first().map(|a| a.nonce).unwrap_or(0),
             my_addrs,
@@ -510,7 +515,7 @@ impl Osd {
             }
             // `allow *` OSD caps, as Ceph's check (daemons other than OSDs,
             // e.g. an MDS, hold narrower ones); anyone when auth is none.
-            Ok(_) if !session.caps.allow_all() && !(session.name.ty == EntityType::OSD || self.conf.auth_none && session.global_id == 0) => {
+            Ok(_) if !session.caps.allow_all() && !(session.name.ty == EntityType::OSD || self.conf().auth_none && session.global_id == 0) => {
                 info!(who = %session.name, "tell refused: the client's osd caps are not 'allow *'");
                 messages::mon::CommandReply { r: -13, rs: "access denied: tell needs osd 'allow *' caps".into(), outbl: Bytes::new() }
             }
@@ -684,11 +689,52 @@ impl Osd {
         }
     }
 
+    /// The options in effect now.
+    pub fn conf(&self) -> Arc<OsdConf> {
+        self.conf.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes the configuration (`config set`, `injectargs`, MConfig) and
+    /// puts the result in effect; returns `change`'s result and Ceph's
+    /// text of what changed.
+    pub fn change_config<R>(&self, change: impl FnOnce(&mut config::Config) -> R) -> (R, String) {
+        let mut cfg = self.cfg.lock().unwrap_or_else(|p| p.into_inner());
+        let before = crate::options::values(&cfg);
+        let r = change(&mut cfg);
+        let after = crate::options::values(&cfg);
+        let text = crate::options::change_text(&before, &after);
+        if before != after {
+            let old = self.conf();
+            let new = OsdConf::build(&cfg, old.fixed());
+            if new.max_backfills > old.max_backfills {
+                self.backfill_slots.add_permits(new.max_backfills - old.max_backfills);
+            } else if new.max_backfills < old.max_backfills {
+                // Slots in use are taken back as their backfills end.
+                let (slots, n) = (self.backfill_slots.clone(), (old.max_backfills - new.max_backfills) as u32);
+                tokio::spawn(async move {
+                    if let Ok(p) = slots.acquire_many_owned(n).await {
+                        p.forget();
+                    }
+                });
+            }
+            *self.conf.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+            if !text.is_empty() {
+                tracing::info!("configuration changed: {}", text.trim_end());
+            }
+        }
+        (r, text)
+    }
+
     /// Heartbeats: ping every up OSD; report those silent for longer than the grace.
     pub async fn heartbeat_loop(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.conf.heartbeat_interval);
+        let mut every = self.conf().heartbeat_interval;
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if self.conf().heartbeat_interval != every {
+                every = self.conf().heartbeat_interval;
+                tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            }
             let map = self.map();
             let now = Instant::now();
             let mut silent = Vec::new();
@@ -701,7 +747,7 @@ impl Osd {
                     }
                     let p = hb.entry(o).or_insert(HbPeer { last_rx: now, reported: false });
                     let quiet = now.duration_since(p.last_rx);
-                    if quiet > self.conf.heartbeat_grace {
+                    if quiet > self.conf().heartbeat_grace {
                         silent.push((o, quiet));
                     }
                 }
@@ -721,7 +767,7 @@ impl Osd {
     /// Ticks every PG once a second; sends PG stats to the mon.
     pub async fn tick_loop(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut last_report = Instant::now() - self.conf.report_interval;
+        let mut last_report = Instant::now() - self.conf().report_interval;
         loop {
             tick.tick().await;
             let pgs: Vec<mpsc::UnboundedSender<PgEvent>> = self.pgs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
@@ -732,7 +778,7 @@ impl Osd {
                 self.want_maps(gap);
             }
             self.check_failsafe();
-            if last_report.elapsed() >= self.conf.report_interval {
+            if last_report.elapsed() >= self.conf().report_interval {
                 last_report = Instant::now();
                 self.send_stats();
             }
@@ -758,7 +804,7 @@ impl Osd {
 
     /// Whether the test hook drops this push (once per process).
     pub fn drop_push(&self, seq: u32) -> bool {
-        self.conf.debug_drop_push_seq == Some(seq) && !self.dropped_push.swap(true, std::sync::atomic::Ordering::SeqCst)
+        self.conf().debug_drop_push_seq == Some(seq) && !self.dropped_push.swap(true, std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn pg_count(&self) -> usize {
@@ -774,7 +820,7 @@ impl Osd {
     fn check_failsafe(&self) {
         let (total, avail) = fs_space(&self.store_path());
         // As Ceph's: never below the map's full ratio.
-        let (.., failsafe) = self.map().full_ratios(self.conf.failsafe_full_ratio as f32);
+        let (.., failsafe) = self.map().full_ratios(self.conf().failsafe_full_ratio as f32);
         let full = total > 0 && (total - avail.min(total)) as f64 / total as f64 > failsafe as f64;
         if full != self.failsafe_full.swap(full, std::sync::atomic::Ordering::Relaxed) {
             if full {
@@ -804,7 +850,7 @@ impl Osd {
         // the mon marks us full until it is below that ratio again, as a
         // Ceph OSD measures its whole device.
         let fs_used = total.saturating_sub(avail);
-        let (full, ..) = map.full_ratios(self.conf.failsafe_full_ratio as f32);
+        let (full, ..) = map.full_ratios(self.conf().failsafe_full_ratio as f32);
         if total > 0 && fs_used as f64 / total as f64 > full as f64 {
             used = used.max(fs_used);
         }
@@ -830,7 +876,7 @@ impl Osd {
     }
 
     fn store_path(&self) -> std::path::PathBuf {
-        self.conf.data_path.clone()
+        self.conf().data_path.clone()
     }
 
     pub fn verify(&self, payload: &Bytes, challenge: &mut Option<u64>) -> Result<AuthorizerOutcome, String> {
@@ -876,11 +922,11 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
                 continue;
             }
             let Some(addr) = addr else { continue };
-            let auth = if osd.conf.auth_none { ClientAuth::None(EntityName::new(EntityType::OSD, osd.whoami.to_string())) } else { ClientAuth::Authorizer(osd.monc.cephx.clone(), EntityType::OSD) };
+            let auth = if osd.conf().auth_none { ClientAuth::None(EntityName::new(EntityType::OSD, osd.whoami.to_string())) } else { ClientAuth::Authorizer(osd.monc.cephx.clone(), EntityType::OSD) };
             let opts = ConnectOptions {
                 my_type: EntityType::OSD,
                 auth,
-                modes: osd.conf.con_modes.clone(),
+                modes: osd.conf().con_modes.clone(),
                 lossy: true,
                 nonce: osd.nonce,
                 keepalive_secs: 10,
@@ -907,7 +953,7 @@ async fn peer_task(osd: Arc<Osd>, peer: i32, mut rx: mpsc::UnboundedReceiver<Raw
                 Ok(Err(e)) => {
                     debug!(peer, %addr, "cannot reach osd.{peer}: {e}");
                     if matches!(e, msgr::Error::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionRefused) {
-                        osd.report_failure(peer, osd.conf.heartbeat_grace + Duration::from_secs(1), true);
+                        osd.report_failure(peer, osd.conf().heartbeat_grace + Duration::from_secs(1), true);
                     }
                     continue;
                 }
@@ -953,7 +999,7 @@ impl OsdAuth {
             }
             Err(e) => {
                 debug!("authorizer refused: {e}");
-                AuthStep::Reject { errno: -13, reason: e, allowed_methods: vec![auth::AUTH_CEPHX], allowed_modes: self.osd.conf.con_modes.clone() }
+                AuthStep::Reject { errno: -13, reason: e, allowed_methods: vec![auth::AUTH_CEPHX], allowed_modes: self.osd.conf().con_modes.clone() }
             }
         }
     }
@@ -963,10 +1009,10 @@ impl AuthServer for OsdAuth {
     type State = AuthState;
     type Identity = Arc<ClientSession>;
     fn auth_request(&self, st: &mut AuthState, peer_type: EntityType, method: u32, modes: &[u32], payload: &Bytes) -> AuthStep<Self::Identity> {
-        let Some(mode) = msgr::server::pick_mode(modes, &self.osd.conf.con_modes) else {
-            return AuthStep::Reject { errno: -13, reason: "no connection mode in common".into(), allowed_methods: vec![method], allowed_modes: self.osd.conf.con_modes.clone() };
+        let Some(mode) = msgr::server::pick_mode(modes, &self.osd.conf().con_modes) else {
+            return AuthStep::Reject { errno: -13, reason: "no connection mode in common".into(), allowed_methods: vec![method], allowed_modes: self.osd.conf().con_modes.clone() };
         };
-        if method == auth::AUTH_NONE && self.osd.conf.auth_none {
+        if method == auth::AUTH_NONE && self.osd.conf().auth_none {
             let name = EntityName::new(peer_type, "?".to_string());
             return AuthStep::Done(AuthAccepted {
                 global_id: 0,
@@ -979,7 +1025,7 @@ impl AuthServer for OsdAuth {
         }
         st.mode = mode;
         if method != auth::AUTH_CEPHX {
-            return AuthStep::Reject { errno: -95, reason: "cephx required".into(), allowed_methods: vec![auth::AUTH_CEPHX], allowed_modes: self.osd.conf.con_modes.clone() };
+            return AuthStep::Reject { errno: -95, reason: "cephx required".into(), allowed_methods: vec![auth::AUTH_CEPHX], allowed_modes: self.osd.conf().con_modes.clone() };
         }
         match self.outcome(st, payload) {
             AuthStep::Done(mut a) => {

@@ -3,6 +3,7 @@
 //! table (`OSD::handle_command`, `OSD::asok_command`). Only clients with
 //! `allow *` OSD caps may send these, as in Ceph.
 
+use crate::options;
 use crate::service::Osd;
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -105,13 +106,26 @@ fn arg(name: &str, ty: &str, req: bool) -> Value {
     v
 }
 
+/// A repeated argument (`n=N`).
+fn many(mut a: Value) -> Value {
+    a["n"] = json!("N");
+    a
+}
+
 const COMMANDS: &[Desc] = &[
     Desc {
         sig: || json!(["bench", arg("count", "CephInt", false), arg("size", "CephInt", false), arg("object_size", "CephInt", false), arg("object_num", "CephInt", false)]),
         help: "OSD benchmark: write <count> <size>-byte objects(with <obj_size> <obj_num>), (default count=1G default size=4MB). Results in log.",
     },
+    Desc { sig: || json!(["config", "diff"]), help: "dump diff of current config and default config" },
+    Desc { sig: || json!(["config", "diff", "get", arg("var", "CephString", true)]), help: "dump diff get <field>: dump diff of current and default config setting <field>" },
+    Desc { sig: || json!(["config", "get", arg("var", "CephString", true)]), help: "config get <field>: get the config value" },
+    Desc { sig: || json!(["config", "set", arg("var", "CephString", true), many(arg("val", "CephString", true))]), help: "config set <field> <val> [<val> ...]: set a config variable" },
+    Desc { sig: || json!(["config", "show"]), help: "dump current config settings" },
+    Desc { sig: || json!(["config", "unset", arg("var", "CephString", true)]), help: "config unset <field>: unset a config variable" },
     Desc { sig: || json!(["flush_pg_stats"]), help: "flush pg stats" },
     Desc { sig: || json!(["get_command_descriptions"]), help: "list available commands" },
+    Desc { sig: || json!(["injectargs", many(arg("injected_args", "CephString", true))]), help: "inject configuration arguments into running daemon" },
     Desc { sig: || json!(["injectfull", arg("type", "CephString", false), arg("count", "CephInt", false)]), help: "Inject a full disk (optional count times)" },
     Desc { sig: || json!(["status"]), help: "high-level status of OSD" },
     Desc { sig: || json!(["version"]), help: "get ceph version" },
@@ -201,7 +215,122 @@ fn handle(osd: &Osd, cmd: &[String]) -> Reply {
             let seq = osd.flush_stats();
             (0, String::new(), Bytes::from(seq.to_string()))
         }
+        "config get" => {
+            let var = str_arg(&args, "var");
+            match options::spec(&var) {
+                Some(o) => {
+                    let v = options::value(&osd.cfg.lock().unwrap_or_else(|p| p.into_inner()), o);
+                    (0, String::new(), out(json!({ var: v })))
+                }
+                None => (-2, format!("error getting '{var}': {}", strerror(-2)), Bytes::new()),
+            }
+        }
+        "config set" => {
+            let var = str_arg(&args, "var");
+            let val = strs(&args, "val").join(" ");
+            let Some(o) = options::spec(&var) else {
+                return (-2, format!("error setting '{var}' to '{val}': {}", strerror(-2)), Bytes::new());
+            };
+            match osd.change_config(|c| options::set_checked(c, o, &val)) {
+                (Ok(()), text) => (0, String::new(), out(json!({ "success": text }))),
+                // As Ceph: the parser's reason is not given here, only the errno.
+                (Err((e, _)), _) => (e, format!("error setting '{var}' to '{val}': {}", strerror(e)), Bytes::new()),
+            }
+        }
+        "config unset" => {
+            let var = str_arg(&args, "var");
+            let Some(o) = options::spec(&var) else {
+                return (-22, format!("error unsetting '{var}': {}", strerror(-22)), Bytes::new());
+            };
+            let (_, text) = osd.change_config(|c| c.unset_runtime(o.name));
+            (0, text, out(json!({})))
+        }
+        "injectargs" => {
+            let joined = strs(&args, "injected_args").join(" ");
+            let words: Vec<&str> = joined.split_whitespace().collect();
+            let ((errs, r), text) = osd.change_config(|c| options::injectargs(c, &words));
+            // A failed injectargs has no output, as a real OSD's reply.
+            (r, errs + &text, if r < 0 { Bytes::new() } else { out(json!({})) })
+        }
+        "config show" => {
+            let cfg = osd.cfg.lock().unwrap_or_else(|p| p.into_inner());
+            let mut all: std::collections::BTreeMap<String, String> = cfg.keys_set().into_iter().filter_map(|k| cfg.get(&k).map(|v| (k, v))).collect();
+            all.extend(options::values(&cfg).into_iter().map(|(k, (_, v))| (k.to_string(), v)));
+            let mut m = serde_json::Map::new();
+            m.insert("name".into(), json!(cfg.name.to_string()));
+            m.insert("cluster".into(), json!(cfg.cluster));
+            m.extend(all.into_iter().map(|(k, v)| (k, json!(v))));
+            (0, String::new(), out(Value::Object(m)))
+        }
+        // Pacific's `config diff get` ignores its argument and gives the whole diff.
+        "config diff" | "config diff get" => {
+            let cfg = osd.cfg.lock().unwrap_or_else(|p| p.into_inner());
+            let mut keys = cfg.keys_set();
+            keys.extend(options::OPTIONS.iter().map(|o| o.name.to_string()));
+            let mut diff = serde_json::Map::new();
+            for k in keys {
+                let o = options::spec(&k);
+                let mut levels = cfg.levels(&k);
+                if let Some(o) = o {
+                    levels.retain(|(l, _)| *l != config::Level::Default);
+                    levels.insert(0, (config::Level::Default, o.default.to_string()));
+                }
+                if levels.iter().all(|(l, _)| *l == config::Level::Default) {
+                    continue;
+                }
+                let typed = |v: &str| typed_value(o, v);
+                let mut e = serde_json::Map::new();
+                for (l, v) in &levels {
+                    e.insert(l.name().into(), typed(v));
+                }
+                let fin = match o {
+                    Some(o) => options::value(&cfg, o),
+                    None => cfg.get(&k).unwrap_or_default(),
+                };
+                e.insert("final".into(), typed(&fin));
+                diff.insert(k, Value::Object(e));
+            }
+            (0, String::new(), out(json!({ "diff": diff })))
+        }
         _ => (-22, "unknown command prefix ".to_string() + prefix, Bytes::new()),
+    }
+}
+
+fn str_arg(args: &serde_json::Map<String, Value>, k: &str) -> String {
+    args.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// A repeated (`n=N`) string argument: an array, or one string.
+fn strs(args: &serde_json::Map<String, Value>, k: &str) -> Vec<String> {
+    match args.get(k) {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// `(N) text`, as Ceph's `cpp_strerror`.
+fn strerror(r: i32) -> String {
+    let text = match -r {
+        1 => "Operation not permitted",
+        2 => "No such file or directory",
+        22 => "Invalid argument",
+        n => return format!("({n}) {}", std::io::Error::from_raw_os_error(n).to_string().split(" (os error").next().unwrap_or("")),
+    };
+    format!("({}) {text}", -r)
+}
+
+/// A value as `config diff` shows it: typed where the option's type says.
+fn typed_value(o: Option<&config::OptSpec>, v: &str) -> Value {
+    use config::OptType;
+    let Some(o) = o else { return json!(v) };
+    let canon = o.canonical(v).unwrap_or_else(|_| v.to_string());
+    match o.ty {
+        OptType::Bool => json!(canon == "true"),
+        OptType::Int => canon.parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| json!(v)),
+        OptType::Uint => canon.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(v)),
+        OptType::Float => canon.parse::<f64>().map(|n| json!(n)).unwrap_or_else(|_| json!(v)),
+        OptType::Size | OptType::Str | OptType::Debug => json!(canon),
     }
 }
 
