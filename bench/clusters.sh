@@ -3,7 +3,7 @@
 # cluster in $OXCEPH_REF_DIR or starts one on $OXCEPH_REF_IP (default
 # 127.0.0.3) in $REF, tears down what it started on exit, and creates a
 # size-3 pool $POOL with 32 PGs on both (application $APP), waiting until it
-# is clean.
+# is clean. OXCEPH_BENCH_OSD_CONFIG sets options on our OSDs (see below).
 SHARED=${OXCEPH_SHARED:-$(cd .. && pwd)/shared}
 cargo build --release --bin ceph-mon --bin ceph-osd --bin ceph --bin rbd >&2
 CEPH=/usr/bin/ceph
@@ -21,6 +21,11 @@ if [ -z "$REF" ]; then
     "$SHARED/ceph-ref/up.sh" "$REF" "${OXCEPH_REF_IP:-127.0.0.3}" >&2
 fi
 deploy/vstart.sh --dir "$OURS" --ip "${OXCEPH_BENCH_IP:-127.0.0.4}" >&2
+# OXCEPH_BENCH_OSD_CONFIG="name=value ...": set on our OSDs through the
+# monitors' config database (e.g. osd_cache_primary_writes=true).
+for kv in ${OXCEPH_BENCH_OSD_CONFIG:-}; do
+    $CEPH -c "$OURS/ceph.conf" config set osd "${kv%%=*}" "${kv#*=}" >&2
+done
 for d in "$REF" "$OURS"; do
     $CEPH -c "$d/ceph.conf" osd pool create "$POOL" 32 >/dev/null 2>&1 || true
     $CEPH -c "$d/ceph.conf" osd pool set "$POOL" size 3 >/dev/null 2>&1

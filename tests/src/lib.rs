@@ -209,7 +209,7 @@ impl OurMon {
             format!(
                 "[global]\nfsid = {}\nmon_initial_members = {}\nmon_host = {}\npublic_addr = {ip}\n\
                  auth_cluster_required = cephx\nauth_service_required = cephx\nauth_client_required = cephx\n\
-                 keyring = {d}/keyring\nosd_pool_default_size = 3\nosd_pool_default_min_size = 1\n\
+                 keyring = {d}/keyring\nrun_dir = {d}/run\nosd_pool_default_size = 3\nosd_pool_default_min_size = 1\n\
                  osd_crush_chooseleaf_type = 0\nosd_pool_default_pg_autoscale_mode = off\nmon_allow_pool_delete = true\n{extra}\n\
                  [mon]\nmon_data = {d}/mon.$id\nlog_file = {d}/mon.$id.log\n",
                 std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim(),

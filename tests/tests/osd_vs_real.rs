@@ -2137,6 +2137,23 @@ fn osd_configuration_changes_at_run_time_as_on_real_ceph() {
         let real_err = oxceph_tests::split_logs(&real.stderr).0;
         assert_eq!((ours.code, ours.stdout.as_str(), ours.stderr.as_str()), (real.code, real.stdout.as_str(), real_err.as_str()), "{args:?}");
     }
+    // The same commands on the admin socket (`ceph daemon osd.N`): errors
+    // come back as output, with exit code 0, as from a real OSD.
+    let asok_steps: &[&[&str]] = &[
+        &["daemon", "osd.2", "version"],
+        &["daemon", "osd.2", "config", "get", "osd_max_backfills"],
+        &["daemon", "osd.2", "config", "get", "foo"],
+        &["daemon", "osd.2", "config", "set", "foo", "bar"],
+        &["daemon", "osd.2", "config", "set", "osd_max_backfills", "3"],
+        &["daemon", "osd.2", "config", "get", "osd_max_backfills", "--format", "json"],
+        &["daemon", "osd.2", "injectargs", "--osd_max_backfills 4 --foo 1"],
+        &["daemon", "osd.2", "config", "unset", "osd_max_backfills"],
+        &["daemon", "osd.2", "config", "get", "osd_max_backfills"],
+    ];
+    for args in asok_steps {
+        let (ours, real) = (ceph(&ours_conf, args), ceph(&refconf, args));
+        assert_eq!((ours.code, ours.stdout.as_str(), ours.stderr.as_str()), (real.code, real.stdout.as_str(), real.stderr.as_str()), "{args:?}");
+    }
     // The monitors' database reaches running OSDs, and a value set there
     // and later removed falls back; a run-time value beats it meanwhile.
     let get = |conf: &str, k: &str| {

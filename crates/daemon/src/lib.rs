@@ -1,6 +1,9 @@
 //! Process plumbing every oxceph daemon shares, as Ceph's `global_init` does
 //! it: the common command-line flags, `--setuser/--setgroup`, forking into
-//! the background unless `-f`/`-d`, and logging to `log_file` or stderr.
+//! the background unless `-f`/`-d`, logging to `log_file` or stderr, and
+//! the admin socket.
+
+pub mod admin_socket;
 
 use std::path::PathBuf;
 

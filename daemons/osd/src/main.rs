@@ -251,6 +251,23 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
         }
     };
     let osd = Osd::new(whoami, fsid, store.clone(), cfg.clone(), conf, mc.clone(), my_addrs.clone(), m0.clone(), history);
+    // `ceph daemon osd.N ...`: the tell commands, on a local socket.
+    if let Some(path) = daemon::admin_socket::path(&cfg) {
+        let o = osd.clone();
+        let h: daemon::admin_socket::Handler = Arc::new(move |cmd: String| {
+            let o = o.clone();
+            Box::pin(async move {
+                let (r, rs, out) = match tell::answer(&o, &[cmd]) {
+                    tell::Answer::Now(r) => r,
+                    tell::Answer::Later(f) => f.await,
+                };
+                (r, rs, out.to_vec())
+            })
+        });
+        if let Err(e) = daemon::admin_socket::serve(&path, h).await {
+            tracing::error!("admin socket: {e}");
+        }
+    }
     // Later changes to the monitors' database (`ceph config set/rm`).
     {
         let (osd, mut from_mon) = (osd.clone(), mc.config.clone());
