@@ -4,12 +4,16 @@
 # machine, same run, size-3 pools. Prints ops/s, bytes/s and ours/real ratios
 # (>1 means we are faster). Then our `rbd bench` (the rbd crate) against the
 # real one, both on the real cluster: the client alone.
-#   bench/rbd-bench.sh [IO_TOTAL]        (default 256M per phase)
+#   bench/rbd-bench.sh [IO_TOTAL [IO_TOTAL_4M]]
+# IO_TOTAL is the 4 KiB phase's total (default 256M); IO_TOTAL_4M the 4 MiB
+# phases' (default 2G: at 1 GB/s a 512M phase lasts half a second, too
+# short to measure; the image is 1G, so rbd bench wraps around it).
 # Env: OXCEPH_REF_DIR (use a running real cluster), OXCEPH_REF_IP (default
 # 127.0.0.3 when one is started), OXCEPH_BENCH_IP (ours, default 127.0.0.4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOTAL=${1:-256M}
+TOTAL_4M=${2:-2G}
 POOL=oxrbdbench
 APP=rbd
 . bench/clusters.sh
@@ -22,7 +26,9 @@ done
 # phase DIR TYPE SIZE PATTERN [RBD] -> "ops/s bytes/s" from rbd bench's summary line
 phase() {
     local out
-    out=$(${5:-$RBD} -c "$1/ceph.conf" bench $POOL/img --io-type "$2" --io-size "$3" --io-threads 16 --io-total "$TOTAL" --io-pattern "$4" 2>&1 | tail -1)
+    local total=$TOTAL
+    [ "$3" = 4M ] && total=$TOTAL_4M
+    out=$(${5:-$RBD} -c "$1/ceph.conf" bench $POOL/img --io-type "$2" --io-size "$3" --io-threads 16 --io-total "$total" --io-pattern "$4" 2>&1 | tail -1)
     awk '{ for (i = 1; i <= NF; i++) { if ($i == "ops/sec:") o = $(i+1); if ($i == "bytes/sec:") b = $(i+1) " " $(i+2) } } END { print o, b }' <<<"$out"
 }
 

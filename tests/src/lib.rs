@@ -41,6 +41,15 @@ impl RefCluster {
     pub fn keyring(&self) -> PathBuf {
         self.dir.join("keyring")
     }
+
+    /// Held (across test processes) by tests that change the reference
+    /// cluster's config database and by those that compare its `config
+    /// dump`, so the one does not show up in the other.
+    pub fn config_db_lock(&self) -> std::fs::File {
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join("oxceph-config-db.lock")).expect("open the config lock file");
+        f.lock().expect("lock the config lock file");
+        f
+    }
 }
 
 static REF: OnceLock<RefCluster> = OnceLock::new();

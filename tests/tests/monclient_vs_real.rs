@@ -39,6 +39,7 @@ async fn rehunts_and_resends_when_the_mon_goes_away() {
 #[tokio::test]
 async fn service_tickets_are_renewed_before_they_expire() {
     // Short-lived service tickets from the real mon (default 1 h).
+    let _db = oxceph_tests::ref_cluster().config_db_lock();
     real_ceph(&["config", "set", "mon", "auth_service_ticket_ttl", "6"]);
     let mc = monc::MonClient::connect(conf(), monc::MonClientOptions::default()).await.unwrap();
     let first = mc.cephx.lock().unwrap().ticket(EntityType::OSD).unwrap().expires;

@@ -226,9 +226,15 @@ impl Config {
     }
 
     fn expand(&self, v: &str, depth: usize) -> String {
+        // Values may name each other (from the monitors too): a cap keeps
+        // `$a$a$a...` chains from growing without bound.
+        const MAX_EXPANDED: usize = 64 << 10;
         let mut out = String::with_capacity(v.len());
         let mut rest = v;
         while let Some(i) = rest.find('$') {
+            if out.len() > MAX_EXPANDED {
+                break;
+            }
             out.push_str(&rest[..i]);
             let after = &rest[i + 1..];
             let braced = after.starts_with('{');

@@ -60,10 +60,14 @@ impl OptSpec {
         let s = v.trim();
         let out = match self.ty {
             OptType::Str => return Ok(v.to_string()),
+            // `strict_strtob`: true/false in any case, or an integer (non-zero is true).
             OptType::Bool => match s.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => "true".to_string(),
-                "false" | "no" | "off" | "0" => "false".to_string(),
-                _ => return Err(format!("Expected option value to be integer, got '{s}'")),
+                "true" => "true".to_string(),
+                "false" => "false".to_string(),
+                _ => match s.parse::<i64>() {
+                    Ok(n) => (n != 0).to_string(),
+                    Err(_) => return Err(format!("Expected option value to be integer, got '{s}'")),
+                },
             },
             OptType::Float => match s.parse::<f64>() {
                 Ok(f) if f.is_finite() => format!("{f:.6}"),
@@ -132,15 +136,14 @@ fn si_int(s: &str) -> Result<i64, String> {
     n.checked_mul(mult).ok_or_else(|| "strict_si_cast: the integer value is out of range".to_string())
 }
 
-/// Bytes with an optional IEC unit (`64M`, `1Gi`, `4KiB`), as `strict_iec_cast`.
+/// Bytes with an optional IEC unit (`64M`, `1Gi`), as `strict_iec_cast`.
 fn iec_size(s: &str) -> Result<u64, String> {
     let bad = || "strict_iecstrtoll: unit prefix not recognized".to_string();
-    let t = s.strip_suffix('B').unwrap_or(s);
-    let t = t.strip_suffix('i').unwrap_or(t);
+    let t = s.strip_suffix('i').unwrap_or(s);
     let (num, shift) = match t.chars().last() {
         Some(c) if c.is_ascii_alphabetic() => {
             let sh = match c {
-                'K' | 'k' => 10,
+                'K' => 10,
                 'M' => 20,
                 'G' => 30,
                 'T' => 40,

@@ -124,15 +124,28 @@ fn option_values_show_as_ceph_shows_them_and_bad_ones_get_cephs_words() {
     assert_eq!(hb.canonical("100").unwrap_err(), "Value '100' exceeds maximum 60");
     let size = OptSpec::new("osd_max_object_size", OptType::Size, "134217728");
     assert_eq!(size.canonical("64M").unwrap(), "67108864");
-    assert_eq!(size.canonical("4KiB").unwrap(), "4096");
+    assert_eq!(size.canonical("4Ki").unwrap(), "4096");
+    assert!(size.canonical("4KiB").is_err());
     assert_eq!(size.canonical("1048576").unwrap(), "1048576");
     assert!(size.canonical("12X").is_err());
     let b = OptSpec::new("osd_cache_primary_writes", OptType::Bool, "false");
     assert_eq!(b.canonical("1").unwrap(), "true");
+    assert_eq!(b.canonical("TRUE").unwrap(), "true");
+    assert_eq!(b.canonical("0").unwrap(), "false");
     assert!(b.canonical("maybe").is_err());
+    assert!(b.canonical("yes").is_err());
     let d = OptSpec::new("debug_osd", OptType::Debug, "1/5");
     assert_eq!(d.canonical("20").unwrap(), "20/20");
     assert_eq!(d.canonical("5/10").unwrap(), "5/10");
     assert!(d.canonical("x").is_err());
     assert!(OptSpec::new("keyring", OptType::Str, "").startup().canonical("any thing").is_ok());
+}
+
+#[test]
+fn self_referring_values_expand_to_a_bounded_length() {
+    let mut c = Config::from_conf("ceph", "osd.0".parse().unwrap(), ConfFile::default());
+    let mon: BTreeMap<String, String> = [("a".to_string(), "$a".repeat(200)), ("b".to_string(), "x$b$b".to_string())].into_iter().collect();
+    c.set_mon_values(&mon);
+    assert!(c.get("a").unwrap().len() < 1 << 20);
+    assert!(c.get("b").unwrap().len() < 1 << 20);
 }

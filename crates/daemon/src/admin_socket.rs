@@ -53,17 +53,36 @@ pub async fn serve(path: &Path, handler: Handler) -> Result<(), String> {
         }
         Err(e) => return Err(refuse(e)),
     };
+    let busy = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = listener.accept().await else { continue };
+            let s = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of descriptors, say: wait rather than spin.
+                    tracing::warn!("admin socket: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = busy.clone().acquire_owned().await else { return };
             let h = handler.clone();
             tokio::spawn(async move {
-                let _ = answer(s, h).await;
+                let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(s, h)).await;
+                drop(slot);
             });
         }
     });
     Ok(())
 }
+
+/// Connections served at once; more wait to be accepted.
+const MAX_CLIENTS: usize = 16;
+/// A client must send its request within READ_TIMEOUT; the whole exchange,
+/// running the command included (bench keeps to 30 s by its own limits),
+/// within REQUEST_TIMEOUT.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn libc_eexist() -> i32 {
     17
@@ -82,11 +101,21 @@ async fn ping(path: &Path) -> bool {
 }
 
 async fn answer(mut s: UnixStream, handler: Handler) -> std::io::Result<()> {
+    let Ok(req) = tokio::time::timeout(READ_TIMEOUT, read_request(&mut s)).await else { return Ok(()) };
+    let Some(req) = req? else { return Ok(()) };
+    let out = run(&req, &handler).await;
+    s.write_all(&(out.len() as u32).to_be_bytes()).await?;
+    s.write_all(&out).await?;
+    s.shutdown().await
+}
+
+/// One request, or None when the client closes early or sends too much.
+async fn read_request(s: &mut UnixStream) -> std::io::Result<Option<Vec<u8>>> {
     let mut req = Vec::new();
     let mut b = [0u8; 1];
     loop {
         if s.read(&mut b).await? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         // The old protocol: a NUL, then a big-endian u32 code (0: version).
         if req.is_empty() && b[0] == 0 {
@@ -106,13 +135,10 @@ async fn answer(mut s: UnixStream, handler: Handler) -> std::io::Result<()> {
         req.push(b[0]);
         if req.len() >= MAX_REQUEST {
             tracing::warn!("admin socket: request too long, dropped");
-            return Ok(());
+            return Ok(None);
         }
     }
-    let out = run(&req, &handler).await;
-    s.write_all(&(out.len() as u32).to_be_bytes()).await?;
-    s.write_all(&out).await?;
-    s.shutdown().await
+    Ok(Some(req))
 }
 
 /// The bytes sent back for request `req`.

@@ -205,7 +205,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     // below ceph.conf and the command line.
     let mut cfg = cfg;
     if let Some(m) = mc.config.borrow().clone() {
-        cfg.set_mon_values(&m);
+        cfg.set_mon_values(&options::mon_values_at_start(&m));
     }
     let conf = OsdConf::build(&cfg, fixed);
     let mut rot = mc.rotating.clone();
@@ -217,7 +217,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     }
 
     // osd_crush_update_on_start: place ourselves in CRUSH (host=<short hostname>).
-    if cfg.get_bool("osd_crush_update_on_start").unwrap_or(true) {
+    if options::value(&cfg, options::spec("osd_crush_update_on_start").expect("known")) == "true" {
         let (total, _) = service::fs_space(&data);
         let w = cfg.get_f64("osd_crush_initial_weight").filter(|w| *w >= 0.0).unwrap_or_else(|| (total as f64 / (1u64 << 40) as f64).max(0.00001));
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());

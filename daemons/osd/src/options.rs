@@ -81,10 +81,14 @@ fn num<T: std::str::FromStr>(cfg: &Config, name: &str) -> T {
     value(cfg, o).parse().ok().or_else(|| o.default.parse().ok()).unwrap_or_else(|| panic!("option {name} has a bad built-in default"))
 }
 
+/// At most a year: deadlines computed from these must not overflow.
 fn secs(cfg: &Config, name: &str) -> Duration {
     let v: f64 = num(cfg, name);
-    Duration::try_from_secs_f64(v.max(0.0)).unwrap_or(Duration::ZERO)
+    Duration::try_from_secs_f64(v.clamp(0.0, 365.0 * 86400.0)).unwrap_or(Duration::ZERO)
 }
+
+/// The most backfills an OSD runs at once, whatever `osd_max_backfills` says.
+pub const MAX_BACKFILLS: usize = 1024;
 
 impl OsdConf {
     /// The options' values in `cfg`. What is fixed at start (addresses,
@@ -99,14 +103,15 @@ impl OsdConf {
             notify_timeout: num::<u64>(cfg, "osd_default_notify_timeout").min(u32::MAX as u64) as u32,
             peering_retry_secs: 10,
             recovery_sleep: secs(cfg, "osd_recovery_sleep"),
-            max_backfills: num::<usize>(cfg, "osd_max_backfills").max(1),
+            // A semaphore's permits: bounded, so a huge value cannot panic it.
+            max_backfills: num::<usize>(cfg, "osd_max_backfills").clamp(1, MAX_BACKFILLS),
             backfill_retry_interval: secs(cfg, "osd_backfill_retry_interval"),
             debug_commit_delay: secs(cfg, "osd_debug_commit_delay"),
             debug_drop_push_seq: u32::try_from(drop_seq).ok(),
             recovery_retry_interval: secs(cfg, "osd_recovery_retry_interval"),
             heartbeat_interval: Duration::from_secs(num::<u64>(cfg, "osd_heartbeat_interval").max(1)),
-            heartbeat_grace: Duration::from_secs(num::<u64>(cfg, "osd_heartbeat_grace")),
-            report_interval: Duration::from_secs(num::<u64>(cfg, "osd_mon_report_interval")),
+            heartbeat_grace: secs(cfg, "osd_heartbeat_grace"),
+            report_interval: secs(cfg, "osd_mon_report_interval"),
             auth_none: fixed.auth_none,
             con_modes: fixed.con_modes,
             data_path: fixed.data_path,
@@ -169,16 +174,9 @@ pub fn injectargs(cfg: &mut Config, words: &[&str]) -> (String, i32) {
         };
         let (o, val) = match (spec(&name), inline) {
             (Some(o), Some(v)) => (o, v),
-            (Some(o), None) if o.ty == Bool => {
-                // A bare flag is true, unless a bool word follows.
-                match words.get(i).filter(|n| o.canonical(n).is_ok() && !n.starts_with("--")) {
-                    Some(n) => {
-                        i += 1;
-                        (o, n.to_string())
-                    }
-                    None => (o, "true".to_string()),
-                }
-            }
+            // A bare flag is true; a word after it is not its value (as
+            // Ceph's `ceph_argparse_binary_flag`).
+            (Some(o), None) if o.ty == Bool => (o, "true".to_string()),
             (Some(o), None) => match words.get(i) {
                 Some(n) => {
                     i += 1;
@@ -201,21 +199,14 @@ pub fn injectargs(cfg: &mut Config, words: &[&str]) -> (String, i32) {
                 continue;
             }
         };
-        match set_checked(cfg, o, &val) {
-            Ok(()) => {}
-            Err((e, msg)) => {
-                errs += &format!("Parse error setting {} to '{val}' using injectargs ({msg}).\n", o.name);
-                if r == 0 {
-                    r = e;
-                }
-            }
+        if let Err((e, msg)) = set_checked(cfg, o, &val) {
+            errs += &format!("Parse error setting {} to '{val}' using injectargs ({msg}).\n", o.name);
+            r = e;
         }
     }
     if !left.is_empty() {
         errs += &format!(" failed to parse arguments: {}\n", left.join(","));
-        if r == 0 {
-            r = -22;
-        }
+        r = -22;
     }
     (errs, r)
 }
@@ -229,6 +220,16 @@ pub fn set_checked(cfg: &mut Config, o: &OptSpec, v: &str) -> Result<(), (i32, S
     }
     cfg.set_runtime(o.name, &canon);
     Ok(())
+}
+
+/// Options the OSD reads before it reaches the monitors: their values in
+/// the monitors' database are never taken (Ceph's `ignored_mon_values`; it
+/// flags `osd_data` and `keyring` `no_mon_update`).
+pub const READ_BEFORE_MON: &[&str] = &["auth_cluster_required", "keyring", "ms_service_mode", "osd_data"];
+
+/// The monitors' values to take at start: all but [`READ_BEFORE_MON`].
+pub fn mon_values_at_start(incoming: &std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String> {
+    incoming.iter().filter(|(k, _)| !READ_BEFORE_MON.contains(&config::normalize_key(k).as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// The monitors' values to take now: those of startup-only options keep
@@ -270,14 +271,22 @@ mod tests {
         let (errs, r) = injectargs(&mut c, &["--osd_data", "/tmp/x"]);
         assert_eq!(errs, "Parse error setting osd_data to '/tmp/x' using injectargs (Configuration option 'osd_data' may not be modified at runtime).\n");
         assert_eq!(r, -1);
-        // Bools: bare, negated, and with a word.
+        // Bools: bare, negated, `=`; a word after a bare flag is left over.
         injectargs(&mut c, &["--osd_cache_primary_writes"]);
         assert_eq!(value(&c, spec("osd_cache_primary_writes").unwrap()), "true");
         injectargs(&mut c, &["--no-osd_cache_primary_writes"]);
         assert_eq!(value(&c, spec("osd_cache_primary_writes").unwrap()), "false");
-        injectargs(&mut c, &["--osd_cache_primary_writes", "true", "--osd_max_backfills", "2"]);
+        let (errs, r) = injectargs(&mut c, &["--osd_cache_primary_writes", "false", "--osd_max_backfills", "2"]);
+        assert_eq!((errs.as_str(), r), (" failed to parse arguments: false\n", -22));
         assert_eq!(value(&c, spec("osd_cache_primary_writes").unwrap()), "true");
         assert_eq!(value(&c, spec("osd_max_backfills").unwrap()), "2");
+        injectargs(&mut c, &["--osd_cache_primary_writes=false"]);
+        assert_eq!(value(&c, spec("osd_cache_primary_writes").unwrap()), "false");
+        // Huge values are taken as Ceph takes them, and bounded where used.
+        injectargs(&mut c, &["--osd_max_backfills", "3E", "--osd_recovery_retry_interval", "1e300"]);
+        let conf = OsdConf::build(&c, FixedConf { auth_none: false, con_modes: vec![], data_path: "/x".into() });
+        assert_eq!(conf.max_backfills, MAX_BACKFILLS);
+        assert_eq!(conf.recovery_retry_interval, Duration::from_secs(365 * 86400));
     }
 
     #[test]
@@ -312,8 +321,9 @@ mod tests {
         let mut c = cfg();
         let fixed = || FixedConf { auth_none: false, con_modes: vec![], data_path: "/x".into() };
         let mon = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<String, String>>();
-        // At start the monitors' values all apply.
-        c.set_mon_values(&mon(&[("osd_max_backfills", "5"), ("osd_heartbeat_grace", "40"), ("osd_debug_commit_delay", "3")]));
+        // At start the monitors' values apply, but for those read before.
+        c.set_mon_values(&mon_values_at_start(&mon(&[("osd_max_backfills", "5"), ("osd_heartbeat_grace", "40"), ("osd_debug_commit_delay", "3"), ("osd_data", "/elsewhere")])));
+        assert_eq!(value(&c, spec("osd_data").unwrap()), "/var/lib/ceph/osd/ceph-0");
         let conf = OsdConf::build(&c, fixed());
         assert_eq!(conf.max_backfills, 5);
         // ceph.conf's [osd] beats the monitors.

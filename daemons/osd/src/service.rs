@@ -710,7 +710,8 @@ impl Osd {
                 self.backfill_slots.add_permits(new.max_backfills - old.max_backfills);
             } else if new.max_backfills < old.max_backfills {
                 // Slots in use are taken back as their backfills end.
-                let (slots, n) = (self.backfill_slots.clone(), (old.max_backfills - new.max_backfills) as u32);
+                // Both are at most MAX_BACKFILLS (options.rs), so this fits.
+                let (slots, n) = (self.backfill_slots.clone(), u32::try_from(old.max_backfills - new.max_backfills).unwrap_or(u32::MAX));
                 tokio::spawn(async move {
                     if let Ok(p) = slots.acquire_many_owned(n).await {
                         p.forget();
