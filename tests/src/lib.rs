@@ -597,7 +597,9 @@ pub fn same_as_real(c: &OurCluster, prefix: &str, pg_num: u32, app: &str, workfl
     let real = workflow(real_conf.to_str().unwrap(), &pool, &d2, false);
     let _ = run(Path::new("/usr/bin/ceph"), &["-c", real_conf.to_str().unwrap(), "osd", "pool", "rm", &pool, &pool, "--yes-i-really-really-mean-it"]);
     for (o, r) in ours.iter().zip(&real) {
-        assert_eq!(o, r, "ours vs real Ceph differ");
+        // The real tools' librados may log a race on stderr in either run
+        // (`monclient: handle_auth_reply_more no authorizer?`): not a step's result.
+        assert_eq!(split_logs(o).0.trim_end(), split_logs(r).0.trim_end(), "ours vs real Ceph differ");
     }
     assert_eq!(ours.len(), real.len());
     ours

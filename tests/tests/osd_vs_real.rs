@@ -2163,6 +2163,15 @@ fn osd_configuration_changes_at_run_time_as_on_real_ceph() {
         let (ours, real) = (ceph(&ours_conf, args), ceph(&refconf, args));
         assert_eq!((ours.code, ours.stdout.as_str(), ours.stderr.as_str()), (real.code, real.stdout.as_str(), real.stderr.as_str()), "{args:?}");
     }
+    // `help` lists our commands with a real OSD's words for each.
+    let help = |conf: &str| serde_json::from_str::<serde_json::Value>(&ceph(conf, &["daemon", "osd.2", "help"]).stdout).unwrap();
+    let (ours_help, real_help) = (help(&ours_conf), help(&refconf));
+    for k in ["config get", "config set", "injectargs", "help", "version", "bench"] {
+        assert!(ours_help.get(k).is_some(), "{k} missing from {ours_help}");
+    }
+    for (k, v) in ours_help.as_object().unwrap() {
+        assert_eq!(Some(v), real_help.get(k), "help for {k}");
+    }
     // The monitors' database reaches running OSDs, and a value set there
     // and later removed falls back; a run-time value beats it meanwhile.
     let get = |conf: &str, k: &str| {

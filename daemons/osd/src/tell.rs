@@ -125,6 +125,7 @@ const COMMANDS: &[Desc] = &[
     Desc { sig: || json!(["config", "unset", arg("var", "CephString", true)]), help: "config unset <field>: unset a config variable" },
     Desc { sig: || json!(["flush_pg_stats"]), help: "flush pg stats" },
     Desc { sig: || json!(["get_command_descriptions"]), help: "list available commands" },
+    Desc { sig: || json!(["help"]), help: "list available commands" },
     Desc { sig: || json!(["injectargs", many(arg("injected_args", "CephString", true))]), help: "inject configuration arguments into running daemon" },
     Desc { sig: || json!(["injectfull", arg("type", "CephString", false), arg("count", "CephInt", false)]), help: "Inject a full disk (optional count times)" },
     Desc { sig: || json!(["status"]), help: "high-level status of OSD" },
@@ -180,6 +181,16 @@ fn handle(osd: &Osd, cmd: &[String]) -> Reply {
             (0, String::new(), Bytes::from(formatted("json-pretty", &Value::Object(m))))
         }
         "version" => (0, String::new(), out(json!({"version": "16.2.15", "release": "pacific", "release_type": "stable"}))),
+        // What `ceph daemon osd.N help` prints: each command's words and help.
+        "help" => {
+            let mut m = std::collections::BTreeMap::new();
+            for d in COMMANDS {
+                let sig = (d.sig)();
+                let words: Vec<&str> = sig.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                m.insert(words.join(" "), d.help);
+            }
+            (0, String::new(), out(json!(m)))
+        }
         "status" => {
             let map = osd.map();
             let osd_fsid = osd.store.get_super("osd_fsid").ok().flatten().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
