@@ -46,7 +46,7 @@ pub async fn serve(path: &Path, handler: Handler) -> Result<(), String> {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             if ping(path).await {
-                return Err(refuse(std::io::Error::from_raw_os_error(libc_eexist())));
+                return Err(refuse(std::io::Error::from_raw_os_error(EEXIST)));
             }
             std::fs::remove_file(path).map_err(refuse)?;
             UnixListener::bind(path).map_err(refuse)?
@@ -84,9 +84,7 @@ const MAX_CLIENTS: usize = 16;
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-fn libc_eexist() -> i32 {
-    17
-}
+const EEXIST: i32 = 17;
 
 /// Whether a daemon answers on `path`.
 async fn ping(path: &Path) -> bool {

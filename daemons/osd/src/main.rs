@@ -148,9 +148,6 @@ fn mkfs(args: &Args, cfg: &config::Config, whoami: i32, data: &Path) {
     println!("created object store {} for osd.{whoami} fsid {fsid}", data.display());
 }
 
-fn conf_secs(cfg: &config::Config, k: &str, def: f64) -> Duration {
-    Duration::try_from_secs_f64(cfg.get_f64(k).unwrap_or(def)).unwrap_or(Duration::from_secs_f64(def))
-}
 
 async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), String> {
     let store = Arc::new(Store::open(&data, false).map_err(|e| e.to_string())?);
@@ -400,7 +397,7 @@ async fn run(cfg: config::Config, whoami: i32, data: PathBuf) -> Result<(), Stri
     // report it.
     {
         let osd = osd.clone();
-        let every = conf_secs(&cfg, "osd_beacon_report_interval", 300.0).max(Duration::from_millis(100));
+        let every = options::secs(&cfg, "osd_beacon_report_interval").max(Duration::from_millis(100));
         tokio::spawn(async move {
             let mut t = tokio::time::interval(every);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

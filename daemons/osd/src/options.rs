@@ -82,7 +82,7 @@ fn num<T: std::str::FromStr>(cfg: &Config, name: &str) -> T {
 }
 
 /// At most a year: deadlines computed from these must not overflow.
-fn secs(cfg: &Config, name: &str) -> Duration {
+pub fn secs(cfg: &Config, name: &str) -> Duration {
     let v: f64 = num(cfg, name);
     Duration::try_from_secs_f64(v.clamp(0.0, 365.0 * 86400.0)).unwrap_or(Duration::ZERO)
 }

@@ -732,8 +732,9 @@ impl Osd {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if self.conf().heartbeat_interval != every {
-                every = self.conf().heartbeat_interval;
+            let now_every = self.conf().heartbeat_interval;
+            if now_every != every {
+                every = now_every;
                 tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             }
             let map = self.map();

@@ -4,6 +4,7 @@
 //! `allow *` OSD caps may send these, as in Ceph.
 
 use crate::options;
+use daemon::admin_socket::strerror;
 use crate::service::Osd;
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -318,17 +319,6 @@ fn strs(args: &serde_json::Map<String, Value>, k: &str) -> Vec<String> {
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
-}
-
-/// `(N) text`, as Ceph's `cpp_strerror`.
-fn strerror(r: i32) -> String {
-    let text = match -r {
-        1 => "Operation not permitted",
-        2 => "No such file or directory",
-        22 => "Invalid argument",
-        n => return format!("({n}) {}", std::io::Error::from_raw_os_error(n).to_string().split(" (os error").next().unwrap_or("")),
-    };
-    format!("({}) {text}", -r)
 }
 
 /// A value as `config diff` shows it: typed where the option's type says.
